@@ -1,0 +1,1 @@
+"""REST: validate input → call a service or selector → serialize."""

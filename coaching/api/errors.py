@@ -1,0 +1,76 @@
+"""One JSON error shape for every REST error: `{"error": {"code", "message", "fields"?}}`."""
+
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from coaching.errors import ServiceError
+
+SERVICE_STATUS = {
+    "not_found": status.HTTP_404_NOT_FOUND,
+    "forbidden": status.HTTP_403_FORBIDDEN,
+    "invalid_input": status.HTTP_400_BAD_REQUEST,
+    "invalid_transition": status.HTTP_409_CONFLICT,
+    "session_ended": status.HTTP_409_CONFLICT,
+    "already_claimed": status.HTTP_409_CONFLICT,
+}
+
+DRF_CODES = {
+    exceptions.NotAuthenticated: "not_authenticated",
+    exceptions.AuthenticationFailed: "authentication_failed",
+    exceptions.PermissionDenied: "forbidden",
+    exceptions.NotFound: "not_found",
+    exceptions.MethodNotAllowed: "method_not_allowed",
+    exceptions.ParseError: "malformed_request",
+    exceptions.UnsupportedMediaType: "unsupported_media_type",
+    exceptions.Throttled: "throttled",
+    exceptions.ValidationError: "invalid_input",
+}
+
+
+def error_body(code: str, message: str, fields: dict[str, Any] | None = None) -> dict:
+    body: dict[str, Any] = {"code": code, "message": message}
+    if fields:
+        body["fields"] = fields
+    return {"error": body}
+
+
+def service_error_response(exc: ServiceError) -> Response:
+    fields = {exc.field: [exc.message]} if exc.field else None
+    return Response(
+        error_body(exc.code, exc.message, fields),
+        status=SERVICE_STATUS.get(exc.code, status.HTTP_400_BAD_REQUEST),
+    )
+
+
+def _first_message(detail: Any) -> str:
+    if isinstance(detail, dict):
+        for value in detail.values():
+            return _first_message(value)
+    if isinstance(detail, list) and detail:
+        return _first_message(detail[0])
+    return str(detail)
+
+
+def exception_handler(exc: Exception, context: dict) -> Response | None:
+    if isinstance(exc, ServiceError):
+        return service_error_response(exc)
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied()
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None  # a real bug: Django's 500 handler (no stack trace when DEBUG is off)
+    code = next((c for cls, c in DRF_CODES.items() if isinstance(exc, cls)), "error")
+    if isinstance(exc, exceptions.ValidationError):
+        detail = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
+        message = f"Invalid input: {_first_message(detail)}"
+        response.data = error_body(code, message, detail)
+    else:
+        response.data = error_body(code, _first_message(response.data.get("detail", exc)))
+    return response

@@ -1,0 +1,38 @@
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand
+
+from coaching.models import CoachingSession, Role, Status
+from coaching.services.sessions import session_create
+
+DEMO_USERS = [
+    # username, role, display name, password, staff
+    ("student", Role.STUDENT, "Ian", "student-pass", False),
+    ("coach", Role.COACH, "IanPro", "coach-pass", False),
+    ("node-api", Role.SERVICE, "INSwing API", "service-pass", False),
+    ("admin", Role.STUDENT, "Admin", "admin-pass", True),
+]
+
+
+class Command(BaseCommand):
+    help = "Create the demo accounts and one waiting session (safe to run again)."
+
+    def handle(self, *args, **options) -> None:
+        users = get_user_model()
+        made = {}
+        for username, role, name, password, staff in DEMO_USERS:
+            user, created = users.objects.get_or_create(
+                username=username,
+                defaults={"role": role, "name": name, "is_staff": staff, "is_superuser": staff},
+            )
+            if created:
+                user.set_password(password)
+                user.save()
+            made[username] = user
+        student = made["student"]
+        waiting = CoachingSession.objects.filter(student=student, status=Status.WAITING).first()
+        if waiting is None:
+            waiting = session_create(creator=student, title="Driver: face opens at impact")
+        self.stdout.write("Demo accounts (username / password):")
+        for username, role, _name, password, staff in DEMO_USERS:
+            self.stdout.write(f"  {'admin' if staff else role:8} {username} / {password}")
+        self.stdout.write(f"Waiting session: {waiting.session_id}")

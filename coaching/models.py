@@ -1,0 +1,171 @@
+"""Data of the live coach mode: users, sessions, and what happens in a session.
+
+Every persisted event of a session (chat, state change, feedback, notice,
+checkpoint) is a `SessionEvent` row with a per-session increasing `seq`; the
+domain rows (`ChatMessage`, `Feedback`, `Checkpoint`) point at the same seq.
+"""
+
+import secrets
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+
+
+class Role(models.TextChoices):
+    STUDENT = "student", "Student"
+    COACH = "coach", "Coach"
+    SERVICE = "service", "Service account"
+
+
+class User(AbstractUser):
+    """A person or service. Staff users are the admins of the contract."""
+
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.STUDENT)
+    name = models.CharField("display name", max_length=80, blank=True)
+
+    @property
+    def display_name(self) -> str:
+        return self.name or self.username
+
+    @property
+    def public_role(self) -> str:
+        """The role clients see: staff are admins whatever their stored role."""
+        return "admin" if self.is_staff else self.role
+
+
+class Status(models.TextChoices):
+    WAITING = "waiting", "Waiting"
+    ACTIVE = "active", "Active"
+    PAUSED = "paused", "Paused"
+    ENDED = "ended", "Ended"
+
+
+class Step(models.TextChoices):
+    UPLOAD = "upload", "Upload"
+    ANALYSIS = "analysis", "Analysis"
+    FEEDBACK = "feedback", "Feedback"
+
+
+def new_session_id() -> str:
+    return "sess_" + secrets.token_urlsafe(16)
+
+
+class CoachingSession(models.Model):
+    session_id = models.CharField(
+        max_length=40, unique=True, default=new_session_id, editable=False
+    )
+    student = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="student_sessions"
+    )
+    coach = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="coached_sessions",
+        null=True,
+        blank=True,
+    )
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.WAITING)
+    current_step = models.CharField(max_length=16, choices=Step.choices, default=Step.UPLOAD)
+    title = models.CharField(max_length=200, blank=True)
+    last_seq = models.PositiveBigIntegerField(default=0, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["status", "created_at"])]
+
+    def __str__(self) -> str:
+        return self.session_id
+
+    @property
+    def topic(self) -> str:
+        return f"session:{self.session_id}"
+
+
+class SessionEvent(models.Model):
+    """The session's event log: what a client that rejoins with `last_seq` replays."""
+
+    session = models.ForeignKey(CoachingSession, on_delete=models.CASCADE, related_name="events")
+    seq = models.PositiveBigIntegerField()
+    event = models.CharField(max_length=40)
+    payload = models.JSONField()
+    # Set by callers that may retry (the Node API's notices): one event per key.
+    dedupe_key = models.CharField(max_length=100, null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["session", "seq"]
+        constraints = [
+            models.UniqueConstraint(fields=["session", "seq"], name="event_seq_unique"),
+            models.UniqueConstraint(fields=["session", "dedupe_key"], name="event_dedupe_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.session_id}#{self.seq} {self.event}"
+
+
+class ChatMessage(models.Model):
+    session = models.ForeignKey(CoachingSession, on_delete=models.CASCADE, related_name="messages")
+    seq = models.PositiveBigIntegerField()
+    sender = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT)
+    message = models.TextField()
+    # The client's own id for the message, so that a resent message is stored once.
+    client_msg_id = models.CharField(max_length=64, null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["session", "seq"]
+        constraints = [
+            models.UniqueConstraint(fields=["session", "seq"], name="chat_seq_unique"),
+            models.UniqueConstraint(
+                fields=["session", "sender", "client_msg_id"], name="chat_client_msg_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.session_id}#{self.seq}"
+
+
+class Feedback(models.Model):
+    """An AI analysis result for one swing; the Node API may post it more than once."""
+
+    session = models.ForeignKey(CoachingSession, on_delete=models.CASCADE, related_name="feedback")
+    seq = models.PositiveBigIntegerField()
+    swing_id = models.CharField(max_length=100)
+    summary = models.TextField()
+    metrics = models.JSONField(default=dict, blank=True)
+    recommendations = models.JSONField(default=list, blank=True)
+    level = models.CharField(max_length=40, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["session", "seq"]
+        verbose_name_plural = "feedback"
+        constraints = [
+            models.UniqueConstraint(fields=["session", "swing_id"], name="feedback_swing_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.session_id}/{self.swing_id}"
+
+
+class Checkpoint(models.Model):
+    """A coach's bookmark on a feedback card, with an optional note."""
+
+    session = models.ForeignKey(
+        CoachingSession, on_delete=models.CASCADE, related_name="checkpoints"
+    )
+    seq = models.PositiveBigIntegerField()
+    feedback = models.ForeignKey(Feedback, on_delete=models.CASCADE, related_name="checkpoints")
+    coach = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT)
+    note = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["session", "seq"]
+
+    def __str__(self) -> str:
+        return f"{self.session_id}#{self.seq}"

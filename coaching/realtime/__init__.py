@@ -1,0 +1,1 @@
+"""The Phoenix-protocol side: frames, the socket consumer, auth, topics, presence, publish."""

@@ -1,0 +1,97 @@
+"""Who is on the socket: the connect-time checks, all made before the upgrade.
+
+Refusing (closing before accept) makes daphne answer HTTP 403, which phoenix.js
+treats as a failed connect and retries with backoff, instead of a reconnect storm.
+"""
+
+import base64
+import binascii
+from dataclasses import dataclass
+from urllib.parse import parse_qs, urlsplit
+
+from channels.db import database_sync_to_async
+from django.conf import settings
+from rest_framework_simplejwt.exceptions import TokenError
+from rest_framework_simplejwt.tokens import AccessToken
+
+from coaching.models import User
+
+SUPPORTED_VSN = "2.0.0"
+PHOENIX_SUBPROTOCOL = "phoenix"
+TOKEN_SUBPROTOCOL_PREFIX = "base64url.bearer.phx."
+
+
+class Refused(Exception):
+    """The upgrade is refused; the reason is logged, never sent."""
+
+
+@dataclass(frozen=True)
+class Connect:
+    user: User
+    subprotocol: str | None  # "phoenix" when the client offered it
+
+
+def _query(scope: dict) -> dict[str, str]:
+    raw = scope.get("query_string", b"").decode("latin-1")
+    return {k: v[-1] for k, v in parse_qs(raw, keep_blank_values=True).items()}
+
+
+def _headers(scope: dict) -> dict[str, str]:
+    return {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+
+
+def token_from_subprotocols(subprotocols: list[str]) -> str | None:
+    """phoenix.js `authToken`: standard base64 with the padding stripped."""
+    for proto in subprotocols:
+        if proto.startswith(TOKEN_SUBPROTOCOL_PREFIX):
+            encoded = proto[len(TOKEN_SUBPROTOCOL_PREFIX) :]
+            try:
+                return base64.b64decode(encoded + "=" * (-len(encoded) % 4), validate=True).decode()
+            except (binascii.Error, UnicodeDecodeError):
+                raise Refused("undecodable authToken subprotocol") from None
+    return None
+
+
+def origin_allowed(origin: str | None, host: str | None) -> bool:
+    """No Origin: not a browser, token alone decides. Else same origin or allowlisted."""
+    if origin is None:
+        return True
+    if origin in settings.WEBSOCKET_ALLOWED_ORIGINS or "*" in settings.WEBSOCKET_ALLOWED_ORIGINS:
+        return True
+    parsed = urlsplit(origin)
+    return bool(host) and parsed.netloc.lower() == host.lower()
+
+
+def user_id_from_token(token: str) -> int:
+    try:
+        access = AccessToken(token)
+    except TokenError as exc:
+        raise Refused(f"bad token: {exc}") from None
+    user_id = access.get(settings.SIMPLE_JWT.get("USER_ID_CLAIM", "user_id"))
+    try:
+        return int(user_id)
+    except (TypeError, ValueError):
+        raise Refused("token has no usable user id") from None
+
+
+@database_sync_to_async
+def _active_user(user_id: int) -> User:
+    user = User.objects.filter(pk=user_id, is_active=True).first()
+    if user is None:
+        raise Refused("unknown or inactive user")
+    return user
+
+
+async def authenticate(scope: dict) -> Connect:
+    query = _query(scope)
+    if query.get("vsn") != SUPPORTED_VSN:
+        raise Refused(f"unsupported vsn {query.get('vsn')!r}")
+    headers = _headers(scope)
+    if not origin_allowed(headers.get("origin"), headers.get("host")):
+        raise Refused(f"origin {headers.get('origin')!r} not allowed")
+    subprotocols = list(scope.get("subprotocols") or [])
+    token = query.get("token") or token_from_subprotocols(subprotocols)
+    if not token:
+        raise Refused("no token")
+    user = await _active_user(user_id_from_token(token))
+    return Connect(user, PHOENIX_SUBPROTOCOL if PHOENIX_SUBPROTOCOL in subprotocols else None)

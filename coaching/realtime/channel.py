@@ -1,0 +1,40 @@
+"""The channel contract: what a topic handler implements, and how it talks back.
+
+A `Channel` is created per join (one socket, one topic). The transport calls
+`join`, then `after_join`, then `handle_in` for each push and `handle_out` for
+each broadcast, strictly one at a time and in arrival order; `terminate` last.
+Handlers raise `ServiceError` to refuse; its code becomes the reply's `reason`.
+"""
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from coaching.errors import ServiceError
+from coaching.models import User
+
+Push = Callable[[str, dict[str, Any]], Awaitable[None]]
+
+
+class Channel:
+    def __init__(self, *, topic: str, user: User, push: Push) -> None:
+        self.topic = topic
+        self.user = user
+        self.push = push  # push(event, payload) to this client only
+
+    async def join(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Authorize and return the join reply's response."""
+        raise NotImplementedError
+
+    async def after_join(self) -> None:
+        """Runs once the ok reply is sent: initial pushes."""
+
+    async def handle_in(self, event: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """A client push; the return value is the ok reply's response."""
+        raise ServiceError("unknown_event", f"Unknown event {event!r} on {self.topic}.")
+
+    async def handle_out(self, event: str, payload: dict[str, Any]) -> dict[str, Any] | None:
+        """A broadcast on the topic: what to send this client, or None to skip it."""
+        return payload
+
+    async def terminate(self) -> None:
+        """The join ended (leave, rejoin, disconnect): release what it holds."""

@@ -1,0 +1,130 @@
+"""`session:{session_id}`: the lesson's chat, state, analysis events and presence."""
+
+import time
+from typing import Any
+
+from channels.db import database_sync_to_async
+
+from coaching import events, policy, selectors
+from coaching.errors import ServiceError, invalid
+from coaching.realtime.channel import Channel
+from coaching.realtime.presence import PRESENCE_STATE, get_presence, new_ref
+from coaching.services.chat import chat_message_post
+from coaching.services.lookup import get_session
+from coaching.services.notices import entry_announce
+from coaching.services.sessions import session_control
+
+# A user who drops and comes back within this many seconds is not announced again.
+ENTRY_NOTICE_QUIET_SECONDS = 300
+
+
+def _last_seq_param(params: dict[str, Any]) -> int | None:
+    value = params.get("last_seq")
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise invalid("last_seq", "last_seq must be a non-negative integer.")
+    try:
+        number = int(value)
+    except ValueError:
+        raise invalid("last_seq", "last_seq must be a non-negative integer.") from None
+    if number < 0:
+        raise invalid("last_seq", "last_seq must be a non-negative integer.")
+    return number
+
+
+def _optional_str(payload: dict[str, Any], field: str) -> str | None:
+    value = payload.get(field)
+    if value is not None and not isinstance(value, str):
+        raise invalid(field, f"{field} must be a string.")
+    return value
+
+
+class SessionChannel(Channel):
+    role: str
+    last_seq: int = 0
+    presence_ref: str | None = None
+    _replay: list[tuple[str, dict]]
+
+    @property
+    def session_id(self) -> str:
+        return self.topic.split(":", 1)[1]
+
+    async def join(self, params: dict[str, Any]) -> dict[str, Any]:
+        last_seq = _last_seq_param(params)
+        reply, self.role, self._replay = await database_sync_to_async(self._load)(last_seq)
+        self.last_seq = reply["last_seq"]
+        if self._replay:
+            self.last_seq = max(self.last_seq, self._replay[-1][1]["seq"])
+        return reply
+
+    def _load(self, last_seq: int | None) -> tuple[dict, str, list[tuple[str, dict]]]:
+        session = get_session(self.session_id)
+        role = policy.check_join(self.user, session)
+        reply = selectors.session_snapshot(session)
+        reply["you"] = {**events.sender(self.user), "session_role": role}
+        replay: list[tuple[str, dict]] = []
+        if last_seq is not None:
+            missed = (
+                selectors.events_after(session, last_seq) if last_seq <= session.last_seq else None
+            )
+            if missed is None:
+                reply["recovery"] = {"mode": "snapshot", "reason": "too_far_behind"}
+            else:
+                replay = missed
+                reply["recovery"] = {"mode": "replay", "after_seq": last_seq, "count": len(missed)}
+        return reply, role, replay
+
+    async def after_join(self) -> None:
+        for event, payload in self._replay:
+            await self.push(event, payload)
+        self._replay = []
+        presence = get_presence()
+        key = str(self.user.pk)
+        self.presence_ref = new_ref()
+        meta = {
+            "phx_ref": self.presence_ref,
+            "name": self.user.display_name,
+            "role": self.user.public_role,
+            "online_at": int(time.time() * 1000),
+        }
+        first = await presence.track(self.topic, key, meta)
+        await self.push(PRESENCE_STATE, await presence.list(self.topic))
+        if (
+            first
+            and self.role in (policy.STUDENT, policy.COACH)
+            and await presence.mark_once(f"entered:{self.topic}:{key}", ENTRY_NOTICE_QUIET_SECONDS)
+        ):
+            await database_sync_to_async(entry_announce)(
+                session_id=self.session_id, user=self.user, role=self.role
+            )
+
+    async def handle_in(self, event: str, payload: dict[str, Any]) -> dict[str, Any]:
+        if event == "chat:new":
+            message = await database_sync_to_async(chat_message_post)(
+                session_id=self.session_id,
+                sender=self.user,
+                text=payload.get("message"),
+                client_msg_id=payload.get("client_msg_id"),
+            )
+            return {"message": message}
+        if event == "session:control":
+            status = _optional_str(payload, "status")
+            step = _optional_str(payload, "current_step")
+            return await database_sync_to_async(session_control)(
+                session_id=self.session_id, actor=self.user, status=status, current_step=step
+            )
+        raise ServiceError("unknown_event", f"Unknown event {event!r}.")
+
+    async def handle_out(self, event: str, payload: dict[str, Any]) -> dict[str, Any] | None:
+        seq = payload.get("seq")
+        if isinstance(seq, int):
+            if seq <= self.last_seq:
+                return None  # already in the join reply or the replay
+            self.last_seq = seq
+        return payload
+
+    async def terminate(self) -> None:
+        if self.presence_ref is not None:
+            ref, self.presence_ref = self.presence_ref, None
+            await get_presence().untrack(self.topic, ref)

@@ -1,0 +1,265 @@
+"""One WebSocket connection speaking Phoenix Channels V2 (see docs/protocol.md).
+
+The consumer itself only parses frames, answers heartbeats and routes: each
+joined topic gets a `TopicProcess`, a task with its own queue, so one topic's
+slow handler never delays heartbeats or other topics, and each topic keeps its
+order (join reply, then replay, then pushes and broadcasts as they came).
+"""
+
+import asyncio
+import logging
+from typing import Any
+
+from channels.consumer import AsyncConsumer
+from channels.exceptions import StopConsumer
+from django.conf import settings
+
+from coaching.errors import ServiceError
+from coaching.realtime import frames
+from coaching.realtime.auth import Refused, authenticate
+from coaching.realtime.channel import Channel
+from coaching.realtime.publish import outbox, subscribe, unsubscribe
+from coaching.realtime.router import channel_for
+
+logger = logging.getLogger(__name__)
+
+# Broadcasts a topic may have waiting for a slow client before it is made to rejoin
+# (phx_error), which it does with its last_seq and so loses nothing.
+TOPIC_QUEUE_LIMIT = 1000
+_STOP = object()
+
+
+class TopicProcess:
+    """One join of one topic on one socket: runs its channel's callbacks in order."""
+
+    def __init__(self, socket: "PhoenixSocket", topic: str, join_ref: str | None, channel_cls):
+        self.socket = socket
+        self.topic = topic
+        self.join_ref = join_ref
+        self.channel: Channel = channel_cls(topic=topic, user=socket.user, push=self.push)
+        self.queue: asyncio.Queue = asyncio.Queue(maxsize=TOPIC_QUEUE_LIMIT)
+        self.joined = False
+        self.subscribed = False
+        self.task: asyncio.Task | None = None
+
+    def start(self, join: frames.Message) -> None:
+        self.queue.put_nowait(join)
+        self.task = asyncio.get_running_loop().create_task(self._run())
+
+    def enqueue(self, item: Any) -> bool:
+        try:
+            self.queue.put_nowait(item)
+            return True
+        except asyncio.QueueFull:
+            return False
+
+    async def push(self, event: str, payload: dict[str, Any]) -> None:
+        await self.socket.send_text(frames.encode(self.join_ref, None, self.topic, event, payload))
+
+    async def _reply(self, ref: str | None, status: str, response: dict[str, Any]) -> None:
+        await self.socket.send_text(frames.reply(self.join_ref, ref, self.topic, status, response))
+
+    async def _run(self) -> None:
+        while True:
+            item = await self.queue.get()
+            if item is _STOP:
+                return
+            try:
+                if isinstance(item, frames.Message):
+                    if item.event == "phx_join":
+                        if not await self._join(item):
+                            return
+                    else:
+                        await self._handle_in(item)
+                else:
+                    event, payload = item
+                    if self.joined:
+                        out = await self.channel.handle_out(event, payload)
+                        if out is not None:
+                            await self.socket.send_text(
+                                frames.encode(None, None, self.topic, event, out)
+                            )
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("error on %s", self.topic)
+
+    async def _join(self, msg: frames.Message) -> bool:
+        # Subscribe before the channel reads its snapshot, so nothing committed
+        # after the read is missed; what arrives meanwhile waits in the queue.
+        await subscribe(self.socket.channel_name, self.topic)
+        self.subscribed = True
+        try:
+            response = await self.channel.join(msg.payload)
+        except ServiceError as exc:
+            await self._reply(msg.ref, "error", exc.as_dict())
+            await self.socket.forget(self)
+            return False
+        except Exception:
+            logger.exception("join of %s crashed", self.topic)
+            await self._reply(msg.ref, "error", {"reason": "join_failed"})
+            await self.socket.forget(self)
+            return False
+        await self._reply(msg.ref, "ok", response)
+        self.joined = True
+        await self.channel.after_join()
+        return True
+
+    async def _handle_in(self, msg: frames.Message) -> None:
+        try:
+            response = await self.channel.handle_in(msg.event, msg.payload)
+        except ServiceError as exc:
+            await self._reply(msg.ref, "error", exc.as_dict())
+        except Exception:
+            logger.exception("%s on %s crashed", msg.event, self.topic)
+            await self._reply(msg.ref, "error", {"reason": "internal_error"})
+        else:
+            await self._reply(msg.ref, "ok", response)
+
+    async def stop(self, *, drain: bool = False) -> None:
+        """End this join. `drain` lets queued pushes finish first (a client's leave)."""
+        if self.task is not None and not self.task.done():
+            if drain and self.enqueue(_STOP):
+                await asyncio.shield(self.task)
+            else:
+                self.task.cancel()
+                try:
+                    await self.task
+                except asyncio.CancelledError:
+                    pass
+        try:
+            await self.channel.terminate()
+        finally:
+            if self.subscribed:
+                self.subscribed = False
+                await unsubscribe(self.socket.channel_name, self.topic)
+
+
+class PhoenixSocket(AsyncConsumer):
+    """Transport: authentication at connect, frames in and out, topic routing."""
+
+    user = None
+    topics: dict[str, TopicProcess]
+
+    async def websocket_connect(self, message: dict) -> None:
+        outbox.bind()
+        self.topics = {}
+        try:
+            connect = await authenticate(self.scope)
+        except Refused as exc:
+            logger.info("socket refused: %s", exc)
+            await self.send({"type": "websocket.close"})  # before accept: HTTP 403
+            return
+        self.user = connect.user
+        await self.send({"type": "websocket.accept", "subprotocol": connect.subprotocol})
+
+    async def send_text(self, text: str) -> None:
+        await self.send({"type": "websocket.send", "text": text})
+
+    async def websocket_receive(self, message: dict) -> None:
+        if self.user is None:
+            return
+        text = message.get("text")
+        if text is None:
+            logger.info("binary frame ignored")
+            return
+        try:
+            msg = frames.decode(text)
+        except frames.FrameError as exc:
+            if exc.ref is not None:
+                await self.send_text(
+                    frames.reply(
+                        None,
+                        exc.ref,
+                        exc.topic or "phoenix",
+                        "error",
+                        {"reason": "bad_frame", "message": str(exc)},
+                    )
+                )
+            return
+        if len(text) > settings.WEBSOCKET_MAX_FRAME_BYTES:
+            await self._reply(
+                msg,
+                "error",
+                {"reason": "payload_too_large", "message": "This message is too large."},
+            )
+            return
+        if msg.topic == "phoenix" and msg.event == "heartbeat":
+            await self._reply(msg, "ok", {})
+        elif msg.event == "phx_join":
+            await self._join(msg)
+        elif msg.event == "phx_leave":
+            await self._leave(msg)
+        else:
+            process = self.topics.get(msg.topic)
+            if process is None or process.join_ref != msg.join_ref:
+                await self._reply(msg, "error", {"reason": "not_joined"})
+            elif not process.enqueue(msg):
+                await self._reply(msg, "error", {"reason": "too_many_requests"})
+
+    async def _reply(self, msg: frames.Message, status: str, response: dict) -> None:
+        await self.send_text(frames.reply(msg.join_ref, msg.ref, msg.topic, status, response))
+
+    async def _join(self, msg: frames.Message) -> None:
+        channel_cls = channel_for(msg.topic)
+        if channel_cls is None:
+            await self.send_text(
+                frames.reply(None, msg.ref, msg.topic, "error", {"reason": "unmatched topic"})
+            )
+            return
+        old = self.topics.pop(msg.topic, None)
+        if old is not None:  # a rejoin: the old join closes first
+            await old.stop()
+            await self.send_text(
+                frames.encode(old.join_ref, old.join_ref, msg.topic, "phx_close", {})
+            )
+        process = TopicProcess(self, msg.topic, msg.join_ref, channel_cls)
+        self.topics[msg.topic] = process
+        process.start(msg)
+
+    async def _leave(self, msg: frames.Message) -> None:
+        process = self.topics.get(msg.topic)
+        if process is not None and process.join_ref == msg.join_ref:
+            del self.topics[msg.topic]
+            await process.stop(drain=True)
+        await self._reply(msg, "ok", {})
+        if process is not None and process.join_ref == msg.join_ref:
+            await self.send_text(
+                frames.encode(process.join_ref, process.join_ref, msg.topic, "phx_close", {})
+            )
+
+    async def forget(self, process: TopicProcess) -> None:
+        """A join that failed: drop it without a close (the client got the error)."""
+        if self.topics.get(process.topic) is process:
+            del self.topics[process.topic]
+        if process.subscribed:
+            process.subscribed = False
+            await unsubscribe(self.channel_name, process.topic)
+
+    async def topic_broadcast(self, message: dict) -> None:
+        """A broadcast from the channel layer (publish.BROADCAST_TYPE)."""
+        process = self.topics.get(message["topic"])
+        if process is None:
+            return
+        if not process.enqueue((message["event"], message["payload"])):
+            # The client cannot keep up: make it rejoin and recover by seq.
+            del self.topics[process.topic]
+            await process.stop()
+            await self.send_text(
+                frames.encode(
+                    process.join_ref,
+                    process.join_ref,
+                    process.topic,
+                    "phx_error",
+                    {"reason": "overloaded"},
+                )
+            )
+
+    async def websocket_disconnect(self, message: dict) -> None:
+        for process in list(self.topics.values()):
+            try:
+                await process.stop()
+            except Exception:
+                logger.exception("cleanup of %s failed", process.topic)
+        self.topics = {}
+        raise StopConsumer()

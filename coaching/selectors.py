@@ -1,0 +1,71 @@
+"""Reads: what a joining client, a dashboard and the history endpoints see."""
+
+from typing import Any
+
+from django.db.models import QuerySet
+
+from coaching import events, policy
+from coaching.models import ChatMessage, CoachingSession, Feedback, SessionEvent, Status, User
+
+SNAPSHOT_MESSAGES = 50
+SNAPSHOT_FEEDBACK = 20
+# A rejoining client that missed more events than this reloads the snapshot instead.
+MAX_REPLAY = 500
+
+
+def session_snapshot(session: CoachingSession) -> dict[str, Any]:
+    """The join reply: state, recent chat, feedback cards, and the seq it is current to."""
+    messages = list(
+        ChatMessage.objects.filter(session=session)
+        .select_related("sender", "session")
+        .order_by("-seq")[:SNAPSHOT_MESSAGES]
+    )
+    feedback = list(
+        Feedback.objects.filter(session=session)
+        .select_related("session")
+        .order_by("-seq")[:SNAPSHOT_FEEDBACK]
+    )
+    return {
+        "session": events.session_state(session),
+        "messages": [events.chat_added(m) for m in reversed(messages)],
+        "feedback": [events.ai_feedback(f) for f in reversed(feedback)],
+        "last_seq": session.last_seq,
+    }
+
+
+def events_after(session: CoachingSession, seq: int) -> list[tuple[str, dict]] | None:
+    """Events after `seq`, oldest first; None when more than MAX_REPLAY were missed."""
+    rows = list(
+        SessionEvent.objects.filter(session=session, seq__gt=seq)
+        .order_by("seq")
+        .values_list("event", "payload")[: MAX_REPLAY + 1]
+    )
+    if len(rows) > MAX_REPLAY:
+        return None
+    return rows
+
+
+def waiting_sessions() -> QuerySet[CoachingSession]:
+    return (
+        CoachingSession.objects.filter(status=Status.WAITING)
+        .select_related("student", "coach")
+        .order_by("created_at")
+    )
+
+
+def lobby_snapshot() -> list[dict[str, Any]]:
+    return [events.lobby_entry(s) for s in waiting_sessions()[:200]]
+
+
+def sessions_visible_to(user: User) -> QuerySet[CoachingSession]:
+    return CoachingSession.objects.select_related("student", "coach").filter(
+        policy.visible_sessions(user)
+    )
+
+
+def chat_history(session: CoachingSession, after_seq: int = 0) -> QuerySet[ChatMessage]:
+    return (
+        ChatMessage.objects.filter(session=session, seq__gt=after_seq)
+        .select_related("sender", "session")
+        .order_by("seq")
+    )

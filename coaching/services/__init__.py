@@ -1,0 +1,1 @@
+"""Domain actions. Each validates, persists in one transaction, then publishes on commit."""

@@ -1,0 +1,96 @@
+"""Session lifecycle: create, claim, control (status and step), end."""
+
+from django.db import transaction
+from django.utils import timezone
+
+from coaching import events, policy, state
+from coaching.errors import ServiceError
+from coaching.models import CoachingSession, Role, Status, User
+from coaching.realtime.publish import broadcast_on_commit
+from coaching.services.lookup import locked_session
+
+
+def _publish_state(session: CoachingSession) -> dict:
+    payload = events.log_event(session, "session:state", events.session_state(session))
+    broadcast_on_commit(session.topic, "session:state", payload)
+    return payload
+
+
+@transaction.atomic
+def session_create(
+    *, creator: User, student: User | None = None, title: str = ""
+) -> CoachingSession:
+    """A student opens a waiting session for themselves; the service account for a student."""
+    policy.check_create_session(creator)
+    if creator.role == Role.SERVICE:
+        if student is None:
+            raise ServiceError("invalid_input", "student_id is required.", field="student_id")
+    else:
+        student = creator
+    if student.role != Role.STUDENT or not student.is_active:
+        raise ServiceError("invalid_input", "student_id is not a student.", field="student_id")
+    if len(title) > 200:
+        raise ServiceError("invalid_input", "title is longer than 200 characters.", field="title")
+    session = CoachingSession.objects.create(student=student, title=title.strip())
+    session = CoachingSession.objects.select_related("student", "coach").get(pk=session.pk)
+    broadcast_on_commit(events.LOBBY_TOPIC, "session:waiting", events.lobby_entry(session))
+    return session
+
+
+@transaction.atomic
+def session_claim(*, session_id: str, coach: User) -> CoachingSession:
+    """A coach takes a waiting session: exactly one coach wins; it becomes active."""
+    policy.check_coach(coach)
+    session = locked_session(session_id)
+    if session.coach_id == coach.pk:
+        return session  # a retried claim by the winner changes nothing
+    if session.coach_id is not None:
+        raise ServiceError("already_claimed", "Another coach has claimed this session.")
+    state.ensure_open(session)
+    state.check_transition(session.status, Status.ACTIVE)
+    session.coach = coach
+    session.status = Status.ACTIVE
+    session.save(update_fields=["coach", "status", "updated_at"])
+    _publish_state(session)
+    broadcast_on_commit(events.LOBBY_TOPIC, "session:claimed", events.lobby_entry(session))
+    return session
+
+
+@transaction.atomic
+def session_control(
+    *,
+    session_id: str,
+    actor: User,
+    status: str | None = None,
+    current_step: str | None = None,
+) -> dict:
+    """Change status and/or step; returns the new state (with its seq when it changed)."""
+    session = locked_session(session_id)
+    policy.check_control(actor, session, status=status)
+    state.ensure_open(session)
+    if status is None and current_step is None:
+        raise ServiceError("invalid_input", "Give status or current_step.", field="status")
+    if current_step is not None:
+        state.check_step(current_step)
+    changed: list[str] = []
+    if status is not None and status != session.status:
+        state.check_transition(session.status, status)
+        session.status = status
+        changed.append("status")
+        if status == Status.ENDED:
+            session.ended_at = timezone.now()
+            changed.append("ended_at")
+    if current_step is not None and current_step != session.current_step:
+        session.current_step = current_step
+        changed.append("current_step")
+    if not changed:
+        return {**events.session_state(session), "seq": session.last_seq}
+    session.save(update_fields=[*changed, "updated_at"])
+    payload = _publish_state(session)
+    if session.status == Status.ENDED:
+        broadcast_on_commit(events.LOBBY_TOPIC, "session:ended", events.lobby_entry(session))
+    return payload
+
+
+def session_end(*, session_id: str, actor: User) -> dict:
+    return session_control(session_id=session_id, actor=actor, status=Status.ENDED)

@@ -1,0 +1,13 @@
+from django.contrib.auth import views as auth_views
+from django.urls import path
+
+from coaching import views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("coach/", views.coach_dashboard, name="coach_dashboard"),
+    path("student/", views.student_home, name="student_home"),
+    path("sessions/<str:session_id>/", views.session_page, name="session_page"),
+]

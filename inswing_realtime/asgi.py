@@ -1,0 +1,20 @@
+"""ASGI entry point: HTTP goes to Django, `/socket/websocket` to the Phoenix socket."""
+
+import os
+
+from django.core.asgi import get_asgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "inswing_realtime.settings")
+django_asgi_app = get_asgi_application()
+
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from django.urls import path  # noqa: E402
+
+from coaching.realtime.socket import PhoenixSocket  # noqa: E402
+
+application = ProtocolTypeRouter(
+    {
+        "http": django_asgi_app,
+        "websocket": URLRouter([path("socket/websocket", PhoenixSocket.as_asgi())]),
+    }
+)
