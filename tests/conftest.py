@@ -1,0 +1,104 @@
+import pytest
+from django.conf import settings
+
+from coaching.models import CoachingSession, Role, User
+from tests.support.servers import ServerProcess, free_port, server_env
+
+
+def pytest_report_header(config) -> list[str]:
+    db = settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
+    layer = settings.CHANNEL_LAYERS["default"]["BACKEND"].rsplit(".", 1)[-1]
+    return [f"database: {db}; channel layer: {layer}; redis: {settings.REDIS_URL or 'none'}"]
+
+
+@pytest.fixture
+def make_user(db):
+    counter = iter(range(1, 10_000))
+
+    def make(role: str = Role.STUDENT, *, staff: bool = False, name: str = "") -> User:
+        n = next(counter)
+        user = User(
+            username=f"{role}{n}",
+            role=role,
+            name=name or f"{role.title()} {n}",
+            is_staff=staff,
+            is_superuser=staff,
+        )
+        user.set_password("pass-word-123")
+        user.save()
+        return user
+
+    return make
+
+
+@pytest.fixture
+def student(make_user) -> User:
+    return make_user(Role.STUDENT, name="Ian")
+
+
+@pytest.fixture
+def coach(make_user) -> User:
+    return make_user(Role.COACH, name="IanPro")
+
+
+@pytest.fixture
+def service(make_user) -> User:
+    return make_user(Role.SERVICE, name="INSwing API")
+
+
+@pytest.fixture
+def admin_user(make_user) -> User:
+    return make_user(Role.STUDENT, staff=True, name="Admin")
+
+
+@pytest.fixture
+def waiting_session(student) -> CoachingSession:
+    return CoachingSession.objects.create(student=student)
+
+
+@pytest.fixture
+def active_session(student, coach) -> CoachingSession:
+    return CoachingSession.objects.create(student=student, coach=coach, status="active")
+
+
+@pytest.fixture(scope="session")
+def server_log_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("servers")
+
+
+@pytest.fixture(scope="session")
+def live_server_process(django_db_setup, django_db_blocker, server_log_dir):
+    """One daphne process for the whole run, on the test database.
+
+    Tests that use it need `transactional_db` so the rows they create are
+    committed and visible to the server.
+    """
+    with django_db_blocker.unblock():
+        server = ServerProcess(free_port(), server_env(), server_log_dir / "server.log")
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def server(live_server_process, transactional_db) -> ServerProcess:
+    if live_server_process.proc is None or live_server_process.proc.poll() is not None:
+        live_server_process.start()  # a test stopped it
+    return live_server_process
+
+
+@pytest.fixture
+def spawn_server(django_db_setup, django_db_blocker, server_log_dir, transactional_db):
+    """Start extra server processes (own ports, same database and Redis)."""
+    started: list[ServerProcess] = []
+
+    def spawn(**env: str) -> ServerProcess:
+        with django_db_blocker.unblock():
+            port = free_port()
+            proc = ServerProcess(port, server_env(**env), server_log_dir / f"server-{port}.log")
+        started.append(proc.start())
+        return proc
+
+    yield spawn
+    for proc in started:
+        proc.stop()
