@@ -1,4 +1,5 @@
 import pytest
+from django.contrib.auth.hashers import make_password
 from django.conf import settings
 
 from coaching.models import CoachingSession, Role, User
@@ -11,8 +12,17 @@ def pytest_report_header(config) -> list[str]:
     return [f"database: {db}; channel layer: {layer}; redis: {settings.REDIS_URL or 'none'}"]
 
 
+PASSWORD = "pass-word-123"
+
+
+@pytest.fixture(scope="session")
+def password_hash() -> str:
+    """Hashing is slow on purpose; hash the shared test password once per run."""
+    return make_password(PASSWORD)
+
+
 @pytest.fixture
-def make_user(db):
+def make_user(db, password_hash):
     counter = iter(range(1, 10_000))
 
     def make(role: str = Role.STUDENT, *, staff: bool = False, name: str = "") -> User:
@@ -24,7 +34,7 @@ def make_user(db):
             is_staff=staff,
             is_superuser=staff,
         )
-        user.set_password("pass-word-123")
+        user.password = password_hash
         user.save()
         return user
 

@@ -256,10 +256,21 @@ class PhoenixSocket(AsyncConsumer):
             )
 
     async def websocket_disconnect(self, message: dict) -> None:
-        for process in list(self.topics.values()):
+        await self._stop_all()
+        raise StopConsumer()
+
+    async def __call__(self, scope, receive, send) -> None:
+        # A server shutting down cancels its consumers (daphne waits for them):
+        # the joins still end properly, so presence announces the leaves at once.
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            await self._stop_all()
+
+    async def _stop_all(self) -> None:
+        processes, self.topics = list(getattr(self, "topics", {}).values()), {}
+        for process in processes:
             try:
                 await process.stop()
             except Exception:
                 logger.exception("cleanup of %s failed", process.topic)
-        self.topics = {}
-        raise StopConsumer()

@@ -1,0 +1,191 @@
+// Shared by every page: CSRF cookie, JSON fetch, socket token and the Phoenix socket,
+// and a tiny DOM builder that only ever sets text (never HTML) from data.
+/* global Phoenix */
+
+export function getCookie(name) {
+  for (const part of document.cookie.split(";")) {
+    const [key, ...rest] = part.trim().split("=");
+    if (key === name) return decodeURIComponent(rest.join("="));
+  }
+  return null;
+}
+
+export class ApiError extends Error {
+  constructor(status, code, message, data) {
+    super(message);
+    this.status = status;
+    this.code = code;
+    this.data = data;
+  }
+}
+
+// fetch JSON with the session cookie and the CSRF header; throws ApiError on non-2xx.
+export async function apiFetch(method, url, body) {
+  const headers = { Accept: "application/json" };
+  if (method !== "GET") {
+    headers["Content-Type"] = "application/json";
+    headers["X-CSRFToken"] = getCookie("csrftoken") || "";
+  }
+  let response;
+  try {
+    response = await fetch(url, {
+      method,
+      headers,
+      credentials: "same-origin",
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch (err) {
+    throw new ApiError(0, "network_error", "The server could not be reached.", null);
+  }
+  let data = null;
+  if ((response.headers.get("Content-Type") || "").includes("json")) {
+    data = await response.json().catch(() => null);
+  }
+  if (!response.ok) {
+    const error = (data && data.error) || {};
+    throw new ApiError(
+      response.status,
+      error.code || `http_${response.status}`,
+      error.message || `Request failed (HTTP ${response.status}).`,
+      data,
+    );
+  }
+  return data;
+}
+
+// A paginated DRF list ({results: [...]}) or a plain array.
+export function listResults(data) {
+  if (Array.isArray(data)) return data;
+  return (data && Array.isArray(data.results)) ? data.results : [];
+}
+
+export function loginRedirect() {
+  const next = encodeURIComponent(location.pathname + location.search);
+  location.assign(`/login/?next=${next}`);
+}
+
+// Builds an element. `props`: className, text (textContent), dataset, attrs, on (events);
+// other keys are set as properties (type, disabled, value, ...). Children: nodes or strings
+// (strings become text nodes). No innerHTML anywhere.
+export function el(tag, props = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(props)) {
+    if (value === undefined || value === null) continue;
+    if (key === "className") node.className = value;
+    else if (key === "text") node.textContent = String(value);
+    else if (key === "dataset") Object.assign(node.dataset, value);
+    else if (key === "attrs") for (const [a, v] of Object.entries(value)) node.setAttribute(a, v);
+    else if (key === "on") for (const [ev, fn] of Object.entries(value)) node.addEventListener(ev, fn);
+    else node[key] = value;
+  }
+  for (const child of children.flat()) {
+    if (child === null || child === undefined || child === false) continue;
+    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return node;
+}
+
+export function formatTime(ms) {
+  if (!ms) return "";
+  return new Date(ms).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+}
+
+export function formatDateTime(ms) {
+  if (!ms) return "";
+  return new Date(ms).toLocaleString([], {
+    month: "short", day: "numeric", hour: "2-digit", minute: "2-digit",
+  });
+}
+
+export function sessionUrl(sessionId) {
+  return `/sessions/${encodeURIComponent(sessionId)}/`;
+}
+
+export function randomId() {
+  if (window.crypto && typeof crypto.randomUUID === "function") return crypto.randomUUID();
+  return Date.now().toString(36) + "-" + Math.random().toString(36).slice(2, 12);
+}
+
+// The socket token: short-lived, refreshed a minute before it expires, so that
+// phoenix.js (which calls `params` again on every reconnect) always offers a valid one.
+class TokenKeeper {
+  constructor() {
+    this.token = null;
+    this.expiresAt = 0;
+    this.inflight = null;
+    this.timer = null;
+  }
+
+  async refresh() {
+    if (this.inflight) return this.inflight;
+    this.inflight = (async () => {
+      try {
+        const data = await apiFetch("POST", "/api/auth/socket-token/");
+        this.token = data.token;
+        const lifetime = Math.max(Number(data.expires_in) || 60, 10);
+        this.expiresAt = Date.now() + lifetime * 1000;
+        this.schedule(Math.max(lifetime - 60, lifetime * 0.8) * 1000);
+        return this.token;
+      } catch (err) {
+        if (err.status === 401) {
+          loginRedirect(); // the Django session is gone
+        } else {
+          this.schedule(5000); // server briefly unreachable: try again soon
+        }
+        throw err;
+      } finally {
+        this.inflight = null;
+      }
+    })();
+    return this.inflight;
+  }
+
+  schedule(ms) {
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => this.refresh().catch(() => {}), ms);
+  }
+
+  // Called when the socket fails: a stale token (e.g. after the laptop slept) is renewed.
+  refreshIfStale() {
+    if (Date.now() > this.expiresAt - 30000) this.refresh().catch(() => {});
+  }
+}
+
+// Shows "Connected" / "Reconnecting…" on `indicator` (an element with a text child).
+function bindIndicator(socket, indicator) {
+  if (!indicator) return;
+  const set = (state, text) => {
+    indicator.dataset.state = state;
+    indicator.textContent = text;
+  };
+  set("connecting", "Connecting…");
+  socket.onOpen(() => set("connected", "Connected"));
+  socket.onError(() => set("reconnecting", "Reconnecting…"));
+  socket.onClose(() => set("reconnecting", "Reconnecting…"));
+}
+
+// Fetches a token, then opens the Phoenix socket. Resolves to the connected-or-connecting socket.
+export async function connectSocket({ indicator } = {}) {
+  const tokens = new TokenKeeper();
+  for (;;) {
+    try {
+      await tokens.refresh();
+      break;
+    } catch (err) {
+      if (err.status === 401 || err.status === 403) throw err; // logged out, or no CSRF cookie
+      if (indicator) {
+        indicator.dataset.state = "reconnecting";
+        indicator.textContent = "Reconnecting…";
+      }
+      await new Promise((resolve) => setTimeout(resolve, 3000));
+    }
+  }
+  const socket = new Phoenix.Socket("/socket", { params: () => ({ token: tokens.token }) });
+  bindIndicator(socket, indicator);
+  socket.onError(() => tokens.refreshIfStale());
+  socket.connect();
+  return socket;
+}
+
+// Join errors that retrying cannot fix: stop phoenix.js from retrying forever.
+export const FATAL_JOIN_REASONS = new Set(["unauthorized", "forbidden", "not_found"]);

@@ -1,0 +1,274 @@
+"""The socket's transport: who may connect, and the Phoenix V2 framing rules."""
+
+import base64
+import json
+from datetime import timedelta
+
+import pytest
+from rest_framework_simplejwt.tokens import AccessToken
+from websockets.exceptions import InvalidStatus
+from websockets.sync.client import connect
+
+from coaching.models import ChatMessage, SessionEvent
+from tests.support.auth import token_for
+from tests.support.phoenix import PhoenixClient
+
+
+def refused_status(url: str, **kwargs) -> int:
+    with pytest.raises(InvalidStatus) as info:
+        connect(url, open_timeout=5, legacy=True, **kwargs)
+    return info.value.response.status_code
+
+
+class TestConnect:
+    def test_token_param_connects(self, server, student):
+        with PhoenixClient(server.socket_url, token_for(student)) as client:
+            assert client.heartbeat()["status"] == "ok"
+
+    def test_missing_token_is_refused_before_upgrade(self, server):
+        assert refused_status(f"{server.socket_url}?vsn=2.0.0") == 403
+
+    def test_invalid_token_is_refused(self, server):
+        assert refused_status(f"{server.socket_url}?vsn=2.0.0&token=not-a-jwt") == 403
+
+    def test_expired_token_is_refused(self, server, student):
+        token = AccessToken.for_user(student)
+        token.set_exp(lifetime=timedelta(seconds=-1))
+        assert refused_status(f"{server.socket_url}?vsn=2.0.0&token={token}") == 403
+
+    def test_inactive_user_is_refused(self, server, student):
+        token = token_for(student)
+        student.is_active = False
+        student.save()
+        assert refused_status(f"{server.socket_url}?vsn=2.0.0&token={token}") == 403
+
+    def test_unsupported_protocol_version_is_refused(self, server, student):
+        url = f"{server.socket_url}?vsn=1.0.0&token={token_for(student)}"
+        assert refused_status(url) == 403
+
+    def test_auth_token_subprotocol_connects_and_answers_phoenix_only(self, server, student):
+        encoded = base64.b64encode(token_for(student).encode()).decode().rstrip("=")
+        ws = connect(
+            f"{server.socket_url}?vsn=2.0.0",
+            subprotocols=["phoenix", f"base64url.bearer.phx.{encoded}"],
+            open_timeout=5,
+            legacy=True,
+        )
+        try:
+            assert ws.subprotocol == "phoenix"
+            ws.send(json.dumps([None, "1", "phoenix", "heartbeat", {}]))
+            assert json.loads(ws.recv(timeout=5))[4]["status"] == "ok"
+        finally:
+            ws.close()
+
+    def test_cross_origin_browser_is_refused(self, server, student):
+        url = f"{server.socket_url}?vsn=2.0.0&token={token_for(student)}"
+        assert refused_status(url, origin="http://evil.example") == 403
+
+    def test_same_origin_browser_connects(self, server, student):
+        origin = f"http://127.0.0.1:{server.port}"
+        with PhoenixClient(server.socket_url, token_for(student), origin=origin) as client:
+            assert client.heartbeat()["status"] == "ok"
+
+    def test_client_without_origin_connects_by_token_alone(self, server, student):
+        with PhoenixClient(server.socket_url, token_for(student)) as client:
+            assert client.heartbeat()["status"] == "ok"
+
+
+class TestFraming:
+    def test_heartbeat_reply_echoes_ref(self, server, student):
+        with PhoenixClient(server.socket_url, token_for(student)) as client:
+            client.send([None, "abc-17", "phoenix", "heartbeat", {}])
+            frame = client.expect(lambda f: f[1] == "abc-17")
+            assert frame == [
+                None,
+                "abc-17",
+                "phoenix",
+                "phx_reply",
+                {"status": "ok", "response": {}},
+            ]
+
+    def test_join_reply_echoes_join_ref_and_ref(self, server, student, active_session):
+        with PhoenixClient(server.socket_url, token_for(student)) as client:
+            client.send(["j9", "j9", active_session.topic, "phx_join", {}])
+            frame = client.expect(lambda f: f[3] == "phx_reply")
+            assert frame[:4] == ["j9", "j9", active_session.topic, "phx_reply"]
+            assert frame[4]["status"] == "ok"
+
+    def test_unknown_topic_gets_unmatched_topic_error(self, server, student):
+        with PhoenixClient(server.socket_url, token_for(student)) as client:
+            _, reply = client.join("nope:1")
+            assert reply == {"status": "error", "response": {"reason": "unmatched topic"}}
+
+    def test_leave_of_unknown_or_unjoined_topic_is_ok(self, server, student):
+        with PhoenixClient(server.socket_url, token_for(student)) as client:
+            ref = client.push("nope:1", "phx_leave", {}, "42")
+            assert client.reply(ref)["status"] == "ok"
+
+    def test_leave_replies_ok_then_closes_with_join_ref(self, server, student, active_session):
+        with PhoenixClient(server.socket_url, token_for(student)) as client:
+            join_ref, _ = client.join_ok(active_session.topic)
+            ref = client.push(active_session.topic, "phx_leave", {}, join_ref)
+            assert client.reply(ref)["status"] == "ok"
+            close = client.expect(lambda f: f[3] == "phx_close")
+            assert close == [join_ref, join_ref, active_session.topic, "phx_close", {}]
+            # No longer joined: pushes are refused.
+            reply = client.call(active_session.topic, join_ref, "chat:new", {"message": "hi"})
+            assert reply == {"status": "error", "response": {"reason": "not_joined"}}
+
+    def test_duplicate_join_closes_old_join_then_joins_again(self, server, student, active_session):
+        with PhoenixClient(server.socket_url, token_for(student)) as client:
+            first, _ = client.join_ok(active_session.topic)
+            second, reply = client.join_ok(active_session.topic)
+            assert reply["session"]["session_id"] == active_session.session_id
+            close = client.expect(lambda f: f[3] == "phx_close")
+            assert close[:3] == [first, first, active_session.topic]
+            ok = client.call(active_session.topic, second, "chat:new", {"message": "after"})
+            assert ok["status"] == "ok"
+            stale = client.call(active_session.topic, first, "chat:new", {"message": "stale"})
+            assert stale["response"]["reason"] == "not_joined"
+
+    def test_several_topics_on_one_socket(self, server, student, make_user, coach):
+        from coaching.models import CoachingSession
+
+        one = CoachingSession.objects.create(student=student, coach=coach, status="active")
+        two = CoachingSession.objects.create(student=student, coach=coach, status="active")
+        with PhoenixClient(server.socket_url, token_for(student)) as client:
+            ref_one, _ = client.join_ok(one.topic)
+            ref_two, _ = client.join_ok(two.topic)
+            assert client.call(two.topic, ref_two, "chat:new", {"message": "two"})["status"] == "ok"
+            assert client.call(one.topic, ref_one, "chat:new", {"message": "one"})["status"] == "ok"
+            two_msg = client.event(two.topic, "chat:added")
+            one_msg = client.event(one.topic, "chat:added")
+            assert (one_msg["message"], two_msg["message"]) == ("one", "two")
+
+    def test_push_replies_carry_the_callers_refs(self, server, student, active_session):
+        with PhoenixClient(server.socket_url, token_for(student)) as client:
+            join_ref, _ = client.join_ok(active_session.topic)
+            client.send([join_ref, "r-77", active_session.topic, "chat:new", {"message": "x"}])
+            frame = client.expect(lambda f: f[1] == "r-77")
+            assert frame[0] == join_ref and frame[3] == "phx_reply"
+
+
+class TestBadInput:
+    """Every bad frame gets a clear answer (or is dropped) and nothing else breaks."""
+
+    @pytest.mark.parametrize(
+        "frame",
+        [
+            "not json",
+            "{}",
+            '"a string"',
+            "[1, 2, 3]",
+            '[null, "5", "", "phx_join", {}]',
+            '[null, "5", "phoenix", "heartbeat", []]',
+            '[null, {"x": 1}, "phoenix", "heartbeat", {}]',
+            "[" * 5000 + "]" * 5000,
+        ],
+    )
+    def test_malformed_frames_keep_the_socket_working(self, server, student, frame):
+        with PhoenixClient(server.socket_url, token_for(student)) as client:
+            client.send(frame)
+            assert client.heartbeat()["status"] == "ok"
+
+    def test_malformed_frame_with_a_readable_ref_gets_an_error_reply(self, server, student):
+        with PhoenixClient(server.socket_url, token_for(student)) as client:
+            client.send('[null, "5", "phoenix", "heartbeat", [1]]')
+            reply = client.reply("5")
+            assert reply["status"] == "error"
+            assert reply["response"]["reason"] == "bad_frame"
+
+    def test_unknown_event_gets_error_reply(self, server, student, active_session):
+        with PhoenixClient(server.socket_url, token_for(student)) as client:
+            join_ref, _ = client.join_ok(active_session.topic)
+            reply = client.call(active_session.topic, join_ref, "chat:explode", {})
+            assert reply["status"] == "error"
+            assert reply["response"]["reason"] == "unknown_event"
+            assert client.heartbeat()["status"] == "ok"
+
+    def test_push_to_a_topic_not_joined_gets_error_reply(self, server, student, active_session):
+        with PhoenixClient(server.socket_url, token_for(student)) as client:
+            reply = client.call(active_session.topic, "99", "chat:new", {"message": "hi"})
+            assert reply["response"]["reason"] == "not_joined"
+        assert not ChatMessage.objects.exists()
+
+    @pytest.mark.parametrize(
+        ("payload", "field"),
+        [
+            ({}, "message"),
+            ({"message": None}, "message"),
+            ({"message": 42}, "message"),
+            ({"message": ["hi"]}, "message"),
+            ({"message": "   \n\t "}, "message"),
+            ({"message": "x" * 2001}, "message"),
+            ({"message": "ok", "client_msg_id": 5}, "client_msg_id"),
+            ({"message": "ok", "client_msg_id": "y" * 65}, "client_msg_id"),
+        ],
+    )
+    def test_invalid_chat_is_refused_naming_the_field_and_nothing_is_written(
+        self, server, student, active_session, payload, field
+    ):
+        with PhoenixClient(server.socket_url, token_for(student)) as client:
+            join_ref, _ = client.join_ok(active_session.topic)
+            reply = client.call(active_session.topic, join_ref, "chat:new", payload)
+            assert reply["status"] == "error"
+            assert reply["response"]["reason"] == "invalid_input"
+            assert reply["response"]["field"] == field
+            assert reply["response"]["message"]
+        assert not ChatMessage.objects.exists()
+
+    def test_chat_of_exactly_2000_characters_after_trimming_is_accepted(
+        self, server, student, active_session
+    ):
+        with PhoenixClient(server.socket_url, token_for(student)) as client:
+            join_ref, _ = client.join_ok(active_session.topic)
+            text = "  " + "x" * 2000 + "  "
+            reply = client.call(active_session.topic, join_ref, "chat:new", {"message": text})
+            assert reply["status"] == "ok"
+            assert reply["response"]["message"]["message"] == "x" * 2000
+
+    def test_oversize_frame_gets_payload_too_large_and_socket_keeps_working(
+        self, server, student, active_session
+    ):
+        with PhoenixClient(server.socket_url, token_for(student)) as client:
+            join_ref, _ = client.join_ok(active_session.topic)
+            big = {"message": "x" * 200_000}
+            reply = client.call(active_session.topic, join_ref, "chat:new", big)
+            assert reply["response"]["reason"] == "payload_too_large"
+            ok = client.call(active_session.topic, join_ref, "chat:new", {"message": "fine"})
+            assert ok["status"] == "ok"
+        assert list(ChatMessage.objects.values_list("message", flat=True)) == ["fine"]
+
+    def test_wrong_types_in_control_are_refused(self, server, coach, active_session):
+        with PhoenixClient(server.socket_url, token_for(coach)) as client:
+            join_ref, _ = client.join_ok(active_session.topic)
+            reply = client.call(active_session.topic, join_ref, "session:control", {"status": 1})
+            assert reply["response"] == {
+                "reason": "invalid_input",
+                "field": "status",
+                "message": "status must be a string.",
+            }
+            reply = client.call(
+                active_session.topic, join_ref, "session:control", {"status": "flying"}
+            )
+            assert reply["response"]["reason"] == "invalid_input"
+        assert not SessionEvent.objects.filter(event="session:state").exists()
+
+    def test_bad_input_on_one_socket_does_not_disturb_another(
+        self, server, student, coach, active_session
+    ):
+        with (
+            PhoenixClient(server.socket_url, token_for(student)) as bad,
+            PhoenixClient(server.socket_url, token_for(coach)) as good,
+        ):
+            good_ref, _ = good.join_ok(active_session.topic)
+            bad_ref, _ = bad.join_ok(active_session.topic)
+            for frame in [
+                "garbage",
+                "[1]",
+                json.dumps([bad_ref, "1", active_session.topic, "chat:new", {"message": 5}]),
+            ]:
+                bad.send(frame)
+            reply = good.call(active_session.topic, good_ref, "chat:new", {"message": "still"})
+            assert reply["status"] == "ok"
+            assert bad.event(active_session.topic, "chat:added")["message"] == "still"
