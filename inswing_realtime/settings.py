@@ -92,14 +92,19 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+# Test databases are named per test process, so that two test runs on one machine
+# (a developer's and CI's, or parallel helpers) never drop each other's database.
+_test_suffix = os.getpid()
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not memory, so that server processes started by tests share it.
-    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / ".test-db.sqlite3")}
+    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / f".test-db-{_test_suffix}.sqlite3")}
     # IMMEDIATE: a transaction takes the write lock up front, so concurrent writers
     # wait for each other instead of failing with "database is locked".
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {"timeout": 20, "transaction_mode": "IMMEDIATE"}
     )
+else:
+    DATABASES["default"]["TEST"] = {"NAME": f"test_{DATABASES['default']['NAME']}_{_test_suffix}"}
 
 # --- Realtime: channel layer and presence -----------------------------------
 REDIS_URL = os.environ.get("REDIS_URL", "")

@@ -73,9 +73,9 @@ class PhoenixClient:
 
         return self.expect(match, timeout)[4]
 
-    def no_event(self, topic: str, event: str, wait: float = 0.5) -> None:
+    def no_event(self, topic: str, event: str, wait: float = 0.5, where=None) -> None:
         try:
-            frame = self.event(topic, event, timeout=wait)
+            frame = self.event(topic, event, timeout=wait, where=where)
         except TimeoutError:
             return
         raise AssertionError(f"unexpected {event}: {frame}")
