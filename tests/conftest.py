@@ -1,9 +1,29 @@
+import os
+
 import pytest
-from django.contrib.auth.hashers import make_password
+import redis
 from django.conf import settings
+from django.contrib.auth.hashers import make_password
 
 from coaching.models import CoachingSession, Role, User
 from tests.support.servers import ServerProcess, free_port, server_env
+
+
+def pytest_sessionstart(session) -> None:
+    """With REQUIRE_SERVICES set (CI), PostgreSQL and Redis must really be in use."""
+    if not os.environ.get("REQUIRE_SERVICES"):
+        return
+    engine = settings.DATABASES["default"]["ENGINE"]
+    if "postgresql" not in engine or not settings.REDIS_URL:
+        pytest.exit(
+            f"REQUIRE_SERVICES: need PostgreSQL and Redis, got {engine!r} and "
+            f"REDIS_URL={settings.REDIS_URL!r}",
+            returncode=3,
+        )
+    try:
+        redis.Redis.from_url(settings.REDIS_URL, socket_timeout=3).ping()
+    except redis.RedisError as exc:
+        pytest.exit(f"REQUIRE_SERVICES: Redis unreachable: {exc}", returncode=3)
 
 
 def pytest_report_header(config) -> list[str]:

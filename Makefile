@@ -1,0 +1,45 @@
+# The two front-door commands (see README):
+#   make run    set up and run the app on embedded defaults (SQLite, in-memory layer)
+#   make test   set up and run the whole test suite (PostgreSQL/Redis when
+#               DATABASE_URL/REDIS_URL are set, as CI does)
+# Each installs what it needs first, and only what changed since the last time.
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: setup run test lint bench clean
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+setup: $(VENV)/.installed node_modules/.installed
+
+run: setup
+	$(PY) manage.py migrate --no-input
+	$(PY) manage.py seed_demo
+	@echo "Open http://$(HOST):$(PORT)/ and log in with an account above."
+	$(VENV)/bin/daphne -b $(HOST) -p $(PORT) --websocket-max-message-size 1048576 inswing_realtime.asgi:application
+
+test: setup
+	@bash scripts/ensure-chromium.sh
+	$(PY) -m pytest $(ARGS)
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+bench: setup
+	$(PY) bench/chat_fanout.py $(ARGS)
+
+clean:
+	rm -rf $(VENV) node_modules db.sqlite3 .test-db-*.sqlite3 staticfiles

@@ -1,0 +1,141 @@
+"""Session lifecycle services: create, claim (atomic), control, end — and what they publish."""
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from django.db import connection, transaction
+
+from coaching.errors import ServiceError
+from coaching.events import LOBBY_TOPIC
+from coaching.models import CoachingSession, Role, SessionEvent
+from coaching.services.sessions import session_claim, session_control, session_create
+
+
+@pytest.fixture
+def published(monkeypatch):
+    """Broadcasts made (after commit) by services, as (topic, event, payload)."""
+    sent: list[tuple[str, str, dict]] = []
+    monkeypatch.setattr(
+        "coaching.realtime.publish.broadcast_from_sync",
+        lambda topic, event, payload: sent.append((topic, event, payload)),
+    )
+    return sent
+
+
+def test_student_creates_a_waiting_session_announced_to_the_lobby(
+    student, published, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        session = session_create(creator=student, title="  Driver  ")
+    assert (session.status, session.current_step, session.title) == ("waiting", "upload", "Driver")
+    assert session.session_id.startswith("sess_") and len(session.session_id) > 20
+    assert [(t, e) for t, e, _ in published] == [(LOBBY_TOPIC, "session:waiting")]
+
+
+def test_service_creates_for_a_student_and_must_name_one(service, student):
+    assert session_create(creator=service, student=student).student == student
+    with pytest.raises(ServiceError) as info:
+        session_create(creator=service)
+    assert (info.value.code, info.value.field) == ("invalid_input", "student_id")
+
+
+@pytest.mark.parametrize("role", [Role.COACH])
+def test_coaches_cannot_create_sessions(make_user, role):
+    with pytest.raises(ServiceError) as info:
+        session_create(creator=make_user(role))
+    assert info.value.code == "forbidden"
+
+
+def test_claim_activates_and_publishes_state_then_lobby(
+    coach, waiting_session, published, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        session = session_claim(session_id=waiting_session.session_id, coach=coach)
+    assert (session.status, session.coach) == ("active", coach)
+    assert [(t, e) for t, e, _ in published] == [
+        (waiting_session.topic, "session:state"),
+        (LOBBY_TOPIC, "session:claimed"),
+    ]
+    assert published[0][2]["seq"] == 1
+    assert SessionEvent.objects.get(seq=1).payload == published[0][2]
+
+
+def test_claim_by_the_winner_again_changes_nothing(coach, waiting_session):
+    session_claim(session_id=waiting_session.session_id, coach=coach)
+    session_claim(session_id=waiting_session.session_id, coach=coach)
+    assert SessionEvent.objects.count() == 1
+
+
+def test_second_coach_gets_already_claimed(make_user, coach, waiting_session):
+    session_claim(session_id=waiting_session.session_id, coach=coach)
+    with pytest.raises(ServiceError) as info:
+        session_claim(session_id=waiting_session.session_id, coach=make_user(Role.COACH))
+    assert info.value.code == "already_claimed"
+
+
+def test_student_cannot_claim(student, waiting_session):
+    with pytest.raises(ServiceError) as info:
+        session_claim(session_id=waiting_session.session_id, coach=student)
+    assert info.value.code == "forbidden"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_coaches_claiming_at_the_same_moment_exactly_one_wins(make_user, student):
+    coaches = [make_user(Role.COACH), make_user(Role.COACH)]
+    for _round in range(10):
+        session = CoachingSession.objects.create(student=student)
+        barrier = threading.Barrier(2)
+
+        def claim(coach, session_id=session.session_id, barrier=barrier) -> str:
+            try:
+                barrier.wait()
+                session_claim(session_id=session_id, coach=coach)
+                return "won"
+            except ServiceError as exc:
+                return exc.code
+            finally:
+                connection.close()
+
+        with ThreadPoolExecutor(2) as pool:
+            results = sorted(pool.map(claim, coaches))
+        assert results == ["already_claimed", "won"]
+        session.refresh_from_db()
+        assert session.coach in coaches and session.status == "active"
+        assert SessionEvent.objects.filter(session=session).count() == 1
+
+
+def test_control_without_changes_is_ok_and_publishes_nothing(
+    coach, active_session, published, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        state = session_control(session_id=active_session.session_id, actor=coach, status="active")
+    assert state["status"] == "active" and published == []
+
+
+def test_control_needs_status_or_step(coach, active_session):
+    with pytest.raises(ServiceError) as info:
+        session_control(session_id=active_session.session_id, actor=coach)
+    assert info.value.code == "invalid_input"
+
+
+def test_end_sets_ended_at_and_tells_the_lobby(
+    coach, active_session, published, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        session_control(session_id=active_session.session_id, actor=coach, status="ended")
+    active_session.refresh_from_db()
+    assert active_session.ended_at is not None
+    assert [e for _, e, _ in published] == ["session:state", "session:ended"]
+
+
+def test_a_rolled_back_action_publishes_nothing(
+    coach, active_session, published, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        with pytest.raises(RuntimeError), transaction.atomic():
+            session_control(session_id=active_session.session_id, actor=coach, status="paused")
+            raise RuntimeError("boom")
+    assert published == []
+    active_session.refresh_from_db()
+    assert active_session.status == "active"
