@@ -9,12 +9,12 @@ import binascii
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
 
-from channels.db import database_sync_to_async
 from django.conf import settings
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.tokens import AccessToken
 
 from coaching.models import User
+from coaching.realtime.db import in_db_thread
 
 SUPPORTED_VSN = "2.0.0"
 PHOENIX_SUBPROTOCOL = "phoenix"
@@ -74,7 +74,6 @@ def user_id_from_token(token: str) -> int:
         raise Refused("token has no usable user id") from None
 
 
-@database_sync_to_async
 def _active_user(user_id: int) -> User:
     user = User.objects.filter(pk=user_id, is_active=True).first()
     if user is None:
@@ -93,5 +92,5 @@ async def authenticate(scope: dict) -> Connect:
     token = query.get("token") or token_from_subprotocols(subprotocols)
     if not token:
         raise Refused("no token")
-    user = await _active_user(user_id_from_token(token))
+    user = await in_db_thread(_active_user)(user_id_from_token(token))
     return Connect(user, PHOENIX_SUBPROTOCOL if PHOENIX_SUBPROTOCOL in subprotocols else None)

@@ -2,15 +2,14 @@
 
 from typing import Any
 
-from channels.db import database_sync_to_async
-
 from coaching import policy, selectors
 from coaching.realtime.channel import Channel
+from coaching.realtime.db import in_db_thread
 
 
 class LobbyChannel(Channel):
     async def join(self, params: dict[str, Any]) -> dict[str, Any]:
-        return await database_sync_to_async(self._load)()
+        return await in_db_thread(self._load)()
 
     def _load(self) -> dict[str, Any]:
         policy.check_coach(self.user)

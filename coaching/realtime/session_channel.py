@@ -3,16 +3,19 @@
 import time
 from typing import Any
 
-from channels.db import database_sync_to_async
-
 from coaching import events, policy, selectors
 from coaching.errors import ServiceError, invalid
+from coaching.realtime.batching import Batcher
 from coaching.realtime.channel import Channel
+from coaching.realtime.db import in_db_thread
 from coaching.realtime.presence import PRESENCE_STATE, get_presence, new_ref
-from coaching.services.chat import chat_message_post
+from coaching.services.chat import ChatPost, chat_messages_post
 from coaching.services.lookup import get_session
 from coaching.services.notices import entry_announce
 from coaching.services.sessions import session_control
+
+# Chat lines from every socket of this process, stored a batch per transaction.
+chat_writer: Batcher[ChatPost, dict | ServiceError] = Batcher(chat_messages_post)
 
 # A user who drops and comes back within this many seconds is not announced again.
 ENTRY_NOTICE_QUIET_SECONDS = 300
@@ -52,7 +55,7 @@ class SessionChannel(Channel):
 
     async def join(self, params: dict[str, Any]) -> dict[str, Any]:
         last_seq = _last_seq_param(params)
-        reply, self.role, self._replay = await database_sync_to_async(self._load)(last_seq)
+        reply, self.role, self._replay = await in_db_thread(self._load)(last_seq)
         self.last_seq = reply["last_seq"]
         if self._replay:
             self.last_seq = max(self.last_seq, self._replay[-1][1]["seq"])
@@ -95,23 +98,23 @@ class SessionChannel(Channel):
             and self.role in (policy.STUDENT, policy.COACH)
             and await presence.mark_once(f"entered:{self.topic}:{key}", ENTRY_NOTICE_QUIET_SECONDS)
         ):
-            await database_sync_to_async(entry_announce)(
+            await in_db_thread(entry_announce)(
                 session_id=self.session_id, user=self.user, role=self.role
             )
 
     async def handle_in(self, event: str, payload: dict[str, Any]) -> dict[str, Any]:
         if event == "chat:new":
-            message = await database_sync_to_async(chat_message_post)(
-                session_id=self.session_id,
-                sender=self.user,
-                text=payload.get("message"),
-                client_msg_id=payload.get("client_msg_id"),
+            post = ChatPost(
+                self.session_id, self.user, payload.get("message"), payload.get("client_msg_id")
             )
-            return {"message": message}
+            result = await chat_writer.submit(post)
+            if isinstance(result, ServiceError):
+                raise result
+            return {"message": result}
         if event == "session:control":
             status = _optional_str(payload, "status")
             step = _optional_str(payload, "current_step")
-            return await database_sync_to_async(session_control)(
+            return await in_db_thread(session_control)(
                 session_id=self.session_id, actor=self.user, status=status, current_step=step
             )
         raise ServiceError("unknown_event", f"Unknown event {event!r}.")

@@ -1,12 +1,20 @@
+"""Chat: validate, store with a seq, broadcast `chat:added` after commit.
+
+Messages are stored in batches: `chat_messages_post` writes any number of
+messages, for any sessions, in one transaction, so one durable commit (≈9 ms of
+fsync on this machine) serves them all. Each message still succeeds or fails on
+its own. `chat_message_post` is the one-message form.
+"""
+
+from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
 
 from coaching import events, policy, state
-from coaching.errors import invalid
-from coaching.models import ChatMessage, User
+from coaching.errors import ServiceError, invalid
+from coaching.models import ChatMessage, CoachingSession, SessionEvent, User
 from coaching.realtime.publish import broadcast_on_commit
-from coaching.services.lookup import locked_session
 
 MAX_MESSAGE_CHARS = 2000
 MAX_CLIENT_MSG_ID_CHARS = 64
@@ -28,33 +36,116 @@ def clean_client_msg_id(value: Any) -> str | None:
         return None
     if not isinstance(value, str) or not 0 < len(value) <= MAX_CLIENT_MSG_ID_CHARS:
         raise invalid(
-            "client_msg_id", f"client_msg_id must be a string of 1-{MAX_CLIENT_MSG_ID_CHARS} chars."
+            "client_msg_id",
+            f"client_msg_id must be a string of 1-{MAX_CLIENT_MSG_ID_CHARS} chars.",
         )
     return value
 
 
-@transaction.atomic
+@dataclass(frozen=True)
+class ChatPost:
+    """One message to store: raw input, validated by the service."""
+
+    session_id: str
+    sender: User
+    text: Any
+    client_msg_id: Any = None
+
+
 def chat_message_post(
     *, session_id: str, sender: User, text: Any, client_msg_id: Any = None
 ) -> dict:
-    """Store a chat line and broadcast `chat:added`; a resent `client_msg_id` is stored once."""
-    text = clean_message(text)
-    client_msg_id = clean_client_msg_id(client_msg_id)
-    session = locked_session(session_id)
-    policy.check_chat(sender, session)
-    if client_msg_id is not None:
-        existing = (
-            ChatMessage.objects.filter(session=session, sender=sender, client_msg_id=client_msg_id)
-            .select_related("session", "sender")
-            .first()
+    """Store one chat line and broadcast `chat:added`; a resent `client_msg_id` is stored once."""
+    [result] = chat_messages_post([ChatPost(session_id, sender, text, client_msg_id)])
+    if isinstance(result, ServiceError):
+        raise result
+    return result
+
+
+def chat_messages_post(posts: list[ChatPost]) -> list[dict | ServiceError]:
+    """Store many messages in one transaction; returns, per post, its payload or its error.
+
+    Rules per message: 1-2000 characters after trimming; only the session's student
+    and coach; not after `ended`; a `client_msg_id` already stored for that sender in
+    that session returns the stored message and is not broadcast again.
+    """
+    results: list[dict | ServiceError | None] = [None] * len(posts)
+    valid: list[tuple[int, ChatPost, str, str | None]] = []
+    for i, post in enumerate(posts):
+        try:
+            valid.append(
+                (i, post, clean_message(post.text), clean_client_msg_id(post.client_msg_id))
+            )
+        except ServiceError as exc:
+            results[i] = exc
+    if valid:
+        with transaction.atomic():
+            _store(valid, results)
+    return results  # type: ignore[return-value]
+
+
+def _store(valid: list[tuple[int, ChatPost, str, str | None]], results: list) -> None:
+    # Lock every session concerned, in one order (pk) in every process: no deadlocks.
+    sessions = {
+        s.session_id: s
+        for s in CoachingSession.objects.select_for_update(of=("self",))
+        .select_related("student", "coach")
+        .filter(session_id__in={post.session_id for _, post, _, _ in valid})
+        .order_by("pk")
+    }
+    # Values: a payload (stored before) or a ChatMessage (earlier in this batch).
+    stored = _stored_by_client_id(valid, sessions)
+    new: list[ChatMessage] = []
+    for i, post, text, client_msg_id in valid:
+        session = sessions.get(post.session_id)
+        try:
+            if session is None:
+                raise ServiceError("not_found", "No such session.")
+            policy.check_chat(post.sender, session)
+            key = (session.pk, post.sender.pk, client_msg_id)
+            if client_msg_id is not None and key in stored:
+                results[i] = stored[key]  # a resend: the stored message, no broadcast
+                continue
+            state.ensure_open(session)
+        except ServiceError as exc:
+            results[i] = exc
+            continue
+        session.last_seq += 1
+        message = ChatMessage(
+            session=session,
+            seq=session.last_seq,
+            sender=post.sender,
+            message=text,
+            client_msg_id=client_msg_id,
         )
-        if existing is not None:
-            return events.chat_added(existing)
-    state.ensure_open(session)
-    seq = events.next_seq(session)
-    message = ChatMessage.objects.create(
-        session=session, seq=seq, sender=sender, message=text, client_msg_id=client_msg_id
+        if client_msg_id is not None:
+            stored[key] = message
+        results[i] = message
+        new.append(message)
+    if not new:
+        return
+    ChatMessage.objects.bulk_create(new)
+    CoachingSession.objects.bulk_update({m.session for m in new}, ["last_seq"])
+    payloads = {id(m): events.chat_added(m) for m in new}
+    SessionEvent.objects.bulk_create(
+        SessionEvent(session=m.session, seq=m.seq, event="chat:added", payload=payloads[id(m)])
+        for m in new
     )
-    payload = events.log_event(session, "chat:added", events.chat_added(message), seq=seq)
-    broadcast_on_commit(session.topic, "chat:added", payload)
-    return payload
+    for m in new:
+        broadcast_on_commit(m.session.topic, "chat:added", payloads[id(m)])
+    for i, result in enumerate(results):
+        if isinstance(result, ChatMessage):
+            results[i] = payloads[id(result)]
+
+
+def _stored_by_client_id(
+    valid: list[tuple[int, ChatPost, str, str | None]], sessions: dict[str, CoachingSession]
+) -> dict[tuple[int, int, str], Any]:
+    """Messages already stored under the posts' client ids, by (session, sender, id)."""
+    wanted = {cid for _, _, _, cid in valid if cid is not None}
+    if not wanted:
+        return {}
+    rows = ChatMessage.objects.filter(
+        session__in=list(sessions.values()), client_msg_id__in=wanted
+    ).select_related("session", "sender")
+    return {(m.session_id, m.sender_id, m.client_msg_id): events.chat_added(m) for m in rows}

@@ -1,0 +1,21 @@
+# The app image: daphne serving HTTP and the socket. The phoenix JS client comes from npm.
+FROM node:20-slim AS js
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund
+
+FROM python:3.11-slim
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
+WORKDIR /app
+COPY pyproject.toml ./
+COPY inswing_realtime ./inswing_realtime
+COPY coaching ./coaching
+RUN pip install --no-cache-dir .
+COPY manage.py ./
+COPY templates ./templates
+COPY static ./static
+COPY --from=js /app/node_modules/phoenix ./node_modules/phoenix
+RUN SECRET_KEY=build-only DEBUG=0 python manage.py collectstatic --no-input
+EXPOSE 8000
+CMD ["daphne", "-b", "0.0.0.0", "-p", "8000", "--websocket-max-message-size", "1048576", \
+     "--proxy-headers", "inswing_realtime.asgi:application"]
