@@ -121,11 +121,22 @@ class SessionChannel(Channel):
 
     async def handle_out(self, event: str, payload: dict[str, Any]) -> dict[str, Any] | None:
         seq = payload.get("seq")
-        if isinstance(seq, int):
-            if seq <= self.last_seq:
-                return None  # already in the join reply or the replay
-            self.last_seq = seq
+        if not isinstance(seq, int):
+            return payload  # ephemeral: progress ticks, presence
+        if seq <= self.last_seq:
+            return None  # already sent: in the join reply, the replay or a gap fill
+        if seq > self.last_seq + 1:
+            # Events before this one were lost on the way (the channel layer delivers at
+            # most once) or overtaken: send them from the log first, in order.
+            missed = await in_db_thread(self._events_after)(self.last_seq) or []
+            for missed_event, missed_payload in missed:
+                if missed_payload["seq"] < seq:
+                    await self.push(missed_event, missed_payload)
+        self.last_seq = seq
         return payload
+
+    def _events_after(self, seq: int) -> list[tuple[str, dict]] | None:
+        return selectors.events_after(get_session(self.session_id), seq)
 
     async def terminate(self) -> None:
         if self.presence_ref is not None:

@@ -312,3 +312,27 @@ class TestRecovery:
             )
         assert reply["recovery"] == {"mode": "snapshot", "reason": "too_far_behind"}
         assert reply["last_seq"] == first + MAX_REPLAY
+
+
+class TestGaps:
+    def test_an_event_lost_on_the_way_is_sent_from_the_log_before_the_next(
+        self, server, student, coach, active_session, monkeypatch
+    ):
+        from coaching.services.chat import chat_message_post
+
+        topic = active_session.topic
+        with client(server, student) as s, client(server, coach) as c:
+            s.join_ok(topic)
+            s.event(topic, "system:notice")
+            c_ref, _ = c.join_ok(topic)
+            s.event(topic, "system:notice")
+            # Stored but never broadcast: as if the channel layer dropped it.
+            monkeypatch.setattr("coaching.realtime.publish.broadcast_from_sync", lambda *args: None)
+            lost = chat_message_post(
+                session_id=active_session.session_id, sender=coach, text="lost on the way"
+            )
+            c.call(topic, c_ref, "chat:new", {"message": "next"})
+            first = s.event(topic, "chat:added")
+            second = s.event(topic, "chat:added")
+        assert (first["message"], first["seq"]) == ("lost on the way", lost["seq"])
+        assert (second["message"], second["seq"]) == ("next", lost["seq"] + 1)
