@@ -5,7 +5,7 @@ from coaching import views
 
 urlpatterns = [
     path("", views.home, name="home"),
-    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("coach/", views.coach_dashboard, name="coach_dashboard"),
     path("student/", views.student_home, name="student_home"),

@@ -1,18 +1,24 @@
-"""Rendered pages. They log in with Django sessions and talk to the socket and REST API."""
+"""Rendered pages. They log in with Django sessions and talk to the socket and REST API.
+
+Pages ensure the CSRF cookie, which their scripts send back as `X-CSRFToken` when
+they POST to the API (session auth) and fetch a socket token.
+"""
 
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.views.decorators.csrf import ensure_csrf_cookie
 
 from coaching import policy
 from coaching.errors import ServiceError
+from coaching.models import Role
 from coaching.services.lookup import get_session
 
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
     user = request.user
-    if user.role == "coach":
+    if user.role == Role.COACH:
         return redirect("coach_dashboard")
     if user.is_staff:
         return redirect("admin:index")
@@ -20,20 +26,27 @@ def home(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
+@ensure_csrf_cookie
 def coach_dashboard(request: HttpRequest) -> HttpResponse:
+    if request.user.role != Role.COACH:
+        return redirect("home")
     return render(request, "coaching/coach_dashboard.html")
 
 
 @login_required
+@ensure_csrf_cookie
 def student_home(request: HttpRequest) -> HttpResponse:
+    if request.user.role == Role.COACH:
+        return redirect("coach_dashboard")
     return render(request, "coaching/student_home.html")
 
 
 @login_required
+@ensure_csrf_cookie
 def session_page(request: HttpRequest, session_id: str) -> HttpResponse:
     try:
         session = get_session(session_id)
         policy.check_view(request.user, session)
     except ServiceError:
         return render(request, "coaching/not_found.html", status=404)
-    return render(request, "coaching/session.html", {"session_id": session.session_id})
+    return render(request, "coaching/session.html", {"session": session})
