@@ -50,6 +50,12 @@ def check_join(user: User, session: CoachingSession) -> str:
     return role
 
 
+def check_read(user: User, session: CoachingSession) -> None:
+    """Chat history, feedback and checkpoints: the session's student and coach, and admins."""
+    if session_role(user, session) is None:
+        raise ServiceError("forbidden", "Only the session's participants and admins can read this.")
+
+
 def check_chat(user: User, session: CoachingSession) -> None:
     if session_role(user, session) not in (STUDENT, COACH):
         raise ServiceError("forbidden", "Only the session's student and coach can chat.")

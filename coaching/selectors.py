@@ -5,7 +5,16 @@ from typing import Any
 from django.db.models import QuerySet
 
 from coaching import events, policy
-from coaching.models import ChatMessage, CoachingSession, Feedback, SessionEvent, Status, User
+from coaching.errors import ServiceError
+from coaching.models import (
+    ChatMessage,
+    Checkpoint,
+    CoachingSession,
+    Feedback,
+    SessionEvent,
+    Status,
+    User,
+)
 
 SNAPSHOT_MESSAGES = 50
 SNAPSHOT_FEEDBACK = 20
@@ -57,15 +66,39 @@ def lobby_snapshot() -> list[dict[str, Any]]:
     return [events.lobby_entry(s) for s in waiting_sessions()[:200]]
 
 
-def sessions_visible_to(user: User) -> QuerySet[CoachingSession]:
-    return CoachingSession.objects.select_related("student", "coach").filter(
+def sessions_visible_to(user: User, *, status: str | None = None) -> QuerySet[CoachingSession]:
+    """The sessions `user` may list, newest first, optionally only those in `status`."""
+    sessions = CoachingSession.objects.select_related("student", "coach").filter(
         policy.visible_sessions(user)
     )
+    if status is not None:
+        sessions = sessions.filter(status=status)
+    return sessions.order_by("-created_at", "-pk")
+
+
+def visible_session(user: User, session_id: str) -> CoachingSession:
+    """The session, if `user` may see it; otherwise `not_found`, as if it did not exist."""
+    session = sessions_visible_to(user).filter(session_id=session_id).first()
+    if session is None:
+        raise ServiceError("not_found", "No such session.")
+    return session
 
 
 def chat_history(session: CoachingSession, after_seq: int = 0) -> QuerySet[ChatMessage]:
     return (
         ChatMessage.objects.filter(session=session, seq__gt=after_seq)
         .select_related("sender", "session")
+        .order_by("seq")
+    )
+
+
+def feedback_list(session: CoachingSession) -> QuerySet[Feedback]:
+    return Feedback.objects.filter(session=session).select_related("session").order_by("seq")
+
+
+def checkpoint_list(session: CoachingSession) -> QuerySet[Checkpoint]:
+    return (
+        Checkpoint.objects.filter(session=session)
+        .select_related("session", "feedback", "coach")
         .order_by("seq")
     )

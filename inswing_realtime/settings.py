@@ -10,6 +10,8 @@ from pathlib import Path
 
 import dj_database_url
 
+from coaching.api.schema_docs import DESCRIPTION as API_DESCRIPTION
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -163,6 +165,7 @@ SIMPLE_JWT = {
 SOCKET_TOKEN_LIFETIME = timedelta(minutes=int(os.environ.get("SOCKET_TOKEN_MINUTES", "10")))
 SPECTACULAR_SETTINGS = {
     "TITLE": "INSwing Realtime API",
+    "DESCRIPTION": API_DESCRIPTION,
     "VERSION": "1.0.0",
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",

@@ -1,5 +1,6 @@
 """One JSON error shape for every REST error: `{"error": {"code", "message", "fields"?}}`."""
 
+import logging
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
@@ -9,6 +10,8 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from coaching.errors import ServiceError
+
+logger = logging.getLogger(__name__)
 
 SERVICE_STATUS = {
     "not_found": status.HTTP_404_NOT_FOUND,
@@ -56,7 +59,7 @@ def _first_message(detail: Any) -> str:
     return str(detail)
 
 
-def exception_handler(exc: Exception, context: dict) -> Response | None:
+def exception_handler(exc: Exception, context: dict) -> Response:
     if isinstance(exc, ServiceError):
         return service_error_response(exc)
     if isinstance(exc, Http404):
@@ -65,7 +68,12 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
         exc = exceptions.PermissionDenied()
     response = drf_exception_handler(exc, context)
     if response is None:
-        return None  # a real bug: Django's 500 handler (no stack trace when DEBUG is off)
+        # A bug: logged with its traceback here, never shown to the client (even with DEBUG).
+        logger.error("unhandled error in %s", context.get("view"), exc_info=exc)
+        return Response(
+            error_body("internal_error", "Something went wrong on our side."),
+            status=status.HTTP_500_INTERNAL_SERVER_ERROR,
+        )
     code = next((c for cls, c in DRF_CODES.items() if isinstance(exc, cls)), "error")
     if isinstance(exc, exceptions.ValidationError):
         detail = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}

@@ -1,6 +1,6 @@
-from django.urls import path
+from django.urls import path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
-from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
 from coaching.api import views
 
@@ -8,8 +8,12 @@ router = SimpleRouter()
 router.register("sessions", views.SessionViewSet, basename="session")
 
 urlpatterns = [
-    path("auth/token/", TokenObtainPairView.as_view(), name="token_obtain_pair"),
-    path("auth/token/refresh/", TokenRefreshView.as_view(), name="token_refresh"),
+    path("auth/token/", views.TokenObtainView.as_view(), name="token_obtain_pair"),
+    path("auth/token/refresh/", views.TokenRefreshView.as_view(), name="token_refresh"),
     path("auth/socket-token/", views.socket_token, name="socket_token"),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api_docs"),
     *router.urls,
+    # Last: any other path under /api/ gets the API's JSON 404, not an HTML page.
+    re_path(r"^(?P<path>.*/)$", views.not_found),
 ]

@@ -1,24 +1,68 @@
+"""REST endpoints: validate input → call a service or selector → respond with event payloads.
+
+Session-scoped endpoints answer 404 for a session the caller may not see (the
+list's visibility rules), then 403 when the caller's role may not do the action,
+then 400 for invalid input.
+"""
+
+from collections.abc import Callable
+from typing import Any
+
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from drf_spectacular.utils import extend_schema, inline_serializer
-from rest_framework import serializers, viewsets
+from django.db.models import QuerySet
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action, api_view, permission_classes
-from rest_framework.permissions import IsAuthenticated
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework_simplejwt import views as jwt_views
+from rest_framework_simplejwt.serializers import TokenObtainPairSerializer, TokenRefreshSerializer
 from rest_framework_simplejwt.tokens import AccessToken
 
-from coaching import events
-from coaching.api.serializers import SessionCreateSerializer, SessionSerializer
+from coaching import events, policy, selectors
+from coaching.api import serializers as s
+from coaching.api.errors import error_body
+from coaching.api.parsers import StrictJSONParser
 from coaching.errors import ServiceError
+from coaching.models import CoachingSession
+from coaching.services.analysis import feedback_record, progress_post
+from coaching.services.checkpoints import checkpoint_save
+from coaching.services.notices import notice_post
 from coaching.services.sessions import session_claim, session_create
+
+
+class Pagination(PageNumberPagination):
+    page_size_query_param = "page_size"
+    max_page_size = 100
+
+
+def validated(serializer_class: type[serializers.Serializer], data: Any) -> dict[str, Any]:
+    """The input's validated data, or a 400 naming the fields at fault."""
+    serializer = serializer_class(data=data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+@extend_schema(responses={200: TokenObtainPairSerializer, **s.error_responses(400, 401)})
+class TokenObtainView(jwt_views.TokenObtainPairView):
+    """A JWT access/refresh pair for a username and password."""
+
+    parser_classes = [StrictJSONParser]
+
+
+@extend_schema(responses={200: TokenRefreshSerializer, **s.error_responses(400, 401)})
+class TokenRefreshView(jwt_views.TokenRefreshView):
+    """A new access token for a refresh token."""
+
+    parser_classes = [StrictJSONParser]
 
 
 @extend_schema(
     request=None,
-    responses=inline_serializer(
-        "SocketToken", {"token": serializers.CharField(), "expires_in": serializers.IntegerField()}
-    ),
+    responses={200: s.SocketTokenSerializer, **s.error_responses(401)},
 )
 @api_view(["POST"])
 @permission_classes([IsAuthenticated])
@@ -31,29 +75,202 @@ def socket_token(request: Request) -> Response:
     )
 
 
+@extend_schema(exclude=True)
+@api_view(["GET", "POST", "PUT", "PATCH", "DELETE"])
+@permission_classes([AllowAny])
+def not_found(request: Request, path: str = "") -> Response:
+    """Any other path under /api/: the JSON 404 rather than an HTML page."""
+    return Response(error_body("not_found", "Not found."), status=status.HTTP_404_NOT_FOUND)
+
+
 class SessionViewSet(viewsets.GenericViewSet):
     lookup_field = "session_id"
     lookup_value_regex = r"[A-Za-z0-9_\-]+"
-    serializer_class = SessionSerializer
+    serializer_class = s.SessionSerializer
+    pagination_class = Pagination
+    parser_classes = [StrictJSONParser]
 
-    @extend_schema(request=SessionCreateSerializer, responses={201: SessionSerializer})
+    def paginated(self, items: QuerySet, payload: Callable[[Any], dict]) -> Response:
+        """One page of `items`, each as its event payload."""
+        page = self.paginate_queryset(items)
+        return self.get_paginated_response([payload(item) for item in page])
+
+    def visible(self, session_id: str) -> CoachingSession:
+        """The session if the caller may see it, else a 404."""
+        return selectors.visible_session(self.request.user, session_id)
+
+    @extend_schema(
+        summary="List sessions",
+        parameters=[s.SessionListQuerySerializer],
+        responses={
+            200: s.SessionSerializer(many=True),
+            **s.error_responses(400, 401, 404, not_found="No such page (`not_found`)."),
+        },
+    )
+    def list(self, request: Request) -> Response:
+        """Sessions you may see, newest first, paginated.
+
+        A coach sees the waiting sessions and their own, a student their own, an admin and
+        the service account all of them.
+        """
+        query = validated(s.SessionListQuerySerializer, request.query_params)
+        sessions = selectors.sessions_visible_to(request.user, status=query.get("status"))
+        return self.paginated(sessions, events.lobby_entry)
+
+    @extend_schema(
+        summary="Create a session",
+        request=s.SessionCreateSerializer,
+        responses={201: s.SessionSerializer, **s.error_responses(400, 401, 403)},
+    )
     def create(self, request: Request) -> Response:
-        """Open a waiting session: a student for themselves, the service for `student_id`."""
-        data = SessionCreateSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
+        """Open a waiting session: a student for themselves, the service account for
+        `student_id`. Coaches on `lobby:coaches` get `session:waiting`."""
+        policy.check_create_session(request.user)
+        data = validated(s.SessionCreateSerializer, request.data)
         student = None
-        if "student_id" in data.validated_data:
-            student = get_user_model().objects.filter(pk=data.validated_data["student_id"]).first()
+        if "student_id" in data:
+            student = get_user_model().objects.filter(pk=data["student_id"]).first()
             if student is None:
                 raise ServiceError("invalid_input", "No such student.", field="student_id")
-        session = session_create(
-            creator=request.user, student=student, title=data.validated_data["title"]
-        )
-        return Response(events.lobby_entry(session), status=201)
+        session = session_create(creator=request.user, student=student, title=data["title"])
+        return Response(events.lobby_entry(session), status=status.HTTP_201_CREATED)
 
-    @extend_schema(request=None, responses={200: SessionSerializer})
+    @extend_schema(
+        summary="Get a session",
+        responses={200: s.SessionDetailSerializer, **s.error_responses(401, 404)},
+    )
+    def retrieve(self, request: Request, session_id: str) -> Response:
+        """One session you may see, with the seq it is current to."""
+        session = self.visible(session_id)
+        return Response({**events.lobby_entry(session), "last_seq": session.last_seq})
+
+    @extend_schema(
+        summary="Claim a session (coach)",
+        request=None,
+        responses={200: s.SessionSerializer, **s.error_responses(401, 403, 404, 409)},
+    )
     @action(detail=True, methods=["post"])
     def claim(self, request: Request, session_id: str) -> Response:
-        """A coach takes the session: waiting → active. 409 if another coach has it."""
+        """A coach takes the session: waiting → active; 409 if another coach has it.
+        Broadcasts `session:state` to the session and `session:claimed` to the lobby."""
         session = session_claim(session_id=session_id, coach=request.user)
         return Response(events.lobby_entry(session))
+
+    @extend_schema(
+        summary="Chat history",
+        parameters=[s.MessagesQuerySerializer],
+        responses={
+            200: s.ChatMessageSerializer(many=True),
+            **s.error_responses(400, 401, 403, 404),
+        },
+    )
+    @action(detail=True, methods=["get"])
+    def messages(self, request: Request, session_id: str) -> Response:
+        """Participants and admins: chat lines in seq order, as `chat:added` payloads;
+        `after_seq` gives only what came after it."""
+        session = self.visible(session_id)
+        policy.check_read(request.user, session)
+        query = validated(s.MessagesQuerySerializer, request.query_params)
+        return self.paginated(
+            selectors.chat_history(session, after_seq=query["after_seq"]), events.chat_added
+        )
+
+    @extend_schema(
+        summary="List feedback cards",
+        responses={200: s.FeedbackSerializer(many=True), **s.error_responses(401, 403, 404)},
+    )
+    @action(detail=True, methods=["get"])
+    def feedback(self, request: Request, session_id: str) -> Response:
+        """Participants and admins: the session's feedback cards in seq order."""
+        session = self.visible(session_id)
+        policy.check_read(request.user, session)
+        return self.paginated(selectors.feedback_list(session), events.ai_feedback)
+
+    @extend_schema(
+        summary="Post a feedback card (service)",
+        request=s.FeedbackCreateSerializer,
+        examples=[s.FEEDBACK_EXAMPLE],
+        responses={
+            201: OpenApiResponse(s.FeedbackSerializer, description="Stored and broadcast."),
+            200: OpenApiResponse(
+                s.FeedbackSerializer,
+                description="A retry: this swing's card was stored before; it is returned "
+                "unchanged and not broadcast again.",
+            ),
+            **s.error_responses(400, 401, 403, 404),
+        },
+    )
+    @feedback.mapping.post
+    def feedback_create(self, request: Request, session_id: str) -> Response:
+        """Service account: store the AI analysis of a swing and broadcast `ai:feedback`.
+        Idempotent per `swing_id`. Feedback for an ended session is still stored."""
+        self.visible(session_id)
+        policy.check_service(request.user)
+        data = validated(s.FeedbackCreateSerializer, request.data)
+        payload, created = feedback_record(session_id=session_id, actor=request.user, **data)
+        return Response(payload, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+    @extend_schema(
+        summary="Post analysis progress (service)",
+        request=s.ProgressSerializer,
+        responses={
+            202: OpenApiResponse(s.ProgressSerializer, description="Broadcast; nothing stored."),
+            **s.error_responses(400, 401, 403, 404),
+        },
+    )
+    @action(detail=True, methods=["post"])
+    def progress(self, request: Request, session_id: str) -> Response:
+        """Service account: broadcast an analysis progress tick as `swing:progress`.
+        Ephemeral (not stored, no seq), so a retry merely repeats the tick."""
+        self.visible(session_id)
+        policy.check_service(request.user)
+        data = validated(s.ProgressSerializer, request.data)
+        payload = progress_post(session_id=session_id, actor=request.user, **data)
+        return Response(payload, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(
+        summary="Post a notice (service, admin)",
+        request=s.NoticeCreateSerializer,
+        responses={
+            201: OpenApiResponse(s.NoticeSerializer, description="Stored and broadcast."),
+            200: OpenApiResponse(
+                s.NoticeSerializer,
+                description="A retry with a known `notice_id`: the first notice, not sent again.",
+            ),
+            **s.error_responses(400, 401, 403, 404),
+        },
+    )
+    @action(detail=True, methods=["post"])
+    def notices(self, request: Request, session_id: str) -> Response:
+        """Service account and admins: post a `system:notice` to everyone in the session."""
+        self.visible(session_id)
+        policy.check_post_notice(request.user)
+        data = validated(s.NoticeCreateSerializer, request.data)
+        payload, created = notice_post(session_id=session_id, actor=request.user, **data)
+        return Response(payload, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+    @extend_schema(
+        summary="List checkpoints",
+        responses={200: s.CheckpointSerializer(many=True), **s.error_responses(401, 403, 404)},
+    )
+    @action(detail=True, methods=["get"])
+    def checkpoints(self, request: Request, session_id: str) -> Response:
+        """Participants and admins: the coach's saved feedback bookmarks in seq order."""
+        session = self.visible(session_id)
+        policy.check_read(request.user, session)
+        return self.paginated(selectors.checkpoint_list(session), events.checkpoint_added)
+
+    @extend_schema(
+        summary="Save a checkpoint (coach)",
+        request=s.CheckpointCreateSerializer,
+        responses={201: s.CheckpointSerializer, **s.error_responses(400, 401, 403, 404)},
+    )
+    @checkpoints.mapping.post
+    def checkpoint_create(self, request: Request, session_id: str) -> Response:
+        """The session's coach bookmarks one of its feedback cards, with an optional note;
+        broadcast as `checkpoint:added`."""
+        session = self.visible(session_id)
+        policy.check_checkpoint(request.user, session)
+        data = validated(s.CheckpointCreateSerializer, request.data)
+        payload = checkpoint_save(session_id=session_id, coach=request.user, **data)
+        return Response(payload, status=status.HTTP_201_CREATED)

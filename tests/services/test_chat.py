@@ -5,16 +5,7 @@ import pytest
 from coaching.errors import ServiceError
 from coaching.models import ChatMessage, CoachingSession, Role, SessionEvent
 from coaching.services.chat import ChatPost, chat_message_post, chat_messages_post
-
-
-@pytest.fixture
-def published(monkeypatch):
-    sent: list[tuple[str, str, dict]] = []
-    monkeypatch.setattr(
-        "coaching.realtime.publish.broadcast_from_sync",
-        lambda topic, event, payload: sent.append((topic, event, payload)),
-    )
-    return sent
+from tests.support.broadcasts import captured_broadcasts
 
 
 def test_message_gets_the_next_seq_and_is_logged(student, active_session):
@@ -26,9 +17,7 @@ def test_message_gets_the_next_seq_and_is_logged(student, active_session):
     assert SessionEvent.objects.get(seq=2).payload == second
 
 
-def test_a_batch_stores_each_message_on_its_own_merits(
-    student, coach, make_user, active_session, published, django_capture_on_commit_callbacks
-):
+def test_a_batch_stores_each_message_on_its_own_merits(student, coach, make_user, active_session):
     ended = CoachingSession.objects.create(student=student, coach=coach, status="ended")
     other = CoachingSession.objects.create(student=student, coach=coach, status="active")
     sid = active_session.session_id
@@ -41,7 +30,7 @@ def test_a_batch_stores_each_message_on_its_own_merits(
         ChatPost("sess_nope", student, "lost"),
         ChatPost(sid, coach, "two"),
     ]
-    with django_capture_on_commit_callbacks(execute=True):
+    with captured_broadcasts() as published:
         results = chat_messages_post(posts)
     codes = [r.code if isinstance(r, ServiceError) else r["message"] for r in results]
     assert codes == [
@@ -67,21 +56,19 @@ def test_a_batch_stores_each_message_on_its_own_merits(
 
 
 def test_a_resent_client_msg_id_returns_the_stored_message_without_broadcast(
-    student, active_session, published, django_capture_on_commit_callbacks
+    student, active_session
 ):
     sid = active_session.session_id
-    with django_capture_on_commit_callbacks(execute=True):
+    with captured_broadcasts() as published:
         first = chat_message_post(session_id=sid, sender=student, text="hi", client_msg_id="c1")
         again = chat_message_post(session_id=sid, sender=student, text="hi", client_msg_id="c1")
     assert again == first
     assert len(published) == 1 and ChatMessage.objects.count() == 1
 
 
-def test_the_same_client_msg_id_twice_in_one_batch_is_stored_once(
-    student, active_session, published, django_capture_on_commit_callbacks
-):
+def test_the_same_client_msg_id_twice_in_one_batch_is_stored_once(student, active_session):
     post = ChatPost(active_session.session_id, student, "hi", "c1")
-    with django_capture_on_commit_callbacks(execute=True):
+    with captured_broadcasts() as published:
         results = chat_messages_post([post, post])
     assert results[0] == results[1]
     assert len(published) == 1 and ChatMessage.objects.count() == 1

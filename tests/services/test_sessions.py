@@ -10,23 +10,11 @@ from coaching.errors import ServiceError
 from coaching.events import LOBBY_TOPIC
 from coaching.models import CoachingSession, Role, SessionEvent
 from coaching.services.sessions import session_claim, session_control, session_create
+from tests.support.broadcasts import captured_broadcasts
 
 
-@pytest.fixture
-def published(monkeypatch):
-    """Broadcasts made (after commit) by services, as (topic, event, payload)."""
-    sent: list[tuple[str, str, dict]] = []
-    monkeypatch.setattr(
-        "coaching.realtime.publish.broadcast_from_sync",
-        lambda topic, event, payload: sent.append((topic, event, payload)),
-    )
-    return sent
-
-
-def test_student_creates_a_waiting_session_announced_to_the_lobby(
-    student, published, django_capture_on_commit_callbacks
-):
-    with django_capture_on_commit_callbacks(execute=True):
+def test_student_creates_a_waiting_session_announced_to_the_lobby(student):
+    with captured_broadcasts() as published:
         session = session_create(creator=student, title="  Driver  ")
     assert (session.status, session.current_step, session.title) == ("waiting", "upload", "Driver")
     assert session.session_id.startswith("sess_") and len(session.session_id) > 20
@@ -47,10 +35,8 @@ def test_coaches_cannot_create_sessions(make_user, role):
     assert info.value.code == "forbidden"
 
 
-def test_claim_activates_and_publishes_state_then_lobby(
-    coach, waiting_session, published, django_capture_on_commit_callbacks
-):
-    with django_capture_on_commit_callbacks(execute=True):
+def test_claim_activates_and_publishes_state_then_lobby(coach, waiting_session):
+    with captured_broadcasts() as published:
         session = session_claim(session_id=waiting_session.session_id, coach=coach)
     assert (session.status, session.coach) == ("active", coach)
     assert [(t, e) for t, e, _ in published] == [
@@ -105,10 +91,8 @@ def test_two_coaches_claiming_at_the_same_moment_exactly_one_wins(make_user, stu
         assert SessionEvent.objects.filter(session=session).count() == 1
 
 
-def test_control_without_changes_is_ok_and_publishes_nothing(
-    coach, active_session, published, django_capture_on_commit_callbacks
-):
-    with django_capture_on_commit_callbacks(execute=True):
+def test_control_without_changes_is_ok_and_publishes_nothing(coach, active_session):
+    with captured_broadcasts() as published:
         state = session_control(session_id=active_session.session_id, actor=coach, status="active")
     assert state["status"] == "active" and published == []
 
@@ -119,20 +103,16 @@ def test_control_needs_status_or_step(coach, active_session):
     assert info.value.code == "invalid_input"
 
 
-def test_end_sets_ended_at_and_tells_the_lobby(
-    coach, active_session, published, django_capture_on_commit_callbacks
-):
-    with django_capture_on_commit_callbacks(execute=True):
+def test_end_sets_ended_at_and_tells_the_lobby(coach, active_session):
+    with captured_broadcasts() as published:
         session_control(session_id=active_session.session_id, actor=coach, status="ended")
     active_session.refresh_from_db()
     assert active_session.ended_at is not None
     assert [e for _, e, _ in published] == ["session:state", "session:ended"]
 
 
-def test_a_rolled_back_action_publishes_nothing(
-    coach, active_session, published, django_capture_on_commit_callbacks
-):
-    with django_capture_on_commit_callbacks(execute=True):
+def test_a_rolled_back_action_publishes_nothing(coach, active_session):
+    with captured_broadcasts() as published:
         with pytest.raises(RuntimeError), transaction.atomic():
             session_control(session_id=active_session.session_id, actor=coach, status="paused")
             raise RuntimeError("boom")

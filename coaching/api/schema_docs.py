@@ -1,0 +1,128 @@
+"""The OpenAPI description (`SPECTACULAR_SETTINGS["DESCRIPTION"]`): the REST rules and the socket.
+
+Plain text with no imports, so that settings can import it.
+"""
+
+DESCRIPTION = """
+Live coaching sessions of INSwing: a student and a coach meet in a session, chat,
+and see the AI analysis of the student's swings (pushed in by the Node API) as it
+arrives. This API is REST for reads and for the Node API's hooks, plus a WebSocket
+speaking the Phoenix Channels V2 protocol for everything live.
+
+## Authentication
+* `POST /api/auth/token/` with `{"username", "password"}` gives a JWT pair
+  `{"access", "refresh"}`; send `Authorization: Bearer <access>`. Renew with
+  `POST /api/auth/token/refresh/` `{"refresh"}`.
+* Our own pages use Django's session cookie (with the `X-CSRFToken` header on writes)
+  and fetch a short-lived socket token from `POST /api/auth/socket-token/`.
+
+## Roles
+* **student**: creates own sessions; reads own sessions, their chat, feedback and checkpoints.
+* **coach**: lists waiting sessions and own ones; claims a waiting one; reads the sessions
+  they coach; saves checkpoints there.
+* **service** (the Node API): creates sessions for a `student_id`; posts progress, feedback
+  and notices to any session.
+* **admin** (Django staff): lists and reads every session; posts notices; ends sessions.
+
+## Errors
+Every error is `{"error": {"code": "…", "message": "…", "fields": {…}?}}`.
+`code` is stable and machine-readable, `message` is for humans, and `fields` (only on
+`invalid_input`) maps each offending field to its messages.
+
+| status | codes | when |
+|---|---|---|
+| 400 | `invalid_input`, `malformed_request` | the body or a query parameter is invalid |
+| 401 | `not_authenticated`, `authentication_failed` | no credentials, or bad/expired ones |
+| 403 | `forbidden` | a session you can see, but your role may not do this |
+| 404 | `not_found` | no such session, or one you may not see (the two are indistinguishable) |
+| 409 | `already_claimed`, `invalid_transition`, `session_ended` | the session's state refuses it |
+
+## Node API integration
+1. Create a session for a student: `POST /api/sessions/` `{"student_id": 42, "title": "…"}` → `201`
+   with `session_id`. Coaches waiting in the lobby see it at once.
+2. While a swing is analysed: `POST /api/sessions/{session_id}/progress/`
+   `{"swing_id", "percent": 0-100, "step"}` → `202`; everyone in the session gets `swing:progress`.
+3. When the result is ready: `POST /api/sessions/{session_id}/feedback/`
+   `{"swing_id", "summary", "metrics": {…}, "recommendations": ["…"], "level"}` → `201`;
+   everyone gets `ai:feedback`.
+4. Optional announcements: `POST /api/sessions/{session_id}/notices/`
+   `{"text", "level": "info|success|warning|error", "notice_id"?}` → `201`;
+   everyone gets `system:notice`.
+
+Retries are safe. Feedback is stored once per `swing_id`: a repeated POST answers `200`
+with the stored card and broadcasts nothing. A notice with a `notice_id` seen before
+answers `200` with the first notice. Progress is not stored; a repeated tick is harmless.
+Whatever REST posts reaches every socket in the session, on every server process.
+
+## Lists
+Lists are paginated: `?page=N&page_size=M` (at most 100), answering
+`{"count", "next", "previous", "results": […]}`, in seq order for a session's chat,
+feedback and checkpoints (`?after_seq=N` on chat gives only what came after N).
+
+## The socket
+`wss://<host>/socket/websocket?vsn=2.0.0&token=<access token>`, the Phoenix Channels V2
+wire protocol, so the official `phoenix` JS client works as it is
+(`new Socket("/socket", {params: {token}})`, or its `authToken` option). A missing,
+invalid or expired token, or a browser `Origin` that is not allowed, is refused before
+the upgrade with HTTP 403. Clients that send no `Origin` (apps, services) are allowed
+and authenticate by token alone.
+
+Frames are JSON arrays `[join_ref, ref, topic, event, payload]`. Replies are
+`phx_reply` with `{"status": "ok"|"error", "response": {…}}`; an error response is
+`{"reason": "<code>", "message": "…"}` with the codes above, or one of
+`unknown_event`, `bad_frame`, `payload_too_large`, `not_joined`,
+`too_many_requests`, `join_failed`, `internal_error`, `unmatched topic`.
+A channel that cannot keep up gets `phx_error` `{"reason": "overloaded"}`; the client
+rejoins with its `last_seq` and loses nothing. Heartbeat: topic `phoenix`, event `heartbeat`.
+
+### Topic `session:{session_id}`
+Joinable by the session's student and coach, and by admins as read-only observers.
+
+* `phx_join` (client → server), params `{"last_seq"?: N}`. Ok reply:
+  `{"session": <state>, "messages": [<chat:added>…] (latest 50),
+  "feedback": [<ai:feedback>…] (latest 20), "last_seq",
+  "you": {"id", "role", "name", "session_role": "student"|"coach"|"observer"}, "recovery"?}`.
+  Error reply: `{"reason": "not_found"|"forbidden"|"invalid_input"}`.
+* `chat:new` (client → server): `{"message", "client_msg_id"?}`; the sender comes from the
+  token. Ok reply: `{"message": <chat:added>}`; a resent `client_msg_id` is stored once.
+* `chat:added` (to all): `{"id", "seq", "session_id", "sender": {"id", "role", "name"},
+  "message", "client_msg_id", "meta": {"ts"}}`.
+* `session:control` (coach → server): `{"status"?: "active"|"paused"|"ended",
+  "current_step"?: "upload"|"analysis"|"feedback"}`. Ok reply: the new state. Errors:
+  `forbidden`, `invalid_transition`, `session_ended`, `invalid_input`. Admins may only end.
+* `session:state` (to all): `{"session_id", "status", "current_step",
+  "coach": {"id", "name"}|null, "student": {"id", "name"}, "updated_at", "seq"}`.
+* `swing:progress` (to all): `{"session_id", "swing_id", "percent", "step"}`, no seq.
+* `ai:feedback` (to all): `{"id", "seq", "session_id", "swing_id", "summary", "metrics",
+  "recommendations", "level", "created_at"}`.
+* `system:notice` (to all): `{"type": "system", "text", "level", "seq"}`, e.g. when the
+  coach comes in.
+* `checkpoint:added` (to all): `{"id", "seq", "session_id", "feedback_id", "swing_id",
+  "coach": {"id", "name"}, "note", "created_at"}`.
+* `presence:state` (to the joiner, after every join):
+  `{"<user_id>": {"metas": [{"phx_ref", "name", "role", "online_at"}]}}`.
+* `presence:diff` (to all): `{"joins": {…}, "leaves": {…}}`, each shaped like the state.
+
+Status moves waiting → active (a coach claims) → paused ⇄ active, and any of them → ended,
+which is final. Times are epoch milliseconds.
+
+### Topic `lobby:coaches`
+Coaches only (others get `forbidden`). Join reply: `{"sessions": [<session>…]}`, the
+waiting list, oldest first. Then, with the same session object as `GET /api/sessions/`:
+
+| event | when |
+|---|---|
+| `session:waiting` | a session was created and waits for a coach |
+| `session:claimed` | a coach claimed one (drop it from the waiting list) |
+| `session:ended` | a session ended |
+
+### Recovery
+Every persisted event of a session (chat, state change, feedback, notice, checkpoint)
+carries a per-session increasing `seq`; progress ticks and presence carry none. A client
+remembers the highest `seq` it has seen and rejoins with `{"last_seq": N}`: the reply has
+`"recovery": {"mode": "replay", "after_seq": N, "count": K}` and the K missed events follow,
+in order, before live ones. When it missed too many (over 500) the reply says
+`"recovery": {"mode": "snapshot", "reason": "too_far_behind"}` and the client renders the
+snapshot in the reply instead. `GET /api/sessions/{id}/messages/?after_seq=N` gives missed
+chat over REST.
+""".strip()
