@@ -1,4 +1,5 @@
 import os
+from collections.abc import Iterator
 
 import pytest
 import redis
@@ -6,7 +7,7 @@ from django.conf import settings
 from django.contrib.auth.hashers import make_password
 
 from coaching.models import CoachingSession, Role, User
-from tests.support.servers import ServerProcess, free_port, server_env
+from tests.support.servers import ServerProcess, free_port, server_env, wait_for_quiet_database
 
 
 def pytest_sessionstart(session) -> None:
@@ -111,10 +112,11 @@ def live_server_process(django_db_setup, django_db_blocker, server_log_dir):
 
 
 @pytest.fixture
-def server(live_server_process, transactional_db) -> ServerProcess:
+def server(live_server_process, transactional_db) -> Iterator[ServerProcess]:
     if live_server_process.proc is None or live_server_process.proc.poll() is not None:
         live_server_process.start()  # a test stopped it
-    return live_server_process
+    yield live_server_process
+    wait_for_quiet_database()
 
 
 @pytest.fixture
@@ -132,3 +134,4 @@ def spawn_server(django_db_setup, django_db_blocker, server_log_dir, transaction
     yield spawn
     for proc in started:
         proc.stop()
+    wait_for_quiet_database()

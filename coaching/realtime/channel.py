@@ -16,10 +16,13 @@ Push = Callable[[str, dict[str, Any]], Awaitable[None]]
 
 
 class Channel:
-    def __init__(self, *, topic: str, user: User, push: Push) -> None:
+    def __init__(self, *, topic: str, user: User, push: Push, push_untied: Push) -> None:
         self.topic = topic
         self.user = user
-        self.push = push  # push(event, payload) to this client only
+        self.push = push  # push(event, payload) to this client, tied to this join
+        # Like a broadcast frame (no join_ref): reaches the client's current join of
+        # the topic even when this one has ended, e.g. a rejoin on the same socket.
+        self.push_untied = push_untied
 
     async def join(self, params: dict[str, Any]) -> dict[str, Any]:
         """Authorize and return the join reply's response."""

@@ -20,6 +20,7 @@ from typing import Any
 import redis.asyncio as aioredis
 from django.conf import settings
 
+from coaching.realtime.lifecycle import on_server_shutdown
 from coaching.realtime.publish import broadcast
 
 logger = logging.getLogger(__name__)
@@ -61,12 +62,16 @@ class MemoryPresence:
         await broadcast(topic, PRESENCE_DIFF, diff([(key, meta)], []))
         return first
 
-    async def untrack(self, topic: str, ref: str) -> None:
+    async def untrack(self, topic: str, ref: str) -> dict[str, State] | None:
+        """Remove a connection; returns the leave diff it broadcast (None if gone already)."""
         entry = self._topics.get(topic, {}).pop(ref, None)
         if not self._topics.get(topic):
             self._topics.pop(topic, None)
-        if entry is not None:
-            await broadcast(topic, PRESENCE_DIFF, diff([], [entry]))
+        if entry is None:
+            return None
+        leave = diff([], [entry])
+        await broadcast(topic, PRESENCE_DIFF, leave)
+        return leave
 
     async def list(self, topic: str) -> State:
         return group_state(list(self._topics.get(topic, {}).values()))
@@ -119,8 +124,26 @@ class RedisPresence:
 
     async def _ensure_heartbeat(self) -> None:
         if self._beating is None or self._beating.done() or self._beating.get_loop().is_closed():
+            if self._beating is None:
+                on_server_shutdown(self.shutdown)
             await self._beat()
             self._beating = asyncio.get_running_loop().create_task(self._heartbeat_loop())
+
+    async def shutdown(self) -> None:
+        """This process stops: remove its connections and announce their leaves now."""
+        if self._beating is not None:
+            self._beating.cancel()
+        local, self._local = self._local, {}
+        gone: dict[str, list[tuple[str, Meta]]] = defaultdict(list)
+        async with self._redis().pipeline(transaction=True) as pipe:
+            for ref, (topic, key, meta) in local.items():
+                pipe.hdel(self._topic_key(topic), ref)
+                gone[topic].append((key, meta))
+            pipe.delete(self._node_refs_key(self.node), self._alive_key(self.node))
+            pipe.srem(self._nodes_key, self.node)
+            await pipe.execute()
+        for topic, entries in gone.items():
+            await broadcast(topic, PRESENCE_DIFF, diff([], entries))
 
     # -- public API (same as MemoryPresence) --
     async def track(self, topic: str, key: str, meta: Meta) -> bool:
@@ -137,7 +160,7 @@ class RedisPresence:
         await broadcast(topic, PRESENCE_DIFF, diff([(key, meta)], []))
         return same_key == 1
 
-    async def untrack(self, topic: str, ref: str) -> None:
+    async def untrack(self, topic: str, ref: str) -> dict[str, State] | None:
         self._local.pop(ref, None)
         r = self._redis()
         async with r.pipeline(transaction=True) as pipe:
@@ -145,9 +168,12 @@ class RedisPresence:
             pipe.hdel(self._topic_key(topic), ref)
             pipe.hdel(self._node_refs_key(self.node), ref)
             raw, _, _ = await pipe.execute()
-        if raw is not None:
-            entry = json.loads(raw)
-            await broadcast(topic, PRESENCE_DIFF, diff([], [(entry["key"], entry["meta"])]))
+        if raw is None:
+            return None
+        entry = json.loads(raw)
+        leave = diff([], [(entry["key"], entry["meta"])])
+        await broadcast(topic, PRESENCE_DIFF, leave)
+        return leave
 
     async def list(self, topic: str) -> State:
         values = await self._redis().hvals(self._topic_key(topic))

@@ -8,7 +8,7 @@ from coaching.errors import ServiceError, invalid
 from coaching.realtime.batching import Batcher
 from coaching.realtime.channel import Channel
 from coaching.realtime.db import in_db_thread
-from coaching.realtime.presence import PRESENCE_STATE, get_presence, new_ref
+from coaching.realtime.presence import PRESENCE_DIFF, PRESENCE_STATE, get_presence, new_ref
 from coaching.services.chat import ChatPost, chat_messages_post
 from coaching.services.lookup import get_session
 from coaching.services.notices import entry_announce
@@ -141,4 +141,8 @@ class SessionChannel(Channel):
     async def terminate(self) -> None:
         if self.presence_ref is not None:
             ref, self.presence_ref = self.presence_ref, None
-            await get_presence().untrack(self.topic, ref)
+            leave = await get_presence().untrack(self.topic, ref)
+            if leave is not None:
+                # This socket stops listening to the topic now, so it would miss the
+                # broadcast of its own leave: a rejoin would show this join forever.
+                await self.push_untied(PRESENCE_DIFF, leave)

@@ -36,10 +36,13 @@ class TopicProcess:
         self.socket = socket
         self.topic = topic
         self.join_ref = join_ref
-        self.channel: Channel = channel_cls(topic=topic, user=socket.user, push=self.push)
+        self.channel: Channel = channel_cls(
+            topic=topic, user=socket.user, push=self.push, push_untied=self.push_untied
+        )
         self.queue: asyncio.Queue = asyncio.Queue(maxsize=TOPIC_QUEUE_LIMIT)
         self.joined = False
         self.subscribed = False
+        self.closing = False
         self.task: asyncio.Task | None = None
 
     def start(self, join: frames.Message) -> None:
@@ -56,11 +59,16 @@ class TopicProcess:
     async def push(self, event: str, payload: dict[str, Any]) -> None:
         await self.socket.send_text(frames.encode(self.join_ref, None, self.topic, event, payload))
 
+    async def push_untied(self, event: str, payload: dict[str, Any]) -> None:
+        await self.socket.send_text(frames.encode(None, None, self.topic, event, payload))
+
     async def _reply(self, ref: str | None, status: str, response: dict[str, Any]) -> None:
         await self.socket.send_text(frames.reply(self.join_ref, ref, self.topic, status, response))
 
     async def _run(self) -> None:
-        while True:
+        # `closing` as well as cancellation: asgiref's sync_to_async swallows a
+        # cancellation that arrives while its thread runs, and lets the call finish.
+        while not self.closing:
             item = await self.queue.get()
             if item is _STOP:
                 return
@@ -76,9 +84,7 @@ class TopicProcess:
                     if self.joined:
                         out = await self.channel.handle_out(event, payload)
                         if out is not None:
-                            await self.socket.send_text(
-                                frames.encode(None, None, self.topic, event, out)
-                            )
+                            await self.push_untied(event, out)
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -117,16 +123,14 @@ class TopicProcess:
             await self._reply(msg.ref, "ok", response)
 
     async def stop(self, *, drain: bool = False) -> None:
-        """End this join. `drain` lets queued pushes finish first (a client's leave)."""
+        """End this join. `drain` lets queued pushes finish first (a client's leave);
+        broadcasts still queued are for a client that has left, and are dropped."""
+        self.joined = False
         if self.task is not None and not self.task.done():
-            if drain and self.enqueue(_STOP):
-                await asyncio.shield(self.task)
-            else:
+            if not (drain and self.enqueue(_STOP)):
+                self.closing = True
                 self.task.cancel()
-                try:
-                    await self.task
-                except asyncio.CancelledError:
-                    pass
+            await asyncio.wait({self.task})
         try:
             await self.channel.terminate()
         finally:
@@ -139,6 +143,7 @@ class PhoenixSocket(AsyncConsumer):
     """Transport: authentication at connect, frames in and out, topic routing."""
 
     user = None
+    closed = False
     topics: dict[str, TopicProcess]
 
     async def websocket_connect(self, message: dict) -> None:
@@ -154,7 +159,8 @@ class PhoenixSocket(AsyncConsumer):
         await self.send({"type": "websocket.accept", "subprotocol": connect.subprotocol})
 
     async def send_text(self, text: str) -> None:
-        await self.send({"type": "websocket.send", "text": text})
+        if not self.closed:
+            await self.send({"type": "websocket.send", "text": text})
 
     async def websocket_receive(self, message: dict) -> None:
         if self.user is None:
@@ -256,15 +262,22 @@ class PhoenixSocket(AsyncConsumer):
             )
 
     async def websocket_disconnect(self, message: dict) -> None:
+        self.closed = True
         await self._stop_all()
         raise StopConsumer()
 
     async def __call__(self, scope, receive, send) -> None:
-        # A server shutting down cancels its consumers (daphne waits for them):
-        # the joins still end properly, so presence announces the leaves at once.
         try:
             await super().__call__(scope, receive, send)
+        except asyncio.CancelledError:
+            # The server is shutting down. End the joins properly, so presence
+            # announces the leaves now rather than when this process is reaped, and
+            # return normally: daphne waits for its consumers with a gather that
+            # stops at the first one that raises, and would not wait for the others.
+            self.closed = True
+            await self._stop_all()
         finally:
+            self.closed = True
             await self._stop_all()
 
     async def _stop_all(self) -> None:

@@ -52,7 +52,7 @@ class ServerProcess:
         return f"ws://127.0.0.1:{self.port}/socket/websocket"
 
     def start(self) -> "ServerProcess":
-        log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child process
+        log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             [
                 sys.executable,
@@ -107,6 +107,28 @@ class ServerProcess:
         self.start()
 
 
+def wait_for_quiet_database(timeout: float = 5.0) -> None:
+    """Wait until no other connection to the test database is inside a transaction.
+
+    Server processes may still be finishing work for a client that has just left
+    (an entry notice, a last chat batch). Flushing the tables under them can
+    deadlock, so tests that used a server wait for it to settle first.
+    """
+    if connection.vendor != "postgresql":
+        return  # SQLite writers queue on the database lock instead
+    deadline = time.monotonic() + timeout
+    quiet_checks = 0
+    while time.monotonic() < deadline and quiet_checks < 2:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "select count(*) from pg_stat_activity where datname = current_database() "
+                "and pid <> pg_backend_pid() and state <> 'idle'"
+            )
+            busy = cursor.fetchone()[0]
+        quiet_checks = 0 if busy else quiet_checks + 1
+        time.sleep(0.03)
+
+
 def server_env(**overrides: str) -> dict[str, str]:
     env = {
         **os.environ,
@@ -115,7 +137,7 @@ def server_env(**overrides: str) -> dict[str, str]:
         "REALTIME_PREFIX": settings.REALTIME_PREFIX,
         "SECRET_KEY": settings.SECRET_KEY,
         "DB_CONN_MAX_AGE": "0",
-        "LOG_LEVEL": "WARNING",
+        "LOG_LEVEL": os.environ.get("SERVER_LOG_LEVEL", "WARNING"),
     }
     if settings.REDIS_URL:
         env["REDIS_URL"] = settings.REDIS_URL
