@@ -1,12 +1,15 @@
 import os
+import threading
 from collections.abc import Iterator
 
 import pytest
 import redis
 from django.conf import settings
 from django.contrib.auth.hashers import make_password
+from django.db import connections
 
 from coaching.models import CoachingSession, Role, User
+from coaching.realtime.db import _pool as db_pool
 from tests.support.servers import ServerProcess, free_port, server_env, wait_for_quiet_database
 
 
@@ -90,6 +93,22 @@ def waiting_session(student) -> CoachingSession:
 @pytest.fixture
 def active_session(student, coach) -> CoachingSession:
     return CoachingSession.objects.create(student=student, coach=coach, status="active")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def close_realtime_db_threads(django_db_setup):
+    """In-process socket tests leave connections open in the realtime DB thread pool;
+    close them before the test database is dropped (PostgreSQL refuses otherwise)."""
+    yield
+    workers = db_pool._max_workers
+    barrier = threading.Barrier(workers)
+
+    def close() -> None:
+        connections.close_all()
+        barrier.wait(timeout=5)
+
+    for future in [db_pool.submit(close) for _ in range(workers)]:
+        future.result(timeout=10)
 
 
 @pytest.fixture(scope="session")

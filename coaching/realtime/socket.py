@@ -32,8 +32,18 @@ _STOP = object()
 class TopicProcess:
     """One join of one topic on one socket: runs its channel's callbacks in order."""
 
-    def __init__(self, socket: "PhoenixSocket", topic: str, join_ref: str | None, channel_cls):
+    def __init__(
+        self,
+        socket: "PhoenixSocket",
+        topic: str,
+        join_ref: str | None,
+        channel_cls: type[Channel],
+        replaces: "TopicProcess | None" = None,
+    ) -> None:
         self.socket = socket
+        # The earlier join of this topic on this socket, ended by this task before it
+        # joins (not by the socket's dispatch loop, which must keep routing meanwhile).
+        self.replaces = replaces
         self.topic = topic
         self.join_ref = join_ref
         self.channel: Channel = channel_cls(
@@ -44,6 +54,7 @@ class TopicProcess:
         self.subscribed = False
         self.closing = False
         self.task: asyncio.Task | None = None
+        self._stopping: asyncio.Task | None = None
 
     def start(self, join: frames.Message) -> None:
         self.queue.put_nowait(join)
@@ -60,12 +71,24 @@ class TopicProcess:
         await self.socket.send_text(frames.encode(self.join_ref, None, self.topic, event, payload))
 
     async def push_untied(self, event: str, payload: dict[str, Any]) -> None:
+        """Send like a broadcast. From an ended join, it goes through the topic's current
+        join when there is one, behind the broadcasts already queued there."""
+        current = self.socket.topics.get(self.topic)
+        if current is not None and current is not self and current.enqueue((event, payload)):
+            return
         await self.socket.send_text(frames.encode(None, None, self.topic, event, payload))
 
     async def _reply(self, ref: str | None, status: str, response: dict[str, Any]) -> None:
         await self.socket.send_text(frames.reply(self.join_ref, ref, self.topic, status, response))
 
     async def _run(self) -> None:
+        if self.replaces is not None:
+            old = self.replaces
+            await old.stop()
+            self.replaces = None
+            await self.socket.send_text(
+                frames.encode(old.join_ref, old.join_ref, self.topic, "phx_close", {})
+            )
         # `closing` as well as cancellation: asgiref's sync_to_async swallows a
         # cancellation that arrives while its thread runs, and lets the call finish.
         while not self.closing:
@@ -124,13 +147,24 @@ class TopicProcess:
 
     async def stop(self, *, drain: bool = False) -> None:
         """End this join. `drain` lets queued pushes finish first (a client's leave);
-        broadcasts still queued are for a client that has left, and are dropped."""
+        broadcasts still queued are for a client that has left, and are dropped.
+
+        Runs once, to the end, even if the caller is cancelled: a half-done stop
+        would leave the join in presence.
+        """
+        if self._stopping is None:
+            self._stopping = asyncio.get_running_loop().create_task(self._stop(drain))
+        await asyncio.shield(self._stopping)
+
+    async def _stop(self, drain: bool) -> None:
         self.joined = False
         if self.task is not None and not self.task.done():
             if not (drain and self.enqueue(_STOP)):
                 self.closing = True
                 self.task.cancel()
             await asyncio.wait({self.task})
+        if self.replaces is not None:  # stopped before it had ended the earlier join
+            await self.replaces.stop()
         try:
             await self.channel.terminate()
         finally:
@@ -145,10 +179,12 @@ class PhoenixSocket(AsyncConsumer):
     user = None
     closed = False
     topics: dict[str, TopicProcess]
+    leaving: dict[str, TopicProcess]  # left by the client, still finishing
+    background: set[asyncio.Task]
 
     async def websocket_connect(self, message: dict) -> None:
         outbox.bind()
-        self.topics = {}
+        self.topics, self.leaving, self.background = {}, {}, set()
         try:
             connect = await authenticate(self.scope)
         except Refused as exc:
@@ -213,26 +249,33 @@ class PhoenixSocket(AsyncConsumer):
                 frames.reply(None, msg.ref, msg.topic, "error", {"reason": "unmatched topic"})
             )
             return
-        old = self.topics.pop(msg.topic, None)
-        if old is not None:  # a rejoin: the old join closes first
-            await old.stop()
-            await self.send_text(
-                frames.encode(old.join_ref, old.join_ref, msg.topic, "phx_close", {})
-            )
-        process = TopicProcess(self, msg.topic, msg.join_ref, channel_cls)
+        # A rejoin: the new join's task closes the old one first. Broadcasts that
+        # arrive meanwhile queue behind the new join, so none is sent out of order.
+        old = self.topics.pop(msg.topic, None) or self.leaving.pop(msg.topic, None)
+        process = TopicProcess(self, msg.topic, msg.join_ref, channel_cls, replaces=old)
         self.topics[msg.topic] = process
         process.start(msg)
 
     async def _leave(self, msg: frames.Message) -> None:
         process = self.topics.get(msg.topic)
-        if process is not None and process.join_ref == msg.join_ref:
-            del self.topics[msg.topic]
-            await process.stop(drain=True)
+        if process is None or process.join_ref != msg.join_ref:
+            await self._reply(msg, "ok", {})  # unknown or already ended: nothing to do
+            return
+        del self.topics[msg.topic]
+        self.leaving[msg.topic] = process
+        # Pushes still queued on the topic finish first; the dispatch loop goes on.
+        task = asyncio.get_running_loop().create_task(self._finish_leave(msg, process))
+        self.background.add(task)
+        task.add_done_callback(self.background.discard)
+
+    async def _finish_leave(self, msg: frames.Message, process: TopicProcess) -> None:
+        await process.stop(drain=True)
+        if self.leaving.get(msg.topic) is process:
+            del self.leaving[msg.topic]
         await self._reply(msg, "ok", {})
-        if process is not None and process.join_ref == msg.join_ref:
-            await self.send_text(
-                frames.encode(process.join_ref, process.join_ref, msg.topic, "phx_close", {})
-            )
+        await self.send_text(
+            frames.encode(process.join_ref, process.join_ref, msg.topic, "phx_close", {})
+        )
 
     async def forget(self, process: TopicProcess) -> None:
         """A join that failed: drop it without a close (the client got the error)."""
@@ -281,7 +324,8 @@ class PhoenixSocket(AsyncConsumer):
             await self._stop_all()
 
     async def _stop_all(self) -> None:
-        processes, self.topics = list(getattr(self, "topics", {}).values()), {}
+        processes = [*getattr(self, "topics", {}).values(), *getattr(self, "leaving", {}).values()]
+        self.topics, self.leaving = {}, {}
         for process in processes:
             try:
                 await process.stop()
