@@ -23,7 +23,8 @@ MAX_REPLAY = 500
 
 
 def session_snapshot(session: CoachingSession) -> dict[str, Any]:
-    """The join reply: state, recent chat, feedback cards, and the seq it is current to."""
+    """The join reply: state, recent chat, feedback cards with the coach's checkpoints,
+    and the seq it is current to."""
     messages = list(
         ChatMessage.objects.filter(session=session)
         .select_related("sender", "session")
@@ -38,6 +39,10 @@ def session_snapshot(session: CoachingSession) -> dict[str, Any]:
         "session": events.session_state(session),
         "messages": [events.chat_added(m) for m in reversed(messages)],
         "feedback": [events.ai_feedback(f) for f in reversed(feedback)],
+        "checkpoints": [
+            events.checkpoint_added(c)
+            for c in checkpoint_list(session).filter(feedback__in=feedback)
+        ],
         "last_seq": session.last_seq,
     }
 

@@ -21,7 +21,7 @@ class TestJoin:
         assert reply["session"]["student"]["name"] == "Ian"
         assert reply["session"]["coach"]["name"] == "IanPro"
         assert isinstance(reply["session"]["updated_at"], int)
-        assert reply["messages"] == [] and reply["feedback"] == []
+        assert reply["messages"] == reply["feedback"] == reply["checkpoints"] == []
         assert reply["last_seq"] == 0
         assert reply["you"]["session_role"] == "student"
 
@@ -37,6 +37,33 @@ class TestJoin:
             _, reply = c.join_ok(active_session.topic)
         assert [m["message"] for m in reply["messages"]] == ["one", "two"]
         assert reply["last_seq"] >= reply["messages"][-1]["seq"]
+
+    def test_snapshot_has_feedback_cards_and_their_checkpoints(
+        self, server, student, coach, service, active_session
+    ):
+        from coaching.services.analysis import feedback_record
+        from coaching.services.checkpoints import checkpoint_save
+
+        card, _ = feedback_record(
+            session_id=active_session.session_id,
+            actor=service,
+            swing_id="sw_1",
+            summary="Face opens at impact",
+            metrics={"face_angle": 5.2},
+            recommendations=["Stronger grip"],
+            level="intermediate",
+        )
+        mark = checkpoint_save(
+            session_id=active_session.session_id,
+            coach=coach,
+            feedback_id=int(card["id"]),
+            note="Work on this",
+        )
+        with client(server, student) as c:
+            _, reply = c.join_ok(active_session.topic)
+        assert reply["feedback"] == [card]
+        assert reply["checkpoints"] == [mark]
+        assert reply["last_seq"] == mark["seq"]
 
     def test_coach_of_the_session_joins(self, server, coach, active_session):
         with client(server, coach) as c:
