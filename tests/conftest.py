@@ -1,6 +1,7 @@
 import os
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import redis
@@ -28,6 +29,11 @@ def pytest_sessionstart(session) -> None:
         redis.Redis.from_url(settings.REDIS_URL, socket_timeout=3).ping()
     except redis.RedisError as exc:
         pytest.exit(f"REQUIRE_SERVICES: Redis unreachable: {exc}", returncode=3)
+    # The phoenix.js and browser tests must run too, not skip.
+    root = Path(__file__).resolve().parents[1]
+    for needed in (root / "node_modules/phoenix", Path("/usr/bin/chromium")):
+        if not needed.exists():
+            pytest.exit(f"REQUIRE_SERVICES: {needed} is missing", returncode=3)
 
 
 def pytest_report_header(config) -> list[str]:
