@@ -11,6 +11,7 @@ from django.db import connections
 
 from coaching.models import CoachingSession, Role, User
 from coaching.realtime.db import _pool as db_pool
+from coaching.services.analysis import feedback_record
 from tests.support.servers import ServerProcess, free_port, server_env, wait_for_quiet_database
 
 
@@ -99,6 +100,21 @@ def waiting_session(student) -> CoachingSession:
 @pytest.fixture
 def active_session(student, coach) -> CoachingSession:
     return CoachingSession.objects.create(student=student, coach=coach, status="active")
+
+
+@pytest.fixture
+def feedback_card(active_session: CoachingSession, service: User) -> dict:
+    """A feedback card in the active session, as the Node API posted it."""
+    payload, _ = feedback_record(
+        session_id=active_session.session_id,
+        actor=service,
+        swing_id="sw_1",
+        summary="The face is open at impact.",
+        metrics={"face_angle": 5.2},
+        recommendations=["Take a stronger grip."],
+        level="intermediate",
+    )
+    return payload
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -39,20 +39,11 @@ class TestJoin:
         assert reply["last_seq"] >= reply["messages"][-1]["seq"]
 
     def test_snapshot_has_feedback_cards_and_their_checkpoints(
-        self, server, student, coach, service, active_session
+        self, server, student, coach, active_session, feedback_card
     ):
-        from coaching.services.analysis import feedback_record
         from coaching.services.checkpoints import checkpoint_save
 
-        card, _ = feedback_record(
-            session_id=active_session.session_id,
-            actor=service,
-            swing_id="sw_1",
-            summary="Face opens at impact",
-            metrics={"face_angle": 5.2},
-            recommendations=["Stronger grip"],
-            level="intermediate",
-        )
+        card = feedback_card
         mark = checkpoint_save(
             session_id=active_session.session_id,
             coach=coach,
