@@ -10,7 +10,7 @@ import asyncio
 import logging
 from typing import Any
 
-from channels.consumer import AsyncConsumer
+from channels.consumer import AsyncConsumer, get_handler_name
 from channels.exceptions import StopConsumer
 from django.conf import settings
 
@@ -74,7 +74,11 @@ class TopicProcess:
         """Send like a broadcast. From an ended join, it goes through the topic's current
         join when there is one, behind the broadcasts already queued there."""
         current = self.socket.topics.get(self.topic)
-        if current is not None and current is not self and current.enqueue((event, payload)):
+        if (
+            current is not None
+            and current is not self
+            and current.enqueue({"event": event, "payload": payload})
+        ):
             return
         await self.socket.send_text(frames.encode(None, None, self.topic, event, payload))
 
@@ -103,15 +107,27 @@ class TopicProcess:
                     else:
                         await self._handle_in(item)
                 else:
-                    event, payload = item
-                    if self.joined:
-                        out = await self.channel.handle_out(event, payload)
-                        if out is not None:
-                            await self.push_untied(event, out)
+                    await self._deliver(item)
             except asyncio.CancelledError:
                 raise
             except Exception:
                 logger.exception("error on %s", self.topic)
+
+    async def _deliver(self, message: dict[str, Any]) -> None:
+        """A broadcast (or a presence leave queued by an ended join of this topic)."""
+        if not self.joined:
+            return
+        event, payload = message["event"], message["payload"]
+        out = await self.channel.handle_out(event, payload)
+        if out is None:
+            return
+        if out is not payload:
+            await self.push_untied(event, out)
+            return
+        # Every local subscriber gets the same message object from the layer: encode once.
+        if "frame" not in message:
+            message["frame"] = frames.encode(None, None, self.topic, event, payload)
+        await self.socket.send_text(message["frame"])
 
     async def _join(self, msg: frames.Message) -> bool:
         # Subscribe before the channel reads its snapshot, so nothing committed
@@ -193,6 +209,15 @@ class PhoenixSocket(AsyncConsumer):
             return
         self.user = connect.user
         await self.send({"type": "websocket.accept", "subprotocol": connect.subprotocol})
+
+    async def dispatch(self, message: dict) -> None:
+        # Channels' own dispatch first closes stale DB connections, a hop to the sync
+        # thread on every frame and broadcast. This consumer never touches the ORM on
+        # the event loop (see db.py), so it skips that hop.
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     async def send_text(self, text: str) -> None:
         if not self.closed:
@@ -290,7 +315,7 @@ class PhoenixSocket(AsyncConsumer):
         process = self.topics.get(message["topic"])
         if process is None:
             return
-        if not process.enqueue((message["event"], message["payload"])):
+        if not process.enqueue(message):
             # The client cannot keep up: make it rejoin and recover by seq.
             del self.topics[process.topic]
             await process.stop()
