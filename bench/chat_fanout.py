@@ -169,17 +169,22 @@ async def run(args, fixtures: list[tuple[str, str, str]]) -> None:
     listeners = [asyncio.create_task(m.listen()) for m in all_members]
     await asyncio.sleep(1.0)  # let entry notices and presence settle
 
+    # Each session chats at `rate` per second, the sessions spread evenly over the
+    # period (a burst mode sends them all at once, the harshest case).
     sent = 0
     interval = 1.0 / args.rate
+    slots = 1 if args.burst else min(len(groups), 50)
     start = time.perf_counter()
     ref = 10
     while time.perf_counter() - start < args.duration:
         tick = time.perf_counter()
-        for group in groups:
-            ref += 1
-            await group[0].chat(ref)
-            sent += 1
-        await asyncio.sleep(max(0.0, interval - (time.perf_counter() - tick)))
+        for slot in range(slots):
+            for group in groups[slot::slots]:
+                ref += 1
+                await group[0].chat(ref)
+                sent += 1
+            due = tick + (slot + 1) * interval / slots
+            await asyncio.sleep(max(0.0, due - time.perf_counter()))
     elapsed = time.perf_counter() - start
     await asyncio.sleep(args.deadline)
     for task in listeners:
@@ -218,6 +223,7 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=20.0)
     parser.add_argument("--deadline", type=float, default=5.0, help="grace after the last send")
     parser.add_argument("--servers", type=int, default=1)
+    parser.add_argument("--burst", action="store_true", help="all sessions send at once")
     parser.add_argument("--port", type=int, default=8700)
     args = parser.parse_args()
     ensure_database()

@@ -125,7 +125,9 @@ def _store(valid: list[tuple[int, ChatPost, str, str | None]], results: list) ->
     if not new:
         return
     ChatMessage.objects.bulk_create(new)
-    CoachingSession.objects.bulk_update({m.session for m in new}, ["last_seq"])
+    # One plain UPDATE per session: bulk_update's CASE expression costs more to build.
+    for session in {m.session for m in new}:
+        CoachingSession.objects.filter(pk=session.pk).update(last_seq=session.last_seq)
     payloads = {id(m): events.chat_added(m) for m in new}
     SessionEvent.objects.bulk_create(
         SessionEvent(session=m.session, seq=m.seq, event="chat:added", payload=payloads[id(m)])
