@@ -80,7 +80,7 @@ Joinable by the session's student and coach, and by admins as read-only observer
 
 * `phx_join` (client → server), params `{"last_seq"?: N}`. Ok reply:
   `{"session": <state>, "messages": [<chat:added>…] (latest 50),
-  "feedback": [<ai:feedback>…] (latest 20), "last_seq",
+  "feedback": [<ai:feedback>…] (latest 20), "checkpoints": [<checkpoint:added>…], "last_seq",
   "you": {"id", "role", "name", "session_role": "student"|"coach"|"observer"}, "recovery"?}`.
   Error reply: `{"reason": "not_found"|"forbidden"|"invalid_input"}`.
 * `chat:new` (client → server): `{"message", "client_msg_id"?}`; the sender comes from the
