@@ -8,7 +8,6 @@ from django.test import Client
 
 from coaching.events import LOBBY_TOPIC
 from coaching.models import CoachingSession, Role, Status, User
-from coaching.services.analysis import feedback_record
 from coaching.services.chat import chat_message_post
 from coaching.services.checkpoints import checkpoint_save
 from coaching.services.notices import notice_post
@@ -27,20 +26,15 @@ def admin_client(admin_user) -> Client:
 
 
 @pytest.fixture
-def feedback_card(active_session, service, coach) -> dict:
-    """A feedback card in the active session, bookmarked by its coach."""
-    card, _ = feedback_record(
-        session_id=active_session.session_id,
-        actor=service,
-        swing_id="sw_1",
-        summary="The face is open at impact.",
-        metrics={"face_angle": 5.2},
-        recommendations=["Take a stronger grip."],
-    )
+def bookmarked_card(feedback_card, active_session, coach) -> dict:
+    """The active session's feedback card, bookmarked by its coach."""
     checkpoint_save(
-        session_id=active_session.session_id, coach=coach, feedback_id=int(card["id"]), note="Key"
+        session_id=active_session.session_id,
+        coach=coach,
+        feedback_id=int(feedback_card["id"]),
+        note="Key",
     )
-    return card
+    return feedback_card
 
 
 def end_via_admin(client: Client, *sessions: CoachingSession):
@@ -98,7 +92,7 @@ def test_session_search_by_id_or_student(admin_client, active_session, make_user
 
 
 def test_session_page_shows_chat_feedback_and_event_log_read_only(
-    admin_client, active_session, student, service, feedback_card
+    admin_client, active_session, student, service, bookmarked_card
 ):
     chat_message_post(session_id=active_session.session_id, sender=student, text="Hello coach")
     notice_post(session_id=active_session.session_id, actor=service, text="Servers are busy")
@@ -162,7 +156,7 @@ def test_non_staff_cannot_reach_the_admin(coach, active_session):
 
 
 @pytest.mark.parametrize("path", ["feedback", "checkpoint"])
-def test_feedback_and_checkpoints_are_listed(admin_client, active_session, feedback_card, path):
+def test_feedback_and_checkpoints_are_listed(admin_client, active_session, bookmarked_card, path):
     response = admin_client.get(f"/admin/coaching/{path}/", {"q": "sw_1"})
     assert response.status_code == 200
     assert active_session.session_id in response.content.decode()
