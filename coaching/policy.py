@@ -73,10 +73,6 @@ def check_control(user: User, session: CoachingSession, *, status: str | None) -
     raise ServiceError("forbidden", "Only the session's coach can control it.")
 
 
-def check_end(user: User, session: CoachingSession) -> None:
-    check_control(user, session, status=Status.ENDED)
-
-
 def check_create_session(user: User) -> None:
     if user.role not in (Role.STUDENT, Role.SERVICE) or user.is_staff:
         raise ServiceError("forbidden", "Only students and the service account create sessions.")

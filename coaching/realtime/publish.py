@@ -77,10 +77,6 @@ async def unsubscribe(channel_name: str, topic: str) -> None:
     await get_channel_layer().group_discard(group_name(topic), channel_name)
 
 
-async def send_to_channel(channel_name: str, message: dict[str, Any]) -> None:
-    await get_channel_layer().send(channel_name, message)
-
-
 class _Outbox:
     """Hands broadcasts from sync code (services in worker threads) to the event loop.
 

@@ -3,7 +3,7 @@
 import pytest
 
 from coaching.models import Feedback, SessionEvent
-from tests.api.support import session_url
+from tests.api.support import PARTICIPANT_READS, session_url
 from tests.support.auth import api_client_for
 from tests.support.broadcasts import captured_broadcasts, events_named
 
@@ -111,17 +111,7 @@ def test_feedback_to_an_unknown_session_is_not_found(service):
     assert response.status_code == 404
 
 
-@pytest.mark.parametrize(
-    "who, status",
-    [
-        ("student", 200),
-        ("coach", 200),
-        ("admin_user", 200),
-        ("service", 403),
-        ("other_student", 404),
-        ("other_coach", 404),
-    ],
-)
+@pytest.mark.parametrize(("who", "status"), PARTICIPANT_READS)
 def test_feedback_is_read_by_participants_and_admins(
     request, active_session, feedback_card, who, status
 ):

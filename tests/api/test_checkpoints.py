@@ -3,7 +3,7 @@
 import pytest
 
 from coaching.models import Checkpoint, CoachingSession, Feedback
-from tests.api.support import session_url
+from tests.api.support import PARTICIPANT_READS, session_url
 from tests.support.auth import api_client_for
 from tests.support.broadcasts import captured_broadcasts
 
@@ -78,17 +78,7 @@ def test_only_the_sessions_coach_saves_checkpoints(
     assert not Checkpoint.objects.exists()
 
 
-@pytest.mark.parametrize(
-    "who, status",
-    [
-        ("student", 200),
-        ("coach", 200),
-        ("admin_user", 200),
-        ("service", 403),
-        ("other_student", 404),
-        ("other_coach", 404),
-    ],
-)
+@pytest.mark.parametrize(("who", "status"), PARTICIPANT_READS)
 def test_checkpoints_are_read_by_participants_and_admins(
     request, coach, active_session, feedback_card, who, status
 ):

@@ -3,7 +3,7 @@
 import pytest
 
 from coaching.services.chat import chat_message_post
-from tests.api.support import session_url
+from tests.api.support import PARTICIPANT_READS, session_url
 from tests.support.auth import api_client_for
 
 
@@ -58,17 +58,7 @@ def test_chat_history_is_paginated(student, active_session, chat):
     assert body["next"] is not None
 
 
-@pytest.mark.parametrize(
-    "who, status",
-    [
-        ("student", 200),
-        ("coach", 200),
-        ("admin_user", 200),
-        ("service", 403),
-        ("other_student", 404),
-        ("other_coach", 404),
-    ],
-)
+@pytest.mark.parametrize(("who", "status"), PARTICIPANT_READS)
 def test_chat_history_is_for_participants_and_admins(request, active_session, who, status):
     user = request.getfixturevalue(who)
     response = api_client_for(user).get(session_url(active_session, "messages"))
