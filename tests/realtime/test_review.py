@@ -438,3 +438,16 @@ def test_review_state_delivery_figures_across_processes(
         f"p50 {delays[len(delays) // 2]:.1f} ms, p90 {delays[int(len(delays) * 0.9)]:.1f} ms, "
         f"max {delays[-1]:.1f} ms"
     )
+
+
+def test_a_state_set_before_any_swing_takes_the_first_swing_attached(
+    server, service, student, coach, active_session
+):
+    with joined(server, coach, active_session) as (c, ref, _):
+        before = call(c, active_session, ref, "review:update", {"playing": False})["response"]
+        assert before["swing_id"] is None
+        swing_attach(session_id=active_session.session_id, actor=service, swing=SWING)
+        after = call(c, active_session, ref, "review:update", {"rate": 0.5})["response"]
+        assert after["swing_id"] == "sw_1"
+    with joined(server, student, active_session) as (_, _, reply):
+        assert reply["review"]["swing_id"] == "sw_1"
