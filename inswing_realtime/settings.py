@@ -145,6 +145,12 @@ WEBSOCKET_ALLOWED_ORIGINS = env_list("WEBSOCKET_ALLOWED_ORIGINS")
 # Largest text frame the channel code will parse; larger ones get an error reply.
 WEBSOCKET_MAX_FRAME_BYTES = int(os.environ.get("WEBSOCKET_MAX_FRAME_BYTES", str(64 * 1024)))
 
+# While the database is down: what clients are told to wait before retrying
+# (REST `Retry-After`, socket `retry_after_ms`), and how often each kind of
+# repeated failure is logged (one line per interval, not a traceback per request).
+OUTAGE_RETRY_AFTER_SECONDS = float(os.environ.get("OUTAGE_RETRY_AFTER_SECONDS", "2"))
+OUTAGE_LOG_INTERVAL = float(os.environ.get("OUTAGE_LOG_INTERVAL", "10"))
+
 # --- REST, tokens, schema ---------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

@@ -1,14 +1,13 @@
 """The API's JSON parser: refuses what the database cannot store before any view sees it."""
 
-import re
 from typing import Any
 
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
 
+from coaching.text import is_storable
+
 MAX_DEPTH = 32
-# NUL: PostgreSQL text and jsonb refuse it; lone surrogates: not encodable as UTF-8.
-_UNSTORABLE = re.compile(r"[\x00\ud800-\udfff]")
 
 
 def check_storable(data: Any) -> None:
@@ -19,7 +18,7 @@ def check_storable(data: Any) -> None:
         if depth > MAX_DEPTH:
             raise ParseError(f"JSON is nested deeper than {MAX_DEPTH} levels.")
         if isinstance(value, str):
-            if _UNSTORABLE.search(value):
+            if not is_storable(value):
                 raise ParseError("Strings may not contain NUL characters or lone surrogates.")
         elif isinstance(value, dict):
             stack.extend((key, depth + 1) for key in value)
