@@ -206,4 +206,7 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    # Django's default config gives its logger a console handler of its own (with DEBUG on),
+    # and the record reached the root's too: every 4xx was printed twice. Root's only.
+    "loggers": {"django": {"handlers": [], "level": "INFO", "propagate": True}},
 }

@@ -5,19 +5,16 @@ client and a socket client see the same objects; the output serializers here
 describe those payloads for the schema.
 """
 
-import json
-from typing import Any
-
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse
 from rest_framework import serializers
 
+from coaching.api.fields import MetricsField, TextField
 from coaching.models import Status, Step
 from coaching.services.checkpoints import MAX_NOTE_CHARS
 from coaching.services.notices import LEVELS
 
 # The largest id or seq the database stores (a signed 64-bit integer).
 MAX_DB_INT = 2**63 - 1
-MAX_METRICS_JSON_CHARS = 10_000
 
 # --- Errors -------------------------------------------------------------------
 
@@ -95,9 +92,17 @@ class SessionCreateSerializer(serializers.Serializer):
         required=False,
         min_value=1,
         max_value=MAX_DB_INT,
-        help_text="Required for the service account; students omit it.",
+        help_text="The service account must give it (else 403: only a student opens a "
+        "session for themselves); students omit it.",
     )
-    title = serializers.CharField(required=False, allow_blank=True, max_length=200, default="")
+    title = TextField(required=False, allow_blank=True, max_length=200, default="")
+
+
+class PageQuerySerializer(serializers.Serializer):
+    """What every list's paginator reads (its schema comes from the paginator)."""
+
+    page = serializers.IntegerField(required=False, min_value=1, max_value=MAX_DB_INT)
+    page_size = serializers.IntegerField(required=False, min_value=1)  # over 100: capped
 
 
 class SessionListQuerySerializer(serializers.Serializer):
@@ -157,24 +162,15 @@ class FeedbackSerializer(serializers.Serializer):
 
 
 class FeedbackCreateSerializer(serializers.Serializer):
-    swing_id = serializers.CharField(
+    swing_id = TextField(
         max_length=100, help_text="The Node API's id of the swing; one card per swing."
     )
-    summary = serializers.CharField(max_length=4000)
-    metrics = serializers.DictField(
-        required=False, default=dict, help_text='Free-form numbers, e.g. `{"face_angle": 5.2}`.'
-    )
+    summary = TextField(max_length=4000)
+    metrics = MetricsField(required=False, default=dict)
     recommendations = serializers.ListField(
-        child=serializers.CharField(max_length=500), required=False, default=list, max_length=20
+        child=TextField(max_length=500), required=False, default=list, max_length=20
     )
-    level = serializers.CharField(max_length=40, required=False, allow_blank=True, default="")
-
-    def validate_metrics(self, value: dict[str, Any]) -> dict[str, Any]:
-        if len(json.dumps(value)) > MAX_METRICS_JSON_CHARS:
-            raise serializers.ValidationError(
-                f"metrics is larger than {MAX_METRICS_JSON_CHARS} characters of JSON."
-            )
-        return value
+    level = TextField(max_length=40, required=False, allow_blank=True, default="")
 
 
 FEEDBACK_EXAMPLE = OpenApiExample(
@@ -197,9 +193,9 @@ class ProgressSerializer(serializers.Serializer):
     """A progress tick: the `swing:progress` payload (ephemeral, no seq)."""
 
     session_id = serializers.CharField(read_only=True)
-    swing_id = serializers.CharField(max_length=100)
+    swing_id = TextField(max_length=100)
     percent = serializers.IntegerField(min_value=0, max_value=100)
-    step = serializers.CharField(max_length=40, help_text="What the analysis is doing now.")
+    step = TextField(max_length=40, help_text="What the analysis is doing now.")
 
 
 # --- Notices and checkpoints ------------------------------------------------------
@@ -215,9 +211,9 @@ class NoticeSerializer(serializers.Serializer):
 
 
 class NoticeCreateSerializer(serializers.Serializer):
-    text = serializers.CharField(max_length=500)
+    text = TextField(max_length=500)
     level = serializers.ChoiceField(choices=LEVELS, default="info", required=False)
-    notice_id = serializers.CharField(
+    notice_id = TextField(
         max_length=100,
         required=False,
         help_text="Your id for the notice: a retry with the same id is stored and sent once.",
@@ -241,9 +237,7 @@ class CheckpointCreateSerializer(serializers.Serializer):
     feedback_id = serializers.IntegerField(
         min_value=1, max_value=MAX_DB_INT, help_text="`id` of a feedback card of this session."
     )
-    note = serializers.CharField(
-        max_length=MAX_NOTE_CHARS, required=False, allow_blank=True, default=""
-    )
+    note = TextField(max_length=MAX_NOTE_CHARS, required=False, allow_blank=True, default="")
 
 
 class SocketTokenSerializer(serializers.Serializer):
