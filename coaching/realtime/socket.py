@@ -119,8 +119,11 @@ class TopicProcess:
                     await self._deliver(item)
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                logger.exception("error on %s", self.topic)
+            except Exception as exc:
+                if is_database_down(exc):
+                    log_database_down("socket topic task", exc)
+                else:
+                    logger.exception("error on %s", self.topic)
 
     async def _deliver(self, message: dict[str, Any]) -> None:
         """A broadcast (or a presence leave queued by an ended join of this topic)."""

@@ -6,13 +6,16 @@ import socket
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 from rest_framework_simplejwt.tokens import AccessToken
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
 from coaching.models import ChatMessage, SessionEvent
 from tests.support.auth import token_for
+from tests.support.pg_proxy import PostgresProxy
 from tests.support.phoenix import PhoenixClient
+from tests.support.servers import test_database_url
 
 
 def refused_status(url: str, **kwargs) -> int:
@@ -401,3 +404,40 @@ class TestPhoenixV1:
             reply = json.loads(ws.recv(timeout=5))
             assert reply["ref"] == "9"
             assert reply["payload"]["response"]["reason"] == "bad_frame"
+
+
+class TestDatabaseOutage:
+    def test_pushes_and_joins_get_a_retryable_unavailable_and_one_log_line(
+        self, spawn_server, student, active_session
+    ):
+        if connection.vendor != "postgresql":
+            pytest.skip("needs PostgreSQL behind a proxy the test can cut")
+        db = connection.settings_dict
+        port = int(db.get("PORT") or 5432)
+        proxy = PostgresProxy(db.get("HOST") or "127.0.0.1", port)
+        try:
+            url = test_database_url().replace(f":{port}/", f":{proxy.port}/")
+            server = spawn_server(DATABASE_URL=url, OUTAGE_LOG_INTERVAL="60")
+            topic = active_session.topic
+            with PhoenixClient(server.socket_url, token_for(student)) as client:
+                join_ref, _ = client.join_ok(topic)
+                proxy.cut()
+                for i in range(5):
+                    reply = client.call(topic, join_ref, "chat:new", {"message": f"lost {i}"})
+                    assert reply["status"] == "error"
+                    assert reply["response"]["reason"] == "unavailable"
+                    assert reply["response"]["retry_after_ms"] == 2000
+                    assert reply["response"]["message"]
+                _, rejoin = client.join(topic)
+                assert rejoin["response"]["reason"] == "unavailable"
+                proxy.restore()
+                join_ref, _ = client.join_ok(topic)
+                reply = client.call(topic, join_ref, "chat:new", {"message": "back"})
+                assert reply["status"] == "ok"
+            log = server.log_path.read_text()
+            assert log.count("database unavailable in socket chat:new") == 1
+            assert log.count("database unavailable in socket join") == 1
+            assert "Traceback" not in log
+            assert list(ChatMessage.objects.values_list("message", flat=True)) == ["back"]
+        finally:
+            proxy.close()
