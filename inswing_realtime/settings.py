@@ -118,7 +118,7 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             # Pub/sub layer: one PUBLISH per broadcast, fanned out by Redis. See
-            # docs/architecture.md for why the core layer is not used.
+            # docs/protocol.md ("Design notes") for why the core layer is not used.
             "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
             "CONFIG": {
                 "hosts": [{"address": REDIS_URL}],

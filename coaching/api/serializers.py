@@ -22,7 +22,8 @@ MAX_DB_INT = 2**63 - 1
 class ErrorDetailSerializer(serializers.Serializer):
     code = serializers.CharField(
         help_text="Stable machine-readable code, e.g. `invalid_input`, `not_authenticated`, "
-        "`forbidden`, `not_found`, `already_claimed`, `invalid_transition`, `session_ended`."
+        "`forbidden`, `not_found`, `already_claimed`, `invalid_transition`, `session_ended`, "
+        "`unavailable`."
     )
     message = serializers.CharField(help_text="Human-readable explanation.")
     fields = serializers.DictField(
@@ -44,14 +45,17 @@ ERROR_DESCRIPTIONS = {
     404: "No such session, or not one you may see; on lists, no such page (`not_found`).",
     409: "The session's state refuses it (`already_claimed`, `invalid_transition`, "
     "`session_ended`).",
+    503: "The database is briefly unavailable (`unavailable`); retry after `Retry-After` seconds.",
 }
 
 
 def error_responses(*codes: int, not_found: str | None = None) -> dict[int, OpenApiResponse]:
-    """Schema entries for the given error status codes, all in the one error shape."""
+    """Schema entries for the given error status codes (and 503, which any operation may
+    answer while the database is down), all in the one error shape."""
     descriptions = {**ERROR_DESCRIPTIONS, **({404: not_found} if not_found else {})}
     return {
-        code: OpenApiResponse(ErrorSerializer, description=descriptions[code]) for code in codes
+        code: OpenApiResponse(ErrorSerializer, description=descriptions[code])
+        for code in (*codes, 503)
     }
 
 
