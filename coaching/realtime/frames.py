@@ -130,7 +130,7 @@ class V2Serializer(Serializer):
             ref = data[start : start + ref_size].decode()
             topic = data[start + ref_size : end].decode()
         except UnicodeDecodeError:
-            raise FrameError(message)
+            raise FrameError(message) from None
         raise FrameError(message, ref=ref[:64], topic=topic or None)
 
 
