@@ -3,7 +3,7 @@
 Starts its own daphne process(es) on a benchmark database, opens every socket with a
 real WebSocket client, joins, then measures for each chat message the time from the
 push to its `chat:added` on every member socket (the sender's tabs included).
-Prints figures; asserts nothing. The workload of docs/architecture.md is the default:
+Prints figures; asserts nothing. The workload of docs/protocol.md ("Design notes") is the default:
 
     .venv/bin/python bench/chat_fanout.py                       # 250 x 4, 1 msg/s/session
     .venv/bin/python bench/chat_fanout.py --sessions 50 --rate 10 --servers 2

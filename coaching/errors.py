@@ -7,7 +7,8 @@ class ServiceError(Exception):
     """A refused action: a stable machine-readable `code` and a human `message`.
 
     Codes: `not_found`, `forbidden`, `invalid_input` (with `field`),
-    `invalid_transition`, `session_ended`, `already_claimed`.
+    `invalid_transition`, `session_ended`, `already_claimed`, and `internal_error`
+    for a chat message the database refused (its batch's others are stored).
     """
 
     def __init__(self, code: str, message: str, *, field: str | None = None) -> None:

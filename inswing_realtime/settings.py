@@ -118,7 +118,7 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             # Pub/sub layer: one PUBLISH per broadcast, fanned out by Redis. See
-            # docs/architecture.md for why the core layer is not used.
+            # docs/protocol.md ("Design notes") for why the core layer is not used.
             "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
             "CONFIG": {
                 "hosts": [{"address": REDIS_URL}],
@@ -146,6 +146,12 @@ REVIEW_STROKES_PER_SECOND = int(os.environ.get("REVIEW_STROKES_PER_SECOND", "60"
 WEBSOCKET_ALLOWED_ORIGINS = env_list("WEBSOCKET_ALLOWED_ORIGINS")
 # Largest text frame the channel code will parse; larger ones get an error reply.
 WEBSOCKET_MAX_FRAME_BYTES = int(os.environ.get("WEBSOCKET_MAX_FRAME_BYTES", str(64 * 1024)))
+
+# While the database is down: what clients are told to wait before retrying
+# (REST `Retry-After`, socket `retry_after_ms`), and how often each kind of
+# repeated failure is logged (one line per interval, not a traceback per request).
+OUTAGE_RETRY_AFTER_SECONDS = float(os.environ.get("OUTAGE_RETRY_AFTER_SECONDS", "2"))
+OUTAGE_LOG_INTERVAL = float(os.environ.get("OUTAGE_LOG_INTERVAL", "10"))
 
 # --- REST, tokens, schema ---------------------------------------------------
 REST_FRAMEWORK = {
@@ -202,4 +208,7 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    # Django's default config gives its logger a console handler of its own (with DEBUG on),
+    # and the record reached the root's too: every 4xx was printed twice. Root's only.
+    "loggers": {"django": {"handlers": [], "level": "INFO", "propagate": True}},
 }

@@ -1,15 +1,18 @@
 """One JSON error shape for every REST error: `{"error": {"code", "message", "fields"?}}`."""
 
 import logging
+import math
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
-from django.http import Http404
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.views.defaults import page_not_found
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from coaching.errors import ServiceError
+from coaching.outage import UNAVAILABLE_MESSAGE, is_database_down, log_database_down, retry_after_ms
 
 logger = logging.getLogger(__name__)
 
@@ -59,9 +62,30 @@ def _first_message(detail: Any) -> str:
     return str(detail)
 
 
+def unavailable_response() -> Response:
+    """503 while the database is down: a retryable error, with when to retry."""
+    response = Response(
+        error_body("unavailable", UNAVAILABLE_MESSAGE), status=status.HTTP_503_SERVICE_UNAVAILABLE
+    )
+    response["Retry-After"] = str(math.ceil(retry_after_ms() / 1000))
+    response._has_been_logged = True  # by log_database_down, throttled; not per request
+    return response
+
+
+def json_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """Django's 404 handler: under /api/ the API's JSON 404 (any path that matched no
+    route, e.g. one with a newline in it), elsewhere the site's HTML page."""
+    if request.path.startswith("/api/"):
+        return JsonResponse(error_body("not_found", "Not found."), status=404)
+    return page_not_found(request, exception)
+
+
 def exception_handler(exc: Exception, context: dict) -> Response:
     if isinstance(exc, ServiceError):
         return service_error_response(exc)
+    if is_database_down(exc):
+        log_database_down(f"REST {context.get('view').__class__.__name__}", exc)
+        return unavailable_response()
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):

@@ -1,28 +1,26 @@
-"""The API's JSON parser: refuses what the database cannot store before any view sees it."""
+"""The API's JSON parser: refuses JSON nested deeper than any input needs.
 
-import re
+What the database cannot store (NUL, lone surrogates) is refused by the fields
+that read it (`coaching.api.fields`), naming the field; a key the API does not
+read is ignored whatever it holds, as the schema allows.
+"""
+
 from typing import Any
 
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
 
 MAX_DEPTH = 32
-# NUL: PostgreSQL text and jsonb refuse it; lone surrogates: not encodable as UTF-8.
-_UNSTORABLE = re.compile(r"[\x00\ud800-\udfff]")
 
 
-def check_storable(data: Any) -> None:
-    """Walk parsed JSON without recursion; ParseError on bad strings or deep nesting."""
+def check_depth(data: Any) -> None:
+    """Walk parsed JSON without recursion; ParseError on deep nesting."""
     stack: list[tuple[Any, int]] = [(data, 0)]
     while stack:
         value, depth = stack.pop()
         if depth > MAX_DEPTH:
             raise ParseError(f"JSON is nested deeper than {MAX_DEPTH} levels.")
-        if isinstance(value, str):
-            if _UNSTORABLE.search(value):
-                raise ParseError("Strings may not contain NUL characters or lone surrogates.")
-        elif isinstance(value, dict):
-            stack.extend((key, depth + 1) for key in value)
+        if isinstance(value, dict):
             stack.extend((item, depth + 1) for item in value.values())
         elif isinstance(value, list):
             stack.extend((item, depth + 1) for item in value)
@@ -34,5 +32,5 @@ class StrictJSONParser(JSONParser):
             data = super().parse(stream, media_type, parser_context)
         except RecursionError:
             raise ParseError(f"JSON is nested deeper than {MAX_DEPTH} levels.") from None
-        check_storable(data)
+        check_depth(data)
         return data

@@ -36,6 +36,11 @@ Every error is `{"error": {"code": "…", "message": "…", "fields": {…}?}}`.
 | 403 | `forbidden` | a session you can see, but your role may not do this |
 | 404 | `not_found` | no such session, or one you may not see (the two are indistinguishable) |
 | 409 | `already_claimed`, `invalid_transition`, `session_ended` | the session's state refuses it |
+| 503 | `unavailable` | the database is briefly down: retry after the `Retry-After` seconds |
+
+Text fields are JSON strings (a number is not taken for one), NFC-normalized and trimmed;
+NUL and lone surrogates are refused (`invalid_input` naming the field), as on the socket.
+The service account must give `student_id` when it creates a session (else `403`).
 
 ## Node API integration
 1. Create a session for a student: `POST /api/sessions/` `{"student_id": 42, "title": "…"}` → `201`
@@ -60,13 +65,15 @@ answers `200` with the first notice. Progress is not stored; a repeated tick is 
 Whatever REST posts reaches every socket in the session, on every server process.
 
 ## Lists
-Lists are paginated: `?page=N&page_size=M` (at most 100), answering
+Lists are paginated: `?page=N&page_size=M` (integers ≥ 1; `page_size` over 100 counts as
+100; anything else is a `400`), answering
 `{"count", "next", "previous", "results": […]}`, in seq order for a session's chat,
 feedback and checkpoints (`?after_seq=N` on chat gives only what came after N).
 
 ## The socket
 `wss://<host>/socket/websocket?vsn=2.0.0&token=<access token>`, the Phoenix Channels V2
-wire protocol, so the official `phoenix` JS client works as it is
+wire protocol (with `vsn=1.0.0`, or no `vsn`, V1: JSON object frames `{"topic", "event",
+"payload", "ref", "join_ref"}`), so the official `phoenix` JS client works as it is
 (`new Socket("/socket", {params: {token}})`, or its `authToken` option). A missing,
 invalid or expired token, or a browser `Origin` that is not allowed, is refused before
 the upgrade with HTTP 403. Clients that send no `Origin` (apps, services) are allowed
@@ -76,7 +83,8 @@ Frames are JSON arrays `[join_ref, ref, topic, event, payload]`. Replies are
 `phx_reply` with `{"status": "ok"|"error", "response": {…}}`; an error response is
 `{"reason": "<code>", "message": "…"}` with the codes above, or one of
 `unknown_event`, `bad_frame`, `payload_too_large`, `not_joined`,
-`too_many_requests`, `join_failed`, `internal_error`, `unmatched topic`.
+`too_many_requests`, `join_failed`, `internal_error`, `unmatched topic`, and `unavailable`
+(the database is down; the response has `retry_after_ms`).
 A channel that cannot keep up gets `phx_error` `{"reason": "overloaded"}`; the client
 rejoins with its `last_seq` and loses nothing. Heartbeat: topic `phoenix`, event `heartbeat`.
 

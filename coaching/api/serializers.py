@@ -5,12 +5,12 @@ client and a socket client see the same objects; the output serializers here
 describe those payloads for the schema.
 """
 
-import json
 from typing import Any
 
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse
 from rest_framework import serializers
 
+from coaching.api.fields import MetricsField, TextField
 from coaching.errors import ServiceError
 from coaching.models import CameraAngle, Status, Step
 from coaching.services import swings as swing_rules
@@ -21,7 +21,6 @@ from coaching.shapes import KINDS, MAX_SHAPES, clean_shape
 
 # The largest id or seq the database stores (a signed 64-bit integer).
 MAX_DB_INT = 2**63 - 1
-MAX_METRICS_JSON_CHARS = 10_000
 
 # --- Errors -------------------------------------------------------------------
 
@@ -29,7 +28,8 @@ MAX_METRICS_JSON_CHARS = 10_000
 class ErrorDetailSerializer(serializers.Serializer):
     code = serializers.CharField(
         help_text="Stable machine-readable code, e.g. `invalid_input`, `not_authenticated`, "
-        "`forbidden`, `not_found`, `already_claimed`, `invalid_transition`, `session_ended`."
+        "`forbidden`, `not_found`, `already_claimed`, `invalid_transition`, `session_ended`, "
+        "`unavailable`."
     )
     message = serializers.CharField(help_text="Human-readable explanation.")
     fields = serializers.DictField(
@@ -51,14 +51,17 @@ ERROR_DESCRIPTIONS = {
     404: "No such session, or not one you may see; on lists, no such page (`not_found`).",
     409: "The session's state refuses it (`already_claimed`, `invalid_transition`, "
     "`session_ended`).",
+    503: "The database is briefly unavailable (`unavailable`); retry after `Retry-After` seconds.",
 }
 
 
 def error_responses(*codes: int, not_found: str | None = None) -> dict[int, OpenApiResponse]:
-    """Schema entries for the given error status codes, all in the one error shape."""
+    """Schema entries for the given error status codes (and 503, which any operation may
+    answer while the database is down), all in the one error shape."""
     descriptions = {**ERROR_DESCRIPTIONS, **({404: not_found} if not_found else {})}
     return {
-        code: OpenApiResponse(ErrorSerializer, description=descriptions[code]) for code in codes
+        code: OpenApiResponse(ErrorSerializer, description=descriptions[code])
+        for code in (*codes, 503)
     }
 
 
@@ -101,34 +104,28 @@ class SwingAddedSerializer(serializers.Serializer):
 class SwingCreateSerializer(serializers.Serializer):
     """A swing the Node API attaches; only `swing_id` and `video_url` are required."""
 
-    swing_id = serializers.CharField(
+    swing_id = TextField(
         max_length=swing_rules.MAX_SWING_ID_CHARS,
         help_text="The Node API's id of the swing (what feedback and progress name); "
         "one swing per id in a session.",
     )
-    video_url = serializers.CharField(
+    video_url = TextField(
         max_length=swing_rules.MAX_URL_CHARS,
         help_text="http(s) URL of the video (H.264 MP4 or WebM), or a path under "
         "/static/ or /media/ on this site.",
     )
-    poster_url = serializers.CharField(
-        max_length=swing_rules.MAX_URL_CHARS, required=False, allow_null=True
-    )
+    poster_url = TextField(max_length=swing_rules.MAX_URL_CHARS, required=False, allow_null=True)
     fps = serializers.IntegerField(
         min_value=1, max_value=swing_rules.MAX_FPS, required=False, allow_null=True
     )
     duration_ms = serializers.IntegerField(
         min_value=1, max_value=swing_rules.MAX_DURATION_MS, required=False, allow_null=True
     )
-    club = serializers.CharField(
-        max_length=swing_rules.MAX_CLUB_CHARS, required=False, allow_null=True
-    )
+    club = TextField(max_length=swing_rules.MAX_CLUB_CHARS, required=False, allow_null=True)
     camera_angle = serializers.ChoiceField(
         choices=CameraAngle.values, required=False, allow_null=True
     )
-    label = serializers.CharField(
-        max_length=swing_rules.MAX_LABEL_CHARS, required=False, allow_null=True
-    )
+    label = TextField(max_length=swing_rules.MAX_LABEL_CHARS, required=False, allow_null=True)
     recorded_at = serializers.IntegerField(
         min_value=0,
         max_value=swing_rules.MAX_RECORDED_AT_MS,
@@ -213,15 +210,23 @@ class SessionCreateSerializer(serializers.Serializer):
         required=False,
         min_value=1,
         max_value=MAX_DB_INT,
-        help_text="Required for the service account; students omit it.",
+        help_text="The service account must give it (else 403: only a student opens a "
+        "session for themselves); students omit it.",
     )
-    title = serializers.CharField(required=False, allow_blank=True, max_length=200, default="")
+    title = TextField(required=False, allow_blank=True, max_length=200, default="")
     swings = SwingCreateSerializer(
         many=True,
         required=False,
         max_length=swing_rules.MAX_SWINGS_PER_SESSION,
         help_text="Service account only: swings to attach at once (see `POST …/swings/`).",
     )
+
+
+class PageQuerySerializer(serializers.Serializer):
+    """What every list's paginator reads (its schema comes from the paginator)."""
+
+    page = serializers.IntegerField(required=False, min_value=1, max_value=MAX_DB_INT)
+    page_size = serializers.IntegerField(required=False, min_value=1)  # over 100: capped
 
 
 class SessionListQuerySerializer(serializers.Serializer):
@@ -286,17 +291,15 @@ class FeedbackSerializer(serializers.Serializer):
 
 
 class FeedbackCreateSerializer(serializers.Serializer):
-    swing_id = serializers.CharField(
+    swing_id = TextField(
         max_length=100, help_text="The Node API's id of the swing; one card per swing."
     )
-    summary = serializers.CharField(max_length=4000)
-    metrics = serializers.DictField(
-        required=False, default=dict, help_text='Free-form numbers, e.g. `{"face_angle": 5.2}`.'
-    )
+    summary = TextField(max_length=4000)
+    metrics = MetricsField(required=False, default=dict)
     recommendations = serializers.ListField(
-        child=serializers.CharField(max_length=500), required=False, default=list, max_length=20
+        child=TextField(max_length=500), required=False, default=list, max_length=20
     )
-    level = serializers.CharField(max_length=40, required=False, allow_blank=True, default="")
+    level = TextField(max_length=40, required=False, allow_blank=True, default="")
     key_frames = serializers.DictField(
         child=serializers.IntegerField(min_value=0, max_value=swing_rules.MAX_DURATION_MS),
         required=False,
@@ -309,13 +312,6 @@ class FeedbackCreateSerializer(serializers.Serializer):
 
     def validate_key_frames(self, value: dict[str, int] | None) -> dict[str, int] | None:
         return _service_checked(swing_rules.clean_key_frames, value, None)
-
-    def validate_metrics(self, value: dict[str, Any]) -> dict[str, Any]:
-        if len(json.dumps(value)) > MAX_METRICS_JSON_CHARS:
-            raise serializers.ValidationError(
-                f"metrics is larger than {MAX_METRICS_JSON_CHARS} characters of JSON."
-            )
-        return value
 
 
 FEEDBACK_EXAMPLE = OpenApiExample(
@@ -339,9 +335,9 @@ class ProgressSerializer(serializers.Serializer):
     """A progress tick: the `swing:progress` payload (ephemeral, no seq)."""
 
     session_id = serializers.CharField(read_only=True)
-    swing_id = serializers.CharField(max_length=100)
+    swing_id = TextField(max_length=100)
     percent = serializers.IntegerField(min_value=0, max_value=100)
-    step = serializers.CharField(max_length=40, help_text="What the analysis is doing now.")
+    step = TextField(max_length=40, help_text="What the analysis is doing now.")
 
 
 # --- Notices and checkpoints ------------------------------------------------------
@@ -357,9 +353,9 @@ class NoticeSerializer(serializers.Serializer):
 
 
 class NoticeCreateSerializer(serializers.Serializer):
-    text = serializers.CharField(max_length=500)
+    text = TextField(max_length=500)
     level = serializers.ChoiceField(choices=LEVELS, default="info", required=False)
-    notice_id = serializers.CharField(
+    notice_id = TextField(
         max_length=100,
         required=False,
         help_text="Your id for the notice: a retry with the same id is stored and sent once.",
@@ -383,9 +379,7 @@ class CheckpointCreateSerializer(serializers.Serializer):
     feedback_id = serializers.IntegerField(
         min_value=1, max_value=MAX_DB_INT, help_text="`id` of a feedback card of this session."
     )
-    note = serializers.CharField(
-        max_length=MAX_NOTE_CHARS, required=False, allow_blank=True, default=""
-    )
+    note = TextField(max_length=MAX_NOTE_CHARS, required=False, allow_blank=True, default="")
 
 
 class SocketTokenSerializer(serializers.Serializer):
@@ -442,7 +436,7 @@ class AnnotationCreateSerializer(serializers.Serializer):
         help_text="The frame's time in ms, within the swing's duration.",
     )
     shapes = ShapeSerializer(many=True, max_length=MAX_SHAPES)
-    note = serializers.CharField(
+    note = TextField(
         max_length=MAX_ANNOTATION_NOTE_CHARS, required=False, allow_blank=True, default=""
     )
 

@@ -15,5 +15,5 @@ urlpatterns = [
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api_docs"),
     *router.urls,
     # Last: any other path under /api/ gets the API's JSON 404, not an HTML page.
-    re_path(r"^(?P<path>.*/)$", views.not_found),
+    re_path(r"^(?P<path>[\s\S]*/)$", views.not_found),  # [\s\S]: newlines too
 ]

@@ -12,6 +12,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import QuerySet
+from django.http import QueryDict
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action, api_view, permission_classes
@@ -38,12 +39,30 @@ from coaching.services.swings import swing_attach, swings_attach
 
 
 class Pagination(PageNumberPagination):
+    """`?page=N&page_size=M`; garbage in either is a 400, not silently the default."""
+
     page_size_query_param = "page_size"
     max_page_size = 100
 
+    def paginate_queryset(self, queryset: Any, request: Request, view: Any = None) -> Any:
+        validated(s.PageQuerySerializer, request.query_params)
+        return super().paginate_queryset(queryset, request, view)
+
+    def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            parameter["schema"]["minimum"] = 1
+        return parameters
+
 
 def validated(serializer_class: type[serializers.Serializer], data: Any) -> dict[str, Any]:
-    """The input's validated data, or a 400 naming the fields at fault."""
+    """The input's validated data, or a 400 naming the fields at fault.
+
+    Query parameters are read as plain strings: an empty `?status=` is invalid,
+    not "absent" as DRF reads form-style input.
+    """
+    if isinstance(data, QueryDict):
+        data = data.dict()
     serializer = serializer_class(data=data)
     serializer.is_valid(raise_exception=True)
     return serializer.validated_data
@@ -194,7 +213,7 @@ class SessionViewSet(viewsets.GenericViewSet):
 
     @extend_schema(
         summary="List feedback cards",
-        responses={200: s.FeedbackSerializer(many=True), **s.error_responses(401, 403, 404)},
+        responses={200: s.FeedbackSerializer(many=True), **s.error_responses(400, 401, 403, 404)},
     )
     @action(detail=True, methods=["get"])
     def feedback(self, request: Request, session_id: str) -> Response:
@@ -268,7 +287,7 @@ class SessionViewSet(viewsets.GenericViewSet):
 
     @extend_schema(
         summary="List checkpoints",
-        responses={200: s.CheckpointSerializer(many=True), **s.error_responses(401, 403, 404)},
+        responses={200: s.CheckpointSerializer(many=True), **s.error_responses(400, 401, 403, 404)},
     )
     @action(detail=True, methods=["get"])
     def checkpoints(self, request: Request, session_id: str) -> Response:

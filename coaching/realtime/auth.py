@@ -10,13 +10,14 @@ from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
 
 from django.conf import settings
+from django.http.request import split_domain_port, validate_host
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.tokens import AccessToken
 
 from coaching.models import User
 from coaching.realtime.db import in_db_thread
+from coaching.realtime.frames import DEFAULT_VSN, SERIALIZERS, Serializer
 
-SUPPORTED_VSN = "2.0.0"
 PHOENIX_SUBPROTOCOL = "phoenix"
 TOKEN_SUBPROTOCOL_PREFIX = "base64url.bearer.phx."
 
@@ -29,6 +30,7 @@ class Refused(Exception):
 class Connect:
     user: User
     subprotocol: str | None  # "phoenix" when the client offered it
+    serializer: Serializer  # the wire version the client asked for
 
 
 def _query(scope: dict) -> dict[str, str]:
@@ -52,14 +54,31 @@ def token_from_subprotocols(subprotocols: list[str]) -> str | None:
     return None
 
 
-def origin_allowed(origin: str | None, host: str | None) -> bool:
-    """No Origin: not a browser, token alone decides. Else same origin or allowlisted."""
+def host_allowed(host: str | None) -> bool:
+    """The upgrade's Host is one this site serves: Django's ALLOWED_HOSTS, as for REST."""
+    if not host:
+        return False
+    domain, _port = split_domain_port(host)
+    allowed = settings.ALLOWED_HOSTS
+    if settings.DEBUG and not allowed:
+        allowed = [".localhost", "127.0.0.1", "[::1]"]  # Django's own default
+    return bool(domain) and validate_host(domain, allowed)
+
+
+def origin_allowed(origin: str | None, host: str | None, scheme: str) -> bool:
+    """No Origin: not a browser, token alone decides. Else the same origin (scheme too:
+    an https page does not share an origin with a plain-http server) or allowlisted."""
     if origin is None:
         return True
     if origin in settings.WEBSOCKET_ALLOWED_ORIGINS or "*" in settings.WEBSOCKET_ALLOWED_ORIGINS:
         return True
     parsed = urlsplit(origin)
-    return bool(host) and parsed.netloc.lower() == host.lower()
+    page_scheme = "https" if scheme == "wss" else "http"
+    return (
+        bool(host)
+        and parsed.scheme.lower() == page_scheme
+        and parsed.netloc.lower() == host.lower()
+    )
 
 
 def user_id_from_token(token: str) -> int:
@@ -83,14 +102,18 @@ def _active_user(user_id: int) -> User:
 
 async def authenticate(scope: dict) -> Connect:
     query = _query(scope)
-    if query.get("vsn") != SUPPORTED_VSN:
+    serializer = SERIALIZERS.get(query.get("vsn", DEFAULT_VSN))
+    if serializer is None:
         raise Refused(f"unsupported vsn {query.get('vsn')!r}")
     headers = _headers(scope)
-    if not origin_allowed(headers.get("origin"), headers.get("host")):
+    if not host_allowed(headers.get("host")):
+        raise Refused(f"host {headers.get('host')!r} not in ALLOWED_HOSTS")
+    if not origin_allowed(headers.get("origin"), headers.get("host"), scope.get("scheme", "ws")):
         raise Refused(f"origin {headers.get('origin')!r} not allowed")
     subprotocols = list(scope.get("subprotocols") or [])
     token = query.get("token") or token_from_subprotocols(subprotocols)
     if not token:
         raise Refused("no token")
     user = await in_db_thread(_active_user)(user_id_from_token(token))
-    return Connect(user, PHOENIX_SUBPROTOCOL if PHOENIX_SUBPROTOCOL in subprotocols else None)
+    subprotocol = PHOENIX_SUBPROTOCOL if PHOENIX_SUBPROTOCOL in subprotocols else None
+    return Connect(user, subprotocol, serializer)

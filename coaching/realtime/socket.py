@@ -1,4 +1,4 @@
-"""One WebSocket connection speaking Phoenix Channels V2 (see docs/protocol.md).
+"""One WebSocket connection speaking Phoenix Channels V2 or V1 (see docs/protocol.md).
 
 The consumer itself only parses frames, answers heartbeats and routes: each
 joined topic gets a `TopicProcess`, a task with its own queue, so one topic's
@@ -15,6 +15,7 @@ from channels.exceptions import StopConsumer
 from django.conf import settings
 
 from coaching.errors import ServiceError
+from coaching.outage import is_database_down, log_database_down, unavailable_error
 from coaching.realtime import frames
 from coaching.realtime.auth import Refused, authenticate
 from coaching.realtime.channel import Channel
@@ -68,7 +69,9 @@ class TopicProcess:
             return False
 
     async def push(self, event: str, payload: dict[str, Any]) -> None:
-        await self.socket.send_text(frames.encode(self.join_ref, None, self.topic, event, payload))
+        await self.socket.send_text(
+            self.socket.serializer.encode(self.join_ref, None, self.topic, event, payload)
+        )
 
     async def push_untied(self, event: str, payload: dict[str, Any]) -> None:
         """Send like a broadcast. From an ended join, it goes through the topic's current
@@ -80,10 +83,14 @@ class TopicProcess:
             and current.enqueue({"event": event, "payload": payload})
         ):
             return
-        await self.socket.send_text(frames.encode(None, None, self.topic, event, payload))
+        await self.socket.send_text(
+            self.socket.serializer.encode(None, None, self.topic, event, payload)
+        )
 
     async def _reply(self, ref: str | None, status: str, response: dict[str, Any]) -> None:
-        await self.socket.send_text(frames.reply(self.join_ref, ref, self.topic, status, response))
+        await self.socket.send_text(
+            self.socket.serializer.reply(self.join_ref, ref, self.topic, status, response)
+        )
 
     async def _run(self) -> None:
         if self.replaces is not None:
@@ -91,7 +98,9 @@ class TopicProcess:
             await old.stop()
             self.replaces = None
             await self.socket.send_text(
-                frames.encode(old.join_ref, old.join_ref, self.topic, "phx_close", {})
+                self.socket.serializer.encode(
+                    old.join_ref, old.join_ref, self.topic, "phx_close", {}
+                )
             )
         # `closing` as well as cancellation: asgiref's sync_to_async swallows a
         # cancellation that arrives while its thread runs, and lets the call finish.
@@ -110,8 +119,11 @@ class TopicProcess:
                     await self._deliver(item)
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                logger.exception("error on %s", self.topic)
+            except Exception as exc:
+                if is_database_down(exc):
+                    log_database_down("socket topic task", exc)
+                else:
+                    logger.exception("error on %s", self.topic)
 
     async def _deliver(self, message: dict[str, Any]) -> None:
         """A broadcast (or a presence leave queued by an ended join of this topic)."""
@@ -124,10 +136,13 @@ class TopicProcess:
         if out is not payload:
             await self.push_untied(event, out)
             return
-        # Every local subscriber gets the same message object from the layer: encode once.
-        if "frame" not in message:
-            message["frame"] = frames.encode(None, None, self.topic, event, payload)
-        await self.socket.send_text(message["frame"])
+        # Every local subscriber gets the same message object from the layer: encode it
+        # once per wire version.
+        serializer = self.socket.serializer
+        encoded = message.setdefault("frames", {})
+        if serializer.vsn not in encoded:
+            encoded[serializer.vsn] = serializer.encode(None, None, self.topic, event, payload)
+        await self.socket.send_text(encoded[serializer.vsn])
 
     async def _join(self, msg: frames.Message) -> bool:
         # Subscribe before the channel reads its snapshot, so nothing committed
@@ -140,9 +155,13 @@ class TopicProcess:
             await self._reply(msg.ref, "error", exc.as_dict())
             await self.socket.forget(self)
             return False
-        except Exception:
-            logger.exception("join of %s crashed", self.topic)
-            await self._reply(msg.ref, "error", {"reason": "join_failed"})
+        except Exception as exc:
+            if is_database_down(exc):
+                log_database_down("socket join", exc)
+                await self._reply(msg.ref, "error", unavailable_error())
+            else:
+                logger.exception("join of %s crashed", self.topic)
+                await self._reply(msg.ref, "error", {"reason": "join_failed"})
             await self.socket.forget(self)
             return False
         await self._reply(msg.ref, "ok", response)
@@ -155,9 +174,13 @@ class TopicProcess:
             response = await self.channel.handle_in(msg.event, msg.payload)
         except ServiceError as exc:
             await self._reply(msg.ref, "error", exc.as_dict())
-        except Exception:
-            logger.exception("%s on %s crashed", msg.event, self.topic)
-            await self._reply(msg.ref, "error", {"reason": "internal_error"})
+        except Exception as exc:
+            if is_database_down(exc):
+                log_database_down(f"socket {msg.event}", exc)
+                await self._reply(msg.ref, "error", unavailable_error())
+            else:
+                logger.exception("%s on %s crashed", msg.event, self.topic)
+                await self._reply(msg.ref, "error", {"reason": "internal_error"})
         else:
             await self._reply(msg.ref, "ok", response)
 
@@ -194,6 +217,7 @@ class PhoenixSocket(AsyncConsumer):
 
     user = None
     closed = False
+    serializer: frames.Serializer  # the wire version chosen at connect
     topics: dict[str, TopicProcess]
     leaving: dict[str, TopicProcess]  # left by the client, still finishing
     background: set[asyncio.Task]
@@ -207,7 +231,13 @@ class PhoenixSocket(AsyncConsumer):
             logger.info("socket refused: %s", exc)
             await self.send({"type": "websocket.close"})  # before accept: HTTP 403
             return
-        self.user = connect.user
+        except Exception as exc:
+            if not is_database_down(exc):
+                raise
+            log_database_down("socket connect", exc)
+            await self.send({"type": "websocket.close"})  # HTTP 403; phoenix.js backs off
+            return
+        self.user, self.serializer = connect.user, connect.serializer
         await self.send({"type": "websocket.accept", "subprotocol": connect.subprotocol})
 
     async def dispatch(self, message: dict) -> None:
@@ -227,15 +257,14 @@ class PhoenixSocket(AsyncConsumer):
         if self.user is None:
             return
         text = message.get("text")
-        if text is None:
-            logger.info("binary frame ignored")
-            return
         try:
-            msg = frames.decode(text)
+            if text is None:
+                self.serializer.decode_binary(message.get("bytes") or b"")
+            msg = self.serializer.decode(text)
         except frames.FrameError as exc:
             if exc.ref is not None:
                 await self.send_text(
-                    frames.reply(
+                    self.serializer.reply(
                         None,
                         exc.ref,
                         exc.topic or "phoenix",
@@ -259,19 +288,30 @@ class PhoenixSocket(AsyncConsumer):
             await self._leave(msg)
         else:
             process = self.topics.get(msg.topic)
-            if process is None or process.join_ref != msg.join_ref:
+            if process is None or not self._addresses(msg, process):
                 await self._reply(msg, "error", {"reason": "not_joined"})
             elif not process.enqueue(msg):
                 await self._reply(msg, "error", {"reason": "too_many_requests"})
 
+    def _addresses(self, msg: frames.Message, process: TopicProcess) -> bool:
+        """Whether `msg` is for this join of its topic (not a stale one). V1 clients may
+        leave join_ref out: theirs is then the topic's current join."""
+        if msg.join_ref is None and self.serializer.join_ref_optional:
+            return True
+        return process.join_ref == msg.join_ref
+
     async def _reply(self, msg: frames.Message, status: str, response: dict) -> None:
-        await self.send_text(frames.reply(msg.join_ref, msg.ref, msg.topic, status, response))
+        await self.send_text(
+            self.serializer.reply(msg.join_ref, msg.ref, msg.topic, status, response)
+        )
 
     async def _join(self, msg: frames.Message) -> None:
         channel_cls = channel_for(msg.topic)
         if channel_cls is None:
             await self.send_text(
-                frames.reply(None, msg.ref, msg.topic, "error", {"reason": "unmatched topic"})
+                self.serializer.reply(
+                    None, msg.ref, msg.topic, "error", {"reason": "unmatched topic"}
+                )
             )
             return
         # A rejoin: the new join's task closes the old one first. Broadcasts that
@@ -283,7 +323,7 @@ class PhoenixSocket(AsyncConsumer):
 
     async def _leave(self, msg: frames.Message) -> None:
         process = self.topics.get(msg.topic)
-        if process is None or process.join_ref != msg.join_ref:
+        if process is None or not self._addresses(msg, process):
             await self._reply(msg, "ok", {})  # unknown or already ended: nothing to do
             return
         del self.topics[msg.topic]
@@ -299,7 +339,7 @@ class PhoenixSocket(AsyncConsumer):
             del self.leaving[msg.topic]
         await self._reply(msg, "ok", {})
         await self.send_text(
-            frames.encode(process.join_ref, process.join_ref, msg.topic, "phx_close", {})
+            self.serializer.encode(process.join_ref, process.join_ref, msg.topic, "phx_close", {})
         )
 
     async def forget(self, process: TopicProcess) -> None:
@@ -320,7 +360,7 @@ class PhoenixSocket(AsyncConsumer):
             del self.topics[process.topic]
             await process.stop()
             await self.send_text(
-                frames.encode(
+                self.serializer.encode(
                     process.join_ref,
                     process.join_ref,
                     process.topic,

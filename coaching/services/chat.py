@@ -6,29 +6,28 @@ fsync on this machine) serves them all. Each message still succeeds or fails on
 its own. `chat_message_post` is the one-message form.
 """
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import transaction
+from django.db import DatabaseError, transaction
 
 from coaching import events, policy, state
 from coaching.errors import ServiceError, invalid
 from coaching.models import ChatMessage, CoachingSession, SessionEvent, User
+from coaching.outage import is_database_down
 from coaching.realtime.publish import broadcast_on_commit
+from coaching.text import clean_text
+
+logger = logging.getLogger(__name__)
 
 MAX_MESSAGE_CHARS = 2000
 MAX_CLIENT_MSG_ID_CHARS = 64
 
 
 def clean_message(text: Any) -> str:
-    if not isinstance(text, str):
-        raise invalid("message", "message must be a string.")
-    text = text.strip()
-    if not text:
-        raise invalid("message", "message is empty.")
-    if len(text) > MAX_MESSAGE_CHARS:
-        raise invalid("message", f"message is longer than {MAX_MESSAGE_CHARS} characters.")
-    return text
+    """The chat line as stored, under the text rules REST fields follow too."""
+    return clean_text(text, field="message", max_chars=MAX_MESSAGE_CHARS)
 
 
 def clean_client_msg_id(value: Any) -> str | None:
@@ -65,6 +64,11 @@ def chat_message_post(
 def chat_messages_post(posts: list[ChatPost]) -> list[dict | ServiceError]:
     """Store many messages in one transaction; returns, per post, its payload or its error.
 
+    A message never fails because of another: should the database refuse the batch,
+    each message is stored in a transaction of its own, and only the refused one gets
+    an `internal_error`. Only when the database is down do all fail (the error is
+    raised, for the caller to answer `unavailable`).
+
     Rules per message: 1-2000 characters after trimming; only the session's student
     and coach; not after `ended`; a `client_msg_id` already stored for that sender in
     that session returns the stored message and is not broadcast again.
@@ -79,9 +83,30 @@ def chat_messages_post(posts: list[ChatPost]) -> list[dict | ServiceError]:
         except ServiceError as exc:
             results[i] = exc
     if valid:
-        with transaction.atomic():
-            _store(valid, results)
+        try:
+            with transaction.atomic():
+                _store(valid, results)
+        except DatabaseError as exc:
+            if is_database_down(exc) or len(valid) == 1:
+                raise  # every message fails alike; the caller reports it
+            # The database refused something in this batch: store each message on its
+            # own, so that only the one it refuses fails.
+            for entry in valid:
+                results[entry[0]] = None  # what the failed batch had put there
+            for entry in valid:
+                _store_alone(entry, results)
     return results  # type: ignore[return-value]
+
+
+def _store_alone(entry: tuple[int, ChatPost, str, str | None], results: list) -> None:
+    try:
+        with transaction.atomic():
+            _store([entry], results)
+    except DatabaseError as exc:
+        if is_database_down(exc):
+            raise
+        logger.exception("chat message %d of a batch could not be stored", entry[0])
+        results[entry[0]] = ServiceError("internal_error", "This message could not be stored.")
 
 
 def _store(valid: list[tuple[int, ChatPost, str, str | None]], results: list) -> None:

@@ -24,7 +24,11 @@ def session_create(
     policy.check_create_session(creator)
     if creator.role == Role.SERVICE:
         if student is None:
-            raise ServiceError("invalid_input", "student_id is required.", field="student_id")
+            raise ServiceError(
+                "forbidden",
+                "Only a student opens a session for themselves; the service account "
+                "gives student_id.",
+            )
     else:
         student = creator
     if student.role != Role.STUDENT or not student.is_active:

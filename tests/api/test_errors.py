@@ -76,18 +76,43 @@ def test_form_bodies_are_not_accepted(service, active_session):
 
 
 @pytest.mark.parametrize(
-    "metrics",
-    [{"note": "nul\u0000byte"}, {"key\u0000": 1}, {"lone": "\ud800"}],
-    ids=["nul-in-value", "nul-in-key", "lone-surrogate"],
+    "body, field",
+    [
+        ({"metrics": {"note": "nul\u0000byte"}}, "metrics"),
+        ({"metrics": {"key\u0000": 1}}, "metrics"),
+        ({"metrics": {"lone": "\ud800"}}, "metrics"),
+        ({"summary": "nul\u0000byte"}, "summary"),
+        ({"summary": "lone \udfff"}, "summary"),
+        ({"recommendations": ["ok", "bad\u0000"]}, "recommendations"),
+    ],
+    ids=[
+        "nul-in-value",
+        "nul-in-key",
+        "lone-surrogate",
+        "nul-in-text",
+        "surrogate-in-text",
+        "list",
+    ],
 )
-def test_strings_the_database_cannot_store_are_refused(service, active_session, metrics):
-    body = json.dumps({"swing_id": "sw", "summary": "s", "metrics": metrics})
+def test_strings_the_database_cannot_store_are_refused_naming_the_field(
+    service, active_session, body, field
+):
+    body = json.dumps({"swing_id": "sw", "summary": "s", **body})
     response = api_client_for(service).post(
         session_url(active_session, "feedback"), body, content_type="application/json"
     )
     assert response.status_code == 400
-    assert response.json()["error"]["code"] == "malformed_request"
+    assert response.json()["error"]["code"] == "invalid_input"
+    assert list(response.json()["error"]["fields"]) == [field]
     assert not Feedback.objects.exists()
+
+
+def test_keys_the_api_does_not_read_are_ignored_whatever_they_hold(service, active_session):
+    body = json.dumps({"swing_id": "sw", "summary": "s", "extra\u0000": "\u0000"})
+    response = api_client_for(service).post(
+        session_url(active_session, "feedback"), body, content_type="application/json"
+    )
+    assert response.status_code == 201
 
 
 def test_deeply_nested_json_is_refused(service, active_session):

@@ -2,16 +2,20 @@
 
 import base64
 import json
+import socket
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 from rest_framework_simplejwt.tokens import AccessToken
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
 from coaching.models import ChatMessage, SessionEvent
 from tests.support.auth import token_for
+from tests.support.pg_proxy import PostgresProxy
 from tests.support.phoenix import PhoenixClient
+from tests.support.servers import test_database_url
 
 
 def refused_status(url: str, **kwargs) -> int:
@@ -43,7 +47,7 @@ class TestConnect:
         assert refused_status(f"{server.socket_url}?vsn=2.0.0&token={token}") == 403
 
     def test_unsupported_protocol_version_is_refused(self, server, student):
-        url = f"{server.socket_url}?vsn=1.0.0&token={token_for(student)}"
+        url = f"{server.socket_url}?vsn=3.0.0&token={token_for(student)}"
         assert refused_status(url) == 403
 
     def test_auth_token_subprotocol_connects_and_answers_phoenix_only(self, server, student):
@@ -272,3 +276,168 @@ class TestBadInput:
             reply = good.call(active_session.topic, good_ref, "chat:new", {"message": "still"})
             assert reply["status"] == "ok"
             assert bad.event(active_session.topic, "chat:added")["message"] == "still"
+
+
+class TestHandshakeChecks:
+    def test_an_https_origin_is_refused_by_a_plain_http_server(self, server, student):
+        url = f"{server.socket_url}?vsn=2.0.0&token={token_for(student)}"
+        assert refused_status(url, origin=f"https://127.0.0.1:{server.port}") == 403
+
+    def test_a_host_outside_allowed_hosts_is_refused(self, server, student):
+        assert upgrade_status(server, student, host="evil.example") == 403
+
+    def test_an_allowed_host_with_its_port_connects(self, server, student):
+        assert upgrade_status(server, student, host=f"localhost:{server.port}") == 101
+
+
+def upgrade_status(server, user, *, host: str) -> int:
+    """The status of a raw upgrade request with exactly this Host header."""
+    request = (
+        f"GET /socket/websocket?vsn=2.0.0&token={token_for(user)} HTTP/1.1\r\n"
+        f"Host: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    )
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as conn:
+        conn.sendall(request.encode())
+        return int(conn.recv(1024).split(b" ", 2)[1])
+
+
+class TestFrameFaults:
+    def test_an_invalid_join_ref_with_a_readable_ref_gets_bad_frame(self, server, student):
+        with PhoenixClient(server.socket_url, token_for(student)) as client:
+            client.send('[{"bad": 1}, "7", "phoenix", "heartbeat", {}]')
+            reply = client.reply("7")
+            assert reply["status"] == "error"
+            assert reply["response"]["reason"] == "bad_frame"
+            assert "join_ref" in reply["response"]["message"]
+
+    def test_a_binary_push_is_answered_bad_frame_through_its_ref(
+        self, server, student, active_session
+    ):
+        topic = active_session.topic.encode()
+        with PhoenixClient(server.socket_url, token_for(student)) as client:
+            join_ref, _ = client.join_ok(active_session.topic)
+            # Phoenix's binary push: kind 0, sizes of join_ref, ref, topic, event; then data.
+            header = bytes([0, len(join_ref), 2, len(topic), 8])
+            client.ws.send(header + join_ref.encode() + b"b1" + topic + b"chat:new" + b"\x01\x02")
+            reply = client.reply("b1")
+            assert reply["status"] == "error"
+            assert reply["response"]["reason"] == "bad_frame"
+        assert not ChatMessage.objects.exists()
+
+    @pytest.mark.parametrize("data", [b"", b"\x00", b"\xff\x01\x02", b"\x00\x01\x05\x00\x00ab"])
+    def test_other_binary_frames_are_dropped_and_the_socket_keeps_working(
+        self, server, student, data
+    ):
+        with PhoenixClient(server.socket_url, token_for(student)) as client:
+            client.ws.send(data)
+            assert client.heartbeat()["status"] == "ok"
+            assert client.inbox == []
+
+
+class TestPhoenixV1:
+    """vsn=1.0.0: JSON object frames, as the npm phoenix-channels/phoenix-socket clients send."""
+
+    def v1(self, server, user, **query: str):
+        params = "&".join(f"{k}={v}" for k, v in {"token": token_for(user), **query}.items())
+        return connect(f"{server.socket_url}?{params}", open_timeout=5, legacy=True)
+
+    def test_v1_frames_join_push_and_receive_broadcasts(self, server, student, active_session):
+        topic = active_session.topic
+        with self.v1(server, student, vsn="1.0.0") as ws:
+            ws.send(json.dumps({"topic": topic, "event": "phx_join", "payload": {}, "ref": "1"}))
+            reply = json.loads(ws.recv(timeout=5))
+            assert reply["event"] == "phx_reply" and reply["ref"] == "1"
+            assert reply["payload"]["status"] == "ok"
+            ws.send(
+                json.dumps(
+                    {"topic": topic, "event": "chat:new", "payload": {"message": "v1"}, "ref": "2"}
+                )
+            )
+            by_event: dict[str, dict] = {}
+            while "chat:added" not in by_event or "phx_reply" not in by_event:
+                frame = json.loads(ws.recv(timeout=5))
+                by_event[frame["event"]] = frame
+            assert by_event["phx_reply"]["ref"] == "2"
+            assert by_event["phx_reply"]["payload"]["status"] == "ok"
+            assert by_event["chat:added"]["payload"]["message"] == "v1"
+            assert by_event["chat:added"]["topic"] == topic
+
+    def test_v1_is_the_version_when_none_is_given_as_in_phoenix(self, server, student):
+        with self.v1(server, student) as ws:
+            ws.send(
+                json.dumps({"topic": "phoenix", "event": "heartbeat", "payload": {}, "ref": "h"})
+            )
+            reply = json.loads(ws.recv(timeout=5))
+            assert reply == {
+                "topic": "phoenix",
+                "event": "phx_reply",
+                "payload": {"status": "ok", "response": {}},
+                "ref": "h",
+                "join_ref": None,
+            }
+
+    def test_v1_and_v2_sockets_get_the_same_broadcast_each_in_its_own_version(
+        self, server, student, coach, active_session
+    ):
+        topic = active_session.topic
+        with (
+            self.v1(server, coach, vsn="1.0.0") as ws,
+            PhoenixClient(server.socket_url, token_for(student)) as v2,
+        ):
+            ws.send(json.dumps({"topic": topic, "event": "phx_join", "payload": {}, "ref": "1"}))
+            assert json.loads(ws.recv(timeout=5))["payload"]["status"] == "ok"
+            join_ref, _ = v2.join_ok(topic)
+            assert v2.call(topic, join_ref, "chat:new", {"message": "both"})["status"] == "ok"
+            assert v2.event(topic, "chat:added")["message"] == "both"
+            while True:
+                frame = json.loads(ws.recv(timeout=5))
+                if frame["event"] == "chat:added":
+                    break
+            assert frame["payload"]["message"] == "both"
+
+    def test_a_malformed_v1_frame_with_a_ref_gets_bad_frame(self, server, student):
+        with self.v1(server, student, vsn="1.0.0") as ws:
+            ws.send(
+                json.dumps({"topic": "phoenix", "event": "heartbeat", "payload": [], "ref": "9"})
+            )
+            reply = json.loads(ws.recv(timeout=5))
+            assert reply["ref"] == "9"
+            assert reply["payload"]["response"]["reason"] == "bad_frame"
+
+
+class TestDatabaseOutage:
+    def test_pushes_and_joins_get_a_retryable_unavailable_and_one_log_line(
+        self, spawn_server, student, active_session
+    ):
+        if connection.vendor != "postgresql":
+            pytest.skip("needs PostgreSQL behind a proxy the test can cut")
+        db = connection.settings_dict
+        port = int(db.get("PORT") or 5432)
+        proxy = PostgresProxy(db.get("HOST") or "127.0.0.1", port)
+        try:
+            url = test_database_url().replace(f":{port}/", f":{proxy.port}/")
+            server = spawn_server(DATABASE_URL=url, OUTAGE_LOG_INTERVAL="60")
+            topic = active_session.topic
+            with PhoenixClient(server.socket_url, token_for(student)) as client:
+                join_ref, _ = client.join_ok(topic)
+                proxy.cut()
+                for i in range(5):
+                    reply = client.call(topic, join_ref, "chat:new", {"message": f"lost {i}"})
+                    assert reply["status"] == "error"
+                    assert reply["response"]["reason"] == "unavailable"
+                    assert reply["response"]["retry_after_ms"] == 2000
+                    assert reply["response"]["message"]
+                _, rejoin = client.join(topic)
+                assert rejoin["response"]["reason"] == "unavailable"
+                proxy.restore()
+                join_ref, _ = client.join_ok(topic)
+                reply = client.call(topic, join_ref, "chat:new", {"message": "back"})
+                assert reply["status"] == "ok"
+            log = server.log_path.read_text()
+            assert log.count("database unavailable in socket chat:new") == 1
+            assert log.count("database unavailable in socket join") == 1
+            assert "Traceback" not in log
+            assert list(ChatMessage.objects.values_list("message", flat=True)) == ["back"]
+        finally:
+            proxy.close()
