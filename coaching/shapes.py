@@ -38,7 +38,7 @@ def clean_shape(value: Any, field: str = "shape") -> dict[str, Any]:
     if unknown:
         raise invalid(field, f"Unknown shape keys: {', '.join(sorted(map(str, unknown)))}.")
     kind = value.get("kind")
-    if kind not in POINTS_PER_KIND:
+    if not isinstance(kind, str) or kind not in POINTS_PER_KIND:
         raise invalid(field, f"kind must be one of {', '.join(KINDS)}.")
     points = value.get("points")
     count = POINTS_PER_KIND[kind]

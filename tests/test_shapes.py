@@ -52,3 +52,8 @@ def test_shapes_are_a_list_of_at_most_fifty():
         with pytest.raises(ServiceError) as refused:
             clean_shapes(bad)
         assert refused.value.field == "shapes"
+
+
+def test_a_kind_that_is_not_a_string_is_refused_not_a_crash():
+    with pytest.raises(ServiceError):
+        clean_shape({"kind": {}, "points": [[0, 0], [1, 1]]})

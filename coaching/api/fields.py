@@ -14,6 +14,7 @@ import json
 import math
 from typing import Any
 
+from django.core.validators import RegexValidator
 from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -21,9 +22,13 @@ from rest_framework.fields import ProhibitNullCharactersValidator
 
 from coaching import text
 from coaching.errors import ServiceError
+from coaching.services import swings
 
 # The schema's form of text.UNSTORABLE (JSON Schema regexes are ECMA-262).
 SCHEMA_PATTERN = r"^[^\u0000]*$"
+# Text that must not be blank once trimmed: at least one character that is not
+# whitespace (to JavaScript's regexes or to Python's `str.strip`).
+NONBLANK_SCHEMA_PATTERN = r"^[^\u0000]*[^\s\u0000\u001c-\u001f\u0085][^\u0000]*$"
 
 
 class TextField(serializers.CharField):
@@ -53,8 +58,16 @@ class StorableTextSchema(OpenApiSerializerFieldExtension):
         refuses_nul = any(
             isinstance(v, ProhibitNullCharactersValidator) for v in self.target.validators
         )
-        if direction == "request" and refuses_nul and "pattern" not in schema:
-            schema = {**schema, "pattern": SCHEMA_PATTERN}
+        has_own_pattern = any(isinstance(v, RegexValidator) for v in self.target.validators)
+        if (
+            direction == "request"
+            and refuses_nul
+            and "pattern" not in schema
+            and not has_own_pattern
+        ):
+            refuses_blank = isinstance(self.target, TextField) and not self.target.allow_blank
+            pattern = NONBLANK_SCHEMA_PATTERN if refuses_blank else SCHEMA_PATTERN
+            schema = {**schema, "pattern": pattern}
         return schema
 
 
@@ -64,6 +77,9 @@ MAX_METRICS_ENTRIES = 100  # per object or list
 MAX_METRICS_KEY_CHARS = 64
 MAX_METRICS_STRING_CHARS = 200
 MAX_METRICS_NUMBER = 10**15
+
+
+METRICS_KEY_SCHEMA = {"maxLength": MAX_METRICS_KEY_CHARS, "pattern": SCHEMA_PATTERN}
 
 
 def _metrics_value_schema(levels: int) -> dict[str, Any]:
@@ -76,7 +92,12 @@ def _metrics_value_schema(levels: int) -> dict[str, Any]:
     if levels > 0:
         inner = _metrics_value_schema(levels - 1)
         kinds.append(
-            {"type": "object", "maxProperties": MAX_METRICS_ENTRIES, "additionalProperties": inner}
+            {
+                "type": "object",
+                "maxProperties": MAX_METRICS_ENTRIES,
+                "propertyNames": METRICS_KEY_SCHEMA,
+                "additionalProperties": inner,
+            }
         )
         kinds.append({"type": "array", "maxItems": MAX_METRICS_ENTRIES, "items": inner})
     return {"anyOf": kinds}
@@ -85,6 +106,7 @@ def _metrics_value_schema(levels: int) -> dict[str, Any]:
 METRICS_SCHEMA = {
     "type": "object",
     "maxProperties": MAX_METRICS_ENTRIES,
+    "propertyNames": METRICS_KEY_SCHEMA,
     "additionalProperties": _metrics_value_schema(MAX_METRICS_DEPTH - 1),
     "description": (
         'Free-form measurements, e.g. `{"face_angle": 5.2, "tempo": {"ratio": 3.1}}`: numbers '
@@ -149,3 +171,37 @@ class MetricsField(serializers.Field):
 
     def to_representation(self, value: dict[str, Any]) -> dict[str, Any]:
         return value
+
+
+def key_frames_schema() -> dict[str, Any]:
+    return {
+        "type": "object",
+        "nullable": True,
+        "maxProperties": swings.MAX_KEY_FRAMES,
+        "propertyNames": {
+            "minLength": 1,
+            "maxLength": swings.MAX_KEY_FRAME_NAME_CHARS,
+            "pattern": swings.KEY_FRAME_NAME_PATTERN,
+        },
+        "additionalProperties": {
+            "type": "integer",
+            "minimum": 0,
+            "maximum": swings.MAX_DURATION_MS,
+        },
+        "description": "Key positions of the swing, name → ms, within the swing's `duration_ms` "
+        "when it is known.",
+    }
+
+
+@extend_schema_field(key_frames_schema())
+class KeyFramesField(serializers.DictField):
+    """Key positions `{name: ms}`, checked by `coaching.services.swings.clean_key_frames`."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(child=serializers.IntegerField(), **kwargs)
+
+    def to_internal_value(self, data: Any) -> dict[str, int] | None:
+        try:
+            return swings.clean_key_frames(data, None, self.field_name or "key_frames")
+        except ServiceError as exc:
+            raise serializers.ValidationError(exc.message) from None

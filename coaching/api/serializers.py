@@ -7,17 +7,18 @@ describe those payloads for the schema.
 
 from typing import Any
 
-from drf_spectacular.utils import OpenApiExample, OpenApiResponse
+from django.core.validators import RegexValidator
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema_field
 from rest_framework import serializers
 
-from coaching.api.fields import MetricsField, TextField
+from coaching.api.fields import KeyFramesField, MetricsField, TextField
 from coaching.errors import ServiceError
 from coaching.models import CameraAngle, Status, Step
 from coaching.services import swings as swing_rules
 from coaching.services.annotations import MAX_NOTE_CHARS as MAX_ANNOTATION_NOTE_CHARS
 from coaching.services.checkpoints import MAX_NOTE_CHARS
 from coaching.services.notices import LEVELS
-from coaching.shapes import KINDS, MAX_SHAPES, clean_shape
+from coaching.shapes import MAX_SHAPES, POINTS_PER_KIND, clean_shape
 
 # The largest id or seq the database stores (a signed 64-bit integer).
 MAX_DB_INT = 2**63 - 1
@@ -101,6 +102,12 @@ class SwingAddedSerializer(serializers.Serializer):
     swing = SwingSerializer()
 
 
+# Stated as a validator so that the schema carries the same pattern as the rule.
+MEDIA_URL = RegexValidator(
+    swing_rules.MEDIA_URL_PATTERN, "Must be an http(s) URL or a path under /static/ or /media/."
+)
+
+
 class SwingCreateSerializer(serializers.Serializer):
     """A swing the Node API attaches; only `swing_id` and `video_url` are required."""
 
@@ -111,10 +118,16 @@ class SwingCreateSerializer(serializers.Serializer):
     )
     video_url = TextField(
         max_length=swing_rules.MAX_URL_CHARS,
+        validators=[MEDIA_URL],
         help_text="http(s) URL of the video (H.264 MP4 or WebM), or a path under "
         "/static/ or /media/ on this site.",
     )
-    poster_url = TextField(max_length=swing_rules.MAX_URL_CHARS, required=False, allow_null=True)
+    poster_url = TextField(
+        max_length=swing_rules.MAX_URL_CHARS,
+        required=False,
+        allow_null=True,
+        validators=[MEDIA_URL],
+    )
     fps = serializers.IntegerField(
         min_value=1, max_value=swing_rules.MAX_FPS, required=False, allow_null=True
     )
@@ -133,13 +146,7 @@ class SwingCreateSerializer(serializers.Serializer):
         allow_null=True,
         help_text="Epoch milliseconds.",
     )
-    key_frames = serializers.DictField(
-        child=serializers.IntegerField(min_value=0, max_value=swing_rules.MAX_DURATION_MS),
-        required=False,
-        allow_null=True,
-        help_text=f"Key positions, name → ms: at most {swing_rules.MAX_KEY_FRAMES}, names of "
-        f"1-{swing_rules.MAX_KEY_FRAME_NAME_CHARS} characters, within `duration_ms`.",
-    )
+    key_frames = KeyFramesField(required=False, allow_null=True)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         try:
@@ -300,18 +307,7 @@ class FeedbackCreateSerializer(serializers.Serializer):
         child=TextField(max_length=500), required=False, default=list, max_length=20
     )
     level = TextField(max_length=40, required=False, allow_blank=True, default="")
-    key_frames = serializers.DictField(
-        child=serializers.IntegerField(min_value=0, max_value=swing_rules.MAX_DURATION_MS),
-        required=False,
-        allow_null=True,
-        default=None,
-        help_text=f"Key positions of the swing, name → ms: at most {swing_rules.MAX_KEY_FRAMES}, "
-        f"names of 1-{swing_rules.MAX_KEY_FRAME_NAME_CHARS} characters, within the swing's "
-        "`duration_ms` when the session has the swing.",
-    )
-
-    def validate_key_frames(self, value: dict[str, int] | None) -> dict[str, int] | None:
-        return _service_checked(swing_rules.clean_key_frames, value, None)
+    key_frames = KeyFramesField(required=False, allow_null=True, default=None)
 
 
 FEEDBACK_EXAMPLE = OpenApiExample(
@@ -390,26 +386,45 @@ class SocketTokenSerializer(serializers.Serializer):
 # --- Annotations ----------------------------------------------------------------
 
 
-class ShapeSerializer(serializers.Serializer):
-    """A shape on the frame; coordinates are normalized to it (0..1 from the top-left)."""
+def _shape_schema() -> dict[str, Any]:
+    """One variant per point count, so the schema states the rule `clean_shape` applies."""
+    point = {
+        "type": "array",
+        "items": {"type": "number", "minimum": 0, "maximum": 1},
+        "minItems": 2,
+        "maxItems": 2,
+    }
+    by_count: dict[int, list[str]] = {}
+    for kind, count in POINTS_PER_KIND.items():
+        by_count.setdefault(count, []).append(kind)
+    return {
+        "oneOf": [
+            {
+                "type": "object",
+                "required": ["kind", "points"],
+                "additionalProperties": False,
+                "properties": {
+                    "kind": {"type": "string", "enum": kinds},
+                    "points": {"type": "array", "items": point, "minItems": n, "maxItems": n},
+                    "color": {"type": "string", "nullable": True, "pattern": "^#[0-9a-fA-F]{6}$"},
+                },
+            }
+            for n, kinds in sorted(by_count.items())
+        ],
+        "description": "Normalized to the frame (0..1 from the top-left). `line` and `arrow`: "
+        "[from, to]; `angle`: [end, vertex, end]; `circle`: [centre, a point on the circle].",
+    }
 
-    kind = serializers.ChoiceField(
-        choices=KINDS,
-        help_text="`line` and `arrow`: [from, to]; `angle`: [end, vertex, end]; "
-        "`circle`: [centre, a point on the circle].",
-    )
-    points = serializers.ListField(
-        child=serializers.ListField(
-            child=serializers.FloatField(min_value=0, max_value=1), min_length=2, max_length=2
-        ),
-        min_length=2,
-        max_length=3,
-        help_text="[[x, y], …]: 2 points, 3 for an angle.",
-    )
-    color = serializers.RegexField(r"^#[0-9a-fA-F]{6}$", required=False, help_text="#rrggbb")
 
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        return _service_checked(clean_shape, dict(attrs))
+@extend_schema_field(_shape_schema())
+class ShapeField(serializers.Field):
+    """A shape on the frame, checked by `coaching.shapes.clean_shape`."""
+
+    def to_internal_value(self, data: Any) -> dict[str, Any]:
+        return _service_checked(clean_shape, data)
+
+    def to_representation(self, value: dict[str, Any]) -> dict[str, Any]:
+        return value
 
 
 class AnnotationSerializer(serializers.Serializer):
@@ -420,7 +435,7 @@ class AnnotationSerializer(serializers.Serializer):
     session_id = serializers.CharField()
     swing_id = serializers.CharField()
     time_ms = serializers.IntegerField(help_text="The frame's time in the swing, in ms.")
-    shapes = ShapeSerializer(many=True)
+    shapes = serializers.ListField(child=ShapeField())
     note = serializers.CharField(allow_blank=True)
     coach = PersonSerializer()
     created_at = serializers.IntegerField(help_text="Epoch milliseconds.")
@@ -435,7 +450,7 @@ class AnnotationCreateSerializer(serializers.Serializer):
         max_value=swing_rules.MAX_DURATION_MS,
         help_text="The frame's time in ms, within the swing's duration.",
     )
-    shapes = ShapeSerializer(many=True, max_length=MAX_SHAPES)
+    shapes = serializers.ListField(child=ShapeField(), max_length=MAX_SHAPES)
     note = TextField(
         max_length=MAX_ANNOTATION_NOTE_CHARS, required=False, allow_blank=True, default=""
     )

@@ -52,6 +52,8 @@ class Pagination(PageNumberPagination):
         parameters = super().get_schema_operation_parameters(view)
         for parameter in parameters:
             parameter["schema"]["minimum"] = 1
+            if parameter["name"] == self.page_query_param:
+                parameter["schema"]["maximum"] = s.MAX_DB_INT
         return parameters
 
 
@@ -313,7 +315,7 @@ class SessionViewSet(viewsets.GenericViewSet):
 
     @extend_schema(
         summary="List swings",
-        responses={200: s.SwingSerializer(many=True), **s.error_responses(401, 403, 404)},
+        responses={200: s.SwingSerializer(many=True), **s.error_responses(400, 401, 403, 404)},
     )
     @action(detail=True, methods=["get"])
     def swings(self, request: Request, session_id: str) -> Response:
@@ -351,7 +353,10 @@ class SessionViewSet(viewsets.GenericViewSet):
 
     @extend_schema(
         summary="List annotations",
-        responses={200: s.AnnotationSerializer(many=True), **s.error_responses(401, 403, 404)},
+        responses={
+            200: s.AnnotationSerializer(many=True),
+            **s.error_responses(400, 401, 403, 404),
+        },
     )
     @action(detail=True, methods=["get"])
     def annotations(self, request: Request, session_id: str) -> Response:

@@ -1,12 +1,11 @@
 """Annotations: the coach's drawings on a frame of a swing, saved with the lesson."""
 
 import math
-import re
 from typing import Any
 
 from django.db import transaction
 
-from coaching import events, policy, state
+from coaching import events, policy, state, text
 from coaching.errors import invalid
 from coaching.models import Annotation, Swing, User
 from coaching.realtime.publish import broadcast_on_commit
@@ -15,21 +14,12 @@ from coaching.services.swings import MAX_DURATION_MS
 from coaching.shapes import clean_shapes
 
 MAX_NOTE_CHARS = 500
-# NUL: PostgreSQL text and jsonb refuse it; lone surrogates: not encodable as UTF-8.
-_UNSTORABLE = re.compile(r"[\x00\ud800-\udfff]")
 
 
 def clean_note(value: Any) -> str:
     if value is None:
         return ""
-    if not isinstance(value, str):
-        raise invalid("note", "note must be a string.")
-    if _UNSTORABLE.search(value):
-        raise invalid("note", "note may not contain NUL characters or lone surrogates.")
-    value = value.strip()
-    if len(value) > MAX_NOTE_CHARS:
-        raise invalid("note", f"note is longer than {MAX_NOTE_CHARS} characters.")
-    return value
+    return text.clean_text(value, field="note", max_chars=MAX_NOTE_CHARS, allow_blank=True)
 
 
 def clean_time_ms(value: Any, duration_ms: int | None) -> int:

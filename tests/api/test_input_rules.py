@@ -82,7 +82,9 @@ def test_request_strings_declare_that_nul_is_refused():
     from tests.api.test_schema import openapi
 
     schemas = openapi()["components"]["schemas"]
-    assert schemas["ProgressRequest"]["properties"]["step"]["pattern"] == "^[^\\u0000]*$"
+    # A required text must also hold something besides spaces once trimmed.
+    step = schemas["ProgressRequest"]["properties"]["step"]["pattern"]
+    assert step == "^[^\\u0000]*[^\\s\\u0000\\u001c-\\u001f\\u0085][^\\u0000]*$"
     assert schemas["NoticeCreateRequest"]["properties"]["notice_id"]["pattern"]
     title = schemas["SessionCreateRequest"]["properties"]["title"]["oneOf"][0]  # or blank
     assert title["pattern"] == "^[^\\u0000]*$"
