@@ -12,10 +12,10 @@ from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
 from coaching.models import ChatMessage, SessionEvent
+from tests.support import servers
 from tests.support.auth import token_for
 from tests.support.pg_proxy import PostgresProxy
 from tests.support.phoenix import PhoenixClient
-from tests.support import servers
 
 
 def refused_status(url: str, **kwargs) -> int:
