@@ -232,7 +232,7 @@ class SessionCreateSerializer(serializers.Serializer):
 class PageQuerySerializer(serializers.Serializer):
     """What every list's paginator reads (its schema comes from the paginator)."""
 
-    page = serializers.IntegerField(required=False, min_value=1, max_value=MAX_DB_INT)
+    page = serializers.IntegerField(required=False, min_value=1)  # past the last: 404
     page_size = serializers.IntegerField(required=False, min_value=1)  # over 100: capped
 
 

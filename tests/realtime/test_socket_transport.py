@@ -12,10 +12,10 @@ from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
 from coaching.models import ChatMessage, SessionEvent
+from tests.support import servers
 from tests.support.auth import token_for
 from tests.support.pg_proxy import PostgresProxy
 from tests.support.phoenix import PhoenixClient
-from tests.support.servers import test_database_url
 
 
 def refused_status(url: str, **kwargs) -> int:
@@ -416,7 +416,7 @@ class TestDatabaseOutage:
         port = int(db.get("PORT") or 5432)
         proxy = PostgresProxy(db.get("HOST") or "127.0.0.1", port)
         try:
-            url = test_database_url().replace(f":{port}/", f":{proxy.port}/")
+            url = servers.test_database_url().replace(f":{port}/", f":{proxy.port}/")
             server = spawn_server(DATABASE_URL=url, OUTAGE_LOG_INTERVAL="60")
             topic = active_session.topic
             with PhoenixClient(server.socket_url, token_for(student)) as client:

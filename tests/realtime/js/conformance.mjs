@@ -255,7 +255,7 @@ scenarios.refused = async () => {
     client("missing_token", {opts}),
     client("expired_token", {token: cfg.tokens.expired, opts}),
     client("bad_authtoken", {authToken: "not-a-jwt", opts}),
-    client("unsupported_vsn", {token: cfg.tokens.student, opts: {...opts, vsn: "1.0.0"}}),
+    client("unsupported_vsn", {token: cfg.tokens.student, opts: {...opts, vsn: "3.0.0"}}),
   ]
   clients.forEach((c) => c.socket.connect())
   await sleep(window)
