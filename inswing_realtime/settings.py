@@ -165,7 +165,7 @@ CHAT_RATE_PER_SECOND = float(os.environ.get("CHAT_RATE_PER_SECOND", "5"))
 CHAT_RATE_BURST = int(os.environ.get("CHAT_RATE_BURST", "20"))
 CLIENT_EVENTS_PER_SECOND = float(os.environ.get("CLIENT_EVENTS_PER_SECOND", "20"))
 CLIENT_EVENTS_BURST = int(os.environ.get("CLIENT_EVENTS_BURST", "60"))
-RATE_LIMIT_CLOSE_SECONDS = int(os.environ.get("RATE_LIMIT_CLOSE_SECONDS", "5"))
+RATE_LIMIT_CLOSE_SECONDS = int(os.environ.get("RATE_LIMIT_CLOSE_SECONDS", "10"))
 
 # --- REST, tokens, schema ---------------------------------------------------
 REST_FRAMEWORK = {

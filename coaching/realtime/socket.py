@@ -209,7 +209,11 @@ class TopicProcess:
             else:
                 if not drain:
                     await self._refuse_queued(reason)
-                await self.queue.put(_STOP)  # behind the pushes left to run
+                # Behind the pushes left to run. A full queue (a leave) waits for room,
+                # unless the task ends first (cancelled: the socket closed meanwhile).
+                put = asyncio.ensure_future(self.queue.put(_STOP))
+                await asyncio.wait({put, self.task}, return_when=asyncio.FIRST_COMPLETED)
+                put.cancel()
             await asyncio.wait({self.task})
         if self.replaces is not None:  # stopped before it had ended the earlier join
             await self.replaces.stop()
@@ -272,8 +276,9 @@ class PhoenixSocket(AsyncConsumer):
         """
         if self.closed:
             return
-        await self.send_text(frames.encode(None, None, "phoenix", "disconnect", {"reason": reason}))
         self.closed = True
+        disconnect = frames.encode(None, None, "phoenix", "disconnect", {"reason": reason})
+        await self.send({"type": "websocket.send", "text": disconnect})
         logger.info("closing socket of user %s: %s", getattr(self.user, "pk", None), reason)
         await self._stop_all()
         await self.send({"type": "websocket.close", "code": code})

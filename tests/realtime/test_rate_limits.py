@@ -19,8 +19,8 @@ from coaching.realtime.socket import PhoenixSocket
 from tests.support.auth import token_for
 from tests.support.phoenix import PhoenixClient
 
-# A server whose chat limit is small and slow, so counts do not depend on timing.
-TIGHT = {"CHAT_RATE_PER_SECOND": "0.1", "CHAT_RATE_BURST": "10"}
+# A server whose chat bucket holds 10 and refills too slowly to matter: exact counts.
+TIGHT = {"CHAT_RATE_PER_SECOND": "0.0001", "CHAT_RATE_BURST": "10"}
 
 
 def chat(client: PhoenixClient, topic: str, join_ref: str) -> str:
@@ -62,8 +62,11 @@ def statuses(got: dict[str, list[dict]]) -> dict[str, int]:
 
 
 def test_a_burst_of_5000_pushes_gets_one_reply_each_and_rows_match_ok_replies(
-    server, student, active_session
+    spawn_server, student, active_session
 ):
+    # The server measures a burst as it reads it: on a loaded machine a 2 s burst can
+    # take it longer to read than the closing rule allows (tested on its own below).
+    server = spawn_server(RATE_LIMIT_CLOSE_SECONDS="60")
     topic = active_session.topic
     with PhoenixClient(server.socket_url, token_for(student)) as client:
         join_ref, _ = client.join_ok(topic)
@@ -73,20 +76,22 @@ def test_a_burst_of_5000_pushes_gets_one_reply_each_and_rows_match_ok_replies(
         for _ in range(20):  # 5,000 pushes over about 2 s
             refs += [chat(client, topic, join_ref) for _ in range(250)]
             time.sleep(0.1)
-        elapsed = time.monotonic() - started
+        sent = time.monotonic() - started
         got = replies(client, refs)
+        # The server read every push within this window, with a full bucket at its start.
+        window = time.monotonic() - started
         assert client.heartbeat()["status"] == "ok"  # the socket is still up
 
     assert [ref for ref, answers in got.items() if len(answers) != 1] == []
     counts = statuses(got)
     assert set(counts) == {"ok", "rate_limited"}, counts
-    assert counts["ok"] <= settings.CHAT_RATE_BURST + settings.CHAT_RATE_PER_SECOND * (elapsed + 1)
+    assert counts["ok"] <= settings.CHAT_RATE_BURST + settings.CHAT_RATE_PER_SECOND * window
     retry_after = [
         a[0]["response"]["retry_after_ms"] for a in got.values() if a[0]["status"] == "error"
     ]
     assert min(retry_after) > 0
     assert ChatMessage.objects.filter(session=active_session).count() == counts["ok"]
-    print(f"\n5,000 pushes in {elapsed:.2f} s: {counts}")
+    print(f"\n5,000 pushes sent in {sent:.2f} s, all answered in {window:.2f} s: {counts}")
 
 
 def test_two_sockets_of_one_user_share_the_limit(spawn_server, student, active_session):
@@ -101,9 +106,8 @@ def test_two_sockets_of_one_user_share_the_limit(spawn_server, student, active_s
             join_ref, _ = client.join_ok(topic)
             refs[client] = [chat(client, topic, join_ref) for _ in range(10)]
         counts = [statuses(replies(client, refs[client])) for client in (one, two)]
-    ok = sum(c.get("ok", 0) for c in counts)
-    assert ok <= 11, counts  # one burst of 10 for both (+1 for the slow refill)
-    assert sum(c.get("rate_limited", 0) for c in counts) == 20 - ok
+    assert sum(c.get("ok", 0) for c in counts) == 10, counts  # one bucket for both
+    assert sum(c.get("rate_limited", 0) for c in counts) == 10, counts
 
 
 def test_a_coachs_and_a_students_limits_are_independent(
@@ -118,7 +122,7 @@ def test_a_coachs_and_a_students_limits_are_independent(
         s_ref, _ = s.join_ok(topic)
         c_ref, _ = c.join_ok(topic)
         student_counts = statuses(replies(s, [chat(s, topic, s_ref) for _ in range(15)]))
-        assert student_counts.get("rate_limited", 0) >= 4
+        assert student_counts == {"ok": 10, "rate_limited": 5}
         coach_counts = statuses(replies(c, [chat(c, topic, c_ref) for _ in range(10)]))
         assert coach_counts == {"ok": 10}
 
