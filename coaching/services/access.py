@@ -1,7 +1,7 @@
 """When a user's access ends, their tokens stop working and their open sockets close.
 
 Access ends on logout from the pages, deactivation (`is_active` set to False), a
-change of role, staff or superuser status, and a password change. Each bumps the
+change of role, staff or superuser status, a password change, and deletion. Each bumps the
 user's `token_generation`. Every token carries the generation it was issued under
 (claim `gen`; a token without it counts as generation 0), and both the socket's
 connect check and REST's JWT authentication refuse a token of an older generation.
@@ -21,7 +21,7 @@ from typing import Any
 
 from django.contrib.auth.signals import user_logged_out
 from django.db.models import F
-from django.db.models.signals import post_save, pre_save
+from django.db.models.signals import post_delete, post_save, pre_save
 from django.dispatch import receiver
 from rest_framework_simplejwt.tokens import Token
 
@@ -96,6 +96,11 @@ def _end_changed_access(sender: type[User], instance: User, **kwargs: Any) -> No
     if reason is not None:
         instance._access_ended = None
         user_access_end(instance, reason)
+
+
+@receiver(post_delete, sender=User, dispatch_uid="access_delete")
+def _end_deleted_access(sender: type[User], instance: User, **kwargs: Any) -> None:
+    user_sockets_disconnect(instance.pk, "deleted")  # its tokens name no user any more
 
 
 @receiver(user_logged_out, dispatch_uid="access_logout")

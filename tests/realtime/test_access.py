@@ -158,3 +158,12 @@ def test_a_socket_closes_when_its_token_expires(server, student, active_session)
     with PhoenixClient(server.socket_url, str(token)) as socket:
         socket.join_ok(active_session.topic)
         assert closed_with(socket, timeout=10) == (4002, "token_expired")
+
+
+@needs_redis
+def test_deleting_a_user_closes_their_sockets(server, make_user):
+    outsider = make_user(Role.STUDENT)
+    with PhoenixClient(server.socket_url, token_for(outsider)) as socket:
+        socket.heartbeat()
+        outsider.delete()
+        assert closed_with(socket) == (4001, "deleted")
