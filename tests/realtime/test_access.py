@@ -118,10 +118,12 @@ def test_deactivating_a_user_closes_their_sockets_on_every_process(
         first.join_ok(active_session.topic)
         second.join_ok(active_session.topic)
         lesson_ref, _ = lesson.join_ok(active_session.topic)
+        started = time.monotonic()
         student.is_active = False
         student.save()
         assert closed_with(first) == (4001, "deactivated")
         assert closed_with(second) == (4001, "deactivated")
+        print(f"\nboth sockets closed {time.monotonic() - started:.3f} s after the save")
         # The coach's socket is not touched.
         assert (
             lesson.call(active_session.topic, lesson_ref, "chat:new", {"message": "still here"})[
