@@ -130,12 +130,13 @@ else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
 # Django's cache holds the REST throttles' counters: shared in Redis when there is one.
+# Keyed by database too, since they count per user id (test runs each have their own).
 if REDIS_URL:
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
-            "KEY_PREFIX": f"{REALTIME_PREFIX}:cache",
+            "KEY_PREFIX": f"{REALTIME_PREFIX}:cache:{DATABASES['default']['NAME']}",
         }
     }
 else:
