@@ -24,6 +24,9 @@ class User(AbstractUser):
 
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.STUDENT)
     name = models.CharField("display name", max_length=80, blank=True)
+    # Carried by every token issued for the user (claim `gen`); bumped when their access
+    # ends (logout, deactivation, role or password change), which voids older tokens.
+    token_generation = models.PositiveIntegerField(default=0, editable=False)
 
     @property
     def display_name(self) -> str:

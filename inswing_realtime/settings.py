@@ -129,6 +129,19 @@ if REDIS_URL:
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
+# Django's cache holds the REST throttles' counters: shared in Redis when there is one.
+# Keyed by database too, since they count per user id (test runs each have their own).
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": f"{REALTIME_PREFIX}:cache:{DATABASES['default']['NAME']}",
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
 # Presence: a process refreshes its heartbeat every PRESENCE_HEARTBEAT seconds;
 # when it has not for PRESENCE_NODE_TTL seconds, other processes remove its
 # connections and announce their leaves. Bound on a crashed process's ghosts:
@@ -152,11 +165,21 @@ WEBSOCKET_MAX_FRAME_BYTES = int(os.environ.get("WEBSOCKET_MAX_FRAME_BYTES", str(
 # repeated failure is logged (one line per interval, not a traceback per request).
 OUTAGE_RETRY_AFTER_SECONDS = float(os.environ.get("OUTAGE_RETRY_AFTER_SECONDS", "2"))
 OUTAGE_LOG_INTERVAL = float(os.environ.get("OUTAGE_LOG_INTERVAL", "10"))
+# Per-user limits on what clients push on the socket (coaching/realtime/ratelimit.py):
+# token buckets of RATE per second holding up to BURST, shared by all the user's
+# sockets on a process. A socket refused for RATE_LIMIT_CLOSE_SECONDS seconds in a
+# row, at least CLIENT_EVENTS_PER_SECOND times in each, is closed.
+CHAT_RATE_PER_SECOND = float(os.environ.get("CHAT_RATE_PER_SECOND", "5"))
+CHAT_RATE_BURST = int(os.environ.get("CHAT_RATE_BURST", "20"))
+CLIENT_EVENTS_PER_SECOND = float(os.environ.get("CLIENT_EVENTS_PER_SECOND", "20"))
+CLIENT_EVENTS_BURST = int(os.environ.get("CLIENT_EVENTS_BURST", "60"))
+RATE_LIMIT_CLOSE_SECONDS = int(os.environ.get("RATE_LIMIT_CLOSE_SECONDS", "10"))
 
 # --- REST, tokens, schema ---------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework_simplejwt.authentication.JWTAuthentication",
+        # simplejwt's, refusing tokens issued before the user's access ended.
+        "coaching.api.authentication.CurrentJWTAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -164,6 +187,15 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 20,
     "EXCEPTION_HANDLER": "coaching.api.errors.exception_handler",
+    # Token endpoints (coaching/api/throttles.py): password attempts per client
+    # address, socket tokens per user.
+    "DEFAULT_THROTTLE_RATES": {
+        "auth_token": os.environ.get("AUTH_TOKEN_RATE", "10/minute"),
+        "socket_token": os.environ.get("SOCKET_TOKEN_RATE", "30/minute"),
+    },
+    # Proxies in front of the app whose X-Forwarded-For is trusted for the client's
+    # address; 0 uses the peer address, so a client cannot pick its own throttle key.
+    "NUM_PROXIES": int(os.environ.get("NUM_PROXIES", "0")),
 }
 SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=int(os.environ.get("JWT_ACCESS_MINUTES", "15"))),

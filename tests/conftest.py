@@ -1,5 +1,6 @@
 import os
 import threading
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -44,6 +45,16 @@ def pytest_report_header(config) -> list[str]:
 
 
 PASSWORD = "pass-word-123"
+
+
+@pytest.fixture(autouse=True)
+def isolated_cache(settings) -> None:
+    """A cache of its own for each test (REST throttle counters live there). A new key
+    prefix rather than `cache.clear()`, which on Redis would flush the shared database."""
+    settings.CACHES = {
+        name: {**conf, "KEY_PREFIX": f"{conf.get('KEY_PREFIX', '')}:{uuid.uuid4().hex}"}
+        for name, conf in settings.CACHES.items()
+    }
 
 
 @pytest.fixture(scope="session")

@@ -33,7 +33,7 @@ DRF_CODES = {
     exceptions.MethodNotAllowed: "method_not_allowed",
     exceptions.ParseError: "malformed_request",
     exceptions.UnsupportedMediaType: "unsupported_media_type",
-    exceptions.Throttled: "throttled",
+    exceptions.Throttled: "rate_limited",
     exceptions.ValidationError: "invalid_input",
 }
 

@@ -15,6 +15,8 @@ speaking the Phoenix Channels V2 protocol for everything live.
   `POST /api/auth/token/refresh/` `{"refresh"}`.
 * Our own pages use Django's session cookie (with the `X-CSRFToken` header on writes)
   and fetch a short-lived socket token from `POST /api/auth/socket-token/`.
+* Tokens stop working once the user's access ends (logout from the pages, deactivation,
+  a role or password change). The token endpoints are rate limited (429).
 
 ## Roles
 * **student**: creates own sessions; reads own sessions, their chat, feedback and checkpoints.
@@ -36,6 +38,7 @@ Every error is `{"error": {"code": "…", "message": "…", "fields": {…}?}}`.
 | 403 | `forbidden` | a session you can see, but your role may not do this |
 | 404 | `not_found` | no such session, or one you may not see (the two are indistinguishable) |
 | 409 | `already_claimed`, `invalid_transition`, `session_ended` | the session's state refuses it |
+| 429 | `rate_limited` | too many token requests; retry after `Retry-After` seconds |
 | 503 | `unavailable` | the database is briefly down: retry after the `Retry-After` seconds |
 
 Text fields are JSON strings (a number is not taken for one), NFC-normalized and trimmed;
@@ -83,10 +86,13 @@ Frames are JSON arrays `[join_ref, ref, topic, event, payload]`. Replies are
 `phx_reply` with `{"status": "ok"|"error", "response": {…}}`; an error response is
 `{"reason": "<code>", "message": "…"}` with the codes above, or one of
 `unknown_event`, `bad_frame`, `payload_too_large`, `not_joined`,
-`too_many_requests`, `join_failed`, `internal_error`, `unmatched topic`, and `unavailable`
-(the database is down; the response has `retry_after_ms`).
+`too_many_requests`, `join_failed`, `internal_error`, `unmatched topic`, `overloaded`,
+`unavailable` (the database is down; the response has `retry_after_ms`), and
+`rate_limited` with `retry_after_ms` (per-user limits on pushes: chat 5/s, bursts of 20).
 A channel that cannot keep up gets `phx_error` `{"reason": "overloaded"}`; the client
-rejoins with its `last_seq` and loses nothing. Heartbeat: topic `phoenix`, event `heartbeat`.
+rejoins with its `last_seq` and loses nothing. The server closes the socket when the
+token expires (4002) or the user's access ends (4001): reconnect with a fresh token.
+Heartbeat: topic `phoenix`, event `heartbeat`.
 
 ### Topic `session:{session_id}`
 Joinable by the session's student and coach, and by admins as read-only observers.

@@ -52,6 +52,7 @@ ERROR_DESCRIPTIONS = {
     404: "No such session, or not one you may see; on lists, no such page (`not_found`).",
     409: "The session's state refuses it (`already_claimed`, `invalid_transition`, "
     "`session_ended`).",
+    429: "Too many requests (`rate_limited`); retry after the `Retry-After` header's seconds.",
     503: "The database is briefly unavailable (`unavailable`); retry after `Retry-After` seconds.",
 }
 

@@ -15,7 +15,7 @@ from django.db.models import QuerySet
 from django.http import QueryDict
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status, viewsets
-from rest_framework.decorators import action, api_view, permission_classes
+from rest_framework.decorators import action, api_view, permission_classes, throttle_classes
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
@@ -26,10 +26,13 @@ from rest_framework_simplejwt.tokens import AccessToken
 
 from coaching import events, policy, selectors
 from coaching.api import serializers as s
+from coaching.api.authentication import TokenObtainSerializer, TokenRefreshCurrentSerializer
 from coaching.api.errors import error_body
 from coaching.api.parsers import StrictJSONParser
+from coaching.api.throttles import PasswordLoginThrottle, SocketTokenThrottle
 from coaching.errors import ServiceError
 from coaching.models import CoachingSession
+from coaching.services.access import token_stamp
 from coaching.services.analysis import feedback_record, progress_post
 from coaching.services.annotations import annotation_save
 from coaching.services.checkpoints import checkpoint_save
@@ -70,11 +73,13 @@ def validated(serializer_class: type[serializers.Serializer], data: Any) -> dict
     return serializer.validated_data
 
 
-@extend_schema(responses={200: TokenObtainPairSerializer, **s.error_responses(400, 401)})
+@extend_schema(responses={200: TokenObtainPairSerializer, **s.error_responses(400, 401, 429)})
 class TokenObtainView(jwt_views.TokenObtainPairView):
     """A JWT access/refresh pair for a username and password."""
 
     parser_classes = [StrictJSONParser]
+    serializer_class = TokenObtainSerializer
+    throttle_classes = [PasswordLoginThrottle]
 
 
 @extend_schema(responses={200: TokenRefreshSerializer, **s.error_responses(400, 401)})
@@ -82,17 +87,19 @@ class TokenRefreshView(jwt_views.TokenRefreshView):
     """A new access token for a refresh token."""
 
     parser_classes = [StrictJSONParser]
+    serializer_class = TokenRefreshCurrentSerializer
 
 
 @extend_schema(
     request=None,
-    responses={200: s.SocketTokenSerializer, **s.error_responses(401)},
+    responses={200: s.SocketTokenSerializer, **s.error_responses(401, 429)},
 )
 @api_view(["POST"])
 @permission_classes([IsAuthenticated])
+@throttle_classes([SocketTokenThrottle])
 def socket_token(request: Request) -> Response:
     """A short-lived access token for the socket, for pages logged in with a session."""
-    token = AccessToken.for_user(request.user)
+    token = token_stamp(AccessToken.for_user(request.user), request.user)
     token.set_exp(lifetime=settings.SOCKET_TOKEN_LIFETIME)
     return Response(
         {"token": str(token), "expires_in": int(settings.SOCKET_TOKEN_LIFETIME.total_seconds())}

@@ -6,6 +6,7 @@ treats as a failed connect and retries with backoff, instead of a reconnect stor
 
 import base64
 import binascii
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
 
@@ -17,6 +18,7 @@ from rest_framework_simplejwt.tokens import AccessToken
 from coaching.models import User
 from coaching.realtime.db import in_db_thread
 from coaching.realtime.frames import DEFAULT_VSN, SERIALIZERS, Serializer
+from coaching.services.access import token_is_current
 
 PHOENIX_SUBPROTOCOL = "phoenix"
 TOKEN_SUBPROTOCOL_PREFIX = "base64url.bearer.phx."
@@ -31,6 +33,7 @@ class Connect:
     user: User
     subprotocol: str | None  # "phoenix" when the client offered it
     serializer: Serializer  # the wire version the client asked for
+    expires_at: float  # the token's expiry, epoch seconds: the socket closes then
 
 
 def _query(scope: dict) -> dict[str, str]:
@@ -83,11 +86,14 @@ def origin_allowed(origin: str | None, host: str | None, scheme: str) -> bool:
     )
 
 
-def user_id_from_token(token: str) -> int:
+def decode_token(token: str) -> AccessToken:
     try:
-        access = AccessToken(token)
+        return AccessToken(token)
     except TokenError as exc:
         raise Refused(f"bad token: {exc}") from None
+
+
+def user_id_from_token(access: AccessToken) -> int:
     user_id = access.get(settings.SIMPLE_JWT.get("USER_ID_CLAIM", "user_id"))
     try:
         return int(user_id)
@@ -95,14 +101,21 @@ def user_id_from_token(token: str) -> int:
         raise Refused("token has no usable user id") from None
 
 
-def _active_user(user_id: int) -> User:
+def _current_user(user_id: int, access: AccessToken) -> User:
     user = User.objects.filter(pk=user_id, is_active=True).first()
     if user is None:
         raise Refused("unknown or inactive user")
+    if not token_is_current(access, user):
+        raise Refused("token issued before the user's access ended")
     return user
 
 
-async def authenticate(scope: dict) -> Connect:
+async def authenticate(
+    scope: dict, on_identified: Callable[[int], Awaitable[None]] | None = None
+) -> Connect:
+    """The connect checks. `on_identified(user_id)` runs once the token is read and
+    before the user is looked up, so that a socket can start listening for its user's
+    access ending before it checks that access (nothing falls in between)."""
     query = _query(scope)
     serializer = SERIALIZERS.get(query.get("vsn", DEFAULT_VSN))
     if serializer is None:
@@ -116,6 +129,14 @@ async def authenticate(scope: dict) -> Connect:
     token = query.get("token") or token_from_subprotocols(subprotocols)
     if not token:
         raise Refused("no token")
-    user = await in_db_thread(_active_user)(user_id_from_token(token))
-    subprotocol = PHOENIX_SUBPROTOCOL if PHOENIX_SUBPROTOCOL in subprotocols else None
-    return Connect(user, subprotocol, serializer)
+    access = decode_token(token)
+    user_id = user_id_from_token(access)
+    if on_identified is not None:
+        await on_identified(user_id)
+    user = await in_db_thread(_current_user)(user_id, access)
+    return Connect(
+        user,
+        PHOENIX_SUBPROTOCOL if PHOENIX_SUBPROTOCOL in subprotocols else None,
+        serializer,
+        float(access["exp"]),
+    )

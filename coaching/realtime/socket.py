@@ -8,6 +8,7 @@ order (join reply, then replay, then pushes and broadcasts as they came).
 
 import asyncio
 import logging
+import time
 from typing import Any
 
 from channels.consumer import AsyncConsumer, get_handler_name
@@ -16,11 +17,12 @@ from django.conf import settings
 
 from coaching.errors import ServiceError
 from coaching.outage import is_database_down, log_database_down, unavailable_error
-from coaching.realtime import frames
+from coaching.realtime import frames, ratelimit
 from coaching.realtime.auth import Refused, authenticate
 from coaching.realtime.channel import Channel
 from coaching.realtime.publish import outbox, subscribe, unsubscribe
 from coaching.realtime.router import channel_for
+from coaching.services.access import user_topic
 
 logger = logging.getLogger(__name__)
 
@@ -28,6 +30,12 @@ logger = logging.getLogger(__name__)
 # (phx_error), which it does with its last_seq and so loses nothing.
 TOPIC_QUEUE_LIMIT = 1000
 _STOP = object()
+
+# Close codes (the close frame carries no reason text: daphne drops it; a
+# `[null, null, "phoenix", "disconnect", {reason}]` frame just before it says why).
+CLOSE_ACCESS_ENDED = 4001  # logout, deactivation, role or password change
+CLOSE_TOKEN_EXPIRED = 4002  # the token the socket connected with has expired
+CLOSE_RATE_LIMITED = 4029  # kept pushing far over the rate limit
 
 
 class TopicProcess:
@@ -184,23 +192,51 @@ class TopicProcess:
         else:
             await self._reply(msg.ref, "ok", response)
 
-    async def stop(self, *, drain: bool = False) -> None:
-        """End this join. `drain` lets queued pushes finish first (a client's leave);
-        broadcasts still queued are for a client that has left, and are dropped.
+    async def stop(self, *, drain: bool = False, reason: str = "not_joined") -> None:
+        """End this join. Broadcasts still queued are dropped (a rejoin recovers them
+        by seq). While the socket is open, every push already read gets its one reply:
+        `drain` lets queued pushes run first (a client's leave), else they are refused
+        with `reason` unread; the push being handled finishes and replies either way.
+        Once the socket is closed, the task is cancelled (nobody to reply to; a chat
+        line stored meanwhile is found again by its `client_msg_id` when resent).
 
         Runs once, to the end, even if the caller is cancelled: a half-done stop
         would leave the join in presence.
         """
         if self._stopping is None:
-            self._stopping = asyncio.get_running_loop().create_task(self._stop(drain))
+            self._stopping = asyncio.get_running_loop().create_task(self._stop(drain, reason))
+        elif self.socket.closed:
+            self._cancel()
         await asyncio.shield(self._stopping)
 
-    async def _stop(self, drain: bool) -> None:
+    def _cancel(self) -> None:
+        if self.task is not None and not self.task.done():
+            self.closing = True
+            self.task.cancel()
+
+    async def _refuse_queued(self, reason: str) -> None:
+        while not self.queue.empty():
+            item = self.queue.get_nowait()
+            if isinstance(item, frames.Message):
+                await self._reply(
+                    item.ref,
+                    "error",
+                    {"reason": reason, "message": "This join ended before the push was read."},
+                )
+
+    async def _stop(self, drain: bool, reason: str) -> None:
         self.joined = False
         if self.task is not None and not self.task.done():
-            if not (drain and self.enqueue(_STOP)):
-                self.closing = True
-                self.task.cancel()
+            if self.socket.closed:
+                self._cancel()
+            else:
+                if not drain:
+                    await self._refuse_queued(reason)
+                # Behind the pushes left to run. A full queue (a leave) waits for room,
+                # unless the task ends first (cancelled: the socket closed meanwhile).
+                put = asyncio.ensure_future(self.queue.put(_STOP))
+                await asyncio.wait({put, self.task}, return_when=asyncio.FIRST_COMPLETED)
+                put.cancel()
             await asyncio.wait({self.task})
         if self.replaces is not None:  # stopped before it had ended the earlier join
             await self.replaces.stop()
@@ -217,7 +253,10 @@ class PhoenixSocket(AsyncConsumer):
 
     user = None
     closed = False
-    serializer: frames.Serializer  # the wire version chosen at connect
+    # The wire version chosen at connect (V2 until then, for a close before it).
+    serializer: frames.Serializer = frames.SERIALIZERS["2.0.0"]
+    access_topic: str | None = None  # the user's topic: its `disconnect` closes the socket
+    _expiry: asyncio.TimerHandle | None = None  # closes the socket when its token expires
     topics: dict[str, TopicProcess]
     leaving: dict[str, TopicProcess]  # left by the client, still finishing
     background: set[asyncio.Task]
@@ -225,20 +264,56 @@ class PhoenixSocket(AsyncConsumer):
     async def websocket_connect(self, message: dict) -> None:
         outbox.bind()
         self.topics, self.leaving, self.background = {}, {}, set()
+        self.abuse = ratelimit.AbuseMeter()
         try:
-            connect = await authenticate(self.scope)
+            connect = await authenticate(self.scope, on_identified=self._watch_access)
         except Refused as exc:
             logger.info("socket refused: %s", exc)
+            await self._unwatch_access()
             await self.send({"type": "websocket.close"})  # before accept: HTTP 403
             return
         except Exception as exc:
             if not is_database_down(exc):
                 raise
             log_database_down("socket connect", exc)
+            await self._unwatch_access()
             await self.send({"type": "websocket.close"})  # HTTP 403; phoenix.js backs off
             return
         self.user, self.serializer = connect.user, connect.serializer
         await self.send({"type": "websocket.accept", "subprotocol": connect.subprotocol})
+        self._expiry = asyncio.get_running_loop().call_later(
+            max(0.0, connect.expires_at - time.time()), self._token_expired
+        )
+
+    async def _watch_access(self, user_id: int) -> None:
+        self.access_topic = user_topic(user_id)
+        await subscribe(self.channel_name, self.access_topic)
+
+    async def _unwatch_access(self) -> None:
+        if self.access_topic is not None:
+            topic, self.access_topic = self.access_topic, None
+            await unsubscribe(self.channel_name, topic)
+
+    def _token_expired(self) -> None:
+        task = asyncio.get_running_loop().create_task(
+            self.close_for(CLOSE_TOKEN_EXPIRED, "token_expired")
+        )
+        self.background.add(task)
+        task.add_done_callback(self.background.discard)
+
+    async def close_for(self, code: int, reason: str) -> None:
+        """Close the socket from the server: say why, end the joins, close.
+
+        Nothing more is read once this starts; pushes queued unread are dropped.
+        """
+        if self.closed:
+            return
+        self.closed = True
+        disconnect = self.serializer.encode(None, None, "phoenix", "disconnect", {"reason": reason})
+        await self.send({"type": "websocket.send", "text": disconnect})
+        logger.info("closing socket of user %s: %s", getattr(self.user, "pk", None), reason)
+        await self._stop_all()
+        await self.send({"type": "websocket.close", "code": code})
 
     async def dispatch(self, message: dict) -> None:
         # Channels' own dispatch first closes stale DB connections, a hop to the sync
@@ -254,7 +329,7 @@ class PhoenixSocket(AsyncConsumer):
             await self.send({"type": "websocket.send", "text": text})
 
     async def websocket_receive(self, message: dict) -> None:
-        if self.user is None:
+        if self.user is None or self.closed:
             return
         text = message.get("text")
         try:
@@ -279,6 +354,13 @@ class PhoenixSocket(AsyncConsumer):
                 "error",
                 {"reason": "payload_too_large", "message": "This message is too large."},
             )
+            return
+        wait = ratelimit.user_limits.check(self.user.pk, msg.event)
+        if wait:
+            if self.abuse.refused():
+                await self.close_for(CLOSE_RATE_LIMITED, "rate_limited")
+            else:
+                await self._reply(msg, "error", ratelimit.rate_limited(wait))
             return
         if msg.topic == "phoenix" and msg.event == "heartbeat":
             await self._reply(msg, "ok", {})
@@ -352,13 +434,16 @@ class PhoenixSocket(AsyncConsumer):
 
     async def topic_broadcast(self, message: dict) -> None:
         """A broadcast from the channel layer (publish.BROADCAST_TYPE)."""
+        if message["topic"] == self.access_topic:
+            await self.close_for(CLOSE_ACCESS_ENDED, message["payload"].get("reason", "ended"))
+            return
         process = self.topics.get(message["topic"])
         if process is None:
             return
         if not process.enqueue(message):
             # The client cannot keep up: make it rejoin and recover by seq.
             del self.topics[process.topic]
-            await process.stop()
+            await process.stop(reason="overloaded")  # pushes read so far are answered first
             await self.send_text(
                 self.serializer.encode(
                     process.join_ref,
@@ -396,3 +481,6 @@ class PhoenixSocket(AsyncConsumer):
                 await process.stop()
             except Exception:
                 logger.exception("cleanup of %s failed", process.topic)
+        if self._expiry is not None:
+            self._expiry.cancel()
+        await self._unwatch_access()

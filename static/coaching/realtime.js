@@ -164,6 +164,9 @@ function bindIndicator(socket, indicator) {
   socket.onClose(() => set("reconnecting", "Reconnecting…"));
 }
 
+// Close codes of coaching/realtime/socket.py: 4001 access ended, 4002 token expired.
+const TOKEN_SPENT_CLOSE_CODES = new Set([4001, 4002]);
+
 // Fetches a token, then opens the Phoenix socket. Resolves to the connected-or-connecting socket.
 export async function connectSocket({ indicator } = {}) {
   const tokens = new TokenKeeper();
@@ -183,6 +186,11 @@ export async function connectSocket({ indicator } = {}) {
   const socket = new Phoenix.Socket("/socket", { params: () => ({ token: tokens.token }) });
   bindIndicator(socket, indicator);
   socket.onError(() => tokens.refreshIfStale());
+  // The server closed the socket because the token is spent (the user's access ended, or
+  // it expired): fetch a new one for the reconnect; a 401 here goes to the login page.
+  socket.onClose((event) => {
+    if (event && TOKEN_SPENT_CLOSE_CODES.has(event.code)) tokens.refresh().catch(() => {});
+  });
   socket.connect();
   return socket;
 }

@@ -1,0 +1,120 @@
+"""Per-user limits on what clients push on the socket.
+
+Token buckets, one set per user, shared by all of that user's sockets on this
+process (not across processes: a user whose sockets are spread over N processes
+may reach N times the rate; a page has one socket, so this mainly stops one user
+from multiplying the limit by opening sockets). Every push but heartbeats and
+leaves takes a token from the user's `client` bucket (CLIENT_EVENTS_PER_SECOND,
+CLIENT_EVENTS_BURST); `chat:new` also from the `chat` bucket (CHAT_RATE_PER_SECOND,
+CHAT_RATE_BURST). A push that finds a bucket empty takes nothing and is refused
+with `rate_limited` and the wait until it would pass.
+"""
+
+import math
+import time
+from dataclasses import dataclass
+
+from django.conf import settings
+
+# Never limited: the socket's keep-alive and leaving.
+FREE_EVENTS = frozenset({"heartbeat", "phx_leave"})
+# Full buckets are forgotten (a new one is the same) this often.
+SWEEP_SECONDS = 60.0
+
+
+@dataclass
+class Bucket:
+    rate: float  # tokens per second
+    burst: float  # capacity
+    tokens: float
+    updated: float
+
+    def refill(self, now: float) -> None:
+        self.tokens = min(self.burst, self.tokens + (now - self.updated) * self.rate)
+        self.updated = now
+
+    def wait(self) -> float:
+        """Seconds until a token is there (0: now)."""
+        return 0.0 if self.tokens >= 1 else (1 - self.tokens) / self.rate
+
+
+def _limits(event: str) -> list[tuple[str, float, int]]:
+    limits = [("client", settings.CLIENT_EVENTS_PER_SECOND, settings.CLIENT_EVENTS_BURST)]
+    if event == "chat:new":
+        limits.append(("chat", settings.CHAT_RATE_PER_SECOND, settings.CHAT_RATE_BURST))
+    return limits
+
+
+class UserLimits:
+    """The buckets of every user on this process."""
+
+    def __init__(self) -> None:
+        self._buckets: dict[tuple[int, str], Bucket] = {}
+        self._swept = time.monotonic()
+
+    def check(self, user_id: int, event: str, now: float | None = None) -> float:
+        """Take a token for `event` from each of the user's buckets it uses: 0.0, or
+        nothing taken and the seconds to wait before it would pass."""
+        if event in FREE_EVENTS:
+            return 0.0
+        now = time.monotonic() if now is None else now
+        self._sweep(now)
+        buckets = []
+        for name, rate, burst in _limits(event):
+            bucket = self._buckets.get((user_id, name))
+            if bucket is None:
+                bucket = self._buckets[(user_id, name)] = Bucket(rate, burst, burst, now)
+            bucket.rate, bucket.burst = rate, burst
+            bucket.refill(now)
+            buckets.append(bucket)
+        wait = max(bucket.wait() for bucket in buckets)
+        if wait == 0:
+            for bucket in buckets:
+                bucket.tokens -= 1
+        return wait
+
+    def _sweep(self, now: float) -> None:
+        if now - self._swept < SWEEP_SECONDS:
+            return
+        self._swept = now
+        for key, bucket in list(self._buckets.items()):
+            bucket.refill(now)
+            if bucket.tokens >= bucket.burst:
+                del self._buckets[key]
+
+
+user_limits = UserLimits()
+
+
+def rate_limited(wait: float) -> dict:
+    """The error reply of a refused push."""
+    return {
+        "reason": "rate_limited",
+        "message": "Too many messages; slow down.",
+        "retry_after_ms": max(1, math.ceil(wait * 1000)),
+    }
+
+
+class AbuseMeter:
+    """One socket's refused pushes, per second of the monotonic clock.
+
+    `refused()` is True once the socket has been refused at least
+    CLIENT_EVENTS_PER_SECOND times in each of RATE_LIMIT_CLOSE_SECONDS consecutive
+    seconds: it keeps pushing well over the limit, and is closed. A burst of a
+    couple of seconds never gets there.
+    """
+
+    def __init__(self) -> None:
+        self._second: int | None = None
+        self._count = 0
+        self._streak = 0  # consecutive abusive seconds before the current one
+
+    def refused(self, now: float | None = None) -> bool:
+        threshold = settings.CLIENT_EVENTS_PER_SECOND
+        second = int(time.monotonic() if now is None else now)
+        if second != self._second:
+            follows = self._second is not None and second == self._second + 1
+            self._streak = self._streak + 1 if follows and self._count >= threshold else 0
+            self._second, self._count = second, 0
+        self._count += 1
+        return self._count >= threshold and self._streak + 1 >= settings.RATE_LIMIT_CLOSE_SECONDS

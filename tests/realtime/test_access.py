@@ -1,0 +1,171 @@
+"""Access that ends ends the socket: logout, deactivation and a role change close the
+user's open sockets on every process, and the tokens issued before stop working."""
+
+import http.cookiejar
+import json
+import time
+import urllib.parse
+import urllib.request
+from datetime import timedelta
+
+import pytest
+from django.conf import settings
+from rest_framework_simplejwt.tokens import AccessToken
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+
+from coaching.models import Role, User
+from tests.conftest import PASSWORD
+from tests.support.auth import token_for
+from tests.support.phoenix import PhoenixClient
+from tests.support.servers import ServerProcess
+
+needs_redis = pytest.mark.skipif(
+    not settings.REDIS_URL,
+    reason="needs REDIS_URL: the change is made in this process, the socket is on a server",
+)
+CLOSE_WITHIN = 5.0  # seconds
+
+
+def closed_with(client: PhoenixClient, timeout: float = CLOSE_WITHIN) -> tuple[int, str]:
+    """Reads until the server closes the socket: (close code, `disconnect` reason)."""
+    reason = None
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            frame = json.loads(client.ws.recv(timeout=deadline - time.monotonic()))
+            if frame[2] == "phoenix" and frame[3] == "disconnect":
+                reason = frame[4]["reason"]
+    except ConnectionClosed as exc:
+        return exc.rcvd.code, reason
+    raise AssertionError(f"socket still open after {timeout} s")
+
+
+def refused(server: ServerProcess, token: str) -> bool:
+    try:
+        PhoenixClient(server.socket_url, token).close()
+    except InvalidStatus as exc:
+        assert exc.response.status_code == 403
+        return True
+    return False
+
+
+class PageSession:
+    """A browser's Django session on a server: log in, fetch a socket token, log out."""
+
+    def __init__(self, server: ServerProcess) -> None:
+        self.server = server
+        self.cookies = http.cookiejar.CookieJar()
+        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.cookies))
+
+    def csrf(self) -> str:
+        return next(c.value for c in self.cookies if c.name == "csrftoken")
+
+    def post_form(self, path: str, fields: dict[str, str]) -> None:
+        data = urllib.parse.urlencode({**fields, "csrfmiddlewaretoken": self.csrf()}).encode()
+        self.opener.open(self.server.http_url + path, data=data, timeout=10).read()
+
+    def login(self, user: User) -> None:
+        self.opener.open(self.server.http_url + "/login/", timeout=10).read()
+        self.post_form("/login/", {"username": user.username, "password": PASSWORD})
+
+    def socket_token(self) -> str:
+        request = urllib.request.Request(
+            self.server.http_url + "/api/auth/socket-token/",
+            data=b"",
+            headers={"X-CSRFToken": self.csrf(), "Accept": "application/json"},
+            method="POST",
+        )
+        return json.loads(self.opener.open(request, timeout=10).read())["token"]
+
+    def logout(self) -> None:
+        self.post_form("/logout/", {})
+
+
+def test_logout_closes_the_pages_sockets_and_voids_the_socket_token(
+    server, student, active_session
+):
+    page = PageSession(server)
+    page.login(student)
+    token = page.socket_token()
+    with PhoenixClient(server.socket_url, token) as socket:
+        socket.join_ok(active_session.topic)
+        page.logout()
+        assert closed_with(socket) == (4001, "logged_out")
+    assert refused(server, token)
+
+
+def test_a_token_fetched_again_after_logging_in_again_works(server, student, active_session):
+    page = PageSession(server)
+    page.login(student)
+    page.socket_token()
+    page.logout()
+    page.login(student)
+    with PhoenixClient(server.socket_url, page.socket_token()) as socket:
+        socket.join_ok(active_session.topic)
+
+
+@needs_redis
+def test_deactivating_a_user_closes_their_sockets_on_every_process(
+    spawn_server, student, coach, active_session
+):
+    one, two = spawn_server(), spawn_server()
+    token = token_for(student)
+    with (
+        PhoenixClient(one.socket_url, token) as first,
+        PhoenixClient(two.socket_url, token) as second,
+        PhoenixClient(two.socket_url, token_for(coach)) as lesson,
+    ):
+        first.join_ok(active_session.topic)
+        second.join_ok(active_session.topic)
+        lesson_ref, _ = lesson.join_ok(active_session.topic)
+        started = time.monotonic()
+        student.is_active = False
+        student.save()
+        assert closed_with(first) == (4001, "deactivated")
+        assert closed_with(second) == (4001, "deactivated")
+        print(f"\nboth sockets closed {time.monotonic() - started:.3f} s after the save")
+        # The coach's socket is not touched.
+        assert (
+            lesson.call(active_session.topic, lesson_ref, "chat:new", {"message": "still here"})[
+                "status"
+            ]
+            == "ok"
+        )
+    assert refused(one, token)
+    assert refused(two, token)
+
+
+@needs_redis
+@pytest.mark.parametrize(
+    "change",
+    [
+        pytest.param({"role": Role.STUDENT}, id="role"),
+        pytest.param({"is_staff": True}, id="staff"),
+    ],
+)
+def test_a_role_change_closes_the_users_sockets(server, coach, active_session, change):
+    token = token_for(coach)
+    with PhoenixClient(server.socket_url, token) as socket:
+        socket.join_ok(active_session.topic)
+        for field, value in change.items():
+            setattr(coach, field, value)
+        coach.save()
+        assert closed_with(socket) == (4001, "role_changed")
+    assert refused(server, token)
+
+
+def test_a_socket_closes_when_its_token_expires(server, student, active_session):
+    token = AccessToken.for_user(student)
+    token.set_exp(lifetime=timedelta(seconds=2))
+    with PhoenixClient(server.socket_url, str(token)) as socket:
+        socket.join_ok(active_session.topic)
+        assert closed_with(socket, timeout=10) == (4002, "token_expired")
+
+
+@needs_redis
+def test_deleting_a_user_closes_their_sockets(server, make_user):
+    outsider = make_user(Role.STUDENT)
+    with PhoenixClient(server.socket_url, token_for(outsider)) as socket:
+        socket.heartbeat()
+        outsider.delete()
+        assert closed_with(socket) == (4001, "deleted")
