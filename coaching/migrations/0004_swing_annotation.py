@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('coaching', '0001_initial'),
+        ('coaching', '0002_user_token_generation'),
     ]
 
     operations = [
