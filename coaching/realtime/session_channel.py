@@ -3,11 +3,14 @@
 import time
 from typing import Any
 
+from django.conf import settings
+
 from coaching import events, policy, selectors
 from coaching.errors import ServiceError, invalid
 from coaching.realtime.batching import Batcher
 from coaching.realtime.channel import Channel
 from coaching.realtime.db import in_db_thread
+from coaching.realtime.departures import Departure, departures, entry_mark
 from coaching.realtime.presence import PRESENCE_DIFF, PRESENCE_STATE, get_presence, new_ref
 from coaching.services.chat import ChatPost, chat_messages_post
 from coaching.services.lookup import get_session
@@ -96,7 +99,7 @@ class SessionChannel(Channel):
         if (
             first
             and self.role in (policy.STUDENT, policy.COACH)
-            and await presence.mark_once(f"entered:{self.topic}:{key}", ENTRY_NOTICE_QUIET_SECONDS)
+            and await presence.mark_once(entry_mark(self.topic, key), ENTRY_NOTICE_QUIET_SECONDS)
         ):
             await in_db_thread(entry_announce)(
                 session_id=self.session_id, user=self.user, role=self.role
@@ -146,3 +149,17 @@ class SessionChannel(Channel):
                 # This socket stops listening to the topic now, so it would miss the
                 # broadcast of its own leave: a rejoin would show this join forever.
                 await self.push_untied(PRESENCE_DIFF, leave)
+            await self._expect_departure()
+
+    async def _expect_departure(self) -> None:
+        """The user's last connection here is gone: keep a quick return unannounced, and
+        announce the leave if they stay away (coaching.realtime.departures)."""
+        if self.role not in (policy.STUDENT, policy.COACH):
+            return
+        presence = get_presence()
+        key = str(self.user.pk)
+        if key in await presence.list(self.topic):
+            return  # another tab or device is still in
+        quiet = max(ENTRY_NOTICE_QUIET_SECONDS, 2 * settings.LEAVE_NOTICE_GRACE)
+        await presence.mark(entry_mark(self.topic, key), quiet)
+        departures.schedule(Departure(self.topic, self.session_id, self.user, self.role))
