@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
+from coaching.errors import ServiceError
 from coaching.models import User
 from coaching.realtime.db import in_db_thread
 from coaching.realtime.lifecycle import on_server_shutdown
@@ -80,6 +81,8 @@ class Departures:
             pass
         try:
             await check(departure)
+        except ServiceError:
+            pass  # the session is gone: nobody to tell
         except Exception:
             logger.exception("leave check of %s in %s failed", departure.user_key, departure.topic)
 
