@@ -289,6 +289,15 @@ def format_value(key: str, value: Any) -> str:
     return f"{number} {metric.unit}"
 
 
+def format_range(metric: Metric) -> str:
+    """The typical range as a coach reads it: "40~50°", "0.70~1.00 s"."""
+    if metric.typical is None:
+        return ""
+    low, high = (f"{bound:.{metric.decimals}f}" for bound in metric.typical)
+    unit = metric.unit if metric.unit in _UNITS_WITHOUT_SPACE else f" {metric.unit}"
+    return f"{low}~{high}{unit}"
+
+
 def ordered(metrics: dict[str, Any]) -> list[tuple[str, Any]]:
     """A card's metrics in catalog order, unknown keys after them alphabetically: the
     same order on every screen and after every reload."""
