@@ -75,6 +75,11 @@ def key_value_table(data: dict[str, Any], *, nested: bool = True) -> SafeString:
     return format_html('<table class="inswing-kv">{}</table>', rows)
 
 
+def shown(payload: dict[str, Any]) -> dict[str, Any]:
+    """A logged payload without what its row already says (seq, the session)."""
+    return {k: v for k, v in payload.items() if k not in ("seq", "session_id")}
+
+
 def event_log_table(session: CoachingSession) -> SafeString:
     rows = list(SessionEvent.objects.filter(session=session).order_by("-seq")[: EVENT_LOG_ROWS + 1])
     more = len(rows) > EVENT_LOG_ROWS
@@ -82,7 +87,7 @@ def event_log_table(session: CoachingSession) -> SafeString:
         "",
         "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
         (
-            (row.seq, local_time(row.created_at), row.event, key_value_table(row.payload))
+            (row.seq, local_time(row.created_at), row.event, key_value_table(shown(row.payload)))
             for row in rows[:EVENT_LOG_ROWS]
         ),
     )
@@ -124,7 +129,7 @@ def metrics_table(metrics: dict[str, Any]) -> SafeString:
     ]
     body = format_html_join("", "<tr><th>{}</th><td>{}</td><td>{}</td><td>{}</td></tr>", rows)
     return format_html(
-        '<table class="inswing-kv"><thead><tr><th>metric</th><th>value</th><th>typical</th>'
+        '<table class="inswing-metrics"><thead><tr><th>metric</th><th>value</th><th>typical</th>'
         "<th>better when</th></tr></thead><tbody>{}</tbody></table>",
         body,
     )
@@ -268,7 +273,6 @@ class FeedbackAdmin(AdminCss, ReadOnlyMixin, admin.ModelAdmin):
         "session",
         "seq",
         "swing_id",
-        "level",
         "summary",
         "metrics_table",
         "level_explained",
