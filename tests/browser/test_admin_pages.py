@@ -85,4 +85,4 @@ def test_admin_pages_fit_a_1280_px_window(server, admin_user, busy_session):
         finally:
             browser.close()
     assert widths == dict.fromkeys(pages, WIDTH)
-    assert clipped == dict.fromkeys(pages, [])
+    assert clipped == {name: [] for name in pages}
