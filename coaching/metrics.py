@@ -2,7 +2,8 @@
 
 The one place that knows, for each metric key the Node API sends: its label in Korean
 and English, unit, decimals, typical range and which way is better; and what each
-level badge means. Pages get it as JSON (`catalog()`, rendered with `json_script`),
+level badge means. Pages get it as JSON (`catalog()` and `level_catalog()`, rendered
+with `json_script`),
 the admin renders cards with it. Keys the catalog does not know are shown with a
 label made from the key (`metric_label`) and their value as it came.
 """
@@ -24,14 +25,19 @@ class Metric:
     better: BetterWhen
     aliases: tuple[str, ...] = ()  # other keys the Node API uses for it (e.g. with a unit)
 
-    def as_json(self) -> dict[str, Any]:
-        return {
+    def as_json(self, key: str | None = None) -> dict[str, Any]:
+        """The page's entry; `key` names an alias entry (same metric, the Node API's key)."""
+        entry = {
+            "key": key or self.key,
             "label": {"ko": self.label_ko, "en": self.label_en},
             "unit": self.unit,
-            "decimals": self.decimals,
-            "typical": list(self.typical) if self.typical else None,
+            "precision": self.decimals,
+            "range": list(self.typical) if self.typical else None,
             "better": self.better,
         }
+        if key is not None:
+            entry["alias_of"] = self.key
+        return entry
 
 
 # In display order: the club at impact, the ball, the body, then timing.
@@ -314,13 +320,17 @@ def level_for(key: str) -> Level | None:
     return _LEVELS.get(key.strip().lower()) if key else None
 
 
-def catalog() -> dict[str, Any]:
-    """The catalog for pages: `metrics` (key → label/unit/decimals/typical/better),
-    `order` (display order), `aliases` (other key → catalog key) and `levels`."""
-    return {
-        "metrics": {m.key: m.as_json() for m in METRICS},
-        "order": [m.key for m in METRICS],
-        "aliases": dict(_ALIASES),
-        "levels": {level.key: level.as_json() for level in LEVELS},
-        "level_order": [level.key for level in LEVELS],
-    }
+def catalog() -> list[dict[str, Any]]:
+    """The metric catalog for pages, in display order: one entry per key the Node API may
+    send (`{key, label: {ko, en}, unit, precision, range: [low, high] | null, better}`),
+    an alias's entry right after its metric's, with `alias_of`."""
+    return [
+        entry
+        for m in METRICS
+        for entry in (m.as_json(), *(m.as_json(alias) for alias in m.aliases))
+    ]
+
+
+def level_catalog() -> list[dict[str, Any]]:
+    """The level badges for pages, lowest first: `{key, label: {ko, en}, about: {ko, en}}`."""
+    return [{"key": level.key, **level.as_json()} for level in LEVELS]

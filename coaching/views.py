@@ -11,6 +11,7 @@ from django.views.decorators.csrf import ensure_csrf_cookie
 
 from coaching import metrics, policy
 from coaching.errors import ServiceError
+from coaching.events import epoch_ms
 from coaching.models import Role
 from coaching.services.lookup import get_session
 
@@ -51,9 +52,13 @@ def session_page(request: HttpRequest, session_id: str) -> HttpResponse:
         policy.check_view(request.user, session)
     except ServiceError:
         return render(request, "coaching/not_found.html", status=404)
+    role = policy.session_role(request.user, session)
     context = {
         "session": session,
-        "session_role": policy.session_role(request.user, session),
+        "session_role": role,
+        "preview": role == policy.PREVIEW,
+        "created_at_ms": epoch_ms(session.created_at),
         "metric_catalog": metrics.catalog(),
+        "metric_levels": metrics.level_catalog(),
     }
     return render(request, "coaching/session.html", context)

@@ -68,16 +68,30 @@ def test_levels_are_explained_in_both_languages():
     assert metrics.level_for("") is None and metrics.level_for("unknown") is None
 
 
-def test_pages_get_the_catalog_as_json():
-    data = json.loads(json.dumps(metrics.catalog()))
-    assert data["order"][0] == "face_angle"
-    assert data["metrics"]["face_angle"] == {
+def test_pages_get_the_catalog_as_json_in_display_order():
+    entries = json.loads(json.dumps(metrics.catalog()))
+    by_key = {e["key"]: e for e in entries}
+    assert entries[0] == {
+        "key": "face_angle",
         "label": {"ko": "페이스 각도", "en": "Face angle"},
         "unit": "°",
-        "decimals": 1,
-        "typical": [-2, 2],
+        "precision": 1,
+        "range": [-2, 2],
         "better": "closer_to_range",
     }
-    assert data["aliases"]["hip_rotation_deg"] == "hip_rotation"
-    assert data["levels"]["beginner"]["label"] == {"ko": "입문", "en": "Beginner"}
-    assert data["level_order"] == ["beginner", "intermediate", "advanced", "pro"]
+    # The Node API's own keys (with a unit) read the same, right after their metric.
+    assert by_key["hip_rotation_deg"] == {
+        **by_key["hip_rotation"],
+        "key": "hip_rotation_deg",
+        "alias_of": "hip_rotation",
+    }
+    keys = [e["key"] for e in entries]
+    assert keys.index("hip_rotation") + 1 == keys.index("hip_rotation_deg")
+    assert len(keys) == len(set(keys))
+
+
+def test_pages_get_the_levels_explained_in_both_languages():
+    levels = json.loads(json.dumps(metrics.level_catalog()))
+    assert [lv["key"] for lv in levels] == ["beginner", "intermediate", "advanced", "pro"]
+    assert levels[0]["label"] == {"ko": "입문", "en": "Beginner"}
+    assert levels[0]["about"]["en"] and levels[0]["about"]["ko"]

@@ -16,6 +16,7 @@ def test_a_coach_opens_a_waiting_session_as_a_read_only_preview(coach, waiting_s
     response = page_for(coach, waiting_session)
     assert response.status_code == 200
     assert response.context["session_role"] == "preview"
+    assert response.context["preview"] is True
 
 
 def test_another_coachs_session_is_not_found(make_user, active_session):
@@ -24,5 +25,6 @@ def test_another_coachs_session_is_not_found(make_user, active_session):
 
 def test_the_session_page_gets_the_metric_catalog(student, active_session):
     response = page_for(student, active_session)
-    assert response.context["session_role"] == "student"
+    assert (response.context["session_role"], response.context["preview"]) == ("student", False)
     assert response.context["metric_catalog"] == metrics.catalog()
+    assert response.context["metric_levels"] == metrics.level_catalog()

@@ -18,8 +18,8 @@ speaking the Phoenix Channels V2 protocol for everything live.
 
 ## Roles
 * **student**: creates own sessions; reads own sessions, their chat, feedback and checkpoints.
-* **coach**: lists waiting sessions and own ones; claims a waiting one; reads the sessions
-  they coach; saves checkpoints there.
+* **coach**: lists waiting sessions and own ones; previews a waiting one read-only before
+  claiming it; claims a waiting one; reads the sessions they coach; saves checkpoints there.
 * **service** (the Node API): creates sessions for a `student_id`; posts progress, feedback
   and notices to any session.
 * **admin** (Django staff): lists and reads every session; posts notices; ends sessions.
@@ -39,7 +39,8 @@ Every error is `{"error": {"code": "…", "message": "…", "fields": {…}?}}`.
 
 ## Node API integration
 1. Create a session for a student: `POST /api/sessions/` `{"student_id": 42, "title": "…"}` → `201`
-   with `session_id`. Coaches waiting in the lobby see it at once.
+   with `session_id`. Coaches waiting in the lobby see it at once. A student waits in one
+   session at most: if they already do, that session comes back with `200`.
 2. While a swing is analysed: `POST /api/sessions/{session_id}/progress/`
    `{"swing_id", "percent": 0-100, "step"}` → `202`; everyone in the session gets `swing:progress`.
 3. When the result is ready: `POST /api/sessions/{session_id}/feedback/`
@@ -80,8 +81,11 @@ Joinable by the session's student and coach, and by admins as read-only observer
 
 * `phx_join` (client → server), params `{"last_seq"?: N}`. Ok reply:
   `{"session": <state>, "messages": [<chat:added>…] (latest 50),
-  "feedback": [<ai:feedback>…] (latest 20), "checkpoints": [<checkpoint:added>…], "last_seq",
-  "you": {"id", "role", "name", "session_role": "student"|"coach"|"observer"}, "recovery"?}`.
+  "feedback": [<ai:feedback>…] (latest 20), "checkpoints": [<checkpoint:added>…],
+  "events": [{"event", "payload"}…] (the latest 100 log entries), "has_more_before",
+  "recap" (once ended, else null), "server_time", "last_seq",
+  "you": {"id", "role", "name", "session_role": "student"|"coach"|"observer"|"preview"},
+  "recovery"?}`.
   Error reply: `{"reason": "not_found"|"forbidden"|"invalid_input"}`.
 * `chat:new` (client → server): `{"message", "client_msg_id"?}`; the sender comes from the
   token. Ok reply: `{"message": <chat:added>}`; a resent `client_msg_id` is stored once.
@@ -91,12 +95,16 @@ Joinable by the session's student and coach, and by admins as read-only observer
   "current_step"?: "upload"|"analysis"|"feedback"}`. Ok reply: the new state. Errors:
   `forbidden`, `invalid_transition`, `session_ended`, `invalid_input`. Admins may only end.
 * `session:state` (to all): `{"session_id", "status", "current_step",
-  "coach": {"id", "name"}|null, "student": {"id", "name"}, "updated_at", "seq"}`.
+  "coach": {"id", "name"}|null, "student": {"id", "name"}, "updated_at", "created_at",
+  "started_at"|null, "ended_at"|null, "step_source": "auto"|"coach", "seq"}`.
 * `swing:progress` (to all): `{"session_id", "swing_id", "percent", "step"}`, no seq.
 * `ai:feedback` (to all): `{"id", "seq", "session_id", "swing_id", "summary", "metrics",
   "recommendations", "level", "created_at"}`.
-* `system:notice` (to all): `{"type": "system", "text", "level", "seq"}`, e.g. when the
-  coach comes in.
+* `system:notice` (to all): `{"type": "system", "text" (Korean), "level", "code", "params",
+  "seq"}`; `code` is `participant_joined` / `participant_left` (`params` `{name, role}`) or
+  `service` (posted over REST).
+* `analysis:milestone` (to all): `{"seq", "session_id", "swing_id", "step", "percent"}`,
+  logged when a swing's progress reaches a new step or 100 %.
 * `checkpoint:added` (to all): `{"id", "seq", "session_id", "feedback_id", "swing_id",
   "coach": {"id", "name"}, "note", "created_at"}`.
 * `presence:state` (to the joiner, after every join):
