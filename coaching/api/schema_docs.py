@@ -121,6 +121,7 @@ waiting list, oldest first. Then, with the same session object as `GET /api/sess
 | event | when |
 |---|---|
 | `session:waiting` | a session was created and waits for a coach |
+| `session:updated` | a waiting session's entry changed (a feedback card: `swing_summary`) |
 | `session:claimed` | a coach claimed one (drop it from the waiting list) |
 | `session:ended` | a session ended |
 

@@ -50,6 +50,7 @@ class SessionChannel(Channel):
     role: str
     last_seq: int = 0
     presence_ref: str | None = None
+    preview_over = False
     _replay: list[tuple[str, dict]]
 
     @property
@@ -86,6 +87,10 @@ class SessionChannel(Channel):
             await self.push(event, payload)
         self._replay = []
         presence = get_presence()
+        if self.role == policy.PREVIEW:
+            # A coach looking before claiming sees who is there but is not listed.
+            await self.push(PRESENCE_STATE, await presence.list(self.topic))
+            return
         key = str(self.user.pk)
         self.presence_ref = new_ref()
         meta = {
@@ -123,6 +128,8 @@ class SessionChannel(Channel):
         raise ServiceError("unknown_event", f"Unknown event {event!r}.")
 
     async def handle_out(self, event: str, payload: dict[str, Any]) -> dict[str, Any] | None:
+        if self.role == policy.PREVIEW and self._preview_is_over(event, payload):
+            return None
         seq = payload.get("seq")
         if not isinstance(seq, int):
             return payload  # ephemeral: progress ticks, presence
@@ -137,6 +144,16 @@ class SessionChannel(Channel):
                     await self.push(missed_event, missed_payload)
         self.last_seq = seq
         return payload
+
+    def _preview_is_over(self, event: str, payload: dict[str, Any]) -> bool:
+        """A preview sees the session until another coach claims it: that `session:state`
+        is the last event it gets (the page then leaves)."""
+        if self.preview_over:
+            return True
+        coach = payload.get("coach") if event == "session:state" else None
+        if coach is not None and coach.get("id") != str(self.user.pk):
+            self.preview_over = True
+        return False
 
     def _events_after(self, seq: int) -> list[tuple[str, dict]] | None:
         return selectors.events_after(get_session(self.session_id), seq)

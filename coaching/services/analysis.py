@@ -12,7 +12,7 @@ from typing import Any
 from django.db import transaction
 
 from coaching import events, policy
-from coaching.models import Feedback, SessionEvent, Step, User
+from coaching.models import Feedback, SessionEvent, Status, Step, User
 from coaching.realtime.publish import broadcast_on_commit
 from coaching.services.lookup import locked_session
 from coaching.services.sessions import step_follow_analysis
@@ -53,6 +53,9 @@ def feedback_record(
     payload = events.log_event(session, "ai:feedback", events.ai_feedback(feedback), seq=seq)
     broadcast_on_commit(session.topic, "ai:feedback", payload)
     step_follow_analysis(session, Step.FEEDBACK)
+    if session.status == Status.WAITING:
+        # Coaches triage the waiting list by the latest swing: refresh its entry.
+        broadcast_on_commit(events.LOBBY_TOPIC, "session:updated", events.lobby_entry(session))
     return payload, True
 
 

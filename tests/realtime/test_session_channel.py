@@ -142,6 +142,37 @@ class TestJoin:
         assert not ChatMessage.objects.exists()
         assert not SessionEvent.objects.exists()
 
+    def test_a_previewing_coach_sees_who_is_there_without_being_listed(
+        self, server, student, coach, waiting_session
+    ):
+        topic = waiting_session.topic
+        with client(server, student) as s:
+            s.join_ok(topic)
+            s.event(topic, "presence:state")
+            with client(server, coach) as c:
+                c.join_ok(topic)
+                state = c.event(topic, "presence:state")
+                s.no_event(
+                    topic, "presence:diff", wait=0.5, where=lambda d: str(coach.pk) in d["joins"]
+                )
+        assert list(state) == [str(student.pk)]
+
+    def test_a_preview_ends_when_another_coach_claims(
+        self, server, make_user, student, coach, waiting_session
+    ):
+        from coaching.services.chat import chat_message_post
+        from coaching.services.sessions import session_claim
+
+        topic = waiting_session.topic
+        with client(server, coach) as c:
+            c.join_ok(topic)
+            other = make_user(Role.COACH, name="Other Pro")
+            session_claim(session_id=waiting_session.session_id, coach=other)
+            state = c.event(topic, "session:state")
+            chat_message_post(session_id=waiting_session.session_id, sender=student, text="hi")
+            c.no_event(topic, "chat:added", wait=0.5)
+        assert state["coach"]["name"] == "Other Pro"
+
     def test_another_coachs_session_is_not_previewed(
         self, server, make_user, coach, active_session
     ):

@@ -80,3 +80,19 @@ def test_an_ended_session_keeps_its_step(service, coach, active_session):
     session_control(session_id=active_session.session_id, actor=coach, status="ended")
     card(active_session, service)
     assert step_of(active_session) == ("upload", "auto")
+
+
+def test_a_card_for_a_waiting_session_refreshes_its_lobby_entry(service, waiting_session):
+    from coaching.events import LOBBY_TOPIC
+
+    with captured_broadcasts() as sent:
+        card(waiting_session, service)
+    [(topic, entry)] = [(t, p) for t, e, p in sent if e == "session:updated"]
+    assert topic == LOBBY_TOPIC
+    assert entry["swing_summary"]["summary"] == "Open face."
+
+
+def test_a_card_for_an_active_session_leaves_the_lobby_alone(service, active_session):
+    with captured_broadcasts() as sent:
+        card(active_session, service)
+    assert [e for _, e, _ in sent if e.startswith("session:") and e != "session:state"] == []
