@@ -20,7 +20,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
-from django.utils.translation import get_language
+from django.utils.translation import get_language, gettext_lazy
+from django.utils.translation import gettext as _
 
 from coaching import metrics as catalog
 from coaching.errors import ServiceError
@@ -93,18 +94,30 @@ def event_log_table(session: CoachingSession) -> SafeString:
     )
     note = (
         format_html(
-            "<p>The newest {} events; the API's events endpoint has all.</p>", EVENT_LOG_ROWS
+            "<p>{}</p>",
+            _("The newest %(count)d events; the API's events endpoint has all.")
+            % {"count": EVENT_LOG_ROWS},
         )
         if more
         else ""
     )
     return format_html(
         '{}<table class="inswing-log"><colgroup><col class="seq"><col class="time">'
-        '<col class="event"><col></colgroup><thead><tr><th>seq</th><th>time</th>'
-        "<th>event</th><th>payload</th></tr></thead><tbody>{}</tbody></table>",
+        '<col class="event"><col></colgroup><thead><tr><th>seq</th><th>{}</th>'
+        "<th>{}</th><th>{}</th></tr></thead><tbody>{}</tbody></table>",
         note,
+        _("time"),
+        _("event"),
+        _("payload"),
         body,
     )
+
+
+BETTER_WHEN = {
+    "higher": gettext_lazy("higher is better"),
+    "lower": gettext_lazy("lower is better"),
+    "closer_to_range": gettext_lazy("best within the range"),
+}
 
 
 def metric_rows(key: str, value: Any, language: str, prefix: str = "") -> list[tuple[str, ...]]:
@@ -117,7 +130,7 @@ def metric_rows(key: str, value: Any, language: str, prefix: str = "") -> list[t
         return rows
     metric = catalog.metric_for(key) if not prefix else None
     typical = catalog.format_range(metric) if metric else ""
-    better = metric.better if metric else ""
+    better = BETTER_WHEN[metric.better] if metric else ""
     shown = catalog.format_value(key, value) if not prefix else short_text(value)
     return [(label, short_text(shown), typical, better)]
 
@@ -129,8 +142,12 @@ def metrics_table(metrics: dict[str, Any]) -> SafeString:
     ]
     body = format_html_join("", "<tr><th>{}</th><td>{}</td><td>{}</td><td>{}</td></tr>", rows)
     return format_html(
-        '<table class="inswing-metrics"><thead><tr><th>metric</th><th>value</th><th>typical</th>'
-        "<th>better when</th></tr></thead><tbody>{}</tbody></table>",
+        '<table class="inswing-metrics"><thead><tr><th>{}</th><th>{}</th><th>{}</th>'
+        "<th>{}</th></tr></thead><tbody>{}</tbody></table>",
+        _("metric"),
+        _("value"),
+        _("typical range"),
+        _("better when"),
         body,
     )
 
@@ -193,7 +210,7 @@ class FeedbackInline(ReadOnlyMixin, admin.TabularInline):
 
 
 @admin.action(
-    description="End selected sessions (broadcasts to everyone in them)",
+    description=gettext_lazy("End selected sessions (broadcasts to everyone in them)"),
     permissions=["end"],
 )
 def end_sessions(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet) -> None:
@@ -206,9 +223,13 @@ def end_sessions(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: Q
         else:
             ended += 1
     if ended:
-        modeladmin.message_user(request, f"Ended {ended} session(s).", messages.SUCCESS)
+        modeladmin.message_user(
+            request, _("Ended %(count)d session(s).") % {"count": ended}, messages.SUCCESS
+        )
     for line in refused:
-        modeladmin.message_user(request, f"Not ended: {line}", messages.WARNING)
+        modeladmin.message_user(
+            request, _("Not ended: %(reason)s") % {"reason": line}, messages.WARNING
+        )
 
 
 @admin.register(CoachingSession)
@@ -249,12 +270,12 @@ class CoachingSessionAdmin(AdminCss, ReadOnlyMixin, admin.ModelAdmin):
     inlines = (ChatInline, FeedbackInline)
     actions = (end_sessions,)
 
-    @admin.display(description="live page")
+    @admin.display(description=gettext_lazy("live page"))
     def page(self, session: CoachingSession) -> str:
         url = reverse("session_page", args=[session.session_id])
         return format_html('<a href="{}">watch</a>', url)
 
-    @admin.display(description="event log")
+    @admin.display(description=gettext_lazy("event log"))
     def event_log(self, session: CoachingSession) -> str:
         return event_log_table(session)
 
@@ -281,18 +302,18 @@ class FeedbackAdmin(AdminCss, ReadOnlyMixin, admin.ModelAdmin):
     )
     readonly_fields = fields
 
-    @admin.display(description="metrics")
+    @admin.display(description=gettext_lazy("metrics"))
     def metrics_table(self, feedback: Feedback) -> str:
         return metrics_table(feedback.metrics if isinstance(feedback.metrics, dict) else {})
 
-    @admin.display(description="level")
+    @admin.display(description=gettext_lazy("level"))
     def level_explained(self, feedback: Feedback) -> str:
         level = catalog.level_for(feedback.level)
         if level is None:
             return feedback.level or "—"
         return format_html("{} ({}): {}", level.label_ko, level.label_en, level.about_ko)
 
-    @admin.display(description="recommendations")
+    @admin.display(description=gettext_lazy("recommendations"))
     def recommendation_list(self, feedback: Feedback) -> str:
         items = [r for r in feedback.recommendations or [] if isinstance(r, str)]
         if not items:

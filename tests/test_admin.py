@@ -114,7 +114,7 @@ def test_admin_action_ends_sessions_through_the_service(
 ):
     with captured_broadcasts() as sent:
         response = end_via_admin(admin_client, active_session, waiting_session)
-    assert "Ended 2 session(s)." in response.content.decode()
+    assert "세션 2개를 종료했습니다." in response.content.decode()
     for session in (active_session, waiting_session):
         session.refresh_from_db()
         assert session.status == Status.ENDED
@@ -224,3 +224,23 @@ def test_feedback_page_renders_metrics_as_a_table_from_the_catalog(
     assert '{"driver"' not in page
     assert "중급 (Intermediate)" in page
     assert "<li>Grip stronger.</li>" in page
+
+
+def test_admin_tables_speak_the_viewers_language(admin_client, active_session, service):
+    from coaching.services.analysis import feedback_record
+
+    card, _ = feedback_record(
+        session_id=active_session.session_id,
+        actor=service,
+        swing_id="sw_l",
+        summary="Open face.",
+        metrics={"face_angle": 5.2},
+        recommendations=[],
+        level="",
+    )
+    url = f"/admin/coaching/feedback/{card['id']}/change/"
+    korean = admin_client.get(url).content.decode()
+    english = admin_client.get(url, headers={"accept-language": "en"}).content.decode()
+    assert "<th>지표</th>" in korean and "범위 안이 가장 좋음" in korean
+    assert "<th>metric</th>" in english and "best within the range" in english
+    assert "<th>Face angle</th>" in english  # the catalog's English label

@@ -3,6 +3,7 @@
 import time
 
 import pytest
+from django.conf import settings
 
 from coaching.models import ChatMessage, CoachingSession, Role, SessionEvent
 from coaching.selectors import MAX_REPLAY
@@ -392,6 +393,22 @@ class TestLeaveNotices:
         codes = [n["code"] for n in notices("participant_joined") + notices("participant_left")]
         assert sorted(codes) == ["participant_joined", "participant_joined", "participant_left"]
 
+    def test_coming_back_through_another_server_process_is_not_a_leave(
+        self, spawn_server, coach, active_session
+    ):
+        if not settings.REDIS_URL:
+            pytest.skip("needs REDIS_URL: processes share presence only through Redis")
+        first, second = (spawn_server(LEAVE_NOTICE_GRACE="1.5") for _ in range(2))
+        topic = active_session.topic
+        with client(first, coach) as c:
+            c.join_ok(topic)
+            c.event(topic, "system:notice")
+        with client(second, coach) as c:
+            c.join_ok(topic)
+            c.no_event(topic, "system:notice", wait=2.5)
+        assert notices("participant_left") == []
+        assert len(notices("participant_joined")) == 1
+
     def test_closing_one_of_two_tabs_is_not_a_leave(self, spawn_server, student, active_session):
         server = spawn_server(LEAVE_NOTICE_GRACE="0.2")
         topic = active_session.topic
@@ -404,14 +421,17 @@ class TestLeaveNotices:
         assert notices("participant_left") == []
 
     def test_a_leave_still_in_its_grace_period_is_announced_when_the_server_stops(
-        self, spawn_server, coach, active_session
+        self, spawn_server, student, coach, active_session
     ):
         server = spawn_server(LEAVE_NOTICE_GRACE="600")
-        with client(server, coach) as c:
-            c.join_ok(active_session.topic)
-            c.event(active_session.topic, "system:notice")
-        time.sleep(0.3)  # the server has seen the close
-        server.stop()
+        with client(server, student) as s:
+            s.join_ok(active_session.topic)
+            s.event(active_session.topic, "system:notice")
+            with client(server, coach) as c:
+                c.join_ok(active_session.topic)
+                c.event(active_session.topic, "system:notice")
+            s.event(active_session.topic, "presence:diff", where=lambda d: d["leaves"])
+            server.stop()  # the student is still connected: the stop is not their leave
         assert [n["params"]["role"] for n in notices("participant_left")] == ["coach"]
 
     def test_observers_leave_silently(self, spawn_server, admin_user, active_session):
