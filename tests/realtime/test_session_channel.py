@@ -1,6 +1,7 @@
 """Topic `session:{id}`: who may join, chat, control, notices, presence and recovery."""
 
 import time
+import urllib.request
 
 import pytest
 from django.conf import settings
@@ -161,16 +162,21 @@ class TestJoin:
     def test_a_preview_ends_when_another_coach_claims(
         self, server, make_user, student, coach, waiting_session
     ):
-        from coaching.services.chat import chat_message_post
-        from coaching.services.sessions import session_claim
-
         topic = waiting_session.topic
-        with client(server, coach) as c:
+        other = make_user(Role.COACH, name="Other Pro")
+        with client(server, coach) as c, client(server, other) as o, client(server, student) as s:
             c.join_ok(topic)
-            other = make_user(Role.COACH, name="Other Pro")
-            session_claim(session_id=waiting_session.session_id, coach=other)
+            o.join_ok(topic)  # previews too, then claims through the server
+            s_ref, _ = s.join_ok(topic)
+            claim = urllib.request.Request(
+                f"{server.http_url}/api/sessions/{waiting_session.session_id}/claim/",
+                method="POST",
+                headers={"Authorization": f"Bearer {token_for(other)}"},
+            )
+            urllib.request.urlopen(claim, timeout=10).close()
             state = c.event(topic, "session:state")
-            chat_message_post(session_id=waiting_session.session_id, sender=student, text="hi")
+            s.call(topic, s_ref, "chat:new", {"message": "hi"})
+            o.event(topic, "chat:added")  # the claimer's own preview goes on
             c.no_event(topic, "chat:added", wait=0.5)
         assert state["coach"]["name"] == "Other Pro"
 
