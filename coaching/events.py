@@ -26,6 +26,10 @@ def epoch_ms(moment: datetime) -> int:
     return int(moment.timestamp() * 1000)
 
 
+def optional_epoch_ms(moment: datetime | None) -> int | None:
+    return None if moment is None else epoch_ms(moment)
+
+
 def person(user: User | None) -> dict[str, str] | None:
     if user is None:
         return None
@@ -44,15 +48,40 @@ def session_state(session: CoachingSession) -> dict[str, Any]:
         "coach": person(session.coach),
         "student": person(session.student),
         "updated_at": epoch_ms(session.updated_at),
+        "created_at": epoch_ms(session.created_at),
+        "started_at": optional_epoch_ms(session.started_at),
+        "ended_at": optional_epoch_ms(session.ended_at),
+        "step_source": session.step_source,
     }
 
 
+def swing_summary(feedback: Feedback | None) -> dict[str, Any] | None:
+    """The latest analysed swing, in a line: what a coach triages the lobby by."""
+    if feedback is None:
+        return None
+    return {
+        "swing_id": feedback.swing_id,
+        "summary": feedback.summary,
+        "level": feedback.level,
+        "created_at": epoch_ms(feedback.created_at),
+    }
+
+
+def latest_feedback(session: CoachingSession) -> Feedback | None:
+    """The session's newest card: from `selectors.with_latest_feedback` when prefetched."""
+    prefetched = getattr(session, "newest_feedback", None)
+    if prefetched is not None:
+        return prefetched[0] if prefetched else None
+    return Feedback.objects.filter(session=session).order_by("-seq").first()
+
+
 def lobby_entry(session: CoachingSession) -> dict[str, Any]:
-    """What a coach's dashboard shows of a session."""
+    """What a coach's dashboard shows of a session: who, what about, since when, and the
+    latest swing's summary once one is analysed (null before)."""
     return {
         **session_state(session),
         "title": session.title,
-        "created_at": epoch_ms(session.created_at),
+        "swing_summary": swing_summary(latest_feedback(session)),
     }
 
 
@@ -83,8 +112,12 @@ def ai_feedback(feedback: Feedback) -> dict[str, Any]:
     }
 
 
-def system_notice(text: str, level: str) -> dict[str, Any]:
-    return {"type": "system", "text": text, "level": level}
+def system_notice(
+    text: str, level: str, code: str = "service", params: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """`text` is Korean, for clients that show it as is; pages render `code` + `params`
+    in their viewer's language. Codes: participant_joined, participant_left, service."""
+    return {"type": "system", "text": text, "level": level, "code": code, "params": params or {}}
 
 
 def checkpoint_added(checkpoint: Checkpoint) -> dict[str, Any]:
@@ -140,6 +173,17 @@ def swing_progress(session: CoachingSession, swing_id: str, percent: int, step: 
         "swing_id": swing_id,
         "percent": percent,
         "step": step,
+    }
+
+
+def analysis_milestone(
+    session: CoachingSession, swing_id: str, step: str, percent: int
+) -> dict[str, Any]:
+    return {
+        "session_id": session.session_id,
+        "swing_id": swing_id,
+        "step": step,
+        "percent": percent,
     }
 
 

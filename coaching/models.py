@@ -51,6 +51,13 @@ class Step(models.TextChoices):
     FEEDBACK = "feedback", "Feedback"
 
 
+class StepSource(models.TextChoices):
+    """Who set the current step: the analysis events ("auto") or the coach."""
+
+    AUTO = "auto", "Analysis events"
+    COACH = "coach", "Coach"
+
+
 def new_session_id() -> str:
     return "sess_" + secrets.token_urlsafe(16)
 
@@ -71,15 +78,27 @@ class CoachingSession(models.Model):
     )
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.WAITING)
     current_step = models.CharField(max_length=16, choices=Step.choices, default=Step.UPLOAD)
+    step_source = models.CharField(
+        max_length=8, choices=StepSource.choices, default=StepSource.AUTO
+    )
     title = models.CharField(max_length=200, blank=True)
     last_seq = models.PositiveBigIntegerField(default=0, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    started_at = models.DateTimeField(null=True, blank=True)
     ended_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["status", "created_at"])]
+        constraints = [
+            # A student waits in the lobby once: starting again returns the open session.
+            models.UniqueConstraint(
+                fields=["student"],
+                condition=models.Q(status="waiting"),
+                name="one_waiting_session_per_student",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.session_id

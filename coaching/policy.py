@@ -9,17 +9,23 @@ from django.db.models import Q
 from coaching.errors import ServiceError
 from coaching.models import CoachingSession, Role, Status, User
 
-STUDENT, COACH, OBSERVER = "student", "coach", "observer"
+STUDENT, COACH, OBSERVER, PREVIEW = "student", "coach", "observer", "preview"
 
 
 def session_role(user: User, session: CoachingSession) -> str | None:
-    """The part `user` plays in `session`: student, coach, observer (admin) or none."""
+    """The part `user` plays in `session`: student, coach, observer (admin), preview
+    (any coach looking at a waiting, unclaimed session before claiming it) or none.
+
+    Observers and previewing coaches read everything and may neither chat nor control.
+    """
     if user.pk == session.student_id:
         return STUDENT
     if session.coach_id is not None and user.pk == session.coach_id:
         return COACH
     if user.is_staff:
         return OBSERVER
+    if user.role == Role.COACH and session.coach_id is None and session.status == Status.WAITING:
+        return PREVIEW
     return None
 
 
@@ -51,7 +57,8 @@ def check_join(user: User, session: CoachingSession) -> str:
 
 
 def check_read(user: User, session: CoachingSession) -> None:
-    """Chat history, feedback and checkpoints: the session's student and coach, and admins."""
+    """Chat history, feedback and checkpoints: the session's student and coach, admins,
+    and coaches previewing a waiting session."""
     if session_role(user, session) is None:
         raise ServiceError("forbidden", "Only the session's participants and admins can read this.")
 

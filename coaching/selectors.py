@@ -1,8 +1,10 @@
 """Reads: what a joining client, a dashboard and the history endpoints see."""
 
+import time
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Prefetch, QuerySet
+from django.utils import timezone
 
 from coaching import events, policy
 from coaching.errors import ServiceError
@@ -21,13 +23,17 @@ from coaching.models import (
 SNAPSHOT_MESSAGES = 50
 SNAPSHOT_FEEDBACK = 20
 SNAPSHOT_ANNOTATIONS = 200
+SNAPSHOT_EVENTS = 100
+EVENTS_PAGE_DEFAULT = 50
+EVENTS_PAGE_MAX = 200
 # A rejoining client that missed more events than this reloads the snapshot instead.
 MAX_REPLAY = 500
 
 
 def session_snapshot(session: CoachingSession) -> dict[str, Any]:
     """The join reply: state, recent chat, feedback cards with the coach's checkpoints,
-    the swings and the latest annotations, and the seq it is current to."""
+    the latest event-log entries (the timeline), the recap once ended, the swings and
+    the latest annotations, the server's clock, and the seq it is current to."""
     messages = list(
         ChatMessage.objects.filter(session=session)
         .select_related("sender", "session")
@@ -47,9 +53,76 @@ def session_snapshot(session: CoachingSession) -> dict[str, Any]:
             events.checkpoint_added(c)
             for c in checkpoint_list(session).filter(feedback__in=feedback)
         ],
+        **timeline(session),
+        "recap": session_recap(session) if session.status == Status.ENDED else None,
+        "server_time": int(time.time() * 1000),
         "last_seq": session.last_seq,
         "swings": [events.swing(w) for w in swing_list(session)],
         "annotations": [events.annotation_added(a) for a in reversed(annotations)],
+    }
+
+
+def timeline(session: CoachingSession) -> dict[str, Any]:
+    """The latest SNAPSHOT_EVENTS log entries as `[{event, payload}]` in seq order, and
+    whether there are earlier ones (`GET …/events/?before_seq=` pages back)."""
+    rows = list(
+        SessionEvent.objects.filter(session=session)
+        .order_by("-seq")
+        .values_list("event", "payload")[: SNAPSHOT_EVENTS + 1]
+    )
+    has_more = len(rows) > SNAPSHOT_EVENTS
+    rows = rows[:SNAPSHOT_EVENTS]
+    return {
+        "events": [{"event": event, "payload": payload} for event, payload in reversed(rows)],
+        "has_more_before": has_more,
+    }
+
+
+def events_before(
+    session: CoachingSession, before_seq: int | None = None, limit: int = EVENTS_PAGE_DEFAULT
+) -> dict[str, Any]:
+    """Up to `limit` log entries before `before_seq` (the newest ones when None), oldest
+    first, and whether earlier ones remain."""
+    rows = SessionEvent.objects.filter(session=session)
+    if before_seq is not None:
+        rows = rows.filter(seq__lt=before_seq)
+    page = list(rows.order_by("-seq")[: limit + 1])
+    return {
+        "events": [
+            {
+                "seq": row.seq,
+                "event": row.event,
+                "payload": row.payload,
+                "created_at": events.epoch_ms(row.created_at),
+            }
+            for row in reversed(page[:limit])
+        ],
+        "has_more": len(page) > limit,
+    }
+
+
+def session_recap(session: CoachingSession) -> dict[str, Any]:
+    """The end-of-lesson summary: how long, every card, the coach's checkpoints, and
+    what to practise (the cards' recommendations in card order, each once). Before the
+    end, the same so far (`ended_at` null, duration up to now)."""
+    cards = list(feedback_list(session))
+    practice: list[str] = []
+    for card in cards:
+        for item in card.recommendations:
+            if isinstance(item, str) and item.strip() and item.strip() not in practice:
+                practice.append(item.strip())
+    duration_ms = None
+    if session.started_at is not None:
+        until = session.ended_at or timezone.now()
+        duration_ms = max(0, events.epoch_ms(until) - events.epoch_ms(session.started_at))
+    return {
+        "duration_ms": duration_ms,
+        "started_at": events.optional_epoch_ms(session.started_at),
+        "ended_at": events.optional_epoch_ms(session.ended_at),
+        "feedback": [events.ai_feedback(card) for card in cards],
+        "checkpoints": [events.checkpoint_added(c) for c in checkpoint_list(session)],
+        "practice": practice,
+        "annotations": annotations_for_recap(session),
     }
 
 
@@ -65,8 +138,15 @@ def events_after(session: CoachingSession, seq: int) -> list[tuple[str, dict]] |
     return rows
 
 
+def with_latest_feedback(sessions: QuerySet[CoachingSession]) -> QuerySet[CoachingSession]:
+    """Prefetch each session's cards, newest first, for the lobby entry's swing summary."""
+    return sessions.prefetch_related(
+        Prefetch("feedback", queryset=Feedback.objects.order_by("-seq"), to_attr="newest_feedback")
+    )
+
+
 def waiting_sessions() -> QuerySet[CoachingSession]:
-    return (
+    return with_latest_feedback(
         CoachingSession.objects.filter(status=Status.WAITING)
         .select_related("student", "coach")
         .order_by("created_at")
@@ -84,7 +164,7 @@ def sessions_visible_to(user: User, *, status: str | None = None) -> QuerySet[Co
     )
     if status is not None:
         sessions = sessions.filter(status=status)
-    return sessions.order_by("-created_at", "-pk")
+    return with_latest_feedback(sessions.order_by("-created_at", "-pk"))
 
 
 def visible_session(user: User, session_id: str) -> CoachingSession:
@@ -100,6 +180,15 @@ def chat_history(session: CoachingSession, after_seq: int = 0) -> QuerySet[ChatM
         ChatMessage.objects.filter(session=session, seq__gt=after_seq)
         .select_related("sender", "session")
         .order_by("seq")
+    )
+
+
+def chat_before(session: CoachingSession, before_seq: int) -> QuerySet[ChatMessage]:
+    """Chat lines before `before_seq`, newest first (callers show each page reversed)."""
+    return (
+        ChatMessage.objects.filter(session=session, seq__lt=before_seq)
+        .select_related("sender", "session")
+        .order_by("-seq")
     )
 
 

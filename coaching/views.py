@@ -9,8 +9,9 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.csrf import ensure_csrf_cookie
 
-from coaching import policy
+from coaching import metrics, policy
 from coaching.errors import ServiceError
+from coaching.events import epoch_ms
 from coaching.models import Role
 from coaching.services.lookup import get_session
 
@@ -44,9 +45,20 @@ def student_home(request: HttpRequest) -> HttpResponse:
 @login_required
 @ensure_csrf_cookie
 def session_page(request: HttpRequest, session_id: str) -> HttpResponse:
+    """The lesson room; also a coach's read-only preview of a waiting session (the
+    join reply's `you.session_role` says which)."""
     try:
         session = get_session(session_id)
         policy.check_view(request.user, session)
     except ServiceError:
         return render(request, "coaching/not_found.html", status=404)
-    return render(request, "coaching/session.html", {"session": session})
+    role = policy.session_role(request.user, session)
+    context = {
+        "session": session,
+        "session_role": role,
+        "preview": role == policy.PREVIEW,
+        "created_at_ms": epoch_ms(session.created_at),
+        "metric_catalog": metrics.catalog(),
+        "metric_levels": metrics.level_catalog(),
+    }
+    return render(request, "coaching/session.html", context)

@@ -56,6 +56,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -148,6 +149,9 @@ else:
 # PRESENCE_NODE_TTL + PRESENCE_HEARTBEAT.
 PRESENCE_HEARTBEAT = float(os.environ.get("PRESENCE_HEARTBEAT", "5"))
 PRESENCE_NODE_TTL = float(os.environ.get("PRESENCE_NODE_TTL", "20"))
+# "X left the session" is posted when a participant's last connection has been gone
+# this many seconds: a phone network that drops and comes back announces nothing.
+LEAVE_NOTICE_GRACE = float(os.environ.get("LEAVE_NOTICE_GRACE", "15"))
 # Threads (each with its own database connection) that run socket handlers' ORM work.
 REALTIME_DB_THREADS = int(os.environ.get("REALTIME_DB_THREADS", "16"))
 REDIS_MAX_CONNECTIONS = int(os.environ.get("REDIS_MAX_CONNECTIONS", "200"))
@@ -225,8 +229,11 @@ STATICFILES_DIRS = [
 WHITENOISE_USE_FINDERS = True
 
 # --- Misc -------------------------------------------------------------------
-LANGUAGE_CODE = "en-us"
-TIME_ZONE = "UTC"
+# Korean first; pages and the admin show times in TIME_ZONE (the API sends epoch ms).
+LANGUAGE_CODE = "ko"
+LANGUAGES = [("ko", "한국어"), ("en", "English")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+TIME_ZONE = os.environ.get("TIME_ZONE", "Asia/Seoul")
 USE_I18N = True
 USE_TZ = True
 AUTH_PASSWORD_VALIDATORS = [

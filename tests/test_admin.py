@@ -7,7 +7,7 @@ from django.contrib.auth.models import Permission
 from django.test import Client
 
 from coaching.events import LOBBY_TOPIC
-from coaching.models import CoachingSession, Role, Status, User
+from coaching.models import CoachingSession, Role, SessionEvent, Status, User
 from coaching.services.annotations import annotation_save
 from coaching.services.chat import chat_message_post
 from coaching.services.checkpoints import checkpoint_save
@@ -116,7 +116,7 @@ def test_admin_action_ends_sessions_through_the_service(
 ):
     with captured_broadcasts() as sent:
         response = end_via_admin(admin_client, active_session, waiting_session)
-    assert "Ended 2 session(s)." in response.content.decode()
+    assert "세션 2개를 종료했습니다." in response.content.decode()
     for session in (active_session, waiting_session):
         session.refresh_from_db()
         assert session.status == Status.ENDED
@@ -199,3 +199,73 @@ def test_swings_and_annotations_are_listed_read_only(
     assert response.status_code == 200
     assert active_session.session_id in response.content.decode()
     assert admin_client.get(f"/admin/coaching/{path}/add/").status_code == 403
+
+
+def test_event_log_is_a_table_with_long_values_shortened(admin_client, active_session, student):
+    long_line = "x" * 1500
+    chat_message_post(session_id=active_session.session_id, sender=student, text=long_line)
+    page = admin_client.get(f"{SESSIONS}{active_session.pk}/change/").content.decode()
+    assert 'class="inswing-log"' in page
+    assert "<th>message</th>" in page  # the payload as key/value rows, not a JSON blob
+    start = page.index('class="inswing-log"')
+    log = page[start : page.index("inline-group", start)]  # the chat inline shows it whole
+    assert long_line not in log and "x" * 299 + "…" in log
+    assert "coaching/admin.css" in page
+
+
+def test_times_are_shown_in_the_local_time_zone(admin_client, active_session, service):
+    from datetime import UTC, datetime
+
+    from django.test import override_settings
+
+    notice_post(session_id=active_session.session_id, actor=service, text="Servers are busy")
+    SessionEvent.objects.filter(session=active_session).update(
+        created_at=datetime(2026, 11, 28, 1, 2, 3, tzinfo=UTC)
+    )
+    with override_settings(TIME_ZONE="Asia/Seoul"):
+        page = admin_client.get(f"{SESSIONS}{active_session.pk}/change/").content.decode()
+    assert "2026-11-28 10:02:03" in page
+
+
+def test_feedback_page_renders_metrics_as_a_table_from_the_catalog(
+    admin_client, active_session, service
+):
+    from coaching.services.analysis import feedback_record
+
+    card, _ = feedback_record(
+        session_id=active_session.session_id,
+        actor=service,
+        swing_id="sw_m",
+        summary="Open face.",
+        metrics={"tempo_ratio": 3.14159, "face_angle": 5.2, "carry": {"driver": -1.2}},
+        recommendations=["Grip stronger."],
+        level="intermediate",
+    )
+    page = admin_client.get(f"/admin/coaching/feedback/{card['id']}/change/").content.decode()
+    assert "<th>페이스 각도</th><td>5.2°</td><td>-2.0~2.0°</td>" in page
+    assert "<th>템포 비율</th><td>3.14:1</td>" in page
+    assert "<th>캐리 거리 · Driver</th><td>-1.2</td>" in page  # nested values as sub-rows
+    assert page.index("페이스 각도") < page.index("템포 비율")  # catalog order
+    assert '{"driver"' not in page
+    assert "중급 (Intermediate)" in page
+    assert "<li>Grip stronger.</li>" in page
+
+
+def test_admin_tables_speak_the_viewers_language(admin_client, active_session, service):
+    from coaching.services.analysis import feedback_record
+
+    card, _ = feedback_record(
+        session_id=active_session.session_id,
+        actor=service,
+        swing_id="sw_l",
+        summary="Open face.",
+        metrics={"face_angle": 5.2},
+        recommendations=[],
+        level="",
+    )
+    url = f"/admin/coaching/feedback/{card['id']}/change/"
+    korean = admin_client.get(url).content.decode()
+    english = admin_client.get(url, headers={"accept-language": "en"}).content.decode()
+    assert "<th>지표</th>" in korean and "범위 안이 가장 좋음" in korean
+    assert "<th>metric</th>" in english and "best within the range" in english
+    assert "<th>Face angle</th>" in english  # the catalog's English label

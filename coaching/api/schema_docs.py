@@ -20,8 +20,9 @@ speaking the Phoenix Channels V2 protocol for everything live.
 
 ## Roles
 * **student**: creates own sessions; reads own sessions, their chat, feedback and checkpoints.
-* **coach**: lists waiting sessions and own ones; claims a waiting one; reads the sessions
-  they coach; saves checkpoints and annotations there.
+* **coach**: lists waiting sessions and own ones; previews a waiting one read-only before
+  claiming it; claims a waiting one; reads the sessions they coach; saves checkpoints and
+  annotations there.
 * **service** (the Node API): creates sessions for a `student_id`; attaches swings; posts
   progress, feedback and notices to any session.
 * **admin** (Django staff): lists and reads every session; posts notices; ends sessions.
@@ -47,7 +48,8 @@ The service account must give `student_id` when it creates a session (else `403`
 
 ## Node API integration
 1. Create a session for a student: `POST /api/sessions/` `{"student_id": 42, "title": "…"}` → `201`
-   with `session_id`. Coaches waiting in the lobby see it at once.
+   with `session_id`. Coaches waiting in the lobby see it at once. A student waits in one
+   session at most: if they already do, that session comes back with `200`.
 2. Attach the swing videos the room plays: `POST /api/sessions/{session_id}/swings/`
    `{"swing_id", "video_url", "poster_url"?, "fps"?, "duration_ms"?, "club"?,
    "camera_angle"?: "face_on|down_the_line", "label"?, "recorded_at"? (epoch ms),
@@ -99,10 +101,13 @@ Joinable by the session's student and coach, and by admins as read-only observer
 
 * `phx_join` (client → server), params `{"last_seq"?: N}`. Ok reply:
   `{"session": <state>, "messages": [<chat:added>…] (latest 50),
-  "feedback": [<ai:feedback>…] (latest 20), "checkpoints": [<checkpoint:added>…], "last_seq",
+  "feedback": [<ai:feedback>…] (latest 20), "checkpoints": [<checkpoint:added>…],
+  "events": [{"event", "payload"}…] (the latest 100 log entries), "has_more_before",
+  "recap" (once ended, else null), "server_time", "last_seq",
   "swings": [<swing>…], "annotations": [<annotation:added>…] (latest 200),
   "review": <review state>,
-  "you": {"id", "role", "name", "session_role": "student"|"coach"|"observer"}, "recovery"?}`.
+  "you": {"id", "role", "name", "session_role": "student"|"coach"|"observer"|"preview"},
+  "recovery"?}`.
   Error reply: `{"reason": "not_found"|"forbidden"|"invalid_input"}`.
 * `chat:new` (client → server): `{"message", "client_msg_id"?}`; the sender comes from the
   token. Ok reply: `{"message": <chat:added>}`; a resent `client_msg_id` is stored once.
@@ -112,12 +117,16 @@ Joinable by the session's student and coach, and by admins as read-only observer
   "current_step"?: "upload"|"analysis"|"feedback"}`. Ok reply: the new state. Errors:
   `forbidden`, `invalid_transition`, `session_ended`, `invalid_input`. Admins may only end.
 * `session:state` (to all): `{"session_id", "status", "current_step",
-  "coach": {"id", "name"}|null, "student": {"id", "name"}, "updated_at", "seq"}`.
+  "coach": {"id", "name"}|null, "student": {"id", "name"}, "updated_at", "created_at",
+  "started_at"|null, "ended_at"|null, "step_source": "auto"|"coach", "seq"}`.
 * `swing:progress` (to all): `{"session_id", "swing_id", "percent", "step"}`, no seq.
 * `ai:feedback` (to all): `{"id", "seq", "session_id", "swing_id", "summary", "metrics",
   "recommendations", "level", "created_at"}`.
-* `system:notice` (to all): `{"type": "system", "text", "level", "seq"}`, e.g. when the
-  coach comes in.
+* `system:notice` (to all): `{"type": "system", "text" (Korean), "level", "code", "params",
+  "seq"}`; `code` is `participant_joined` / `participant_left` (`params` `{name, role}`) or
+  `service` (posted over REST).
+* `analysis:milestone` (to all): `{"seq", "session_id", "swing_id", "step", "percent"}`,
+  logged when a swing's progress reaches a new step or 100 %.
 * `checkpoint:added` (to all): `{"id", "seq", "session_id", "feedback_id", "swing_id",
   "coach": {"id", "name"}, "note", "created_at"}`.
 * `swing:added` (to all): `{"seq", "session_id", "swing": {"swing_id", "video_url",
@@ -154,6 +163,7 @@ waiting list, oldest first. Then, with the same session object as `GET /api/sess
 | event | when |
 |---|---|
 | `session:waiting` | a session was created and waits for a coach |
+| `session:updated` | a waiting session's entry changed (a feedback card: `swing_summary`) |
 | `session:claimed` | a coach claimed one (drop it from the waiting list) |
 | `session:ended` | a session ended |
 

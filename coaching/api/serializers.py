@@ -13,7 +13,8 @@ from rest_framework import serializers
 
 from coaching.api.fields import KeyFramesField, MetricsField, TextField
 from coaching.errors import ServiceError
-from coaching.models import CameraAngle, Status, Step
+from coaching.models import CameraAngle, Status, Step, StepSource
+from coaching.selectors import EVENTS_PAGE_DEFAULT, EVENTS_PAGE_MAX
 from coaching.services import swings as swing_rules
 from coaching.services.annotations import MAX_NOTE_CHARS as MAX_ANNOTATION_NOTE_CHARS
 from coaching.services.checkpoints import MAX_NOTE_CHARS
@@ -197,13 +198,34 @@ class SessionStateSerializer(serializers.Serializer):
     coach = PersonSerializer(allow_null=True)
     student = PersonSerializer()
     updated_at = serializers.IntegerField(help_text="Epoch milliseconds.")
+    created_at = serializers.IntegerField(help_text="Epoch milliseconds.")
+    started_at = serializers.IntegerField(
+        allow_null=True, help_text="Epoch milliseconds when a coach claimed it; null before."
+    )
+    ended_at = serializers.IntegerField(
+        allow_null=True, help_text="Epoch milliseconds when it ended; null before."
+    )
+    step_source = serializers.ChoiceField(
+        choices=StepSource.values,
+        help_text="`auto`: the step follows the analysis events (progress → `analysis`, "
+        "feedback → `feedback`); `coach`: the coach set it, and it stays.",
+    )
+
+
+class SwingSummarySerializer(serializers.Serializer):
+    swing_id = serializers.CharField()
+    summary = serializers.CharField()
+    level = serializers.CharField(allow_blank=True)
+    created_at = serializers.IntegerField(help_text="Epoch milliseconds.")
 
 
 class SessionSerializer(SessionStateSerializer):
     """A session as listed, and as the lobby's `session:*` events carry it."""
 
     title = serializers.CharField(allow_blank=True)
-    created_at = serializers.IntegerField(help_text="Epoch milliseconds.")
+    swing_summary = SwingSummarySerializer(
+        allow_null=True, help_text="The latest feedback card in a line; null before the first."
+    )
 
 
 class SessionDetailSerializer(SessionSerializer):
@@ -273,6 +295,13 @@ class MessagesQuerySerializer(serializers.Serializer):
         min_value=0,
         max_value=MAX_DB_INT,
         help_text="Only messages with a greater seq (what a client missed).",
+    )
+    before_seq = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=MAX_DB_INT,
+        help_text="Only messages with a smaller seq, newest page first (`page=1` is the "
+        "page just before it); each page's results are oldest first. For “load earlier”.",
     )
 
 
@@ -344,8 +373,16 @@ class NoticeSerializer(serializers.Serializer):
     """A notice: the `system:notice` payload."""
 
     type = serializers.CharField(help_text="Always `system`.")
-    text = serializers.CharField()
+    text = serializers.CharField(help_text="Korean, for clients that show it as is.")
     level = serializers.ChoiceField(choices=LEVELS)
+    code = serializers.ChoiceField(
+        choices=["service", "participant_joined", "participant_left"],
+        help_text="What happened, for pages that render it in their own language; "
+        "a notice posted here is `service` (shown as `text`).",
+    )
+    params = serializers.DictField(
+        child=serializers.CharField(), help_text="`{name, role}` for the participant codes."
+    )
     seq = serializers.IntegerField()
 
 
@@ -377,6 +414,131 @@ class CheckpointCreateSerializer(serializers.Serializer):
         min_value=1, max_value=MAX_DB_INT, help_text="`id` of a feedback card of this session."
     )
     note = TextField(max_length=MAX_NOTE_CHARS, required=False, allow_blank=True, default="")
+
+
+# --- History: the event log and the recap ------------------------------------------
+
+
+class EventsQuerySerializer(serializers.Serializer):
+    before_seq = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=MAX_DB_INT,
+        help_text="Only entries with a smaller seq; omit it for the newest ones.",
+    )
+    limit = serializers.IntegerField(
+        required=False,
+        default=EVENTS_PAGE_DEFAULT,
+        min_value=1,
+        max_value=EVENTS_PAGE_MAX,
+        help_text=f"At most {EVENTS_PAGE_MAX}.",
+    )
+
+
+class EventLogEntrySerializer(serializers.Serializer):
+    seq = serializers.IntegerField()
+    event = serializers.CharField(
+        help_text="`chat:added`, `session:state`, `ai:feedback`, `system:notice`, "
+        "`checkpoint:added`, `analysis:milestone`, …"
+    )
+    payload = serializers.DictField(help_text="The event's payload as it was broadcast.")
+    created_at = serializers.IntegerField(help_text="Epoch milliseconds.")
+
+
+class EventsPageSerializer(serializers.Serializer):
+    events = EventLogEntrySerializer(many=True, help_text="Oldest first.")
+    has_more = serializers.BooleanField(help_text="Earlier entries remain before this page.")
+
+
+EVENTS_EXAMPLE = OpenApiExample(
+    "A page of the timeline",
+    response_only=True,
+    value={
+        "events": [
+            {
+                "seq": 41,
+                "event": "system:notice",
+                "payload": {
+                    "type": "system",
+                    "text": "코치 IanPro님이 세션에 입장했습니다.",
+                    "level": "info",
+                    "code": "participant_joined",
+                    "params": {"name": "IanPro", "role": "coach"},
+                    "seq": 41,
+                },
+                "created_at": 1733395200000,
+            },
+            {
+                "seq": 42,
+                "event": "analysis:milestone",
+                "payload": {
+                    "session_id": "sess_abc",
+                    "swing_id": "sw_999",
+                    "step": "pose_detection",
+                    "percent": 15,
+                    "seq": 42,
+                },
+                "created_at": 1733395201500,
+            },
+        ],
+        "has_more": True,
+    },
+)
+
+
+class RecapSerializer(serializers.Serializer):
+    """The end-of-lesson summary (also the join snapshot's `recap` once ended)."""
+
+    duration_ms = serializers.IntegerField(
+        allow_null=True, help_text="From claim to end (to now before the end); null if unclaimed."
+    )
+    started_at = serializers.IntegerField(allow_null=True, help_text="Epoch milliseconds.")
+    ended_at = serializers.IntegerField(allow_null=True, help_text="Epoch milliseconds.")
+    feedback = FeedbackSerializer(many=True, help_text="Every card, in seq order.")
+    checkpoints = CheckpointSerializer(many=True, help_text="The coach's bookmarks with notes.")
+    practice = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="What to practise: the cards' recommendations in card order, each once.",
+    )
+    annotations = serializers.ListField(child=serializers.DictField())
+
+
+RECAP_EXAMPLE = OpenApiExample(
+    "An ended lesson",
+    response_only=True,
+    value={
+        "duration_ms": 1_860_000,
+        "started_at": 1733395200000,
+        "ended_at": 1733397060000,
+        "feedback": [
+            {
+                "id": "7",
+                "seq": 12,
+                "session_id": "sess_abc",
+                "swing_id": "sw_999",
+                "summary": "The club face tends to be open at impact.",
+                "metrics": {"face_angle": 5.2, "club_path": -1.8},
+                "recommendations": ["Take a slightly stronger grip at address."],
+                "level": "intermediate",
+                "created_at": 1733395500000,
+            }
+        ],
+        "checkpoints": [
+            {
+                "id": "3",
+                "seq": 14,
+                "session_id": "sess_abc",
+                "feedback_id": "7",
+                "swing_id": "sw_999",
+                "coach": {"id": "2", "name": "IanPro"},
+                "note": "Grip first.",
+                "created_at": 1733395600000,
+            }
+        ],
+        "practice": ["Take a slightly stronger grip at address."],
+        "annotations": [],
+    },
+)
 
 
 class SocketTokenSerializer(serializers.Serializer):

@@ -151,14 +151,24 @@ class SessionViewSet(viewsets.GenericViewSet):
     @extend_schema(
         summary="Create a session",
         request=s.SessionCreateSerializer,
-        responses={201: s.SessionSerializer, **s.error_responses(400, 401, 403)},
+        responses={
+            201: OpenApiResponse(s.SessionSerializer, description="Created and announced."),
+            200: OpenApiResponse(
+                s.SessionSerializer,
+                description="The student already waits in a session: that one, unchanged "
+                "(a student has at most one waiting session).",
+            ),
+            **s.error_responses(400, 401, 403),
+        },
     )
     def create(self, request: Request) -> Response:
         """Open a waiting session: a student for themselves, the service account for
-        `student_id`. Coaches on `lobby:coaches` get `session:waiting`.
+        `student_id`. Coaches on `lobby:coaches` get `session:waiting`. A student who
+        already has a waiting session gets it back (200) instead of a second one.
 
         The service account may attach `swings` at once (all stored or none, each
-        logged as `swing:added`); they are in the session's detail and `swings/`."""
+        logged as `swing:added`), to the session it gets back either way; they are in
+        the session's detail and `swings/`."""
         policy.check_create_session(request.user)
         data = validated(s.SessionCreateSerializer, request.data)
         student = None
@@ -167,12 +177,17 @@ class SessionViewSet(viewsets.GenericViewSet):
             if student is None:
                 raise ServiceError("invalid_input", "No such student.", field="student_id")
         with transaction.atomic():
-            session = session_create(creator=request.user, student=student, title=data["title"])
+            session, created = session_create(
+                creator=request.user, student=student, title=data["title"]
+            )
             if data.get("swings"):
                 swings_attach(
                     session_id=session.session_id, actor=request.user, swings=data["swings"]
                 )
-        return Response(events.lobby_entry(session), status=status.HTTP_201_CREATED)
+        return Response(
+            events.lobby_entry(session),
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )
 
     @extend_schema(
         summary="Get a session",
@@ -212,13 +227,51 @@ class SessionViewSet(viewsets.GenericViewSet):
     @action(detail=True, methods=["get"])
     def messages(self, request: Request, session_id: str) -> Response:
         """Participants and admins: chat lines in seq order, as `chat:added` payloads;
-        `after_seq` gives only what came after it."""
+        `after_seq` gives only what came after it; `before_seq` pages back from it
+        (page 1 is the newest page before it, each page oldest first)."""
         session = self.visible(session_id)
         policy.check_read(request.user, session)
         query = validated(s.MessagesQuerySerializer, request.query_params)
+        if "before_seq" in query:
+            response = self.paginated(
+                selectors.chat_before(session, query["before_seq"]), events.chat_added
+            )
+            response.data["results"].reverse()
+            return response
         return self.paginated(
             selectors.chat_history(session, after_seq=query["after_seq"]), events.chat_added
         )
+
+    @extend_schema(
+        summary="Event log (the timeline)",
+        parameters=[s.EventsQuerySerializer],
+        responses={200: s.EventsPageSerializer, **s.error_responses(400, 401, 403, 404)},
+        examples=[s.EVENTS_EXAMPLE],
+    )
+    @action(detail=True, methods=["get"])
+    def events(self, request: Request, session_id: str) -> Response:
+        """Participants and admins: the session's persisted events (chat, state, notices,
+        feedback, checkpoints, analysis milestones), `limit` of them before `before_seq`
+        (the newest without it), oldest first; `has_more` says whether earlier ones remain."""
+        session = self.visible(session_id)
+        policy.check_read(request.user, session)
+        query = validated(s.EventsQuerySerializer, request.query_params)
+        return Response(
+            selectors.events_before(session, query.get("before_seq"), limit=query["limit"])
+        )
+
+    @extend_schema(
+        summary="Lesson recap",
+        responses={200: s.RecapSerializer, **s.error_responses(401, 403, 404)},
+        examples=[s.RECAP_EXAMPLE],
+    )
+    @action(detail=True, methods=["get"])
+    def recap(self, request: Request, session_id: str) -> Response:
+        """Participants and admins: duration, every feedback card, the coach's checkpoints
+        and what to practise. Before the end: the same so far (`ended_at` null)."""
+        session = self.visible(session_id)
+        policy.check_read(request.user, session)
+        return Response(selectors.session_recap(session))
 
     @extend_schema(
         summary="List feedback cards",

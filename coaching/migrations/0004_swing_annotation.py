@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('coaching', '0002_user_token_generation'),
+        ('coaching', '0003_session_started_at_step_source'),
     ]
 
     operations = [

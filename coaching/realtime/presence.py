@@ -83,6 +83,14 @@ class MemoryPresence:
         self._marks[name] = now + ttl
         return True
 
+    async def mark(self, name: str, ttl: float) -> None:
+        """Set (or extend) a mark, whether or not it was set."""
+        self._marks[name] = time.monotonic() + ttl
+
+    async def unmark(self, name: str) -> bool:
+        """Clear a mark; True if it was set (only one caller gets True)."""
+        return self._marks.pop(name, 0) > time.monotonic()
+
 
 class RedisPresence:
     """Several processes: entries in Redis hashes, reaped when their process dies."""
@@ -183,6 +191,12 @@ class RedisPresence:
         return bool(
             await self._redis().set(f"{self._prefix}:mark:{name}", "1", nx=True, px=int(ttl * 1000))
         )
+
+    async def mark(self, name: str, ttl: float) -> None:
+        await self._redis().set(f"{self._prefix}:mark:{name}", "1", px=int(ttl * 1000))
+
+    async def unmark(self, name: str) -> bool:
+        return bool(await self._redis().delete(f"{self._prefix}:mark:{name}"))
 
     # -- liveness --
     async def _heartbeat_loop(self) -> None:

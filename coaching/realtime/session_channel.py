@@ -3,11 +3,14 @@
 import time
 from typing import Any
 
+from django.conf import settings
+
 from coaching import events, policy, selectors
 from coaching.errors import ServiceError, invalid
 from coaching.realtime.batching import Batcher
 from coaching.realtime.channel import Channel
 from coaching.realtime.db import in_db_thread
+from coaching.realtime.departures import Departure, departures, entry_mark
 from coaching.realtime.presence import PRESENCE_DIFF, PRESENCE_STATE, get_presence, new_ref
 from coaching.services import review
 from coaching.services.annotations import annotation_save
@@ -49,6 +52,7 @@ class SessionChannel(Channel):
     role: str
     last_seq: int = 0
     presence_ref: str | None = None
+    preview_over = False
     _replay: list[tuple[str, dict]]
 
     @property
@@ -88,6 +92,10 @@ class SessionChannel(Channel):
             await self.push(event, payload)
         self._replay = []
         presence = get_presence()
+        if self.role == policy.PREVIEW:
+            # A coach looking before claiming sees who is there but is not listed.
+            await self.push(PRESENCE_STATE, await presence.list(self.topic))
+            return
         key = str(self.user.pk)
         self.presence_ref = new_ref()
         meta = {
@@ -101,7 +109,7 @@ class SessionChannel(Channel):
         if (
             first
             and self.role in (policy.STUDENT, policy.COACH)
-            and await presence.mark_once(f"entered:{self.topic}:{key}", ENTRY_NOTICE_QUIET_SECONDS)
+            and await presence.mark_once(entry_mark(self.topic, key), ENTRY_NOTICE_QUIET_SECONDS)
         ):
             await in_db_thread(entry_announce)(
                 session_id=self.session_id, user=self.user, role=self.role
@@ -136,6 +144,8 @@ class SessionChannel(Channel):
         raise ServiceError("unknown_event", f"Unknown event {event!r}.")
 
     async def handle_out(self, event: str, payload: dict[str, Any]) -> dict[str, Any] | None:
+        if self.role == policy.PREVIEW and self._preview_is_over(event, payload):
+            return None
         seq = payload.get("seq")
         if review.is_own_stroke(event, payload, self.user):
             return None
@@ -153,6 +163,16 @@ class SessionChannel(Channel):
         self.last_seq = seq
         return payload
 
+    def _preview_is_over(self, event: str, payload: dict[str, Any]) -> bool:
+        """A preview sees the session until another coach claims it: that `session:state`
+        is the last event it gets (the page then leaves)."""
+        if self.preview_over:
+            return True
+        coach = payload.get("coach") if event == "session:state" else None
+        if coach is not None and coach.get("id") != str(self.user.pk):
+            self.preview_over = True
+        return False
+
     def _events_after(self, seq: int) -> list[tuple[str, dict]] | None:
         return selectors.events_after(get_session(self.session_id), seq)
 
@@ -164,3 +184,17 @@ class SessionChannel(Channel):
                 # This socket stops listening to the topic now, so it would miss the
                 # broadcast of its own leave: a rejoin would show this join forever.
                 await self.push_untied(PRESENCE_DIFF, leave)
+            await self._expect_departure()
+
+    async def _expect_departure(self) -> None:
+        """The user's last connection here is gone: keep a quick return unannounced, and
+        announce the leave if they stay away (coaching.realtime.departures)."""
+        if self.role not in (policy.STUDENT, policy.COACH):
+            return
+        presence = get_presence()
+        key = str(self.user.pk)
+        if key in await presence.list(self.topic):
+            return  # another tab or device is still in
+        quiet = max(ENTRY_NOTICE_QUIET_SECONDS, 2 * settings.LEAVE_NOTICE_GRACE)
+        await presence.mark(entry_mark(self.topic, key), quiet)
+        departures.schedule(Departure(self.topic, self.session_id, self.user, self.role))

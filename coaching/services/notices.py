@@ -1,19 +1,41 @@
-"""System notices: the service's and admins' announcements, and "X joined" on entry."""
+"""System notices: the service's and admins' announcements, and who came in or left.
+
+Every notice carries a Korean `text` (for clients that show it as is) and a `code` +
+`params` from which a page renders it in its viewer's language.
+"""
 
 from django.db import transaction
 
 from coaching import events, policy
-from coaching.models import CoachingSession, SessionEvent, User
+from coaching.models import CoachingSession, SessionEvent, Status, User
 from coaching.realtime.publish import broadcast_on_commit
 from coaching.services.lookup import locked_session
 
 LEVELS = ("info", "success", "warning", "error")
 
+SERVICE = "service"
+PARTICIPANT_JOINED = "participant_joined"
+PARTICIPANT_LEFT = "participant_left"
 
-def _post(session: CoachingSession, text: str, level: str, dedupe_key: str | None) -> dict:
-    payload = events.log_event(
-        session, "system:notice", events.system_notice(text, level), dedupe_key=dedupe_key
-    )
+# Korean texts of the participant notices, by code and role.
+PARTICIPANT_TEXT = {
+    PARTICIPANT_JOINED: {
+        "coach": "코치 {name}님이 세션에 입장했습니다.",
+        "student": "{name}님이 세션에 입장했습니다.",
+    },
+    PARTICIPANT_LEFT: {
+        "coach": "코치 {name}님이 세션에서 나갔습니다.",
+        "student": "{name}님이 세션에서 나갔습니다.",
+    },
+}
+
+
+def _post(
+    session: CoachingSession,
+    notice: dict,
+    dedupe_key: str | None = None,
+) -> dict:
+    payload = events.log_event(session, "system:notice", notice, dedupe_key=dedupe_key)
     broadcast_on_commit(session.topic, "system:notice", payload)
     return payload
 
@@ -22,29 +44,39 @@ def _post(session: CoachingSession, text: str, level: str, dedupe_key: str | Non
 def notice_post(
     *, session_id: str, actor: User, text: str, level: str = "info", notice_id: str | None = None
 ) -> tuple[dict, bool]:
-    """Post a notice; a retry with the same `notice_id` returns the first, unbroadcast."""
+    """Post a notice (code `service`); a retry with the same `notice_id` returns the
+    first, unbroadcast."""
     policy.check_post_notice(actor)
     session = locked_session(session_id)
     if notice_id is not None:
         existing = SessionEvent.objects.filter(session=session, dedupe_key=notice_id).first()
         if existing is not None:
             return existing.payload, False
-    return _post(session, text, level, notice_id), True
+    return _post(session, events.system_notice(text, level, SERVICE), notice_id), True
 
 
-ENTRY_TEXT = {
-    "coach": "Coach {name} joined the session.",
-    "student": "{name} joined the session.",
-}
+def _announce_participant(code: str, session_id: str, user: User, role: str) -> dict | None:
+    """`code` for the session's coach or student; observers and previewing coaches come
+    and go silently, and an ended session announces nothing more."""
+    template = PARTICIPANT_TEXT[code].get(role)
+    if template is None:
+        return None
+    session = locked_session(session_id)
+    if session.status == Status.ENDED:
+        return None
+    params = {"name": user.display_name, "role": role}
+    notice = events.system_notice(template.format(name=user.display_name), "info", code, params)
+    return _post(session, notice)
 
 
 @transaction.atomic
 def entry_announce(*, session_id: str, user: User, role: str) -> dict | None:
-    """Tell the session that its coach or student came in (observers enter silently)."""
-    template = ENTRY_TEXT.get(role)
-    if template is None:
-        return None
-    session = locked_session(session_id)
-    if session.status == "ended":
-        return None
-    return _post(session, template.format(name=user.display_name), "info", None)
+    """Tell the session that its coach or student came in."""
+    return _announce_participant(PARTICIPANT_JOINED, session_id, user, role)
+
+
+@transaction.atomic
+def leave_announce(*, session_id: str, user: User, role: str) -> dict | None:
+    """Tell the session that its coach or student has gone (after the grace period the
+    channel waits, so that a dropped connection that comes back is not announced)."""
+    return _announce_participant(PARTICIPANT_LEFT, session_id, user, role)

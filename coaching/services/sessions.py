@@ -1,11 +1,11 @@
 """Session lifecycle: create, claim, control (status and step), end."""
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from coaching import events, policy, state
 from coaching.errors import ServiceError
-from coaching.models import CoachingSession, Role, Status, User
+from coaching.models import CoachingSession, Role, Status, Step, StepSource, User
 from coaching.realtime.publish import broadcast_on_commit
 from coaching.services.lookup import locked_session
 
@@ -16,11 +16,15 @@ def _publish_state(session: CoachingSession) -> dict:
     return payload
 
 
-@transaction.atomic
 def session_create(
     *, creator: User, student: User | None = None, title: str = ""
-) -> CoachingSession:
-    """A student opens a waiting session for themselves; the service account for a student."""
+) -> tuple[CoachingSession, bool]:
+    """A student opens a waiting session for themselves; the service account for a student.
+
+    A student waits once: if they have a waiting session already, it is returned
+    (created False) and nothing is broadcast. A partial unique constraint makes this
+    hold under concurrent requests too.
+    """
     policy.check_create_session(creator)
     if creator.role == Role.SERVICE:
         if student is None:
@@ -35,10 +39,27 @@ def session_create(
         raise ServiceError("invalid_input", "student_id is not a student.", field="student_id")
     if len(title) > 200:
         raise ServiceError("invalid_input", "title is longer than 200 characters.", field="title")
-    session = CoachingSession.objects.create(student=student, title=title.strip())
-    session = CoachingSession.objects.select_related("student", "coach").get(pk=session.pk)
-    broadcast_on_commit(events.LOBBY_TOPIC, "session:waiting", events.lobby_entry(session))
-    return session
+    existing = _waiting_session_of(student)
+    if existing is not None:
+        return existing, False
+    try:
+        with transaction.atomic():
+            session = CoachingSession.objects.create(student=student, title=title.strip())
+            broadcast_on_commit(events.LOBBY_TOPIC, "session:waiting", events.lobby_entry(session))
+    except IntegrityError:
+        existing = _waiting_session_of(student)
+        if existing is None:
+            raise  # not the one-waiting-session rule
+        return existing, False
+    return CoachingSession.objects.select_related("student", "coach").get(pk=session.pk), True
+
+
+def _waiting_session_of(student: User) -> CoachingSession | None:
+    return (
+        CoachingSession.objects.select_related("student", "coach")
+        .filter(student=student, status=Status.WAITING)
+        .first()
+    )
 
 
 @transaction.atomic
@@ -54,7 +75,8 @@ def session_claim(*, session_id: str, coach: User) -> CoachingSession:
     state.check_transition(session.status, Status.ACTIVE)
     session.coach = coach
     session.status = Status.ACTIVE
-    session.save(update_fields=["coach", "status", "updated_at"])
+    session.started_at = timezone.now()
+    session.save(update_fields=["coach", "status", "started_at", "updated_at"])
     _publish_state(session)
     broadcast_on_commit(events.LOBBY_TOPIC, "session:claimed", events.lobby_entry(session))
     return session
@@ -84,9 +106,14 @@ def session_control(
         if status == Status.ENDED:
             session.ended_at = timezone.now()
             changed.append("ended_at")
-    if current_step is not None and current_step != session.current_step:
-        session.current_step = current_step
-        changed.append("current_step")
+    if current_step is not None:
+        # The coach's choice holds: analysis events no longer move the step.
+        if current_step != session.current_step:
+            session.current_step = current_step
+            changed.append("current_step")
+        if session.step_source != StepSource.COACH:
+            session.step_source = StepSource.COACH
+            changed.append("step_source")
     if not changed:
         return {**events.session_state(session), "seq": session.last_seq}
     session.save(update_fields=[*changed, "updated_at"])
@@ -94,6 +121,18 @@ def session_control(
     if session.status == Status.ENDED:
         broadcast_on_commit(events.LOBBY_TOPIC, "session:ended", events.lobby_entry(session))
     return payload
+
+
+def step_follow_analysis(session: CoachingSession, step: str) -> None:
+    """An analysis event moves the step (auto), unless the coach has set it or the
+    session has ended. The caller holds the session's lock."""
+    if session.step_source != StepSource.AUTO or session.status == Status.ENDED:
+        return
+    if session.current_step == step:
+        return
+    session.current_step = Step(step).value
+    session.save(update_fields=["current_step", "updated_at"])
+    _publish_state(session)
 
 
 def session_end(*, session_id: str, actor: User) -> dict:

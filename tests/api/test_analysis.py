@@ -28,7 +28,9 @@ def test_service_posts_feedback_which_is_stored_and_broadcast(service, active_se
     assert {k: card[k] for k in FEEDBACK} == FEEDBACK
     assert card["session_id"] == active_session.session_id
     assert card["seq"] == 1
-    assert sent == [(active_session.topic, "ai:feedback", card)]
+    assert sent[0] == (active_session.topic, "ai:feedback", card)
+    # The step follows the analysis: a card moves the session to `feedback`.
+    assert [(e, p["current_step"]) for _, e, p in sent[1:]] == [("session:state", "feedback")]
 
 
 def test_feedback_posted_twice_is_stored_and_broadcast_once(service, active_session):
@@ -122,7 +124,7 @@ def test_feedback_is_read_by_participants_and_admins(
         assert response.json()["results"] == [feedback_card]
 
 
-def test_service_posts_progress_which_is_broadcast_not_stored(service, active_session):
+def test_service_posts_progress_which_is_broadcast_as_a_tick(service, active_session):
     with captured_broadcasts() as sent:
         response = api_client_for(service).post(
             session_url(active_session, "progress"), PROGRESS, format="json"
@@ -130,17 +132,56 @@ def test_service_posts_progress_which_is_broadcast_not_stored(service, active_se
     assert response.status_code == 202
     tick = {"session_id": active_session.session_id, **PROGRESS}
     assert response.json() == tick
-    assert sent == [(active_session.topic, "swing:progress", tick)]
-    assert not SessionEvent.objects.exists()
+    assert (active_session.topic, "swing:progress", tick) in sent
+    assert "seq" not in tick
+
+
+def test_progress_reaching_a_new_step_is_logged_once_as_a_milestone(service, active_session):
+    client = api_client_for(service)
+    url = session_url(active_session, "progress")
+    ticks = [(15, "pose_detection"), (30, "pose_detection"), (40, "club_tracking")]
+    with captured_broadcasts() as sent:
+        for percent, step in [*ticks, (40, "club_tracking")]:
+            body = {"swing_id": "sw_9", "percent": percent, "step": step}
+            assert client.post(url, body, format="json").status_code == 202
+    logged = SessionEvent.objects.filter(session=active_session, event="analysis:milestone")
+    milestones = [e.payload for e in logged.order_by("seq")]
+    assert [(m["step"], m["percent"]) for m in milestones] == [
+        ("pose_detection", 15),
+        ("club_tracking", 40),
+    ]
+    assert milestones[0] == {
+        "session_id": active_session.session_id,
+        "swing_id": "sw_9",
+        "step": "pose_detection",
+        "percent": 15,
+        "seq": milestones[0]["seq"],
+    }
+    assert events_named(sent, "analysis:milestone") == milestones
+    assert len(events_named(sent, "swing:progress")) == 4
+
+
+def test_progress_reaching_100_percent_is_a_milestone_even_in_the_same_step(
+    service, active_session
+):
+    client = api_client_for(service)
+    url = session_url(active_session, "progress")
+    for percent in (85, 100, 100):
+        body = {"swing_id": "sw_9", "percent": percent, "step": "scoring"}
+        client.post(url, body, format="json")
+    logged = SessionEvent.objects.filter(session=active_session, event="analysis:milestone")
+    assert [e.payload["percent"] for e in logged.order_by("seq")] == [85, 100]
 
 
 def test_repeated_progress_ticks_are_harmless(service, active_session):
     client = api_client_for(service)
+    seqs = []
     for _ in range(2):
         response = client.post(session_url(active_session, "progress"), PROGRESS, format="json")
         assert response.status_code == 202
-    active_session.refresh_from_db()
-    assert active_session.last_seq == 0
+        active_session.refresh_from_db()
+        seqs.append(active_session.last_seq)
+    assert seqs[0] == seqs[1]
 
 
 @pytest.mark.parametrize(
@@ -186,7 +227,7 @@ def test_service_and_admins_post_notices(request, active_session, who):
         )
     assert response.status_code == 201
     notice = response.json()
-    assert notice == {"type": "system", **NOTICE, "seq": 1}
+    assert notice == {"type": "system", **NOTICE, "code": "service", "params": {}, "seq": 1}
     assert sent == [(active_session.topic, "system:notice", notice)]
 
 

@@ -116,9 +116,11 @@ def test_checkpoints_reach_the_session(
         assert client.event(active_session.topic, "checkpoint:added") == checkpoint
 
 
-def test_coach_lobby_join_reply_lists_the_waiting_sessions(server, coach, student, other_coach):
+def test_coach_lobby_join_reply_lists_the_waiting_sessions(
+    server, coach, student, other_student, other_coach
+):
     older = CoachingSession.objects.create(student=student, title="First")
-    newer = CoachingSession.objects.create(student=student, title="Second")
+    newer = CoachingSession.objects.create(student=other_student, title="Second")
     CoachingSession.objects.create(student=student, coach=other_coach, status=Status.ACTIVE)
     with PhoenixClient(server.socket_url, token_for(coach)) as client:
         _, reply = client.join_ok(LOBBY_TOPIC)

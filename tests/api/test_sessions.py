@@ -145,12 +145,16 @@ def test_list_entries_are_lobby_entries(student, sessions):
         "updated_at",
         "title",
         "created_at",
+        "started_at",
+        "ended_at",
+        "step_source",
+        "swing_summary",
     }
     assert entry["coach"] == {"id": str(sessions["mine_active"].coach_id), "name": "IanPro"}
 
 
 def test_list_is_paginated_newest_first(student):
-    created = [CoachingSession.objects.create(student=student) for _ in range(5)]
+    created = [CoachingSession.objects.create(student=student, status="ended") for _ in range(5)]
     client = api_client_for(student)
     first = client.get("/api/sessions/?page_size=2").json()
     assert first["count"] == 5
@@ -166,7 +170,7 @@ def test_list_is_paginated_newest_first(student):
 
 def test_page_size_is_capped_at_100(student):
     for _ in range(3):
-        CoachingSession.objects.create(student=student)
+        CoachingSession.objects.create(student=student, status="ended")
     response = api_client_for(student).get("/api/sessions/?page_size=1000")
     assert response.status_code == 200
     assert len(response.json()["results"]) == 3
@@ -258,3 +262,57 @@ def test_ended_session_cannot_be_claimed(coach, student):
     response = api_client_for(coach).post(session_url(session, "claim"))
     assert response.status_code == 409
     assert response.json()["error"]["code"] == "session_ended"
+
+
+class TestOneWaitingSessionPerStudent:
+    def test_starting_again_returns_the_waiting_session_with_200(self, student):
+        client = api_client_for(student)
+        first = client.post("/api/sessions/", {"title": "Driver"}, format="json")
+        with captured_broadcasts() as sent:
+            again = client.post("/api/sessions/", {"title": "Irons"}, format="json")
+        assert (first.status_code, again.status_code) == (201, 200)
+        assert again.json()["session_id"] == first.json()["session_id"]
+        assert again.json()["title"] == "Driver"
+        assert sent == []
+
+    def test_the_service_starting_for_a_waiting_student_gets_200(self, service, waiting_session):
+        response = api_client_for(service).post(
+            "/api/sessions/", {"student_id": waiting_session.student_id}, format="json"
+        )
+        assert response.status_code == 200
+        assert response.json()["session_id"] == waiting_session.session_id
+
+
+def test_lobby_entry_has_the_latest_swing_summary_once_analysed(coach, waiting_session, service):
+    from coaching.services.analysis import feedback_record
+
+    client = api_client_for(coach)
+    before = client.get(session_url(waiting_session)).json()
+    assert before["swing_summary"] is None
+    for swing_id, summary in [("sw_1", "Open face."), ("sw_2", "Better, still late.")]:
+        feedback_record(
+            session_id=waiting_session.session_id,
+            actor=service,
+            swing_id=swing_id,
+            summary=summary,
+            metrics={},
+            recommendations=[],
+            level="beginner",
+        )
+    listed = client.get("/api/sessions/?status=waiting").json()["results"][0]
+    assert listed["swing_summary"]["swing_id"] == "sw_2"
+    assert listed["swing_summary"]["summary"] == "Better, still late."
+    assert listed["swing_summary"]["level"] == "beginner"
+    assert isinstance(listed["swing_summary"]["created_at"], int)
+
+
+def test_a_coach_previews_a_waiting_session_before_claiming(coach, waiting_session):
+    response = api_client_for(coach).get(session_url(waiting_session))
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["status"], body["started_at"], body["step_source"]) == ("waiting", None, "auto")
+
+
+def test_claim_answers_with_started_at(coach, waiting_session):
+    response = api_client_for(coach).post(session_url(waiting_session, "claim"))
+    assert isinstance(response.json()["started_at"], int)

@@ -183,7 +183,7 @@ def test_live_coaching_flow(server, student, coach, pages):
         expect_presence(page, "IanPro", "Ian")
     expect(student_page.locator("#waiting-hint")).to_be_hidden()
     expect(student_page.locator("#chat-list .chat-notice")).to_contain_text(
-        ["Coach IanPro joined the session."]
+        ["코치 IanPro님이 세션에 입장했습니다."]
     )
     expect(student_page.locator("#coach-controls")).to_be_hidden()
     expect(coach_page.locator("#coach-controls")).to_be_visible()

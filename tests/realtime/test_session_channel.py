@@ -1,6 +1,10 @@
 """Topic `session:{id}`: who may join, chat, control, notices, presence and recovery."""
 
+import time
+import urllib.request
+
 import pytest
+from django.conf import settings
 
 from coaching.models import ChatMessage, CoachingSession, Role, SessionEvent
 from coaching.selectors import MAX_REPLAY
@@ -78,9 +82,109 @@ class TestJoin:
             },
         }
 
-    def test_coach_cannot_join_an_unclaimed_session(self, server, coach, waiting_session):
+    def test_snapshot_has_the_timeline_recap_and_server_time(
+        self, server, student, coach, active_session
+    ):
         with client(server, coach) as c:
-            _, reply = c.join(waiting_session.topic)
+            ref, _ = c.join_ok(active_session.topic)
+            c.event(active_session.topic, "system:notice")  # the coach's own entry
+            c.call(active_session.topic, ref, "chat:new", {"message": "hello"})
+        with client(server, student) as s:
+            _, reply = s.join_ok(active_session.topic)
+        assert [e["event"] for e in reply["events"]] == ["system:notice", "chat:added"]
+        assert reply["events"][1]["payload"] == reply["messages"][0]
+        assert reply["has_more_before"] is False
+        assert reply["recap"] is None
+        assert isinstance(reply["server_time"], int)
+        state = reply["session"]
+        assert (state["started_at"], state["ended_at"], state["step_source"]) == (
+            None,
+            None,
+            "auto",
+        )
+        assert isinstance(state["created_at"], int)
+
+    def test_snapshot_timeline_is_the_latest_100_events(self, server, student, active_session):
+        SessionEvent.objects.bulk_create(
+            SessionEvent(
+                session=active_session,
+                seq=seq,
+                event="system:notice",
+                payload={"type": "system", "text": str(seq), "level": "info", "seq": seq},
+            )
+            for seq in range(1, 131)
+        )
+        CoachingSession.objects.filter(pk=active_session.pk).update(last_seq=130)
+        with client(server, student) as s:
+            _, reply = s.join_ok(active_session.topic)
+        assert [e["payload"]["seq"] for e in reply["events"]] == list(range(31, 131))
+        assert reply["has_more_before"] is True
+
+    def test_snapshot_of_an_ended_session_has_its_recap(
+        self, server, student, coach, active_session
+    ):
+        from coaching.services.sessions import session_end
+
+        session_end(session_id=active_session.session_id, actor=coach)
+        with client(server, student) as s:
+            _, reply = s.join_ok(active_session.topic)
+        recap = reply["recap"]
+        assert recap["ended_at"] == reply["session"]["ended_at"]
+        assert (recap["feedback"], recap["practice"], recap["annotations"]) == ([], [], [])
+
+    def test_coach_previews_an_unclaimed_session_read_only(self, server, coach, waiting_session):
+        with client(server, coach) as c:
+            ref, reply = c.join_ok(waiting_session.topic)
+            chat = c.call(waiting_session.topic, ref, "chat:new", {"message": "hi"})
+            control = c.call(waiting_session.topic, ref, "session:control", {"status": "ended"})
+            c.no_event(waiting_session.topic, "system:notice")
+        assert reply["you"]["session_role"] == "preview"
+        assert reply["session"]["status"] == "waiting"
+        assert chat["response"]["reason"] == control["response"]["reason"] == "forbidden"
+        assert not ChatMessage.objects.exists()
+        assert not SessionEvent.objects.exists()
+
+    def test_a_previewing_coach_sees_who_is_there_without_being_listed(
+        self, server, student, coach, waiting_session
+    ):
+        topic = waiting_session.topic
+        with client(server, student) as s:
+            s.join_ok(topic)
+            s.event(topic, "presence:state")
+            with client(server, coach) as c:
+                c.join_ok(topic)
+                state = c.event(topic, "presence:state")
+                s.no_event(
+                    topic, "presence:diff", wait=0.5, where=lambda d: str(coach.pk) in d["joins"]
+                )
+        assert list(state) == [str(student.pk)]
+
+    def test_a_preview_ends_when_another_coach_claims(
+        self, server, make_user, student, coach, waiting_session
+    ):
+        topic = waiting_session.topic
+        other = make_user(Role.COACH, name="Other Pro")
+        with client(server, coach) as c, client(server, other) as o, client(server, student) as s:
+            c.join_ok(topic)
+            o.join_ok(topic)  # previews too, then claims through the server
+            s_ref, _ = s.join_ok(topic)
+            claim = urllib.request.Request(
+                f"{server.http_url}/api/sessions/{waiting_session.session_id}/claim/",
+                method="POST",
+                headers={"Authorization": f"Bearer {token_for(other)}"},
+            )
+            urllib.request.urlopen(claim, timeout=10).close()
+            state = c.event(topic, "session:state")
+            s.call(topic, s_ref, "chat:new", {"message": "hi"})
+            o.event(topic, "chat:added")  # the claimer's own preview goes on
+            c.no_event(topic, "chat:added", wait=0.5)
+        assert state["coach"]["name"] == "Other Pro"
+
+    def test_another_coachs_session_is_not_previewed(
+        self, server, make_user, coach, active_session
+    ):
+        with client(server, make_user(Role.COACH)) as c:
+            _, reply = c.join(active_session.topic)
         assert reply["response"]["reason"] == "forbidden"
 
     def test_unknown_session_is_not_found(self, server, student):
@@ -210,7 +314,9 @@ class TestNotices:
                 notice = s.event(active_session.topic, "system:notice")
         assert notice["type"] == "system"
         assert notice["level"] == "info"
-        assert notice["text"] == "Coach IanPro joined the session."
+        assert notice["text"] == "코치 IanPro님이 세션에 입장했습니다."
+        assert notice["code"] == "participant_joined"
+        assert notice["params"] == {"name": "IanPro", "role": "coach"}
         assert isinstance(notice["seq"], int)
 
     def test_reconnecting_soon_after_is_not_announced_again(
@@ -224,12 +330,122 @@ class TestNotices:
                 c.join_ok(active_session.topic)
             s.event(active_session.topic, "presence:diff", where=lambda d: d["leaves"])
         texts = [e.payload["text"] for e in SessionEvent.objects.filter(event="system:notice")]
-        assert texts.count("Coach IanPro joined the session.") == 1
+        assert texts.count("코치 IanPro님이 세션에 입장했습니다.") == 1
 
     def test_observer_enters_silently(self, server, admin_user, active_session):
         with client(server, admin_user) as a:
             a.join_ok(active_session.topic)
             a.expect(lambda f: f[3] == "presence:state")
+        assert not SessionEvent.objects.filter(event="system:notice").exists()
+
+
+def notices(code: str) -> list[dict]:
+    rows = SessionEvent.objects.filter(event="system:notice").order_by("seq")
+    return [e.payload for e in rows if e.payload.get("code") == code]
+
+
+def wait_for(condition, timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return condition()
+
+
+class TestLeaveNotices:
+    """A participant's leave is announced when their last connection has stayed gone for
+    LEAVE_NOTICE_GRACE seconds; a short drop announces neither leave nor return."""
+
+    def test_a_coach_who_stays_away_is_announced_gone(
+        self, spawn_server, student, coach, active_session
+    ):
+        server = spawn_server(LEAVE_NOTICE_GRACE="0.3")
+        topic = active_session.topic
+        with client(server, student) as s:
+            s.join_ok(topic)
+            with client(server, coach) as c:
+                c.join_ok(topic)
+                s.event(topic, "system:notice", where=lambda n: n["params"].get("role") == "coach")
+            left = s.event(topic, "system:notice", where=lambda n: n["code"] == "participant_left")
+        assert left["text"] == "코치 IanPro님이 세션에서 나갔습니다."
+        assert left["params"] == {"name": "IanPro", "role": "coach"}
+        assert isinstance(left["seq"], int)
+
+    def test_a_short_drop_announces_neither_leave_nor_return(
+        self, spawn_server, student, coach, active_session
+    ):
+        server = spawn_server(LEAVE_NOTICE_GRACE="1.5")
+        topic = active_session.topic
+        with client(server, coach) as c:
+            c.join_ok(topic)
+            c.event(topic, "system:notice")
+        with client(server, coach) as c:  # back at once, then stays past the grace period
+            c.join_ok(topic)
+            c.no_event(topic, "system:notice", wait=2.5)
+        assert len(notices("participant_joined")) == 1
+        assert notices("participant_left") == []
+
+    def test_an_announced_leave_rearms_the_entry_notice(self, spawn_server, coach, active_session):
+        server = spawn_server(LEAVE_NOTICE_GRACE="0.2")
+        topic = active_session.topic
+        with client(server, coach) as c:
+            c.join_ok(topic)
+            c.event(topic, "system:notice")
+        assert wait_for(lambda: len(notices("participant_left")) == 1)
+        with client(server, coach) as c:
+            c.join_ok(topic)
+            c.event(topic, "system:notice", where=lambda n: n["code"] == "participant_joined")
+        codes = [n["code"] for n in notices("participant_joined") + notices("participant_left")]
+        assert sorted(codes) == ["participant_joined", "participant_joined", "participant_left"]
+
+    def test_coming_back_through_another_server_process_is_not_a_leave(
+        self, spawn_server, coach, active_session
+    ):
+        if not settings.REDIS_URL:
+            pytest.skip("needs REDIS_URL: processes share presence only through Redis")
+        first, second = (spawn_server(LEAVE_NOTICE_GRACE="1.5") for _ in range(2))
+        topic = active_session.topic
+        with client(first, coach) as c:
+            c.join_ok(topic)
+            c.event(topic, "system:notice")
+        with client(second, coach) as c:
+            c.join_ok(topic)
+            c.no_event(topic, "system:notice", wait=2.5)
+        assert notices("participant_left") == []
+        assert len(notices("participant_joined")) == 1
+
+    def test_closing_one_of_two_tabs_is_not_a_leave(self, spawn_server, student, active_session):
+        server = spawn_server(LEAVE_NOTICE_GRACE="0.2")
+        topic = active_session.topic
+        with client(server, student) as tab1:
+            tab1.join_ok(topic)
+            tab1.event(topic, "system:notice")
+            with client(server, student) as tab2:
+                tab2.join_ok(topic)
+            tab1.no_event(topic, "system:notice", wait=1.0)
+        assert notices("participant_left") == []
+
+    def test_a_leave_still_in_its_grace_period_is_announced_when_the_server_stops(
+        self, spawn_server, student, coach, active_session
+    ):
+        server = spawn_server(LEAVE_NOTICE_GRACE="600")
+        with client(server, student) as s:
+            s.join_ok(active_session.topic)
+            s.event(active_session.topic, "system:notice")
+            with client(server, coach) as c:
+                c.join_ok(active_session.topic)
+                c.event(active_session.topic, "system:notice")
+            s.event(active_session.topic, "presence:diff", where=lambda d: d["leaves"])
+            server.stop()  # the student is still connected: the stop is not their leave
+        assert [n["params"]["role"] for n in notices("participant_left")] == ["coach"]
+
+    def test_observers_leave_silently(self, spawn_server, admin_user, active_session):
+        server = spawn_server(LEAVE_NOTICE_GRACE="0.1")
+        with client(server, admin_user) as a:
+            a.join_ok(active_session.topic)
+            a.event(active_session.topic, "presence:state")
+        time.sleep(0.6)
         assert not SessionEvent.objects.filter(event="system:notice").exists()
 
 
@@ -299,7 +515,7 @@ class TestRecovery:
             (f[3], f[4].get("message") or f[4].get("status") or f[4].get("text")) for f in replayed
         ]
         assert events == [
-            ("system:notice", "Coach IanPro joined the session."),
+            ("system:notice", "코치 IanPro님이 세션에 입장했습니다."),
             ("chat:added", "missed 1"),
             ("chat:added", "missed 2"),
             ("session:state", "paused"),

@@ -15,14 +15,15 @@ from tests.support.broadcasts import captured_broadcasts
 
 def test_student_creates_a_waiting_session_announced_to_the_lobby(student):
     with captured_broadcasts() as published:
-        session = session_create(creator=student, title="  Driver  ")
+        session, created = session_create(creator=student, title="  Driver  ")
+    assert created
     assert (session.status, session.current_step, session.title) == ("waiting", "upload", "Driver")
     assert session.session_id.startswith("sess_") and len(session.session_id) > 20
     assert [(t, e) for t, e, _ in published] == [(LOBBY_TOPIC, "session:waiting")]
 
 
 def test_service_creates_for_a_student_and_must_name_one(service, student):
-    assert session_create(creator=service, student=student).student == student
+    assert session_create(creator=service, student=student)[0].student == student
     with pytest.raises(ServiceError) as info:
         session_create(creator=service)
     # A session for oneself is a student's action: the service account's role refuses it.
@@ -120,3 +121,90 @@ def test_a_rolled_back_action_publishes_nothing(coach, active_session):
     assert published == []
     active_session.refresh_from_db()
     assert active_session.status == "active"
+
+
+def test_claim_sets_started_at_in_the_state(coach, waiting_session):
+    with captured_broadcasts() as published:
+        session = session_claim(session_id=waiting_session.session_id, coach=coach)
+    state = published[0][2]
+    assert session.started_at is not None
+    assert state["started_at"] == int(session.started_at.timestamp() * 1000)
+    assert state["created_at"] == int(session.created_at.timestamp() * 1000)
+    assert (state["ended_at"], state["step_source"]) == (None, "auto")
+
+
+def test_state_before_claim_has_no_start_and_no_end(waiting_session):
+    from coaching.events import session_state
+
+    state = session_state(waiting_session)
+    assert (state["started_at"], state["ended_at"]) == (None, None)
+
+
+def test_end_puts_ended_at_in_the_state(coach, active_session):
+    state = session_control(session_id=active_session.session_id, actor=coach, status="ended")
+    active_session.refresh_from_db()
+    assert state["ended_at"] == int(active_session.ended_at.timestamp() * 1000)
+
+
+def test_coach_setting_the_step_makes_it_the_coachs(coach, active_session):
+    state = session_control(
+        session_id=active_session.session_id, actor=coach, current_step="analysis"
+    )
+    assert (state["current_step"], state["step_source"]) == ("analysis", "coach")
+
+
+def test_coach_confirming_the_current_step_also_takes_it_over(coach, active_session):
+    with captured_broadcasts() as published:
+        state = session_control(
+            session_id=active_session.session_id, actor=coach, current_step="upload"
+        )
+    assert (state["current_step"], state["step_source"]) == ("upload", "coach")
+    assert [e for _, e, _ in published] == ["session:state"]
+
+
+class TestOneWaitingSessionPerStudent:
+    def test_starting_again_returns_the_waiting_session_unannounced(self, student):
+        first, created = session_create(creator=student, title="Driver")
+        with captured_broadcasts() as published:
+            again, created_again = session_create(creator=student, title="Irons")
+        assert (created, created_again) == (True, False)
+        assert again.pk == first.pk and again.title == "Driver"
+        assert published == []
+        assert CoachingSession.objects.filter(student=student).count() == 1
+
+    def test_the_service_gets_the_students_waiting_session_too(self, service, student):
+        first, _ = session_create(creator=student)
+        again, created = session_create(creator=service, student=student)
+        assert (again.pk, created) == (first.pk, False)
+
+    def test_a_new_session_once_the_last_one_is_claimed(self, student, coach):
+        first, _ = session_create(creator=student)
+        session_claim(session_id=first.session_id, coach=coach)
+        second, created = session_create(creator=student)
+        assert created and second.pk != first.pk
+
+    def test_the_database_refuses_a_second_waiting_session(self, student, waiting_session):
+        from django.db import IntegrityError
+
+        with pytest.raises(IntegrityError), transaction.atomic():
+            CoachingSession.objects.create(student=student)
+
+    @pytest.mark.django_db(transaction=True)
+    def test_two_requests_at_the_same_moment_make_one_session(self, make_user):
+        students = [make_user(Role.STUDENT) for _ in range(5)]
+        for student in students:
+            barrier = threading.Barrier(2)
+
+            def start(_: int, student=student, barrier=barrier) -> tuple[int, bool]:
+                try:
+                    barrier.wait()
+                    session, created = session_create(creator=student)
+                    return session.pk, created
+                finally:
+                    connection.close()
+
+            with ThreadPoolExecutor(2) as pool:
+                results = list(pool.map(start, range(2)))
+            assert len({pk for pk, _ in results}) == 1
+            assert sorted(created for _, created in results) == [False, True]
+            assert CoachingSession.objects.filter(student=student).count() == 1

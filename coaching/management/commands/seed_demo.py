@@ -1,7 +1,7 @@
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
-from coaching.models import CoachingSession, Role, Status
+from coaching.models import Role
 from coaching.services.sessions import session_create
 from coaching.services.swings import swing_attach
 
@@ -45,9 +45,8 @@ class Command(BaseCommand):
                 user.save()
             made[username] = user
         student = made["student"]
-        waiting = CoachingSession.objects.filter(student=student, status=Status.WAITING).first()
-        if waiting is None:
-            waiting = session_create(creator=student, title="Driver: face opens at impact")
+        # A student has at most one waiting session: this returns it if there is one.
+        waiting, _ = session_create(creator=student, title="Driver: face opens at impact")
         swing_attach(session_id=waiting.session_id, actor=made["node-api"], swing=DEMO_SWING)
         self.stdout.write("Demo accounts (username / password):")
         for username, role, _name, password, staff in DEMO_USERS:
