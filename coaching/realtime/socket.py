@@ -38,8 +38,10 @@ _STOP = object()
 LAYER_TIMEOUT = 3.0
 # At shutdown, how long the pushes already read may take to finish and be answered.
 DRAIN_TIMEOUT = 4.0
-# Close code sent at shutdown: "service restart", the client reconnects.
-CLOSE_SERVICE_RESTART = 1012
+# Close code sent at shutdown: the client reconnects. 1012 ("service restart") would say
+# it best, but the WebSocket library under daphne only sends 1000 or 3000-4999.
+CLOSE_SERVICE_RESTART = 4012
+CLOSE_FLUSH_SECONDS = 0.5
 UNAVAILABLE = {"reason": "unavailable", "message": "The service is temporarily unavailable."}
 RESTARTING = {"reason": "unavailable", "message": "The server is restarting; reconnect."}
 
@@ -406,7 +408,7 @@ class PhoenixSocket(AsyncConsumer):
             await self._stop_all()
 
     async def shut_down(self) -> None:
-        """The server stops: answer the pushes already read, then close with 1012 so
+        """The server stops: answer the pushes already read, then close with 4012 so
         the client reconnects (to another process). Pushes read from now on are
         answered `unavailable`. Runs once, even if the caller is cancelled."""
         if self._shutting is None:
@@ -446,3 +448,7 @@ async def close_all_sockets() -> None:
     sockets = list(_open_sockets)
     logger.info("shutdown: closing %d sockets", len(sockets))
     await asyncio.gather(*(s.shut_down() for s in sockets), return_exceptions=True)
+    if sockets:
+        # Twisted drops its connections at once when the reactor stops: let the close
+        # frames reach the clients first, so they see the close code and not a lost connection.
+        await asyncio.sleep(CLOSE_FLUSH_SECONDS)

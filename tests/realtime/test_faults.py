@@ -5,16 +5,21 @@ front of the test database) and is bounded: it waits for the documented bounds
 (presence: PRESENCE_HEARTBEAT + PRESENCE_NODE_TTL) plus slack, never for ever.
 """
 
+import signal
+import subprocess
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
-from websockets.exceptions import ConnectionClosed
+from django.db import connection
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from coaching.models import ChatMessage
 from tests.support.auth import token_for
-from tests.support.faults import RedisServer
+from tests.support.faults import RedisServer, TcpProxy
 from tests.support.phoenix import PhoenixClient
+from tests.support.servers import test_database_url
 
 # Short liveness settings so that the bounds are seconds; defaults are 5 s / 20 s.
 HEARTBEAT, NODE_TTL = 0.5, 2.0
@@ -208,8 +213,174 @@ class TestRedisRestart:
         assert [t for t in texts if t in set(chat.acked)] == chat.acked
         assert chat.acked[-1] == "last"
         print(
-            f"Redis down 6 s, data {'reloaded' if keeps_data else 'lost'}: presence converged {converged:.2f}s after the restart; "
+            f"Redis down 6 s, data {'reloaded' if keeps_data else 'lost'}: presence converged "
+            f"{converged:.2f}s after the restart; "
             f"{len(chat.acked)} acked lines delivered once in order, {chat.refused} refused"
         )
         for client in (s, c, w):
             client.close()
+
+
+class TestRedisDown:
+    def test_a_join_is_refused_at_once_and_new_sockets_are_refused_cleanly(
+        self, spawn_server, private_redis, student, active_session
+    ):
+        topic = active_session.topic
+        server = spawn_server(**FAST_PRESENCE, REDIS_URL=private_redis.url)
+        with PhoenixClient(server.socket_url, token_for(student)) as s:
+            s.heartbeat()
+            private_redis.kill()
+            asked_at = time.monotonic()
+            join_ref, reply = s.join(topic)
+            answered = time.monotonic() - asked_at
+            assert reply["status"] == "error"
+            assert reply["response"]["reason"] == "unavailable"
+            assert reply["response"]["message"]
+            # Not half-joined: the topic takes no pushes.
+            ref = s.push(topic, "chat:new", {"message": "hello"}, join_ref)
+            assert s.reply(ref)["response"]["reason"] == "not_joined"
+
+            with pytest.raises(InvalidStatus) as refused:
+                PhoenixClient(server.socket_url, token_for(student))
+            assert refused.value.response.status_code == 403
+
+            private_redis.start()
+            retry_join = retry_until_ok(lambda: s.join(topic)[1], timeout=SLACK)
+        assert retry_join["status"] == "ok"
+        print(f"join answered `unavailable` {answered:.2f}s after it was sent, Redis down")
+
+
+def retry_until_ok(join: Callable[[], dict], timeout: float) -> dict:
+    deadline = time.monotonic() + timeout
+    while True:
+        reply = join()
+        if reply["status"] == "ok" or time.monotonic() > deadline:
+            return reply
+        time.sleep(0.3)
+
+
+class TestPostgresOutage:
+    def test_pushes_fail_during_it_and_service_resumes_without_losing_acknowledged_lines(
+        self, spawn_server, student, coach, active_session
+    ):
+        if connection.vendor != "postgresql":
+            pytest.skip("needs PostgreSQL")
+        db = connection.settings_dict
+        proxy = TcpProxy(db.get("HOST") or "127.0.0.1", int(db.get("PORT") or 5432))
+        try:
+            url = test_database_url().replace(f":{db.get('PORT') or 5432}/", f":{proxy.port}/")
+            server = spawn_server(DATABASE_URL=url)
+            topic = active_session.topic
+            s = PhoenixClient(server.socket_url, token_for(student))
+            w = PhoenixClient(server.socket_url, token_for(coach))
+            s_ref, _ = s.join_ok(topic)
+            w.join_ok(topic)
+            chat = ChatLog(s, topic, s_ref)
+            for i in range(5):
+                chat.say(f"before {i}")
+            proxy.outage()
+            down_at = time.monotonic()
+            during = 0
+            while time.monotonic() - down_at < 4:
+                chat.say(f"during {during}")
+                during += 1
+                time.sleep(0.1)
+            failed_during = chat.refused
+            proxy.restore()
+            resumed = retry_until_ok_push(chat, "after 0", timeout=SLACK)
+            for i in range(1, 5):
+                chat.say(f"after {i}")
+            chat.say("last")
+            lines = received_until(w, topic, "last", timeout=SLACK)
+            texts = [m["message"] for m in lines]
+            assert failed_during > 0
+            assert len(texts) == len(set(texts)), "a chat line was delivered twice"
+            assert [t for t in texts if t in set(chat.acked)] == chat.acked
+            assert set(chat.acked) <= set(chat_rows(active_session))
+            print(
+                f"PostgreSQL down 4 s: {failed_during} of {during} pushes got an error reply; "
+                f"service resumed {resumed:.2f}s after the outage; {len(chat.acked)} acked, "
+                "all stored and delivered once in order"
+            )
+            s.close()
+            w.close()
+        finally:
+            proxy.close()
+
+
+def retry_until_ok_push(chat: ChatLog, text: str, timeout: float) -> float:
+    """Push `text` until acknowledged; returns the seconds it took."""
+    started = time.monotonic()
+    while True:
+        acked = len(chat.acked)
+        chat.say(text)
+        if len(chat.acked) > acked:
+            return time.monotonic() - started
+        if time.monotonic() - started > timeout:
+            raise AssertionError(f"service did not resume within {timeout}s")
+        chat.refused -= 1  # not an outage failure: counted apart
+        time.sleep(0.2)
+
+
+class TestShutdown:
+    def test_sigterm_under_chat_load_exits_promptly_and_keeps_every_acknowledged_line(
+        self, spawn_server, student, coach, active_session
+    ):
+        server = spawn_server()
+        topic = active_session.topic
+        acked: list[str] = []
+        closed_codes: list[int | None] = []
+        stop = threading.Event()
+
+        def chatter(user, name: str) -> None:
+            client = PhoenixClient(server.socket_url, token_for(user))
+            join_ref, _ = client.join_ok(topic)
+            n = 0
+            try:
+                while not stop.is_set():
+                    refs = []
+                    for _ in range(10):
+                        text = f"{name} {n}"
+                        refs.append(
+                            (client.push(topic, "chat:new", {"message": text}, join_ref), text)
+                        )
+                        n += 1
+                    for ref, text in refs:
+                        if client.reply(ref, timeout=15)["status"] == "ok":
+                            acked.append(text)
+            except (ConnectionClosed, OSError):
+                closed_codes.append(client.ws.close_code)
+            except TimeoutError:
+                closed_codes.append(None)
+
+        threads = [
+            threading.Thread(target=chatter, args=(user, f"{user.username}-{tab}"))
+            for user in (student, coach)
+            for tab in (1, 2)
+        ]
+        for thread in threads:
+            thread.start()
+        deadline = time.monotonic() + 10
+        while len(acked) < 200 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        server.proc.send_signal(signal.SIGTERM)
+        signalled_at = time.monotonic()
+        try:
+            code = server.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            raise AssertionError("the server did not exit within 10 s of SIGTERM") from None
+        took = time.monotonic() - signalled_at
+        server.proc = None
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=20)
+
+        assert code == 0, "exited through the watchdog, not a clean shutdown"
+        stored = set(chat_rows(active_session))
+        assert set(acked) <= stored, f"{len(set(acked) - stored)} acknowledged lines not stored"
+        assert closed_codes.count(4012) == len(threads), closed_codes
+        print(
+            f"SIGTERM under load: exited in {took:.2f}s; {len(acked)} acknowledged lines all "
+            f"stored ({len(stored)} rows); {len(threads)} sockets closed with 4012"
+        )
