@@ -109,7 +109,7 @@ class RedisPresence:
         self.node = uuid.uuid4().hex
         self._local: dict[str, Entry] = {}  # by ref
         self._leaving: dict[str, Entry] = {}  # removal not yet done in Redis
-        self._clients = PerLoop(decode_responses=True)
+        self._clients = PerLoop(url, decode_responses=True)
         self._beating: asyncio.Task | None = None
         self._resync_topics: set[str] = set()
 

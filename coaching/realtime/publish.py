@@ -14,6 +14,7 @@ from typing import Any
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from channels_redis.pubsub import RedisPubSubChannelLayer
+from django.conf import settings
 from django.db import transaction
 
 from coaching.realtime.lifecycle import BROADCASTS, on_server_shutdown, stopping
@@ -68,7 +69,7 @@ async def broadcast_many(items: list[tuple[str, str, dict[str, Any]]]) -> None:
         await pipe.execute()
 
 
-_publishers = PerLoop()
+_publishers = PerLoop(settings.REDIS_URL)
 
 
 async def subscribe(channel_name: str, topic: str) -> None:

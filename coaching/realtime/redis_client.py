@@ -24,10 +24,10 @@ SOCKET_TIMEOUT = 3.0
 HEALTH_CHECK_INTERVAL = 10
 
 
-def redis_client(**options: object) -> aioredis.Redis:
-    """A client for `settings.REDIS_URL` on the running event loop."""
+def redis_client(url: str, **options: object) -> aioredis.Redis:
+    """A client for `url` on the running event loop."""
     return aioredis.Redis.from_url(
-        settings.REDIS_URL,
+        url,
         retry=Retry(ExponentialBackoff(cap=BACKOFF_CAP, base=BACKOFF_BASE), RETRIES),
         retry_on_error=[ConnectionError, TimeoutError],
         socket_connect_timeout=CONNECT_TIMEOUT,
@@ -41,7 +41,8 @@ def redis_client(**options: object) -> aioredis.Redis:
 class PerLoop:
     """One client per event loop (tests run several loops; a client is bound to one)."""
 
-    def __init__(self, **options: object) -> None:
+    def __init__(self, url: str, **options: object) -> None:
+        self._url = url
         self._options = options
         self._clients: dict[asyncio.AbstractEventLoop, aioredis.Redis] = {}
 
@@ -50,5 +51,5 @@ class PerLoop:
         client = self._clients.get(loop)
         if client is None:
             self._clients = {lp: c for lp, c in self._clients.items() if not lp.is_closed()}
-            client = self._clients[loop] = redis_client(**self._options)
+            client = self._clients[loop] = redis_client(self._url, **self._options)
         return client
