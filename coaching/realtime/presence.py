@@ -22,7 +22,7 @@ from django.conf import settings
 from redis.exceptions import RedisError
 
 from coaching.realtime.lifecycle import on_server_shutdown
-from coaching.realtime.publish import broadcast
+from coaching.realtime.publish import broadcast, broadcast_local
 from coaching.realtime.redis_client import PerLoop
 
 logger = logging.getLogger(__name__)
@@ -111,7 +111,8 @@ class RedisPresence:
         self._leaving: dict[str, Entry] = {}  # removal not yet done in Redis
         self._clients = PerLoop(url, decode_responses=True)
         self._beating: asyncio.Task | None = None
-        self._resync_topics: set[str] = set()
+        self._beaten = False
+        self._resync_at: list[float] = []  # when to send our clients the whole state
 
     # -- keys --
     def _topic_key(self, topic: str) -> str:
@@ -231,22 +232,29 @@ class RedisPresence:
             for ref, (topic, _, _) in local:
                 pipe.hexists(self._topic_key(topic), ref)
             was_alive, *present = await pipe.execute()
-        if self._resync_topics:
-            await self._resync()
+        first_beat, self._beaten = not self._beaten, True
         missing = [
             (ref, entry) for (ref, entry), there in zip(local, present, strict=True) if not there
         ]
-        if missing:
-            # Redis restarted, we were taken for dead, or a track failed: clients may
-            # have missed diffs meanwhile, so they get the whole state next round.
+        if missing or (was_alive is None and not first_beat):
+            # Redis restarted (or we were taken for dead, or a track failed): diffs
+            # were lost meanwhile, here and on other processes, some of which are
+            # still restoring or reaping. Our clients get the whole state again once
+            # they have (two heartbeats), and once more when the dead are reaped.
             logger.warning(
-                "presence: restoring %d entries of node %s (alive key %s)",
-                len(missing),
+                "presence: node %s lost its alive key or %d entries; restoring",
                 self.node,
-                "lost" if was_alive is None else "kept",
+                len(missing),
             )
-            self._resync_topics.update(topic for _, (topic, _, _) in local)
+            now = time.monotonic()
+            self._resync_at += [
+                now + 2 * self._heartbeat,
+                now + self._ttl_ms / 1000 + 2 * self._heartbeat,
+            ]
         await self._restore(missing)
+        if self._resync_at and min(self._resync_at) <= time.monotonic():
+            self._resync_at = [t for t in self._resync_at if t > time.monotonic()]
+            await self._resync()
 
     async def _restore(self, missing: Entries) -> None:
         """Write back entries Redis lost; keeps going past a failure."""
@@ -263,14 +271,10 @@ class RedisPresence:
             raise failed
 
     async def _resync(self) -> None:
-        """After Redis lost our entries, give our clients the whole state again once every
-        process has had a heartbeat to restore its own: diffs may have been lost."""
-        topics, self._resync_topics = self._resync_topics, set()
-        for topic in topics:
-            try:
-                await broadcast(topic, PRESENCE_STATE, await self.list(topic))
-            except RedisError:
-                self._resync_topics.add(topic)
+        """Send this process's clients the whole state of their topics, straight to
+        their sockets: the channel layer's own subscriptions may still be recovering."""
+        for topic in {topic for topic, _, _ in self._local.values()}:
+            await broadcast_local(topic, PRESENCE_STATE, await self.list(topic))
 
     async def _reap(self) -> None:
         """Remove entries whose process is gone (its alive key expired) or which this

@@ -72,6 +72,21 @@ async def broadcast_many(items: list[tuple[str, str, dict[str, Any]]]) -> None:
 _publishers = PerLoop(settings.REDIS_URL)
 
 
+async def broadcast_local(topic: str, event: str, payload: dict[str, Any]) -> None:
+    """A broadcast to this process's subscribers only, without a round trip through
+    Redis: it arrives even while the layer's subscriptions are being re-established."""
+    layer = get_channel_layer()
+    if not isinstance(layer, RedisPubSubChannelLayer):
+        await broadcast(topic, event, payload)  # in-memory: local anyway
+        return
+    loop_layer = layer._get_layer()
+    data = layer.serialize(_message(topic, event, payload))
+    for channel in loop_layer.groups.get(loop_layer._get_group_channel_name(group_name(topic)), ()):
+        queue = loop_layer.channels.get(channel)
+        if queue is not None:
+            queue.put_nowait(data)
+
+
 async def subscribe(channel_name: str, topic: str) -> None:
     await get_channel_layer().group_add(group_name(topic), channel_name)
 

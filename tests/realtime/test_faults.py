@@ -100,6 +100,44 @@ def drain_until_closed(client: PhoenixClient, topic: str, timeout: float = 10.0)
     return lines
 
 
+def client_presence(
+    client: PhoenixClient, topic: str, expected: dict[str, int], timeout: float
+) -> dict[str, int]:
+    """The presence list `client` holds, built from the `presence:state` and
+    `presence:diff` frames it was sent as phoenix.js's Presence does; read until it
+    is `expected` or `timeout` passes."""
+    metas: dict[str, dict[str, dict]] = {}  # key -> phx_ref -> meta
+
+    def apply(event: str, payload: dict) -> None:
+        nonlocal metas
+        if event == "presence:state":
+            metas = {k: {m["phx_ref"]: m for m in v["metas"]} for k, v in payload.items()}
+            return
+        for key, value in payload["joins"].items():
+            metas.setdefault(key, {}).update({m["phx_ref"]: m for m in value["metas"]})
+        for key, value in payload["leaves"].items():
+            for m in value["metas"]:
+                metas.get(key, {}).pop(m["phx_ref"], None)
+            if not metas.get(key):
+                metas.pop(key, None)
+
+    def shown() -> dict[str, int]:
+        return {key: len(refs) for key, refs in metas.items()}
+
+    is_presence = lambda f: f[2] == topic and f[3] in ("presence:state", "presence:diff")  # noqa: E731
+    for frame in [f for f in client.inbox if is_presence(f)]:
+        client.inbox.remove(frame)
+        apply(frame[3], frame[4])
+    deadline = time.monotonic() + timeout
+    while shown() != expected and time.monotonic() < deadline:
+        try:
+            frame = client.expect(is_presence, timeout=max(deadline - time.monotonic(), 0.01))
+        except TimeoutError:
+            break
+        apply(frame[3], frame[4])
+    return shown()
+
+
 def received_until(client: PhoenixClient, topic: str, last: str, timeout: float) -> list[dict]:
     lines: list[dict] = []
     deadline = time.monotonic() + timeout
@@ -212,9 +250,14 @@ class TestRedisRestart:
         assert len(texts) == len(set(texts)), "a chat line was delivered twice"
         assert [t for t in texts if t in set(chat.acked)] == chat.acked
         assert chat.acked[-1] == "last"
+        # The list a connected phoenix.js client keeps (from states and diffs) agrees too.
+        shown = client_presence(w, topic, expected, timeout=NODE_TTL + 2 * HEARTBEAT + SLACK)
+        assert shown == expected
+        client_converged = time.monotonic() - restarted_at
         print(
             f"Redis down 6 s, data {'reloaded' if keeps_data else 'lost'}: presence converged "
-            f"{converged:.2f}s after the restart; "
+            f"{converged:.2f}s after the restart (a connected client's list "
+            f"{client_converged:.2f}s); "
             f"{len(chat.acked)} acked lines delivered once in order, {chat.refused} refused"
         )
         for client in (s, c, w):
