@@ -88,7 +88,13 @@ async def broadcast_local(topic: str, event: str, payload: dict[str, Any]) -> No
 
 
 async def subscribe(channel_name: str, topic: str) -> None:
-    await get_channel_layer().group_add(group_name(topic), channel_name)
+    """Add the consumer to the topic's group; raises if Redis does not answer."""
+    layer = get_channel_layer()
+    await layer.group_add(group_name(topic), channel_name)
+    if isinstance(layer, RedisPubSubChannelLayer):
+        # A pub/sub SUBSCRIBE is sent without waiting for its answer, so it "succeeds"
+        # on a connection to a Redis that has just died: ask Redis something.
+        await _publishers.get().ping()
 
 
 async def unsubscribe(channel_name: str, topic: str) -> None:
