@@ -9,6 +9,10 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from coaching.api.schema_docs import DESCRIPTION as API_DESCRIPTION
 
@@ -122,7 +126,16 @@ if REDIS_URL:
             # docs/protocol.md ("Design notes") for why the core layer is not used.
             "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
             "CONFIG": {
-                "hosts": [{"address": REDIS_URL}],
+                # Broken connections (a Redis restart) are retried briefly with
+                # backoff, as for the app's own clients (coaching/realtime/redis_client.py).
+                "hosts": [
+                    {
+                        "address": REDIS_URL,
+                        "socket_connect_timeout": 1,
+                        "retry": Retry(ExponentialBackoff(cap=0.4, base=0.05), 3),
+                        "retry_on_error": [RedisConnectionError, RedisTimeoutError],
+                    }
+                ],
                 "prefix": f"{REALTIME_PREFIX}:layer",
             },
         }

@@ -19,17 +19,25 @@ from typing import Any
 
 import redis.asyncio as aioredis
 from django.conf import settings
+from redis.exceptions import RedisError
 
 from coaching.realtime.lifecycle import on_server_shutdown
-from coaching.realtime.publish import broadcast
+from coaching.realtime.publish import broadcast, broadcast_local
+from coaching.realtime.redis_client import PerLoop
 
 logger = logging.getLogger(__name__)
+
+# How long a stopping process tries to remove its entries before leaving them to the
+# reaper (which removes them PRESENCE_NODE_TTL + PRESENCE_HEARTBEAT later).
+SHUTDOWN_TIMEOUT = 3.0
 
 PRESENCE_STATE = "presence:state"
 PRESENCE_DIFF = "presence:diff"
 
 Meta = dict[str, Any]
 State = dict[str, dict[str, list[Meta]]]
+Entry = tuple[str, str, Meta]  # (topic, key, meta)
+Entries = list[tuple[str, Entry]]  # [(ref, entry)]
 
 
 def new_ref() -> str:
@@ -93,95 +101,113 @@ class MemoryPresence:
 
 
 class RedisPresence:
-    """Several processes: entries in Redis hashes, reaped when their process dies."""
+    """Several processes: entries in Redis hashes, kept true by every process's heartbeat.
+
+    This process's own connections (`_local`) are the truth for its entries; each
+    heartbeat writes back any that Redis lost (a restart, a reap while stalled) and
+    retries the removals that failed (`_leaving`), so a Redis outage delays presence
+    but cannot leave a ghost or hide someone for good. Each entry names the process
+    that owns it, so entries whose process is gone are reaped wherever they are.
+    """
 
     def __init__(self, url: str, prefix: str, heartbeat: float, node_ttl: float) -> None:
-        self._url = url
         self._prefix = f"{prefix}:presence"
         self._heartbeat = heartbeat
         self._ttl_ms = int(node_ttl * 1000)
         self.node = uuid.uuid4().hex
-        self._local: dict[str, tuple[str, str, Meta]] = {}  # ref -> (topic, key, meta)
-        self._clients: dict[asyncio.AbstractEventLoop, aioredis.Redis] = {}
+        self._local: dict[str, Entry] = {}  # by ref
+        self._leaving: dict[str, Entry] = {}  # removal not yet done in Redis
+        self._clients = PerLoop(url, decode_responses=True)
         self._beating: asyncio.Task | None = None
+        self._beaten = False
+        self._resync_at: list[float] = []  # when to send our clients the whole state
 
     # -- keys --
     def _topic_key(self, topic: str) -> str:
         return f"{self._prefix}:topic:{topic}"
 
-    def _node_refs_key(self, node: str) -> str:
-        return f"{self._prefix}:node:{node}:refs"
-
     def _alive_key(self, node: str) -> str:
         return f"{self._prefix}:node:{node}:alive"
 
-    @property
-    def _nodes_key(self) -> str:
-        return f"{self._prefix}:nodes"
+    def _entry(self, key: str, meta: Meta) -> str:
+        return json.dumps({"key": key, "meta": meta, "node": self.node})
 
     def _redis(self) -> aioredis.Redis:
-        loop = asyncio.get_running_loop()
-        client = self._clients.get(loop)
-        if client is None:
-            client = aioredis.Redis.from_url(
-                self._url, max_connections=settings.REDIS_MAX_CONNECTIONS, decode_responses=True
-            )
-            self._clients = {lp: c for lp, c in self._clients.items() if not lp.is_closed()}
-            self._clients[loop] = client
-        return client
+        return self._clients.get()
 
     async def _ensure_heartbeat(self) -> None:
         if self._beating is None or self._beating.done() or self._beating.get_loop().is_closed():
             if self._beating is None:
                 on_server_shutdown(self.shutdown)
-            await self._beat()
             self._beating = asyncio.get_running_loop().create_task(self._heartbeat_loop())
+            try:
+                await self._beat()  # alive before our first entry, so it is not reaped
+            except RedisError:
+                pass  # the loop tries again
 
     async def shutdown(self) -> None:
         """This process stops: remove its connections and announce their leaves now."""
         if self._beating is not None:
             self._beating.cancel()
-        local, self._local = self._local, {}
-        gone: dict[str, list[tuple[str, Meta]]] = defaultdict(list)
-        async with self._redis().pipeline(transaction=True) as pipe:
-            for ref, (topic, key, meta) in local.items():
-                pipe.hdel(self._topic_key(topic), ref)
-                gone[topic].append((key, meta))
-            pipe.delete(self._node_refs_key(self.node), self._alive_key(self.node))
-            pipe.srem(self._nodes_key, self.node)
-            await pipe.execute()
-        for topic, entries in gone.items():
-            await broadcast(topic, PRESENCE_DIFF, diff([], entries))
+        self._leaving.update(self._local)
+        self._local = {}
+        try:
+            await asyncio.wait_for(self._remove_leaving(), timeout=SHUTDOWN_TIMEOUT)
+            await self._redis().delete(self._alive_key(self.node))
+        except (TimeoutError, RedisError):
+            logger.warning("presence: %d leaves left to the reaper", len(self._leaving))
 
     # -- public API (same as MemoryPresence) --
     async def track(self, topic: str, key: str, meta: Meta) -> bool:
+        """Add a connection; True when it is the key's first in the topic. If Redis
+        fails, the heartbeat writes it later (and it is not reported first)."""
         await self._ensure_heartbeat()
         ref = meta["phx_ref"]
         self._local[ref] = (topic, key, meta)
-        r = self._redis()
-        async with r.pipeline(transaction=True) as pipe:
-            pipe.hset(self._topic_key(topic), ref, json.dumps({"key": key, "meta": meta}))
-            pipe.hset(self._node_refs_key(self.node), ref, topic)
-            pipe.hvals(self._topic_key(topic))
-            _, _, values = await pipe.execute()
-        same_key = sum(1 for v in values if json.loads(v)["key"] == key)
-        await broadcast(topic, PRESENCE_DIFF, diff([(key, meta)], []))
-        return same_key == 1
+        try:
+            async with self._redis().pipeline(transaction=True) as pipe:
+                pipe.hset(self._topic_key(topic), ref, self._entry(key, meta))
+                pipe.hvals(self._topic_key(topic))
+                _, values = await pipe.execute()
+            await broadcast(topic, PRESENCE_DIFF, diff([(key, meta)], []))
+        except RedisError as exc:
+            logger.warning("presence: track of %s deferred to the heartbeat: %s", topic, exc)
+            return False
+        return sum(1 for v in values if json.loads(v)["key"] == key) == 1
 
     async def untrack(self, topic: str, ref: str) -> dict[str, State] | None:
-        self._local.pop(ref, None)
-        r = self._redis()
-        async with r.pipeline(transaction=True) as pipe:
-            pipe.hget(self._topic_key(topic), ref)
-            pipe.hdel(self._topic_key(topic), ref)
-            pipe.hdel(self._node_refs_key(self.node), ref)
-            raw, _, _ = await pipe.execute()
-        if raw is None:
+        """Remove a connection; returns its leave diff (None if it was not tracked here).
+
+        The leave is announced even when Redis had lost the entry: other clients still
+        list it. If Redis fails, the heartbeat retries the removal and the announcement.
+        """
+        entry = self._local.pop(ref, None)
+        if entry is None:
             return None
-        entry = json.loads(raw)
-        leave = diff([], [(entry["key"], entry["meta"])])
-        await broadcast(topic, PRESENCE_DIFF, leave)
-        return leave
+        _, key, meta = entry
+        self._leaving[ref] = entry
+        try:
+            await self._remove(ref)
+        except RedisError as exc:
+            logger.warning("presence: leave of %s deferred to the heartbeat: %s", topic, exc)
+        return diff([], [(key, meta)])
+
+    async def _remove(self, ref: str) -> None:
+        topic, key, meta = self._leaving[ref]
+        await self._redis().hdel(self._topic_key(topic), ref)
+        await broadcast(topic, PRESENCE_DIFF, diff([], [(key, meta)]))
+        self._leaving.pop(ref, None)
+
+    async def _remove_leaving(self) -> None:
+        """Retry every removal not done yet; keeps going past a failure."""
+        failed: Exception | None = None
+        for ref in list(self._leaving):
+            try:
+                await self._remove(ref)
+            except RedisError as exc:
+                failed = exc
+        if failed is not None:
+            raise failed
 
     async def list(self, topic: str) -> State:
         values = await self._redis().hvals(self._topic_key(topic))
@@ -202,55 +228,112 @@ class RedisPresence:
     async def _heartbeat_loop(self) -> None:
         while True:
             await asyncio.sleep(self._heartbeat)
-            try:
-                await self._beat()
-                await self._reap()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                logger.exception("presence heartbeat failed")
+            for step in (self._beat, self._remove_leaving, self._reap):
+                try:
+                    await step()
+                except asyncio.CancelledError:
+                    raise
+                except RedisError as exc:
+                    logger.warning("presence heartbeat: %s failed: %s", step.__name__, exc)
+                except Exception:
+                    logger.exception("presence heartbeat: %s failed", step.__name__)
 
     async def _beat(self) -> None:
-        r = self._redis()
-        async with r.pipeline(transaction=False) as pipe:
+        """Say we are alive, and put back whatever of ours Redis lost."""
+        local = list(self._local.items())
+        async with self._redis().pipeline(transaction=False) as pipe:
             pipe.set(self._alive_key(self.node), "1", px=self._ttl_ms, get=True)
-            pipe.sadd(self._nodes_key, self.node)
-            was_alive, _ = await pipe.execute()
-        if was_alive is None and self._local:
-            await self._restore()
+            for ref, (topic, _, _) in local:
+                pipe.hexists(self._topic_key(topic), ref)
+            was_alive, *present = await pipe.execute()
+        first_beat, self._beaten = not self._beaten, True
+        missing = [
+            (ref, entry) for (ref, entry), there in zip(local, present, strict=True) if not there
+        ]
+        if missing or (was_alive is None and not first_beat):
+            # Redis restarted (or we were taken for dead, or a track failed): diffs
+            # were lost meanwhile, here and on other processes, some of which are
+            # still restoring or reaping. Our clients get the whole state again once
+            # they have (two heartbeats), and once more when the dead are reaped.
+            logger.warning(
+                "presence: node %s lost its alive key or %d entries; restoring",
+                self.node,
+                len(missing),
+            )
+            now = time.monotonic()
+            self._resync_at += [
+                now + 2 * self._heartbeat,
+                now + self._ttl_ms / 1000 + 2 * self._heartbeat,
+            ]
+        await self._restore(missing)
+        if self._resync_at and min(self._resync_at) <= time.monotonic():
+            self._resync_at = [t for t in self._resync_at if t > time.monotonic()]
+            await self._resync()
 
-    async def _restore(self) -> None:
-        """We were taken for dead (a long stall): put our live connections back."""
-        logger.warning("presence node %s was reaped while alive; restoring", self.node)
-        r = self._redis()
-        for ref, (topic, key, meta) in list(self._local.items()):
-            await r.hset(self._topic_key(topic), ref, json.dumps({"key": key, "meta": meta}))
-            await r.hset(self._node_refs_key(self.node), ref, topic)
-            await broadcast(topic, PRESENCE_DIFF, diff([(key, meta)], []))
+    async def _restore(self, missing: Entries) -> None:
+        """Write back entries Redis lost; keeps going past a failure."""
+        failed: Exception | None = None
+        for ref, (topic, key, meta) in missing:
+            if ref not in self._local:
+                continue  # left meanwhile
+            try:
+                await broadcast(topic, PRESENCE_DIFF, diff([(key, meta)], []))
+                await self._redis().hset(self._topic_key(topic), ref, self._entry(key, meta))
+            except RedisError as exc:
+                failed = exc
+        if failed is not None:
+            raise failed
+
+    async def _resync(self) -> None:
+        """Send this process's clients the whole state of their topics, straight to
+        their sockets: the channel layer's own subscriptions may still be recovering."""
+        for topic in {topic for topic, _, _ in self._local.values()}:
+            await broadcast_local(topic, PRESENCE_STATE, await self.list(topic))
 
     async def _reap(self) -> None:
-        """Remove the entries of processes whose heartbeat expired; announce the leaves."""
+        """Remove entries whose process is gone (its alive key expired) or which this
+        process no longer holds; announce the leaves. One process sweeps at a time."""
         r = self._redis()
-        for node in await r.smembers(self._nodes_key):
-            if node == self.node or await r.exists(self._alive_key(node)):
-                continue
-            if not await r.set(f"{self._prefix}:reaping:{node}", self.node, nx=True, px=30_000):
-                continue  # another process is on it
-            refs = await r.hgetall(self._node_refs_key(node))
-            leaves: dict[str, list[tuple[str, Meta]]] = defaultdict(list)
-            for ref, topic in refs.items():
-                async with r.pipeline(transaction=True) as pipe:
-                    pipe.hget(self._topic_key(topic), ref)
-                    pipe.hdel(self._topic_key(topic), ref)
-                    raw, _ = await pipe.execute()
-                if raw is not None:
-                    entry = json.loads(raw)
-                    leaves[topic].append((entry["key"], entry["meta"]))
-            await r.delete(self._node_refs_key(node))
-            await r.srem(self._nodes_key, node)
-            for topic, gone in leaves.items():
-                await broadcast(topic, PRESENCE_DIFF, diff([], gone))
-            logger.info("reaped presence node %s: %d connections", node, len(refs))
+        sweep_ms = max(int(self._heartbeat * 1000), 100)
+        if not await r.set(f"{self._prefix}:sweep", self.node, nx=True, px=sweep_ms):
+            return
+        topic_keys = [k async for k in r.scan_iter(match=self._topic_key("*"), count=500)]
+        if not topic_keys:
+            return
+        async with r.pipeline(transaction=False) as pipe:
+            for topic_key in topic_keys:
+                pipe.hgetall(topic_key)
+            hashes = await pipe.execute()
+        entries = [
+            (topic_key, ref, json.loads(raw))
+            for topic_key, fields in zip(topic_keys, hashes, strict=True)
+            for ref, raw in fields.items()
+        ]
+        nodes = sorted({e.get("node") for _, _, e in entries if e.get("node")} - {self.node})
+        async with r.pipeline(transaction=False) as pipe:
+            for node in nodes:
+                pipe.exists(self._alive_key(node))
+            alive = {node for node, there in zip(nodes, await pipe.execute(), strict=True) if there}
+        alive.add(self.node)
+        stale = [
+            (topic_key, ref, e)
+            for topic_key, ref, e in entries
+            if e.get("node") not in alive
+            or (e["node"] == self.node and ref not in self._local and ref not in self._leaving)
+        ]
+        if not stale:
+            return
+        async with r.pipeline(transaction=False) as pipe:
+            for topic_key, ref, _ in stale:
+                pipe.hdel(topic_key, ref)
+            removed = await pipe.execute()
+        leaves: dict[str, list[tuple[str, Meta]]] = defaultdict(list)
+        for (topic_key, _, e), done in zip(stale, removed, strict=True):
+            if done:
+                leaves[topic_key.removeprefix(self._topic_key(""))].append((e["key"], e["meta"]))
+        for topic, gone in leaves.items():
+            await broadcast(topic, PRESENCE_DIFF, diff([], gone))
+        logger.info("presence: reaped %d orphaned connections", sum(map(len, leaves.values())))
 
 
 def _build() -> MemoryPresence | RedisPresence:

@@ -11,12 +11,14 @@ import threading
 from functools import partial
 from typing import Any
 
-import redis.asyncio
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from channels_redis.pubsub import RedisPubSubChannelLayer
 from django.conf import settings
 from django.db import transaction
+
+from coaching.realtime.lifecycle import BROADCASTS, on_server_shutdown, stopping
+from coaching.realtime.redis_client import PerLoop
 
 logger = logging.getLogger(__name__)
 
@@ -43,34 +45,56 @@ async def broadcast_many(items: list[tuple[str, str, dict[str, Any]]]) -> None:
     The pub/sub layer publishes one message per round trip under a lock, which caps a
     busy process at a few hundred broadcasts a second; this writes the same PUBLISH
     commands (the layer's own channel names and serialization) in one pipeline.
+    A broadcast that cannot be encoded is dropped with one log line; the others go.
     """
     layer = get_channel_layer()
-    if not isinstance(layer, RedisPubSubChannelLayer) or len(items) == 1:
+    if not isinstance(layer, RedisPubSubChannelLayer):
         for topic, event, payload in items:
             await broadcast(topic, event, payload)
         return
     loop_layer = layer._get_layer()
-    async with _publisher().pipeline(transaction=False) as pipe:
-        for topic, event, payload in items:
-            pipe.publish(
-                loop_layer._get_group_channel_name(group_name(topic)),
-                layer.serialize(_message(topic, event, payload)),
-            )
+    messages = []
+    for topic, event, payload in items:
+        try:
+            data = layer.serialize(_message(topic, event, payload))
+        except Exception as exc:  # the encoder raises OverflowError, TypeError, ValueError…
+            logger.error("broadcast of %s on %s dropped: cannot encode it: %r", event, topic, exc)
+            continue
+        messages.append((loop_layer._get_group_channel_name(group_name(topic)), data))
+    if not messages:
+        return
+    async with _publishers.get().pipeline(transaction=False) as pipe:
+        for channel, data in messages:
+            pipe.publish(channel, data)
         await pipe.execute()
 
 
-_publishers: dict[asyncio.AbstractEventLoop, redis.asyncio.Redis] = {}
+_publishers = PerLoop(settings.REDIS_URL)
 
 
-def _publisher() -> redis.asyncio.Redis:
-    loop = asyncio.get_running_loop()
-    if loop not in _publishers:
-        _publishers[loop] = redis.asyncio.Redis.from_url(settings.REDIS_URL)
-    return _publishers[loop]
+async def broadcast_local(topic: str, event: str, payload: dict[str, Any]) -> None:
+    """A broadcast to this process's subscribers only, without a round trip through
+    Redis: it arrives even while the layer's subscriptions are being re-established."""
+    layer = get_channel_layer()
+    if not isinstance(layer, RedisPubSubChannelLayer):
+        await broadcast(topic, event, payload)  # in-memory: local anyway
+        return
+    loop_layer = layer._get_layer()
+    data = layer.serialize(_message(topic, event, payload))
+    for channel in loop_layer.groups.get(loop_layer._get_group_channel_name(group_name(topic)), ()):
+        queue = loop_layer.channels.get(channel)
+        if queue is not None:
+            queue.put_nowait(data)
 
 
 async def subscribe(channel_name: str, topic: str) -> None:
-    await get_channel_layer().group_add(group_name(topic), channel_name)
+    """Add the consumer to the topic's group; raises if Redis does not answer."""
+    layer = get_channel_layer()
+    await layer.group_add(group_name(topic), channel_name)
+    if isinstance(layer, RedisPubSubChannelLayer):
+        # A pub/sub SUBSCRIBE is sent without waiting for its answer, so it "succeeds"
+        # on a connection to a Redis that has just died: ask Redis something.
+        await _publishers.get().ping()
 
 
 async def unsubscribe(channel_name: str, topic: str) -> None:
@@ -99,6 +123,7 @@ class _Outbox:
             self._queue = asyncio.Queue()
             self._loop = loop
             self._drainer = loop.create_task(self._drain(self._queue))
+        on_server_shutdown(self.flush, stage=BROADCASTS)
 
     async def _drain(self, queue: asyncio.Queue) -> None:
         while True:
@@ -109,17 +134,34 @@ class _Outbox:
                 await broadcast_many(items)
             except Exception:
                 logger.exception("%d broadcasts failed", len(items))
+            finally:
+                for _ in items:
+                    queue.task_done()
+
+    async def flush(self) -> None:
+        """Wait until every broadcast handed over so far has been sent (or has failed)."""
+        if self._queue is not None and self._loop is asyncio.get_running_loop():
+            await self._queue.join()
 
     def put(self, topic: str, event: str, payload: dict[str, Any]) -> None:
         loop, queue = self._loop, self._queue
-        if loop is not None and queue is not None and loop.is_running() and not loop.is_closed():
+        item = (topic, event, payload)
+        if loop is not None and queue is not None and not loop.is_closed():
             try:
                 in_loop_thread = asyncio.get_running_loop() is loop
             except RuntimeError:
                 in_loop_thread = False
-            if not in_loop_thread:
-                loop.call_soon_threadsafe(queue.put_nowait, (topic, event, payload))
+            if in_loop_thread:
+                queue.put_nowait(item)
                 return
+            if loop.is_running():
+                loop.call_soon_threadsafe(queue.put_nowait, item)
+                return
+        if stopping():
+            # The server's loop has stopped: waiting on it would block this (database)
+            # thread, and the process's exit, for ever. The event is in the event log.
+            logger.warning("broadcast of %s on %s dropped: the server has stopped", event, topic)
+            return
         # No server loop in this process (management commands, plain WSGI).
         async_to_sync(broadcast)(topic, event, payload)
 

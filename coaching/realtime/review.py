@@ -7,7 +7,6 @@ after its last change; without Redis, a dict in this process.
 Changes are read-modify-write functions applied atomically (WATCH/MULTI on Redis).
 """
 
-import asyncio
 import json
 import time
 from collections.abc import Callable
@@ -16,6 +15,8 @@ from typing import Any
 import redis.asyncio as aioredis
 from django.conf import settings
 from redis.exceptions import WatchError
+
+from coaching.realtime.redis_client import PerLoop
 
 ReviewState = dict[str, Any]
 Change = Callable[[ReviewState], ReviewState]
@@ -51,23 +52,14 @@ class RedisReviewStore:
     """Several processes: one hash per session, each field a JSON value."""
 
     def __init__(self, url: str, prefix: str) -> None:
-        self._url = url
         self._prefix = f"{prefix}:review"
-        self._clients: dict[asyncio.AbstractEventLoop, aioredis.Redis] = {}
+        self._clients = PerLoop(url, decode_responses=True)
 
     def _key(self, session_id: str) -> str:
         return f"{self._prefix}:{session_id}"
 
     def _redis(self) -> aioredis.Redis:
-        loop = asyncio.get_running_loop()
-        client = self._clients.get(loop)
-        if client is None:
-            client = aioredis.Redis.from_url(
-                self._url, max_connections=settings.REDIS_MAX_CONNECTIONS, decode_responses=True
-            )
-            self._clients = {lp: c for lp, c in self._clients.items() if not lp.is_closed()}
-            self._clients[loop] = client
-        return client
+        return self._clients.get()
 
     @staticmethod
     def _decode(raw: dict[str, str]) -> ReviewState | None:

@@ -1,5 +1,6 @@
 """`session:{session_id}`: the lesson's chat, state, analysis events and presence."""
 
+import asyncio
 import time
 from typing import Any
 
@@ -53,6 +54,7 @@ class SessionChannel(Channel):
     last_seq: int = 0
     presence_ref: str | None = None
     preview_over = False
+    _entry_notice: asyncio.Task | None = None
     _replay: list[tuple[str, dict]]
 
     @property
@@ -105,12 +107,17 @@ class SessionChannel(Channel):
             "online_at": int(time.time() * 1000),
         }
         first = await presence.track(self.topic, key, meta)
+        if first and self.role in (policy.STUDENT, policy.COACH):
+            # Its own task: a socket that closes right now must not cancel the notice
+            # between taking the quiet-period mark and storing it (it would be lost for
+            # good). `terminate` waits for it, so the leave is announced after it.
+            self._entry_notice = asyncio.get_running_loop().create_task(self._announce_entry(key))
         await self.push(PRESENCE_STATE, await presence.list(self.topic))
-        if (
-            first
-            and self.role in (policy.STUDENT, policy.COACH)
-            and await presence.mark_once(entry_mark(self.topic, key), ENTRY_NOTICE_QUIET_SECONDS)
-        ):
+        if self._entry_notice is not None:
+            await asyncio.shield(self._entry_notice)
+
+    async def _announce_entry(self, key: str) -> None:
+        if await get_presence().mark_once(entry_mark(self.topic, key), ENTRY_NOTICE_QUIET_SECONDS):
             await in_db_thread(entry_announce)(
                 session_id=self.session_id, user=self.user, role=self.role
             )
@@ -177,6 +184,8 @@ class SessionChannel(Channel):
         return selectors.events_after(get_session(self.session_id), seq)
 
     async def terminate(self) -> None:
+        if self._entry_notice is not None:
+            await asyncio.wait({self._entry_notice})
         if self.presence_ref is not None:
             ref, self.presence_ref = self.presence_ref, None
             leave = await get_presence().untrack(self.topic, ref)

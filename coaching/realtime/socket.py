@@ -7,19 +7,25 @@ order (join reply, then replay, then pushes and broadcasts as they came).
 """
 
 import asyncio
+import functools
 import logging
 import time
+import weakref
 from typing import Any
 
 from channels.consumer import AsyncConsumer, get_handler_name
 from channels.exceptions import StopConsumer
+from channels.layers import get_channel_layer
+from channels.utils import await_many_dispatch
 from django.conf import settings
+from redis.exceptions import RedisError
 
 from coaching.errors import ServiceError
 from coaching.outage import is_database_down, log_database_down, unavailable_error
 from coaching.realtime import frames, ratelimit
 from coaching.realtime.auth import Refused, authenticate
 from coaching.realtime.channel import Channel
+from coaching.realtime.lifecycle import SOCKETS, on_server_shutdown, stopping
 from coaching.realtime.publish import outbox, subscribe, unsubscribe
 from coaching.realtime.router import channel_for
 from coaching.services.access import user_topic
@@ -30,6 +36,16 @@ logger = logging.getLogger(__name__)
 # (phx_error), which it does with its last_seq and so loses nothing.
 TOPIC_QUEUE_LIMIT = 1000
 _STOP = object()
+# Longest wait for the channel layer (Redis) when a socket opens or a topic is joined;
+# past it the client is refused with `unavailable` and retries, rather than wait.
+LAYER_TIMEOUT = 3.0
+# At shutdown, how long the pushes already read may take to finish and be answered.
+DRAIN_TIMEOUT = 4.0
+# Close code sent at shutdown: the client reconnects. 1012 ("service restart") would say
+# it best, but the WebSocket library under daphne only sends 1000 or 3000-4999.
+CLOSE_SERVICE_RESTART = 4012
+CLOSE_FLUSH_SECONDS = 0.5
+RESTARTING = {"reason": "unavailable", "message": "The server is restarting; reconnect."}
 
 # Close codes (the close frame carries no reason text: daphne drops it; a
 # `[null, null, "phoenix", "disconnect", {reason}]` frame just before it says why).
@@ -155,8 +171,14 @@ class TopicProcess:
     async def _join(self, msg: frames.Message) -> bool:
         # Subscribe before the channel reads its snapshot, so nothing committed
         # after the read is missed; what arrives meanwhile waits in the queue.
-        await subscribe(self.socket.channel_name, self.topic)
         self.subscribed = True
+        try:
+            await asyncio.wait_for(subscribe(self.socket.channel_name, self.topic), LAYER_TIMEOUT)
+        except (RedisError, OSError, TimeoutError) as exc:
+            logger.warning("join of %s refused: channel layer unavailable: %r", self.topic, exc)
+            await self._reply(msg.ref, "error", unavailable_error())
+            await self.socket.forget(self)
+            return False
         try:
             response = await self.channel.join(msg.payload)
         except ServiceError as exc:
@@ -206,10 +228,11 @@ class TopicProcess:
         if self._stopping is None:
             self._stopping = asyncio.get_running_loop().create_task(self._stop(drain, reason))
         elif self.socket.closed:
-            self._cancel()
+            self.abort()
         await asyncio.shield(self._stopping)
 
-    def _cancel(self) -> None:
+    def abort(self) -> None:
+        """Stop the join's task now; what is still queued is dropped."""
         if self.task is not None and not self.task.done():
             self.closing = True
             self.task.cancel()
@@ -228,7 +251,7 @@ class TopicProcess:
         self.joined = False
         if self.task is not None and not self.task.done():
             if self.socket.closed:
-                self._cancel()
+                self.abort()
             else:
                 if not drain:
                     await self._refuse_queued(reason)
@@ -260,10 +283,16 @@ class PhoenixSocket(AsyncConsumer):
     topics: dict[str, TopicProcess]
     leaving: dict[str, TopicProcess]  # left by the client, still finishing
     background: set[asyncio.Task]
+    draining = False
+    _shutting: asyncio.Task | None = None
 
     async def websocket_connect(self, message: dict) -> None:
         outbox.bind()
         self.topics, self.leaving, self.background = {}, {}, set()
+        if stopping():
+            logger.info("socket refused: the server is shutting down")
+            await self.send({"type": "websocket.close"})  # before accept: HTTP 403
+            return
         self.abuse = ratelimit.AbuseMeter()
         try:
             connect = await authenticate(self.scope, on_identified=self._watch_access)
@@ -280,6 +309,8 @@ class PhoenixSocket(AsyncConsumer):
             await self.send({"type": "websocket.close"})  # HTTP 403; phoenix.js backs off
             return
         self.user, self.serializer = connect.user, connect.serializer
+        _open_sockets.add(self)
+        on_server_shutdown(close_all_sockets, stage=SOCKETS)
         await self.send({"type": "websocket.accept", "subprotocol": connect.subprotocol})
         self._expiry = asyncio.get_running_loop().call_later(
             max(0.0, connect.expires_at - time.time()), self._token_expired
@@ -364,6 +395,8 @@ class PhoenixSocket(AsyncConsumer):
             return
         if msg.topic == "phoenix" and msg.event == "heartbeat":
             await self._reply(msg, "ok", {})
+        elif self.draining:
+            await self._reply(msg, "error", RESTARTING)
         elif msg.event == "phx_join":
             await self._join(msg)
         elif msg.event == "phx_leave":
@@ -430,7 +463,10 @@ class PhoenixSocket(AsyncConsumer):
             del self.topics[process.topic]
         if process.subscribed:
             process.subscribed = False
-            await unsubscribe(self.channel_name, process.topic)
+            try:
+                await asyncio.wait_for(unsubscribe(self.channel_name, process.topic), LAYER_TIMEOUT)
+            except (RedisError, OSError, TimeoutError) as exc:
+                logger.warning("unsubscribe from %s failed: %r", process.topic, exc)
 
     async def topic_broadcast(self, message: dict) -> None:
         """A broadcast from the channel layer (publish.BROADCAST_TYPE)."""
@@ -460,18 +496,58 @@ class PhoenixSocket(AsyncConsumer):
         raise StopConsumer()
 
     async def __call__(self, scope, receive, send) -> None:
+        # AsyncConsumer.__call__, with the channel layer's setup bounded: when Redis
+        # is down the upgrade is refused (HTTP 403, the client retries with backoff)
+        # instead of failing with a 500 after the layer's retries.
+        self.scope, self.base_send = scope, send
+        self.channel_layer = get_channel_layer(self.channel_layer_alias)
         try:
-            await super().__call__(scope, receive, send)
+            self.channel_name = await asyncio.wait_for(
+                self.channel_layer.new_channel(), LAYER_TIMEOUT
+            )
+        except (RedisError, OSError, TimeoutError) as exc:
+            logger.warning("socket refused: channel layer unavailable: %r", exc)
+            await receive()  # websocket.connect
+            await send({"type": "websocket.close"})
+            return
+        self.channel_receive = functools.partial(self.channel_layer.receive, self.channel_name)
+        try:
+            await await_many_dispatch([receive, self.channel_receive], self.dispatch)
+        except StopConsumer:
+            pass
         except asyncio.CancelledError:
             # The server is shutting down. End the joins properly, so presence
             # announces the leaves now rather than when this process is reaped, and
             # return normally: daphne waits for its consumers with a gather that
             # stops at the first one that raises, and would not wait for the others.
-            self.closed = True
-            await self._stop_all()
+            await self.shut_down()
         finally:
             self.closed = True
+            _open_sockets.discard(self)
             await self._stop_all()
+
+    async def shut_down(self) -> None:
+        """The server stops: answer the pushes already read, then close with 4012 so
+        the client reconnects (to another process). Pushes read from now on are
+        answered `unavailable`. Runs once, even if the caller is cancelled."""
+        if self._shutting is None:
+            self._shutting = asyncio.get_running_loop().create_task(self._shut_down())
+        await asyncio.shield(self._shutting)
+
+    async def _shut_down(self) -> None:
+        self.draining = True
+        processes = [*getattr(self, "topics", {}).values(), *getattr(self, "leaving", {}).values()]
+        stops = asyncio.gather(*(p.stop(drain=True) for p in processes), return_exceptions=True)
+        try:
+            await asyncio.wait_for(asyncio.shield(stops), DRAIN_TIMEOUT)
+        except TimeoutError:
+            logger.warning("shutdown: pushes on %d topics did not finish in time", len(processes))
+            for process in processes:
+                process.abort()
+            await stops
+        if not self.closed:
+            await self.send({"type": "websocket.close", "code": CLOSE_SERVICE_RESTART})
+        self.closed = True
 
     async def _stop_all(self) -> None:
         processes = [*getattr(self, "topics", {}).values(), *getattr(self, "leaving", {}).values()]
@@ -484,3 +560,17 @@ class PhoenixSocket(AsyncConsumer):
         if self._expiry is not None:
             self._expiry.cancel()
         await self._unwatch_access()
+
+
+_open_sockets: "weakref.WeakSet[PhoenixSocket]" = weakref.WeakSet()
+
+
+async def close_all_sockets() -> None:
+    """Server shutdown, first stage: every open socket finishes its pushes and closes."""
+    sockets = list(_open_sockets)
+    logger.info("shutdown: closing %d sockets", len(sockets))
+    await asyncio.gather(*(s.shut_down() for s in sockets), return_exceptions=True)
+    if sockets:
+        # Twisted drops its connections at once when the reactor stops: let the close
+        # frames reach the clients first, so they see the close code and not a lost connection.
+        await asyncio.sleep(CLOSE_FLUSH_SECONDS)

@@ -1,0 +1,428 @@
+"""The service under faults: a crashed process, a Redis restart, a PostgreSQL outage.
+
+Each test breaks only what it started itself (a private redis-server, a proxy in
+front of the test database) and is bounded: it waits for the documented bounds
+(presence: PRESENCE_HEARTBEAT + PRESENCE_NODE_TTL) plus slack, never for ever.
+"""
+
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+from django.db import connection
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+
+from coaching.models import ChatMessage
+from tests.support.auth import token_for
+from tests.support.faults import RedisServer, TcpProxy
+from tests.support.phoenix import PhoenixClient
+from tests.support.servers import test_database_url
+
+# Short liveness settings so that the bounds are seconds; defaults are 5 s / 20 s.
+HEARTBEAT, NODE_TTL = 0.5, 2.0
+FAST_PRESENCE = {"PRESENCE_HEARTBEAT": str(HEARTBEAT), "PRESENCE_NODE_TTL": str(NODE_TTL)}
+CONVERGENCE_BOUND = HEARTBEAT + NODE_TTL
+SLACK = 8.0  # a loaded 2-core machine; the figure printed is what counts
+
+
+@pytest.fixture
+def private_redis() -> Iterator[RedisServer]:
+    server = RedisServer().start()
+    yield server
+    server.close()
+
+
+def present(url: str, user, topic: str) -> dict[str, int]:
+    """Who a fresh join of `topic` on this process is shown (user id → connections),
+    not counting the looking connection itself."""
+    with PhoenixClient(url, token_for(user)) as probe:
+        probe.join_ok(topic)
+        state = probe.event(topic, "presence:state")
+    seen = {key: len(value["metas"]) for key, value in state.items()}
+    seen[str(user.pk)] -= 1
+    return {key: n for key, n in seen.items() if n}
+
+
+def converge(url: str, user, topic: str, expected: dict[str, int], bound: float) -> float:
+    """Poll fresh joins until presence is `expected`; returns when, within `bound` seconds."""
+    started = time.monotonic()
+    while True:
+        seen = present(url, user, topic)
+        if seen == expected:
+            return time.monotonic() - started
+        if time.monotonic() - started > bound:
+            raise AssertionError(f"presence is {seen}, expected {expected}")
+        time.sleep(0.1)
+
+
+class ChatLog:
+    """What one sender had acknowledged, to check a listener got each exactly once, in order."""
+
+    def __init__(self, client: PhoenixClient, topic: str, join_ref: str) -> None:
+        self.client, self.topic, self.join_ref = client, topic, join_ref
+        self.acked: list[str] = []
+        self.refused = 0
+
+    def say(self, text: str, timeout: float = 10.0) -> None:
+        ref = self.client.push(self.topic, "chat:new", {"message": text}, self.join_ref)
+        try:
+            reply = self.client.reply(ref, timeout=timeout)
+        except TimeoutError:
+            self.refused += 1
+            return
+        if reply["status"] == "ok":
+            self.acked.append(text)
+        else:
+            self.refused += 1
+
+
+def chat_rows(session) -> list[str]:
+    return list(
+        ChatMessage.objects.filter(session=session)
+        .order_by("seq")
+        .values_list("message", flat=True)
+    )
+
+
+def drain_until_closed(client: PhoenixClient, topic: str, timeout: float = 10.0) -> list[dict]:
+    """Chat lines still readable on a socket whose server died."""
+    lines: list[dict] = []
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            frame = client.expect(lambda f: f[3] == "chat:added", timeout=1)
+            lines.append(frame[4])
+    except (ConnectionClosed, TimeoutError, OSError):
+        pass
+    return lines
+
+
+def client_presence(
+    client: PhoenixClient, topic: str, expected: dict[str, int], timeout: float
+) -> dict[str, int]:
+    """The presence list `client` holds, built from the `presence:state` and
+    `presence:diff` frames it was sent as phoenix.js's Presence does; read until it
+    is `expected` or `timeout` passes."""
+    metas: dict[str, dict[str, dict]] = {}  # key -> phx_ref -> meta
+
+    def apply(event: str, payload: dict) -> None:
+        nonlocal metas
+        if event == "presence:state":
+            metas = {k: {m["phx_ref"]: m for m in v["metas"]} for k, v in payload.items()}
+            return
+        for key, value in payload["joins"].items():
+            metas.setdefault(key, {}).update({m["phx_ref"]: m for m in value["metas"]})
+        for key, value in payload["leaves"].items():
+            for m in value["metas"]:
+                metas.get(key, {}).pop(m["phx_ref"], None)
+            if not metas.get(key):
+                metas.pop(key, None)
+
+    def shown() -> dict[str, int]:
+        return {key: len(refs) for key, refs in metas.items()}
+
+    is_presence = lambda f: f[2] == topic and f[3] in ("presence:state", "presence:diff")  # noqa: E731
+    for frame in [f for f in client.inbox if is_presence(f)]:
+        client.inbox.remove(frame)
+        apply(frame[3], frame[4])
+    deadline = time.monotonic() + timeout
+    while shown() != expected and time.monotonic() < deadline:
+        try:
+            frame = client.expect(is_presence, timeout=max(deadline - time.monotonic(), 0.01))
+        except TimeoutError:
+            break
+        apply(frame[3], frame[4])
+    return shown()
+
+
+def received_until(client: PhoenixClient, topic: str, last: str, timeout: float) -> list[dict]:
+    lines: list[dict] = []
+    deadline = time.monotonic() + timeout
+    while not lines or lines[-1]["message"] != last:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise AssertionError(f"{last!r} never arrived; got {[m['message'] for m in lines]}")
+        lines.append(client.event(topic, "chat:added", timeout=remaining))
+    return lines
+
+
+class TestProcessCrash:
+    def test_kill_9_mid_chat_loses_no_acknowledged_line_and_presence_follows(
+        self, spawn_server, private_redis, make_user, student, coach, active_session
+    ):
+        topic = active_session.topic
+        env = {**FAST_PRESENCE, "REDIS_URL": private_redis.url}
+        doomed, survivor = spawn_server(**env), spawn_server(**env)
+        watcher = make_user("student", staff=True, name="Watcher")
+
+        w = PhoenixClient(doomed.socket_url, token_for(watcher))
+        d = PhoenixClient(doomed.socket_url, token_for(student))
+        c = PhoenixClient(survivor.socket_url, token_for(coach))
+        w.join_ok(topic)
+        d_ref, _ = d.join_ok(topic)
+        c_ref, _ = c.join_ok(topic)
+        on_doomed, on_survivor = ChatLog(d, topic, d_ref), ChatLog(c, topic, c_ref)
+        for i in range(10):
+            on_doomed.say(f"d{i}")
+            on_survivor.say(f"c{i}")
+        for i in range(10, 15):  # in flight when the process dies: not acknowledged
+            d.push(topic, "chat:new", {"message": f"d{i}"}, d_ref)
+        doomed.kill()
+        killed_at = time.monotonic()
+
+        seen = drain_until_closed(w, topic)
+        last_seq = max((m["seq"] for m in seen), default=0)
+        w = PhoenixClient(survivor.socket_url, token_for(watcher))  # phoenix.js would rejoin
+        w.join_ok(topic, {"last_seq": last_seq})
+        for i in range(10, 15):
+            on_survivor.say(f"c{i}")
+        on_survivor.say("last")
+        lines = seen + received_until(w, topic, "last", timeout=10)
+
+        texts = [m["message"] for m in lines]
+        assert len(texts) == len(set(texts)), "a chat line was delivered twice"
+        assert [m["seq"] for m in lines] == sorted(m["seq"] for m in lines)
+        assert texts == chat_rows(active_session)  # everything stored, in order, once
+        assert set(on_doomed.acked + on_survivor.acked) <= set(texts)
+
+        expected = {str(coach.pk): 1, str(watcher.pk): 1}
+        took = converge(survivor.socket_url, watcher, topic, expected, CONVERGENCE_BOUND + SLACK)
+        print(
+            f"after kill -9: {len(on_doomed.acked) + len(on_survivor.acked)} acked lines "
+            f"delivered once in order; presence right {time.monotonic() - killed_at:.2f}s "
+            f"after the kill (probe {took:.2f}s)"
+        )
+        for client in (w, c):
+            client.close()
+
+
+class TestRedisRestart:
+    @pytest.mark.parametrize("keeps_data", [False, True], ids=["data_lost", "data_reloaded"])
+    def test_presence_converges_and_acknowledged_chat_is_delivered_once_in_order(
+        self, spawn_server, private_redis, make_user, student, coach, active_session, keeps_data
+    ):
+        topic = active_session.topic
+        env = {**FAST_PRESENCE, "REDIS_URL": private_redis.url}
+        one, two = spawn_server(**env), spawn_server(**env)
+        watcher = make_user("student", staff=True, name="Watcher")
+        early = make_user("student", staff=True, name="Early")
+        late = make_user("student", staff=True, name="Late")
+
+        s = PhoenixClient(one.socket_url, token_for(student))
+        c = PhoenixClient(two.socket_url, token_for(coach))
+        w = PhoenixClient(two.socket_url, token_for(watcher))
+        leaves_early = PhoenixClient(one.socket_url, token_for(early))
+        leaves_late = PhoenixClient(two.socket_url, token_for(late))
+        s_ref, _ = s.join_ok(topic)
+        for client in (c, w, leaves_early, leaves_late):
+            client.join_ok(topic)
+        chat = ChatLog(s, topic, s_ref)
+        for i in range(5):
+            chat.say(f"before {i}")
+
+        if keeps_data:
+            private_redis.shutdown_saving()  # everyone's entry comes back on restart
+        else:
+            private_redis.kill()  # every presence key is lost
+        killed_at = time.monotonic()
+        leaves_early.close()  # leaves while Redis is down
+        for i in range(3):
+            chat.say(f"during {i}")
+        # Longer than the clients' own retries, so that their failures surface.
+        time.sleep(max(0.0, 6 - (time.monotonic() - killed_at)))
+        private_redis.start()
+        restarted_at = time.monotonic()
+        leaves_late.close()  # on connections opened before the restart
+        for i in range(5):
+            chat.say(f"after {i}")
+        chat.say("last")
+
+        expected = {str(student.pk): 1, str(coach.pk): 1, str(watcher.pk): 1}
+        converge(one.socket_url, watcher, topic, expected, CONVERGENCE_BOUND + SLACK)
+        converged = time.monotonic() - restarted_at
+        converge(two.socket_url, watcher, topic, expected, SLACK)
+
+        lines = received_until(w, topic, "last", timeout=SLACK)
+        texts = [m["message"] for m in lines]
+        assert len(texts) == len(set(texts)), "a chat line was delivered twice"
+        assert [t for t in texts if t in set(chat.acked)] == chat.acked
+        assert chat.acked[-1] == "last"
+        # The list a connected phoenix.js client keeps (from states and diffs) agrees too.
+        shown = client_presence(w, topic, expected, timeout=NODE_TTL + 2 * HEARTBEAT + SLACK)
+        assert shown == expected
+        client_converged = time.monotonic() - restarted_at
+        print(
+            f"Redis down 6 s, data {'reloaded' if keeps_data else 'lost'}: presence converged "
+            f"{converged:.2f}s after the restart (a connected client's list "
+            f"{client_converged:.2f}s); "
+            f"{len(chat.acked)} acked lines delivered once in order, {chat.refused} refused"
+        )
+        for client in (s, c, w):
+            client.close()
+
+
+class TestRedisDown:
+    def test_a_join_is_refused_at_once_and_new_sockets_are_refused_cleanly(
+        self, spawn_server, private_redis, student, active_session
+    ):
+        topic = active_session.topic
+        server = spawn_server(**FAST_PRESENCE, REDIS_URL=private_redis.url)
+        with PhoenixClient(server.socket_url, token_for(student)) as s:
+            s.heartbeat()
+            private_redis.kill()
+            asked_at = time.monotonic()
+            join_ref, reply = s.join(topic)
+            answered = time.monotonic() - asked_at
+            assert reply["status"] == "error"
+            assert reply["response"]["reason"] == "unavailable"
+            assert reply["response"]["message"]
+            # Not half-joined: the topic takes no pushes.
+            ref = s.push(topic, "chat:new", {"message": "hello"}, join_ref)
+            assert s.reply(ref)["response"]["reason"] == "not_joined"
+
+            with pytest.raises(InvalidStatus) as refused:
+                PhoenixClient(server.socket_url, token_for(student))
+            assert refused.value.response.status_code == 403
+
+            private_redis.start()
+            retry_join = retry_until_ok(lambda: s.join(topic)[1], timeout=SLACK)
+        assert retry_join["status"] == "ok"
+        print(f"join answered `unavailable` {answered:.2f}s after it was sent, Redis down")
+
+
+def retry_until_ok(join: Callable[[], dict], timeout: float) -> dict:
+    deadline = time.monotonic() + timeout
+    while True:
+        reply = join()
+        if reply["status"] == "ok" or time.monotonic() > deadline:
+            return reply
+        time.sleep(0.3)
+
+
+class TestPostgresOutage:
+    def test_pushes_fail_during_it_and_service_resumes_without_losing_acknowledged_lines(
+        self, spawn_server, student, coach, active_session
+    ):
+        if connection.vendor != "postgresql":
+            pytest.skip("needs PostgreSQL")
+        db = connection.settings_dict
+        proxy = TcpProxy(db.get("HOST") or "127.0.0.1", int(db.get("PORT") or 5432))
+        try:
+            url = test_database_url().replace(f":{db.get('PORT') or 5432}/", f":{proxy.port}/")
+            server = spawn_server(DATABASE_URL=url)
+            topic = active_session.topic
+            s = PhoenixClient(server.socket_url, token_for(student))
+            w = PhoenixClient(server.socket_url, token_for(coach))
+            s_ref, _ = s.join_ok(topic)
+            w.join_ok(topic)
+            chat = ChatLog(s, topic, s_ref)
+            for i in range(5):
+                chat.say(f"before {i}")
+            proxy.outage()
+            down_at = time.monotonic()
+            during = 0
+            while time.monotonic() - down_at < 4:
+                chat.say(f"during {during}")
+                during += 1
+                time.sleep(0.1)
+            failed_during = chat.refused
+            proxy.restore()
+            resumed = retry_until_ok_push(chat, "after 0", timeout=SLACK)
+            for i in range(1, 5):
+                chat.say(f"after {i}")
+            chat.say("last")
+            lines = received_until(w, topic, "last", timeout=SLACK)
+            texts = [m["message"] for m in lines]
+            assert failed_during > 0
+            assert len(texts) == len(set(texts)), "a chat line was delivered twice"
+            assert [t for t in texts if t in set(chat.acked)] == chat.acked
+            assert set(chat.acked) <= set(chat_rows(active_session))
+            print(
+                f"PostgreSQL down 4 s: {failed_during} of {during} pushes got an error reply; "
+                f"service resumed {resumed:.2f}s after the outage; {len(chat.acked)} acked, "
+                "all stored and delivered once in order"
+            )
+            s.close()
+            w.close()
+        finally:
+            proxy.close()
+
+
+def retry_until_ok_push(chat: ChatLog, text: str, timeout: float) -> float:
+    """Push `text` until acknowledged; returns the seconds it took."""
+    started = time.monotonic()
+    while True:
+        acked = len(chat.acked)
+        chat.say(text)
+        if len(chat.acked) > acked:
+            return time.monotonic() - started
+        if time.monotonic() - started > timeout:
+            raise AssertionError(f"service did not resume within {timeout}s")
+        time.sleep(0.2)
+
+
+class TestShutdown:
+    def test_sigterm_under_chat_load_exits_promptly_and_keeps_every_acknowledged_line(
+        self, spawn_server, student, coach, active_session
+    ):
+        server = spawn_server()
+        topic = active_session.topic
+        acked: list[str] = []
+        closed_codes: list[int | None] = []
+        stop = threading.Event()
+
+        def chatter(user, name: str) -> None:
+            client = PhoenixClient(server.socket_url, token_for(user))
+            join_ref, _ = client.join_ok(topic)
+            n = 0
+            try:
+                while not stop.is_set():
+                    refs = []
+                    for _ in range(10):
+                        text = f"{name} {n}"
+                        refs.append(
+                            (client.push(topic, "chat:new", {"message": text}, join_ref), text)
+                        )
+                        n += 1
+                    for ref, text in refs:
+                        if client.reply(ref, timeout=15)["status"] == "ok":
+                            acked.append(text)
+            except (ConnectionClosed, OSError):
+                closed_codes.append(client.ws.close_code)
+            except TimeoutError:
+                closed_codes.append(None)
+
+        threads = [
+            threading.Thread(target=chatter, args=(user, f"{user.username}-{tab}"))
+            for user in (student, coach)
+            for tab in (1, 2)
+        ]
+        for thread in threads:
+            thread.start()
+        deadline = time.monotonic() + 10
+        while len(acked) < 200 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        server.proc.send_signal(signal.SIGTERM)
+        signalled_at = time.monotonic()
+        try:
+            code = server.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            raise AssertionError("the server did not exit within 10 s of SIGTERM") from None
+        took = time.monotonic() - signalled_at
+        server.proc = None
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=20)
+
+        assert code == 0, "exited through the watchdog, not a clean shutdown"
+        stored = set(chat_rows(active_session))
+        assert set(acked) <= stored, f"{len(set(acked) - stored)} acknowledged lines not stored"
+        assert closed_codes.count(4012) == len(threads), closed_codes
+        print(
+            f"SIGTERM under load: exited in {took:.2f}s; {len(acked)} acknowledged lines all "
+            f"stored ({len(stored)} rows); {len(threads)} sockets closed with 4012"
+        )
