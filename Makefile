@@ -39,7 +39,7 @@ lint: setup
 	$(VENV)/bin/ruff format --check .
 
 bench: setup
-	$(PY) bench/chat_fanout.py $(ARGS)
+	$(PY) bench/run.py $(if $(ARGS),$(ARGS),--workload W1,W2,W3,W4 --servers 1,2)
 
 clean:
 	rm -rf $(VENV) node_modules db.sqlite3 .test-db-*.sqlite3 staticfiles
