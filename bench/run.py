@@ -110,6 +110,9 @@ def main() -> None:
                     target.start()
                     try:
                         result = WORKLOADS[workload](target, fleet, opts)
+                        result["server_exits"] = target.exited()
+                        if result["server_exits"]:
+                            print(f"!! a server process died: {result['server_exits']}")
                     finally:
                         target.stop()
                     report["runs"].append(

@@ -137,6 +137,9 @@ PRESENCE_HEARTBEAT = float(os.environ.get("PRESENCE_HEARTBEAT", "5"))
 PRESENCE_NODE_TTL = float(os.environ.get("PRESENCE_NODE_TTL", "20"))
 # Threads (each with its own database connection) that run socket handlers' ORM work.
 REALTIME_DB_THREADS = int(os.environ.get("REALTIME_DB_THREADS", "16"))
+# On PostgreSQL: connections per process that store chat batches from the event loop
+# (coaching/services/chat_store.py); their commits are flushed together.
+CHAT_WRITERS = int(os.environ.get("CHAT_WRITERS", "4"))
 REDIS_MAX_CONNECTIONS = int(os.environ.get("REDIS_MAX_CONNECTIONS", "200"))
 
 # Browser origins allowed to open the socket, besides the page's own origin.

@@ -110,6 +110,9 @@ def markdown(report: dict[str, Any]) -> str:
         f"git {meta['git']}.",
         "",
     ]
+    died = [f"{r['workload']} {_label(r)}" for r in report["runs"] if r["result"]["server_exits"]]
+    if died:
+        out += [f"**INVALID: a server process died during {', '.join(died)}.**", ""]
     for workload in meta["workloads"]:
         runs = [r for r in report["runs"] if r["workload"] == workload]
         if runs:

@@ -97,6 +97,10 @@ class Target:
         for i, proc in enumerate(self.procs):
             wait_for_port(self.base_port + i, proc)
 
+    def exited(self) -> list[int]:
+        """Exit codes of server processes that died during the run (should be none)."""
+        return [proc.returncode for proc in self.procs if proc.poll() is not None]
+
     def stop(self) -> None:
         for proc in self.procs:
             proc.terminate()

@@ -115,9 +115,15 @@ class RedisPresence:
         loop = asyncio.get_running_loop()
         client = self._clients.get(loop)
         if client is None:
-            client = aioredis.Redis.from_url(
-                self._url, max_connections=settings.REDIS_MAX_CONNECTIONS, decode_responses=True
+            # Blocking: a burst (a reconnect storm) waits for a free connection
+            # instead of failing joins and leaves with "Too many connections".
+            pool = aioredis.BlockingConnectionPool.from_url(
+                self._url,
+                max_connections=settings.REDIS_MAX_CONNECTIONS,
+                timeout=30,
+                decode_responses=True,
             )
+            client = aioredis.Redis(connection_pool=pool)
             self._clients = {lp: c for lp, c in self._clients.items() if not lp.is_closed()}
             self._clients[loop] = client
         return client

@@ -117,9 +117,11 @@ class _Outbox:
                 in_loop_thread = asyncio.get_running_loop() is loop
             except RuntimeError:
                 in_loop_thread = False
-            if not in_loop_thread:
+            if in_loop_thread:
+                queue.put_nowait((topic, event, payload))
+            else:
                 loop.call_soon_threadsafe(queue.put_nowait, (topic, event, payload))
-                return
+            return
         # No server loop in this process (management commands, plain WSGI).
         async_to_sync(broadcast)(topic, event, payload)
 
@@ -129,6 +131,12 @@ outbox = _Outbox()
 
 def broadcast_from_sync(topic: str, event: str, payload: dict[str, Any]) -> None:
     outbox.put(topic, event, payload)
+
+
+def broadcast_queued(topic: str, event: str, payload: dict[str, Any]) -> None:
+    """From code on the server's event loop: broadcast behind this process's earlier ones."""
+    outbox.bind()
+    broadcast_from_sync(topic, event, payload)
 
 
 def broadcast_on_commit(topic: str, event: str, payload: dict[str, Any]) -> None:
