@@ -140,7 +140,9 @@ REALTIME_DB_THREADS = int(os.environ.get("REALTIME_DB_THREADS", "16"))
 # On PostgreSQL: connections per process that store chat batches from the event loop
 # (coaching/services/chat_store.py); their commits are flushed together.
 CHAT_WRITERS = int(os.environ.get("CHAT_WRITERS", "4"))
-REDIS_MAX_CONNECTIONS = int(os.environ.get("REDIS_MAX_CONNECTIONS", "200"))
+# Presence connections per process. Joins wait for a free one (BlockingConnectionPool):
+# a few busy connections cost less than opening hundreds in a reconnect storm.
+REDIS_MAX_CONNECTIONS = int(os.environ.get("REDIS_MAX_CONNECTIONS", "32"))
 
 # Browser origins allowed to open the socket, besides the page's own origin.
 # Clients that send no Origin (apps, services, scripts) authenticate by token alone.

@@ -63,13 +63,14 @@ class Target:
 
     def command(self, port: int) -> list[str]:
         if self.kind == "floor":
+            backlog = self.backlog or 100  # 0 means "the server's default": asyncio's
             return [
                 sys.executable,
                 "bench/harness/floor.py",
                 "--port",
                 str(port),
                 "--backlog",
-                str(self.backlog),
+                str(backlog),
             ]
         # Twisted's listen backlog is 50 unless set in an endpoint string.
         bind = (
@@ -77,7 +78,16 @@ class Target:
             if self.backlog
             else ["-b", "127.0.0.1", "-p", str(port)]
         )
-        return [sys.executable, "-m", "daphne", *bind, "inswing_realtime.asgi:application"]
+        # A storm's handshakes wait for the event loop: give them 30 s, not 5.
+        return [
+            sys.executable,
+            "-m",
+            "daphne",
+            *bind,
+            "--websocket_connect_timeout",
+            "30",
+            "inswing_realtime.asgi:application",
+        ]
 
     def start(self) -> None:
         RESULTS.mkdir(exist_ok=True)
