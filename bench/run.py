@@ -22,7 +22,7 @@ sys.path.insert(0, str(ROOT))
 from bench.harness import fixtures  # noqa: E402
 from bench.harness.fleet import Fleet  # noqa: E402
 from bench.harness.report import markdown  # noqa: E402
-from bench.harness.targets import RESULTS, Target  # noqa: E402
+from bench.harness.targets import RESULTS, Target, source_of  # noqa: E402
 from bench.harness.workloads import WORKLOADS  # noqa: E402
 
 
@@ -38,7 +38,11 @@ def parse() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--workload", default="W1,W2,W3,W4", help="comma-separated: W1,W2,W3,W4")
     p.add_argument("--servers", default="1,2", help="server process counts to run, e.g. 1,2")
-    p.add_argument("--targets", default="floor,project", help="floor and/or project")
+    p.add_argument(
+        "--targets",
+        default="floor,project",
+        help="floor, project (this tree) and/or project@REF (a commit's tree, for before/after)",
+    )
     p.add_argument("--generators", type=int, default=2, help="load-generator processes")
     p.add_argument("--sessions", type=int, default=250)
     p.add_argument("--members", type=int, default=4, choices=[2, 3, 4])
@@ -103,10 +107,14 @@ def main() -> None:
     fleet = Fleet(opts.generators)
     try:
         for workload in workloads:
-            for kind in kinds:
+            for spec in kinds:
+                kind, _, ref = spec.partition("@")
+                source = source_of(ref) if ref else ROOT
                 for count in [1] if kind == "floor" else servers:
-                    target = Target(kind, count, opts.port, env, backlog=opts.backlog)
-                    print(f"-- {workload} on {kind} x{count}", flush=True)
+                    target = Target(
+                        kind, count, opts.port, env, backlog=opts.backlog, source=source
+                    )
+                    print(f"-- {workload} on {spec} x{count}", flush=True)
                     target.start()
                     try:
                         result = WORKLOADS[workload](target, fleet, opts)
@@ -116,7 +124,7 @@ def main() -> None:
                     finally:
                         target.stop()
                     report["runs"].append(
-                        {"workload": workload, "target": kind, "servers": count, "result": result}
+                        {"workload": workload, "target": spec, "servers": count, "result": result}
                     )
     finally:
         fleet.quit()

@@ -47,13 +47,17 @@ def wait_for_port(port: int, proc: subprocess.Popen, timeout: float = 30) -> Non
 
 @dataclass
 class Target:
-    """A set of server processes of one kind ("project" or "floor")."""
+    """A set of server processes of one kind ("project" or "floor").
+
+    `source` is the tree the project is served from: this checkout, or an older
+    commit's files (`project@REF`, see `source_of`) for a before/after in one run."""
 
     kind: str
     count: int
     base_port: int
     env: dict[str, str]
     backlog: int = 4096
+    source: Path = ROOT
     procs: list[subprocess.Popen] = field(default_factory=list)
 
     @property
@@ -66,7 +70,7 @@ class Target:
             backlog = self.backlog or 100  # 0 means "the server's default": asyncio's
             return [
                 sys.executable,
-                "bench/harness/floor.py",
+                str(ROOT / "bench/harness/floor.py"),
                 "--port",
                 str(port),
                 "--backlog",
@@ -97,7 +101,7 @@ class Target:
             self.procs.append(
                 subprocess.Popen(
                     self.command(port),
-                    cwd=ROOT,
+                    cwd=self.source,
                     env=self.env,
                     stdout=log,
                     stderr=subprocess.STDOUT,
@@ -131,3 +135,16 @@ class Target:
 
     def rss(self) -> int:
         return sum(rss_kib(pid) for pid in self.pids)
+
+
+def source_of(ref: str) -> Path:
+    """The files of commit `ref` (git archive, no checkout), served with this venv."""
+    sha = subprocess.run(
+        ["git", "rev-parse", "--short", ref], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    target = RESULTS / ".src" / sha
+    if not target.exists():
+        target.mkdir(parents=True)
+        archive = subprocess.run(["git", "archive", sha], cwd=ROOT, capture_output=True, check=True)
+        subprocess.run(["tar", "-x", "-C", str(target)], input=archive.stdout, check=True)
+    return target
