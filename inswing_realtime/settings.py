@@ -139,7 +139,7 @@ PRESENCE_NODE_TTL = float(os.environ.get("PRESENCE_NODE_TTL", "20"))
 REALTIME_DB_THREADS = int(os.environ.get("REALTIME_DB_THREADS", "16"))
 # On PostgreSQL: connections per process that store chat batches from the event loop
 # (coaching/services/chat_store.py); their commits are flushed together.
-CHAT_WRITERS = int(os.environ.get("CHAT_WRITERS", "4"))
+CHAT_WRITERS = int(os.environ.get("CHAT_WRITERS", "2"))
 # Presence connections per process. Joins wait for a free one (BlockingConnectionPool):
 # a few busy connections cost less than opening hundreds in a reconnect storm.
 REDIS_MAX_CONNECTIONS = int(os.environ.get("REDIS_MAX_CONNECTIONS", "32"))
