@@ -91,6 +91,7 @@ class PgChatWriter:
         self._queues: list[asyncio.Queue[_Pending]] = []
         self._tasks: list[asyncio.Task] = []
         self._connections: list[psycopg.AsyncConnection | None] = []
+        self._id_sequence = ""  # the chat message table's id sequence, read at connect
 
     async def submit(self, post: ChatPost) -> dict | ServiceError:
         try:
@@ -129,11 +130,16 @@ class PgChatWriter:
                 batch.append(queue.get_nowait())
             try:
                 await self._write_batch(writer, batch)
-            except Exception:
-                logger.exception("chat writer %d failed a batch", writer)
+            except (psycopg.OperationalError, psycopg.InterfaceError):
+                logger.exception("chat writer %d lost its database connection", writer)
                 for item in batch:
                     if not item.future.done():
-                        item.future.set_result(_Unavailable())
+                        item.future.set_result(_Unavailable())  # the client retries
+            except Exception as exc:
+                logger.exception("chat writer %d failed a message", writer)
+                for item in batch:
+                    if not item.future.done():
+                        item.future.set_exception(exc)
 
     async def _write_batch(self, writer: int, batch: list[_Pending]) -> None:
         try:
@@ -149,6 +155,9 @@ class PgChatWriter:
             for item in batch:
                 try:
                     await self._write_batch(writer, [item])
+                except (psycopg.OperationalError, psycopg.InterfaceError):
+                    if not item.future.done():
+                        item.future.set_result(_Unavailable())
                 except Exception as exc:
                     if not item.future.done():
                         logger.exception("chat message could not be stored")

@@ -115,3 +115,14 @@ def test_a_resent_client_msg_id_returns_the_stored_message_without_broadcast(
     assert twice == other and twice["seq"] == 2
     assert [p["client_msg_id"] for _, _, p in published] == ["c2"]
     assert ChatMessage.objects.count() == 2
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the PostgreSQL writer's own link")
+def test_a_database_it_cannot_reach_answers_unavailable(monkeypatch, student, active_session):
+    from coaching.services import chat_store
+
+    monkeypatch.setattr(
+        chat_store, "_connection_params", lambda: {"host": "127.0.0.1", "port": 1, "dbname": "x"}
+    )
+    [result] = submit_all([ChatPost(active_session.session_id, student, "hello")])
+    assert isinstance(result, ServiceError) and result.code == "unavailable"
