@@ -1,5 +1,7 @@
 """`session:{session_id}`: the lesson's chat, state, analysis events and presence."""
 
+import asyncio
+import logging
 import time
 from typing import Any
 
@@ -19,6 +21,9 @@ chat_writer = make_chat_writer()
 
 # A user who drops and comes back within this many seconds is not announced again.
 ENTRY_NOTICE_QUIET_SECONDS = 300
+
+logger = logging.getLogger(__name__)
+_announcing: set[asyncio.Task] = set()  # entry notices under way (strong references)
 
 
 def _last_seq_param(params: dict[str, Any]) -> int | None:
@@ -93,14 +98,25 @@ class SessionChannel(Channel):
         }
         first = await presence.track(self.topic, key, meta)
         await self.push(PRESENCE_STATE, await presence.list(self.topic))
-        if (
-            first
-            and self.role in (policy.STUDENT, policy.COACH)
-            and await presence.mark_once(f"entered:{self.topic}:{key}", ENTRY_NOTICE_QUIET_SECONDS)
-        ):
-            await in_db_thread(entry_announce)(
-                session_id=self.session_id, user=self.user, role=self.role
-            )
+        if first and self.role in (policy.STUDENT, policy.COACH):
+            # Not cancelled with the join: a socket that closes right after joining is
+            # still announced (once). Awaited, so the notice's seq comes before
+            # anything this join does next.
+            task = asyncio.get_running_loop().create_task(self._announce_entry(key))
+            _announcing.add(task)
+            task.add_done_callback(_announcing.discard)
+            await asyncio.shield(task)
+
+    async def _announce_entry(self, key: str) -> None:
+        try:
+            if await get_presence().mark_once(
+                f"entered:{self.topic}:{key}", ENTRY_NOTICE_QUIET_SECONDS
+            ):
+                await in_db_thread(entry_announce)(
+                    session_id=self.session_id, user=self.user, role=self.role
+                )
+        except Exception:
+            logger.exception("entry notice for %s failed", self.topic)
 
     async def handle_in(self, event: str, payload: dict[str, Any]) -> dict[str, Any]:
         if event == "chat:new":
