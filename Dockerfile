@@ -17,5 +17,7 @@ COPY static ./static
 COPY --from=js /app/node_modules/phoenix ./node_modules/phoenix
 RUN SECRET_KEY=build-only DEBUG=0 python manage.py collectstatic --no-input
 EXPOSE 8000
-CMD ["daphne", "-b", "0.0.0.0", "-p", "8000", "--websocket-max-message-size", "1048576", \
+# backlog and handshake timeout: a reconnect storm queues instead of failing (bench/README.md)
+CMD ["daphne", "-e", "tcp:port=8000:backlog=4096", "--websocket_connect_timeout", "30", \
+     "--websocket-max-message-size", "1048576", \
      "--proxy-headers", "inswing_realtime.asgi:application"]

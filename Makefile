@@ -28,7 +28,8 @@ run: setup
 	$(PY) manage.py migrate --no-input
 	$(PY) manage.py seed_demo
 	@echo "Open http://$(HOST):$(PORT)/ and log in with an account above."
-	$(VENV)/bin/daphne -b $(HOST) -p $(PORT) --websocket-max-message-size 1048576 inswing_realtime.asgi:application
+	$(VENV)/bin/daphne -e tcp:port=$(PORT):interface=$(HOST):backlog=4096 --websocket_connect_timeout 30 \
+		--websocket-max-message-size 1048576 inswing_realtime.asgi:application
 
 test: setup
 	@bash scripts/ensure-chromium.sh
@@ -39,7 +40,7 @@ lint: setup
 	$(VENV)/bin/ruff format --check .
 
 bench: setup
-	$(PY) bench/chat_fanout.py $(ARGS)
+	$(PY) bench/run.py $(if $(ARGS),$(ARGS),--workload W1,W2,W3,W4 --servers 1,2)
 
 clean:
 	rm -rf $(VENV) node_modules db.sqlite3 .test-db-*.sqlite3 staticfiles

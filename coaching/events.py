@@ -86,14 +86,36 @@ def lobby_entry(session: CoachingSession) -> dict[str, Any]:
 
 
 def chat_added(message: ChatMessage) -> dict[str, Any]:
+    return chat_added_payload(
+        message_id=message.pk,
+        seq=message.seq,
+        session_id=message.session.session_id,
+        sender_info=sender(message.sender),
+        text=message.message,
+        client_msg_id=message.client_msg_id,
+        created_at=message.created_at,
+    )
+
+
+def chat_added_payload(
+    *,
+    message_id: int,
+    seq: int,
+    session_id: str,
+    sender_info: dict[str, str],
+    text: str,
+    client_msg_id: str | None,
+    created_at: datetime,
+) -> dict[str, Any]:
+    """`chat:added` from plain values (the PostgreSQL chat store has no model instances)."""
     return {
-        "id": str(message.pk),
-        "seq": message.seq,
-        "session_id": message.session.session_id,
-        "sender": sender(message.sender),
-        "message": message.message,
-        "client_msg_id": message.client_msg_id,
-        "meta": {"ts": epoch_ms(message.created_at)},
+        "id": str(message_id),
+        "seq": seq,
+        "session_id": session_id,
+        "sender": sender_info,
+        "message": text,
+        "client_msg_id": client_msg_id,
+        "meta": {"ts": epoch_ms(created_at)},
     }
 
 

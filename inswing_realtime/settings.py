@@ -167,9 +167,14 @@ PRESENCE_NODE_TTL = float(os.environ.get("PRESENCE_NODE_TTL", "20"))
 LEAVE_NOTICE_GRACE = float(os.environ.get("LEAVE_NOTICE_GRACE", "15"))
 # Threads (each with its own database connection) that run socket handlers' ORM work.
 REALTIME_DB_THREADS = int(os.environ.get("REALTIME_DB_THREADS", "16"))
-REDIS_MAX_CONNECTIONS = int(os.environ.get("REDIS_MAX_CONNECTIONS", "200"))
+# Presence connections per process. Joins wait for a free one (BlockingConnectionPool):
+# a few busy connections cost less than opening hundreds in a reconnect storm.
+REDIS_MAX_CONNECTIONS = int(os.environ.get("REDIS_MAX_CONNECTIONS", "32"))
 # Live drawing in the swing review: strokes one user may send per second (per process).
 REVIEW_STROKES_PER_SECOND = int(os.environ.get("REVIEW_STROKES_PER_SECOND", "60"))
+# On PostgreSQL: connections per process that store chat batches from the event loop
+# (coaching/services/chat_store.py); their commits are flushed together.
+CHAT_WRITERS = int(os.environ.get("CHAT_WRITERS", "2"))
 
 # Browser origins allowed to open the socket, besides the page's own origin.
 # Clients that send no Origin (apps, services, scripts) authenticate by token alone.

@@ -117,7 +117,8 @@ class RedisPresence:
         self.node = uuid.uuid4().hex
         self._local: dict[str, Entry] = {}  # by ref
         self._leaving: dict[str, Entry] = {}  # removal not yet done in Redis
-        self._clients = PerLoop(url, decode_responses=True)
+        # Blocking: joins in a reconnect storm wait for a free connection rather than fail.
+        self._clients = PerLoop(url, decode_responses=True, blocking_timeout=30)
         self._beating: asyncio.Task | None = None
         self._beaten = False
         self._resync_at: list[float] = []  # when to send our clients the whole state

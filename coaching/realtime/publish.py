@@ -173,6 +173,12 @@ def broadcast_from_sync(topic: str, event: str, payload: dict[str, Any]) -> None
     outbox.put(topic, event, payload)
 
 
+def broadcast_queued(topic: str, event: str, payload: dict[str, Any]) -> None:
+    """From code on the server's event loop: broadcast behind this process's earlier ones."""
+    outbox.bind()
+    broadcast_from_sync(topic, event, payload)
+
+
 def broadcast_on_commit(topic: str, event: str, payload: dict[str, Any]) -> None:
     """Broadcast once the surrounding transaction commits (never for a rolled-back one)."""
     transaction.on_commit(partial(broadcast_from_sync, topic, event, payload))

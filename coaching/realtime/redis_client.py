@@ -24,9 +24,19 @@ SOCKET_TIMEOUT = 3.0
 HEALTH_CHECK_INTERVAL = 10
 
 
-def redis_client(url: str, **options: object) -> aioredis.Redis:
-    """A client for `url` on the running event loop."""
-    return aioredis.Redis.from_url(
+def redis_client(
+    url: str, *, blocking_timeout: float | None = None, **options: object
+) -> aioredis.Redis:
+    """A client for `url` on the running event loop.
+
+    With `blocking_timeout`, a burst (a reconnect storm) waits up to that long for a
+    free pooled connection instead of failing with "Too many connections".
+    """
+    pool_class = aioredis.ConnectionPool
+    if blocking_timeout is not None:
+        pool_class = aioredis.BlockingConnectionPool
+        options = {**options, "timeout": blocking_timeout}
+    pool = pool_class.from_url(
         url,
         retry=Retry(ExponentialBackoff(cap=BACKOFF_CAP, base=BACKOFF_BASE), RETRIES),
         retry_on_error=[ConnectionError, TimeoutError],
@@ -36,6 +46,7 @@ def redis_client(url: str, **options: object) -> aioredis.Redis:
         max_connections=settings.REDIS_MAX_CONNECTIONS,
         **options,
     )
+    return aioredis.Redis(connection_pool=pool)
 
 
 class PerLoop:

@@ -8,20 +8,20 @@ from django.conf import settings
 
 from coaching import events, policy, selectors
 from coaching.errors import ServiceError, invalid
-from coaching.realtime.batching import Batcher
 from coaching.realtime.channel import Channel
 from coaching.realtime.db import in_db_thread
 from coaching.realtime.departures import Departure, departures, entry_mark
 from coaching.realtime.presence import PRESENCE_DIFF, PRESENCE_STATE, get_presence, new_ref
 from coaching.services import review
 from coaching.services.annotations import annotation_save
-from coaching.services.chat import ChatPost, chat_messages_post
+from coaching.services.chat import ChatPost
+from coaching.services.chat_store import chat_writer as make_chat_writer
 from coaching.services.lookup import get_session
 from coaching.services.notices import entry_announce
 from coaching.services.sessions import session_control
 
 # Chat lines from every socket of this process, stored a batch per transaction.
-chat_writer: Batcher[ChatPost, dict | ServiceError] = Batcher(chat_messages_post)
+chat_writer = make_chat_writer()
 
 # A user who drops and comes back within this many seconds is not announced again.
 ENTRY_NOTICE_QUIET_SECONDS = 300

@@ -1,0 +1,128 @@
+"""The socket path's chat writer keeps the rules of `chat_messages_post` on every database.
+
+On PostgreSQL it is `PgChatWriter` (its own connections, no ORM), elsewhere the ORM
+in a thread; these tests run against whichever the test database selects.
+"""
+
+import asyncio
+
+import pytest
+from django.db import connection
+
+from coaching.errors import ServiceError
+from coaching.models import ChatMessage, CoachingSession, Role, SessionEvent
+from coaching.services.chat import ChatPost
+from coaching.services.chat_store import PgChatWriter, chat_writer
+from tests.support.broadcasts import captured_broadcasts
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def submit_all(posts: list[ChatPost]) -> list:
+    """Submit every post at once (so they share batches) and wait for all results.
+    Broadcasts are captured (the caller may capture them itself)."""
+    with captured_broadcasts():
+        return _submit_all(posts)
+
+
+def _submit_all(posts: list[ChatPost]) -> list:
+
+    async def run() -> list:
+        writer = chat_writer()
+        try:
+            return await asyncio.gather(
+                *(writer.submit(post) for post in posts), return_exceptions=True
+            )
+        finally:
+            if isinstance(writer, PgChatWriter):
+                await writer.close()
+
+    return asyncio.run(run())
+
+
+def test_messages_get_consecutive_seqs_and_are_logged_as_broadcast(student, coach, active_session):
+    sid = active_session.session_id
+    with captured_broadcasts() as published:
+        results = _submit_all(
+            [ChatPost(sid, student, f"m{i}") for i in range(5)]
+            + [ChatPost(sid, coach, "  reply  ")]
+        )
+    assert [r["seq"] for r in results] == [1, 2, 3, 4, 5, 6]
+    assert results[5]["message"] == "reply"
+    assert results[5]["sender"] == {"id": str(coach.pk), "role": "coach", "name": "IanPro"}
+    active_session.refresh_from_db()
+    assert active_session.last_seq == 6
+    logged = {e.seq: e.payload for e in SessionEvent.objects.filter(event="chat:added")}
+    assert [logged[r["seq"]] for r in results] == results
+    assert [p for _, _, p in published] == results
+    stored = ChatMessage.objects.get(seq=6)
+    assert (str(stored.pk), stored.message, stored.sender_id) == (
+        results[5]["id"],
+        "reply",
+        coach.pk,
+    )
+
+
+def test_each_message_succeeds_or_fails_on_its_own(student, coach, make_user, active_session):
+    ended = CoachingSession.objects.create(student=student, coach=coach, status="ended")
+    sid = active_session.session_id
+    results = submit_all(
+        [
+            ChatPost(sid, student, "one"),
+            ChatPost(sid, coach, ""),
+            ChatPost(sid, make_user(Role.STUDENT), "intruder"),
+            ChatPost(ended.session_id, student, "too late"),
+            ChatPost("sess_nope", student, "lost"),
+            ChatPost(sid, coach, "two"),
+        ]
+    )
+    codes = [r.code if isinstance(r, ServiceError) else r["message"] for r in results]
+    assert codes == ["one", "invalid_input", "forbidden", "session_ended", "not_found", "two"]
+    assert sorted(m.seq for m in ChatMessage.objects.all()) == [1, 2]
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="SQLite stores what PostgreSQL rejects"
+)
+def test_a_message_the_database_rejects_does_not_fail_the_others(student, active_session):
+    sid = active_session.session_id
+    results = submit_all(
+        [
+            ChatPost(sid, student, "before"),
+            ChatPost(sid, student, "nul\x00"),
+            ChatPost(sid, student, "after"),
+        ]
+    )
+    assert results[0]["message"] == "before" and results[2]["message"] == "after"
+    assert not isinstance(results[1], dict)
+    assert ChatMessage.objects.count() == 2
+
+
+def test_a_resent_client_msg_id_returns_the_stored_message_without_broadcast(
+    student, coach, active_session
+):
+    sid = active_session.session_id
+    [first] = submit_all([ChatPost(sid, student, "hi", "c1")])
+    with captured_broadcasts() as published:
+        again, twice, other = _submit_all(
+            [
+                ChatPost(sid, student, "hi", "c1"),
+                ChatPost(sid, coach, "yo", "c2"),
+                ChatPost(sid, coach, "yo", "c2"),
+            ]
+        )
+    assert again == first
+    assert twice == other and twice["seq"] == 2
+    assert [p["client_msg_id"] for _, _, p in published] == ["c2"]
+    assert ChatMessage.objects.count() == 2
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the PostgreSQL writer's own link")
+def test_a_database_it_cannot_reach_answers_unavailable(monkeypatch, student, active_session):
+    from coaching.services import chat_store
+
+    monkeypatch.setattr(
+        chat_store, "_connection_params", lambda: {"host": "127.0.0.1", "port": 1, "dbname": "x"}
+    )
+    [result] = submit_all([ChatPost(active_session.session_id, student, "hello")])
+    assert isinstance(result, ServiceError) and result.code == "unavailable"
