@@ -80,8 +80,12 @@ def ai_feedback(feedback: Feedback) -> dict[str, Any]:
     }
 
 
-def system_notice(text: str, level: str) -> dict[str, Any]:
-    return {"type": "system", "text": text, "level": level}
+def system_notice(
+    text: str, level: str, code: str = "service", params: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """`text` is Korean, for clients that show it as is; pages render `code` + `params`
+    in their viewer's language. Codes: participant_joined, participant_left, service."""
+    return {"type": "system", "text": text, "level": level, "code": code, "params": params or {}}
 
 
 def checkpoint_added(checkpoint: Checkpoint) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from coaching.errors import ServiceError
 from coaching.models import CoachingSession, Role, Status, User
 
 STUDENT, COACH, OBSERVER = "student", "coach", "observer"
+PREVIEW = "preview"
 
 
 def session_role(user: User, session: CoachingSession) -> str | None:
@@ -43,8 +44,15 @@ def check_view(user: User, session: CoachingSession) -> None:
         raise ServiceError("not_found", "No such session.")
 
 
+def can_preview(user: User, session: CoachingSession) -> bool:
+    """A coach may look at a waiting session, read-only, before claiming it."""
+    return user.role == Role.COACH and session.status == Status.WAITING
+
+
 def check_join(user: User, session: CoachingSession) -> str:
     role = session_role(user, session)
+    if role is None and can_preview(user, session):
+        return PREVIEW
     if role is None:
         raise ServiceError("forbidden", "You are not a participant of this session.")
     return role

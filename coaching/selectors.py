@@ -3,6 +3,7 @@
 from typing import Any
 
 from django.db.models import QuerySet
+from django.utils import timezone
 
 from coaching import events, policy
 from coaching.errors import ServiceError
@@ -18,6 +19,7 @@ from coaching.models import (
 
 SNAPSHOT_MESSAGES = 50
 SNAPSHOT_FEEDBACK = 20
+SNAPSHOT_EVENTS = 100
 # A rejoining client that missed more events than this reloads the snapshot instead.
 MAX_REPLAY = 500
 
@@ -44,6 +46,58 @@ def session_snapshot(session: CoachingSession) -> dict[str, Any]:
             for c in checkpoint_list(session).filter(feedback__in=feedback)
         ],
         "last_seq": session.last_seq,
+        **recent_events(session),
+        "recap": session_recap(session) if session.status == Status.ENDED else None,
+        "server_time": events.epoch_ms(timezone.now()),
+    }
+
+
+def recent_events(session: CoachingSession) -> dict[str, Any]:
+    """The latest SNAPSHOT_EVENTS log entries in seq order, and whether older ones exist."""
+    rows = list(
+        SessionEvent.objects.filter(session=session)
+        .order_by("-seq")
+        .values_list("event", "payload")[: SNAPSHOT_EVENTS + 1]
+    )
+    return {
+        "events": [{"event": e, "payload": p} for e, p in reversed(rows[:SNAPSHOT_EVENTS])],
+        "has_more_before": len(rows) > SNAPSHOT_EVENTS,
+    }
+
+
+def events_before(
+    session: CoachingSession, before_seq: int | None, limit: int
+) -> tuple[list[dict[str, Any]], bool]:
+    """Up to `limit` log entries before `before_seq` (all when None), oldest first,
+    and whether older ones remain."""
+    rows = SessionEvent.objects.filter(session=session)
+    if before_seq is not None:
+        rows = rows.filter(seq__lt=before_seq)
+    page = list(rows.order_by("-seq")[: limit + 1])
+    return [
+        {
+            "seq": row.seq,
+            "event": row.event,
+            "payload": row.payload,
+            "created_at": events.epoch_ms(row.created_at),
+        }
+        for row in reversed(page[:limit])
+    ], len(page) > limit
+
+
+def session_recap(session: CoachingSession) -> dict[str, Any]:
+    """The end-of-lesson summary: duration, cards, checkpoints and what to practise."""
+    cards = [events.ai_feedback(f) for f in feedback_list(session)]
+    practice = list(dict.fromkeys(line for card in cards for line in card["recommendations"]))
+    ended = session.ended_at or session.updated_at
+    return {
+        "duration_ms": events.epoch_ms(ended) - events.epoch_ms(session.created_at),
+        "started_at": events.epoch_ms(session.created_at),
+        "ended_at": events.epoch_ms(ended),
+        "feedback": cards,
+        "checkpoints": [events.checkpoint_added(c) for c in checkpoint_list(session)],
+        "practice": practice,
+        "annotations": [],
     }
 
 

@@ -9,8 +9,9 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.csrf import ensure_csrf_cookie
 
-from coaching import policy
+from coaching import metrics, policy
 from coaching.errors import ServiceError
+from coaching.events import epoch_ms
 from coaching.models import Role
 from coaching.services.lookup import get_session
 
@@ -46,7 +47,17 @@ def student_home(request: HttpRequest) -> HttpResponse:
 def session_page(request: HttpRequest, session_id: str) -> HttpResponse:
     try:
         session = get_session(session_id)
-        policy.check_view(request.user, session)
+        preview = policy.can_preview(request.user, session) and not policy.session_role(
+            request.user, session
+        )
+        if not preview:
+            policy.check_view(request.user, session)
     except ServiceError:
         return render(request, "coaching/not_found.html", status=404)
-    return render(request, "coaching/session.html", {"session": session})
+    context = {
+        "session": session,
+        "preview": preview,
+        "created_at_ms": epoch_ms(session.created_at),
+        "metric_catalog": metrics.catalog(),
+    }
+    return render(request, "coaching/session.html", context)

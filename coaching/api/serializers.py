@@ -19,6 +19,12 @@ from coaching.services.notices import LEVELS
 MAX_DB_INT = 2**63 - 1
 MAX_METRICS_JSON_CHARS = 10_000
 
+
+class EventsQuerySerializer(serializers.Serializer):
+    before_seq = serializers.IntegerField(required=False, min_value=1, max_value=MAX_DB_INT)
+    limit = serializers.IntegerField(required=False, default=50, min_value=1, max_value=200)
+
+
 # --- Errors -------------------------------------------------------------------
 
 

@@ -176,6 +176,31 @@ class SessionViewSet(viewsets.GenericViewSet):
         )
 
     @extend_schema(
+        summary="Event log page",
+        parameters=[s.EventsQuerySerializer],
+        responses={200: OpenApiResponse(description="`{events, has_more}`, oldest first.")},
+    )
+    @action(detail=True, methods=["get"])
+    def events(self, request: Request, session_id: str) -> Response:
+        """Participants and admins: the event log before `before_seq`, oldest first."""
+        session = self.visible(session_id)
+        policy.check_read(request.user, session)
+        query = validated(s.EventsQuerySerializer, request.query_params)
+        rows, has_more = selectors.events_before(session, query.get("before_seq"), query["limit"])
+        return Response({"events": rows, "has_more": has_more})
+
+    @extend_schema(
+        summary="Lesson recap",
+        responses={200: OpenApiResponse(description="The recap of an ended session.")},
+    )
+    @action(detail=True, methods=["get"])
+    def recap(self, request: Request, session_id: str) -> Response:
+        """Participants and admins: duration, cards, checkpoints and what to practise."""
+        session = self.visible(session_id)
+        policy.check_read(request.user, session)
+        return Response(selectors.session_recap(session))
+
+    @extend_schema(
         summary="List feedback cards",
         responses={200: s.FeedbackSerializer(many=True), **s.error_responses(401, 403, 404)},
     )

@@ -32,9 +32,10 @@ def notice_post(
     return _post(session, text, level, notice_id), True
 
 
+# Korean texts of the entry notice, by role; pages render code + params instead.
 ENTRY_TEXT = {
-    "coach": "Coach {name} joined the session.",
-    "student": "{name} joined the session.",
+    "coach": "코치 {name}님이 세션에 입장했습니다.",
+    "student": "{name}님이 세션에 입장했습니다.",
 }
 
 
@@ -47,4 +48,15 @@ def entry_announce(*, session_id: str, user: User, role: str) -> dict | None:
     session = locked_session(session_id)
     if session.status == "ended":
         return None
-    return _post(session, template.format(name=user.display_name), "info", None)
+    payload = events.log_event(
+        session,
+        "system:notice",
+        events.system_notice(
+            template.format(name=user.display_name),
+            "info",
+            "participant_joined",
+            {"name": user.display_name, "role": role},
+        ),
+    )
+    broadcast_on_commit(session.topic, "system:notice", payload)
+    return payload
