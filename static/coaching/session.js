@@ -36,7 +36,8 @@ let lastSeq = null;   // highest seq received on the channel; sent as last_seq o
 let serverOffset = 0; // server time − local time, from the replies' server_time
 const serverClock = () => Date.now() + serverOffset;
 const role = () => (you ? you.session_role : null);
-const canChat = () => joined && (role() === "student" || role() === "coach") && state && state.status !== "ended";
+// Writing needs no connection: the outbox keeps lines until they are delivered.
+const mayWrite = () => (role() === "student" || role() === "coach") && state && state.status !== "ended";
 
 const connection = new ConnectionStatus({ pill: $("connection"), banner: $("connection-banner") });
 const tabs = new Tabs({ tablist: $("room-tabs"), toastRoot: $("toast-root") });
@@ -125,7 +126,7 @@ function updateUi() {
   const ended = state && state.status === "ended";
   let placeholder = gettext("Write a message…");
   if (ended) placeholder = gettext("This lesson has ended.");
-  composer.setEnabled(Boolean(canChat()), placeholder);
+  composer.setEnabled(Boolean(mayWrite()), placeholder);
   $("chat-form").hidden = r === "observer" || r === "preview" || Boolean(page.dataset.preview);
   controls.update(state, r, joined);
   analysis.options.isCoach = r === "coach";

@@ -18,8 +18,12 @@ export class ConnectionStatus {
     this.nextAttemptAt = null;
     this.ticker = null;
     this.listeners = [];
+    this.socket = null;
     window.addEventListener("offline", () => this.set("offline"));
-    window.addEventListener("online", () => { if (this.state === "offline") this.set("reconnecting"); });
+    window.addEventListener("online", () => {
+      if (this.state !== "offline") return;
+      this.set(this.socket && this.socket.isConnected() ? "online" : "reconnecting");
+    });
     this.render();
   }
 
@@ -37,6 +41,7 @@ export class ConnectionStatus {
   }
 
   bind(socket) {
+    this.socket = socket;
     socket.onOpen(() => { this.nextAttemptAt = null; this.set("online"); });
     socket.onError(() => this.lost());
     socket.onClose(() => this.lost());
