@@ -33,7 +33,8 @@ METRICS: list[Metric] = [
     _metric("face_angle", "페이스 각도", "Face angle", "°", 1, -2.0, 2.0, "closer"),
     _metric("club_path", "클럽 패스", "Club path", "°", 1, -3.0, 3.0, "closer"),
     _metric("tempo_score", "템포 점수", "Tempo score", "", 0, 70, 100, "higher"),
-    _metric("tempo_ratio", "템포 비율", "Tempo ratio", ":1", 2, 2.7, 3.3, "closer"),
+    # Downswing time over backswing time: about 1:3 in a good tempo.
+    _metric("tempo_ratio", "템포 비율", "Tempo ratio", "", 2, 0.3, 0.36, "closer"),
     _metric("backswing_time_s", "백스윙 시간", "Backswing time", "s", 2, 0.7, 1.0, "closer"),
     _metric("downswing_time_s", "다운스윙 시간", "Downswing time", "s", 2, 0.23, 0.33, "closer"),
     _metric("hip_rotation_deg", "골반 회전", "Hip rotation", "°", 0, 40, 50, "closer"),

@@ -41,6 +41,10 @@ const mayWrite = () => (role() === "student" || role() === "coach") && state && 
 
 const connection = new ConnectionStatus({ pill: $("connection"), banner: $("connection-banner") });
 const tabs = new Tabs({ tablist: $("room-tabs"), toastRoot: $("toast-root") });
+// A hidden panel cannot scroll: the timeline catches up with the latest when it shows.
+tabs.onSelect = (panelId) => {
+  if (panelId === "panel-chat" && !timeline.unread) timeline.scrollToEnd();
+};
 const banner = new StateBanner({
   banner: $("state-banner"), message: $("state-message"), detail: $("state-detail"),
   badge: $("status-badge"), step: $("current-step"), stepSource: $("step-source"), serverNow: serverClock,

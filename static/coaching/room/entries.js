@@ -1,6 +1,6 @@
 // How each logged event reads in the timeline. Returns {node, announce} or null.
 import { el } from "../realtime.js";
-import { formatPercent, formatTime, stepLabel, tf } from "../i18n.js";
+import { formatPercent, stepLabel, tf } from "../i18n.js";
 import { annotationThumbnail } from "../review/thumbnail.js";
 import { messageNode } from "./chat.js";
 import { analysisStep } from "./analysis.js";
@@ -39,10 +39,6 @@ function line(kind, seq, text, ...extra) {
     el("span", { className: "tl-text", text }), ...extra);
 }
 
-function time(ms) {
-  return ms ? el("time", { className: "tl-time", text: formatTime(ms) }) : null;
-}
-
 // ctx: {you(), openCard(feedbackId), openRecap(), actions: {retry, discard}}
 export function entryRenderer(ctx) {
   return (event, p, timeline) => {
@@ -74,7 +70,7 @@ export function entryRenderer(ctx) {
       case "ai:feedback": {
         const text = tf(gettext("AI feedback on %(swing)s"), { swing: swingName(p.swing_id, p.created_at) });
         const node = el("li", { className: "tl-entry tl-card" },
-          el("span", { className: "tl-text", text }), time(p.created_at),
+          el("span", { className: "tl-text", text }),
           el("p", { className: "tl-summary", text: p.summary }),
           el("button", { type: "button", className: "btn btn-small btn-primary", text: gettext("Open the card"), on: { click: () => ctx.openCard(p.id) } }));
         return { node, announce: `${text}: ${p.summary}` };

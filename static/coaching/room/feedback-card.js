@@ -3,7 +3,7 @@
 import { apiFetch, el } from "../realtime.js";
 import { formatTime, tf } from "../i18n.js";
 import { metricsTable } from "./metrics.js";
-import { swingName } from "./swings.js";
+import { swingName, swingOf } from "./swings.js";
 
 const LEVELS = () => ({
   beginner: [gettext("Beginner"), gettext("The AI rates this swing as a beginner's: the tips start from the basics.")],
@@ -70,7 +70,9 @@ export function feedbackCard(feedback, { isCoach, api, onCheckpoint }) {
   el("header", { className: "feedback-head" },
     el("h3", { className: "feedback-swing", id: headingId, text: swingName(feedback.swing_id, feedback.created_at) }),
     level ? el("span", { className: "badge level", text: tf(gettext("Level: %(level)s"), { level: level.name }) }) : null,
-    el("time", { className: "muted", text: formatTime(feedback.created_at) }),
+    // The name already tells the time unless the swing has its own label.
+    swingOf(feedback.swing_id) && swingOf(feedback.swing_id).label
+      ? el("time", { className: "muted", text: formatTime(feedback.created_at) }) : null,
   ),
   level ? el("p", { className: "level-help muted", text: level.help }) : null,
   el("p", { className: "feedback-summary", text: feedback.summary }),

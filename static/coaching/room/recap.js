@@ -3,12 +3,18 @@
 // Kept on the page after the lesson.
 import { annotationThumbnail } from "../review/thumbnail.js";
 import { el } from "../realtime.js";
-import { formatDateTime, formatDuration, tf } from "../i18n.js";
+import { formatDateTime, formatDuration, formatTime, tf } from "../i18n.js";
 import { levelInfo } from "./feedback-card.js";
 import { swingName, swingOf } from "./swings.js";
 
 function section(title, ...children) {
   return el("section", { className: "recap-section" }, el("h3", { text: title }), ...children);
+}
+
+// "Nov 28, 11:02 AM – 11:40 AM": the day once when the lesson ends the same day.
+function span(start, end) {
+  const sameDay = end && new Date(start).toDateString() === new Date(end).toDateString();
+  return `${formatDateTime(start)} – ${sameDay ? formatTime(end) : formatDateTime(end)}`;
 }
 
 export function renderRecap(root, recap) {
@@ -21,11 +27,11 @@ export function renderRecap(root, recap) {
   const practice = recap.practice || [];
   const annotations = recap.annotations || [];
   const cardById = new Map(cards.map((c) => [String(c.id), c]));
-  root.replaceChildren(
+  const parts = [
     el("h2", { id: "recap-title", text: gettext("Lesson recap") }),
     el("p", { className: "recap-meta" },
       el("span", { text: tf(gettext("Duration %(time)s"), { time: formatDuration(recap.duration_ms || 0) }) }),
-      recap.started_at ? el("span", { className: "muted", text: `${formatDateTime(recap.started_at)} – ${formatDateTime(recap.ended_at)}` }) : null),
+      recap.started_at ? el("span", { className: "muted", text: span(recap.started_at, recap.ended_at) }) : null),
     section(gettext("What to practise"), practice.length
       ? el("ol", { className: "recap-practice" }, practice.map((line) => el("li", { text: line })))
       : el("p", { className: "muted", text: gettext("No practice items in this lesson.") })),
@@ -46,6 +52,7 @@ export function renderRecap(root, recap) {
     annotations.length ? section(gettext("Coach's drawings"), el("ul", { className: "recap-annotations" },
       annotations.map((a) => el("li", {}, annotationThumbnail(a, swingOf(a.swing_id)),
         a.note ? el("p", { text: a.note }) : null)))) : null,
-  );
+  ];
+  root.replaceChildren(...parts.filter(Boolean));
   root.hidden = false;
 }

@@ -44,6 +44,7 @@ export class Tabs {
         if (focus) tab.focus();
       }
     }
+    if (this.onSelect) this.onSelect(panelId);
   }
 
   // Something new in a panel: a dot on its tab when it is not the one shown.
