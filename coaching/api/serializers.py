@@ -217,6 +217,11 @@ class NoticeSerializer(serializers.Serializer):
     type = serializers.CharField(help_text="Always `system`.")
     text = serializers.CharField()
     level = serializers.ChoiceField(choices=LEVELS)
+    code = serializers.CharField(
+        help_text="`participant_joined`, `participant_left` or `service`: pages render the "
+        "notice from `code` + `params` in their viewer's language; `text` is Korean."
+    )
+    params = serializers.DictField(child=serializers.CharField())
     seq = serializers.IntegerField()
 
 

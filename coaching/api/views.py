@@ -178,7 +178,10 @@ class SessionViewSet(viewsets.GenericViewSet):
     @extend_schema(
         summary="Event log page",
         parameters=[s.EventsQuerySerializer],
-        responses={200: OpenApiResponse(description="`{events, has_more}`, oldest first.")},
+        responses={
+            200: OpenApiResponse(description="`{events, has_more}`, oldest first."),
+            **s.error_responses(400, 401, 403, 404),
+        },
     )
     @action(detail=True, methods=["get"])
     def events(self, request: Request, session_id: str) -> Response:
@@ -191,7 +194,10 @@ class SessionViewSet(viewsets.GenericViewSet):
 
     @extend_schema(
         summary="Lesson recap",
-        responses={200: OpenApiResponse(description="The recap of an ended session.")},
+        responses={
+            200: OpenApiResponse(description="The recap of an ended session."),
+            **s.error_responses(401, 403, 404),
+        },
     )
     @action(detail=True, methods=["get"])
     def recap(self, request: Request, session_id: str) -> Response:

@@ -186,7 +186,7 @@ def test_service_and_admins_post_notices(request, active_session, who):
         )
     assert response.status_code == 201
     notice = response.json()
-    assert notice == {"type": "system", **NOTICE, "seq": 1}
+    assert notice == {"type": "system", **NOTICE, "code": "service", "params": {}, "seq": 1}
     assert sent == [(active_session.topic, "system:notice", notice)]
 
 

@@ -78,6 +78,10 @@ def test_coach_sees_a_lost_claim(server, waiting_session, coach, make_user, page
 
     page = pages.open("coach")
     log_in(page, coach, lands_on="/coach/")
+    # The beep is opt-in and remembered.
+    page.locator("#sound-toggle").check()
+    page.reload()
+    expect(page.locator("#sound-toggle")).to_be_checked()
     entry = page.locator(f'#waiting-list li[data-session-id="{waiting_session.session_id}"]')
     expect(entry).to_be_visible()  # from the lobby's join reply
 

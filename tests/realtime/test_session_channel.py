@@ -78,9 +78,11 @@ class TestJoin:
             },
         }
 
-    def test_coach_cannot_join_an_unclaimed_session(self, server, coach, waiting_session):
+    def test_coach_previews_an_unclaimed_session_read_only(self, server, coach, waiting_session):
         with client(server, coach) as c:
-            _, reply = c.join(waiting_session.topic)
+            ref, snapshot = c.join_ok(waiting_session.topic)
+            reply = c.call(waiting_session.topic, ref, "chat:new", {"message": "hi"})
+        assert snapshot["you"]["session_role"] == "preview"
         assert reply["response"]["reason"] == "forbidden"
 
     def test_unknown_session_is_not_found(self, server, student):
@@ -210,7 +212,9 @@ class TestNotices:
                 notice = s.event(active_session.topic, "system:notice")
         assert notice["type"] == "system"
         assert notice["level"] == "info"
-        assert notice["text"] == "Coach IanPro joined the session."
+        assert notice["text"] == "코치 IanPro님이 세션에 입장했습니다."
+        assert notice["code"] == "participant_joined"
+        assert notice["params"] == {"name": "IanPro", "role": "coach"}
         assert isinstance(notice["seq"], int)
 
     def test_reconnecting_soon_after_is_not_announced_again(
@@ -224,7 +228,7 @@ class TestNotices:
                 c.join_ok(active_session.topic)
             s.event(active_session.topic, "presence:diff", where=lambda d: d["leaves"])
         texts = [e.payload["text"] for e in SessionEvent.objects.filter(event="system:notice")]
-        assert texts.count("Coach IanPro joined the session.") == 1
+        assert texts.count("코치 IanPro님이 세션에 입장했습니다.") == 1
 
     def test_observer_enters_silently(self, server, admin_user, active_session):
         with client(server, admin_user) as a:
@@ -299,7 +303,7 @@ class TestRecovery:
             (f[3], f[4].get("message") or f[4].get("status") or f[4].get("text")) for f in replayed
         ]
         assert events == [
-            ("system:notice", "Coach IanPro joined the session."),
+            ("system:notice", "코치 IanPro님이 세션에 입장했습니다."),
             ("chat:added", "missed 1"),
             ("chat:added", "missed 2"),
             ("session:state", "paused"),
