@@ -34,7 +34,7 @@ export class StateBanner {
       return ["paused", tf(gettext("%(name)s paused the lesson. Chat stays open; the lesson continues when the coach resumes it."), { name: coach || gettext("The coach") })];
     }
     if (s.status === "ended") {
-      return ["ended", gettext("This lesson has ended. The recap below stays here for you.")];
+      return ["ended", gettext("This lesson has ended. Its recap stays on this page.")];
     }
     if (s.status === "active" && Date.now() < this.resumedUntil) {
       return ["resumed", gettext("The lesson has resumed.")];

@@ -18,7 +18,15 @@ export class Timeline {
     this.marker = null;
     this.hasMoreBefore = false;
     this.loading = false;
-    scroller.addEventListener("scroll", () => { if (this.nearBottom()) this.clearUnread(); });
+    // Pinned: the reader is at the latest entry, and stays there when a banner or the
+    // keyboard makes the list shorter.
+    this.pinned = true;
+    scroller.addEventListener("scroll", () => {
+      this.pinned = this.nearBottom();
+      if (this.pinned) this.clearUnread();
+    });
+    new ResizeObserver(() => { if (this.pinned) this.scroller.scrollTop = this.scroller.scrollHeight; })
+      .observe(scroller);
     jump.addEventListener("click", () => this.scrollToEnd({ focus: true }));
     earlier.addEventListener("click", () => this.loadEarlier());
     this.updateEarlier();
@@ -31,6 +39,7 @@ export class Timeline {
 
   scrollToEnd({ focus = false } = {}) {
     this.scroller.scrollTop = this.scroller.scrollHeight;
+    this.pinned = true;
     this.clearUnread();
     if (focus) {
       const last = this.list.lastElementChild;
@@ -80,7 +89,7 @@ export class Timeline {
     entry.node = rendered.node;
     rendered.node.dataset.seq = String(seq);
     rendered.node.dataset.event = event;
-    const stick = !live || mine || this.nearBottom();
+    const stick = !live || mine || this.pinned || this.nearBottom();
     this.insert(rendered.node, seq);
     if (live) {
       if (rendered.announce) this.live.textContent = rendered.announce;
