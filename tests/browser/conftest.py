@@ -66,13 +66,14 @@ def in_thread(fn, /, *args, **kwargs):
         return pool.submit(call).result()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
-    """One Chromium for every browser test; each test opens its own contexts.
+    """One Chromium per test module; each test opens its own contexts.
 
     While it lives, Playwright's (idle) event loop belongs to this thread, and Django would
     refuse the database fixtures' flushes here: they run between browser calls, never
-    concurrently with them, so the guard is lifted for the browser's lifetime.
+    concurrently with them, so the guard is lifted for the browser's lifetime. Module
+    scope ends that loop before other packages' tests run in this thread.
     """
     previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
