@@ -11,7 +11,7 @@ from django.views.decorators.csrf import ensure_csrf_cookie
 
 from coaching import metrics, policy
 from coaching.errors import ServiceError
-from coaching.events import epoch_ms
+from coaching.events import epoch_ms, sender
 from coaching.models import Role
 from coaching.services.lookup import get_session
 
@@ -54,8 +54,14 @@ def session_page(request: HttpRequest, session_id: str) -> HttpResponse:
             policy.check_view(request.user, session)
     except ServiceError:
         return render(request, "coaching/not_found.html", status=404)
+    # Who the page's user is in this lesson, known before the socket joins.
+    you = {
+        **sender(request.user),
+        "session_role": policy.PREVIEW if preview else policy.session_role(request.user, session),
+    }
     context = {
         "session": session,
+        "you": you,
         "preview": preview,
         "created_at_ms": epoch_ms(session.created_at),
         "metric_catalog": metrics.catalog(),

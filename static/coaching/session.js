@@ -29,7 +29,8 @@ const api = `/api/sessions/${encodeURIComponent(sessionId)}`;
 const LOGGED = ["chat:added", "system:notice", "session:state", "ai:feedback", "checkpoint:added",
   "analysis:milestone", "swing:added", "annotation:added"];
 
-let you = null;       // {id, role, name, session_role} from the join reply
+// {id, role, name, session_role}: rendered with the page, confirmed by every join reply.
+let you = JSON.parse($("you").textContent);
 let state = null;     // the current session:state
 let joined = false;
 let lastSeq = null;   // highest seq received on the channel; sent as last_seq on rejoin
@@ -85,9 +86,7 @@ const timeline = new Timeline({
 
 // ---- the outbox: every line is kept until the server acknowledges it --------------------
 
-function me() {
-  return you || { id: userId, name: ($("current-user-name") || {}).textContent || "", role: "" };
-}
+const me = () => you;
 
 function failText(item) {
   if (item.error === "timeout") {
@@ -175,8 +174,10 @@ function apply(event, payload, { live }) {
     if (live) tabs.news("panel-swing");
   } else if (event === "chat:added") {
     mine = Boolean(payload.sender && String(payload.sender.id) === String(me().id));
-    if (mine && payload.client_msg_id && outbox.remove(payload.client_msg_id)) timeline.dropPending(payload.client_msg_id);
-    else if (mine && payload.client_msg_id) timeline.dropPending(payload.client_msg_id);
+    if (mine && payload.client_msg_id) {
+      outbox.remove(payload.client_msg_id); // delivered, whichever attempt got through
+      timeline.dropPending(payload.client_msg_id);
+    }
   }
   timeline.add(event, payload, { live, mine });
   if (live && event !== "chat:added") tabs.news("panel-chat");

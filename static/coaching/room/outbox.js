@@ -109,13 +109,13 @@ export class Outbox {
           item.error = reply.response.reason;
           item.message = reply.response.message || "";
           this.changed(item);
-        } else {
-          // timeout, rate limit or a server hiccup: wait for the next tick or rejoin
-          if (reply.response && reply.response.retry_after_ms) {
-            await new Promise((r) => setTimeout(r, Math.min(reply.response.retry_after_ms, 10000)));
-          }
-          return;
+        } else if (reply.response && reply.response.retry_after_ms) {
+          // rate limited: wait as told, then go on
+          await new Promise((r) => setTimeout(r, Math.min(reply.response.retry_after_ms, 10000)));
+        } else if (reply.status !== "timeout") {
+          return; // a server hiccup: the next tick (or rejoin) tries again
         }
+        // timeout: sent again at once if the channel is (again) joined, else after the rejoin
       }
     } finally {
       this.flushing = false;
