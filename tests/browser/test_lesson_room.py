@@ -394,3 +394,49 @@ def test_history_loads_back_to_the_first_message(server, active_session, student
     expect(jump).to_be_hidden()
     expect(chat_texts(page).last).to_be_in_viewport()
     assert pages.errors == []
+
+
+def test_a_line_never_acknowledged_fails_after_minutes_and_can_be_retried(
+    server, active_session, student, coach, pages
+):
+    """The server never answers a line (its frames are dropped on the way): it stays
+    "sending" for minutes, then shows as failed with Retry; Retry delivers it once."""
+    page = pages.open("student")
+    coach_page = pages.open("coach")
+    log_in(page, student, lands_on="/student/")
+    log_in(coach_page, coach, lands_on="/coach/")
+    coach_page.goto(f"/sessions/{active_session.session_id}/")
+    expect_online(coach_page)
+
+    dropping = {"chat": True}
+
+    def relay(ws):
+        upstream = ws.connect_to_server()
+
+        def to_server(message):
+            if dropping["chat"] and isinstance(message, str) and '"chat:new"' in message:
+                return  # lost: no reply will come
+            upstream.send(message)
+
+        ws.on_message(to_server)
+
+    page.route_web_socket(re.compile(r"/socket/websocket"), relay)
+    page.clock.install()
+    page.goto(f"/sessions/{active_session.session_id}/")
+    expect_online(page)
+    send(page, "never acknowledged")
+    line = page.locator("#chat-list .chat-msg.mine")
+    expect(line).to_have_class(re.compile("is-sending"))
+    page.clock.run_for(60_000)
+    expect(line).to_have_class(re.compile("is-sending"))  # a minute is not a failure
+    page.clock.run_for(3 * 60_000)
+    expect(line).to_have_class(re.compile("is-failed"))
+    expect(line.locator(".chat-failed-text")).to_contain_text("3 min")
+
+    dropping["chat"] = False
+    page.clock.resume()
+    line.get_by_role("button", name="Retry").click()
+    expect(chat_texts(coach_page)).to_have_text(["never acknowledged"])
+    expect(page.locator("#chat-list .chat-msg.is-failed")).to_have_count(0)
+    expect(chat_texts(page)).to_have_text(["never acknowledged"])
+    assert pages.errors == []
