@@ -11,7 +11,7 @@ from django.views.decorators.csrf import ensure_csrf_cookie
 
 from coaching import metrics, policy
 from coaching.errors import ServiceError
-from coaching.events import epoch_ms
+from coaching.events import epoch_ms, sender
 from coaching.models import Role
 from coaching.services.lookup import get_session
 
@@ -60,5 +60,7 @@ def session_page(request: HttpRequest, session_id: str) -> HttpResponse:
         "created_at_ms": epoch_ms(session.created_at),
         "metric_catalog": metrics.catalog(),
         "metric_levels": metrics.level_catalog(),
+        # Who the page's user is in this lesson, known before the socket joins.
+        "you": {**sender(request.user), "session_role": role},
     }
     return render(request, "coaching/session.html", context)

@@ -1,113 +1,68 @@
-// Coach dashboard: the live waiting list (topic lobby:coaches), claim, and my sessions.
-import {
-  apiFetch, connectSocket, el, FATAL_JOIN_REASONS, formatDateTime, listResults, sessionUrl,
-} from "./realtime.js";
+// Coach dashboard: the live waiting list (topic lobby:coaches), alerts, and my lessons.
+import { apiFetch, connectSocket, el, FATAL_JOIN_REASONS, listResults, sessionUrl } from "./realtime.js";
+import { statusLabel } from "./i18n.js";
+import { WaitingAlerts } from "./dashboard/alerts.js";
+import { WaitingList } from "./dashboard/waiting-list.js";
+import { ConnectionStatus } from "./room/connection.js";
 
-const page = document.getElementById("coach-page");
-const myId = page.dataset.userId;
-const waitingList = document.getElementById("waiting-list");
-const waitingEmpty = document.getElementById("waiting-empty");
-const waitingCount = document.getElementById("waiting-count");
-const errorBox = document.getElementById("lobby-error");
-const mineCard = document.getElementById("mine-card");
-const myList = document.getElementById("my-list");
+const $ = (id) => document.getElementById(id);
+const myId = $("coach-page").dataset.userId;
+let serverOffset = 0;
 
-const waiting = new Map(); // session_id -> lobby entry, oldest first
-
-function showError(message) {
-  errorBox.textContent = message;
-  errorBox.hidden = !message;
-}
-
-async function claim(entry, button) {
-  showError("");
-  button.disabled = true;
-  try {
-    await apiFetch("POST", `/api/sessions/${encodeURIComponent(entry.session_id)}/claim/`);
-    location.assign(sessionUrl(entry.session_id));
-  } catch (err) {
-    showError(err.message);
-    button.disabled = false;
-    if (err.status === 409 || err.status === 404) {
-      waiting.delete(entry.session_id);
-      render();
-    }
-  }
-}
-
-function waitingItem(entry) {
-  const button = el("button", { className: "btn btn-primary btn-small", type: "button", text: "Enter" });
-  button.addEventListener("click", () => claim(entry, button));
-  return el("li", { className: "session-item", dataset: { sessionId: entry.session_id } },
-    el("div", { className: "session-main" },
-      el("span", { className: "session-title", text: entry.student ? entry.student.name : "Student" }),
-      el("span", { className: "session-topic", text: entry.title || "Live coaching" }),
-      el("span", { className: "muted", text: `Waiting since ${formatDateTime(entry.created_at)}` }),
-    ),
-    button,
-  );
-}
-
-function render() {
-  waitingList.replaceChildren(...[...waiting.values()].map(waitingItem));
-  waitingCount.textContent = String(waiting.size);
-  waitingEmpty.hidden = waiting.size > 0;
-}
+const waiting = new WaitingList({
+  list: $("waiting-list"), empty: $("waiting-empty"), count: $("waiting-count"), error: $("lobby-error"),
+  serverNow: () => Date.now() + serverOffset,
+});
+const alerts = new WaitingAlerts({ toggle: $("sound-toggle") });
+waiting.onCount = (n) => alerts.count(n);
 
 function myItem(session) {
   return el("li", { className: "session-item" },
     el("div", { className: "session-main" },
-      el("a", { className: "session-title", href: sessionUrl(session.session_id),
-        text: session.student ? session.student.name : "Student" }),
-      el("span", { className: "muted", text: session.title || "Live coaching" }),
+      el("a", { className: "session-title", href: sessionUrl(session.session_id), text: session.student ? session.student.name : gettext("Student") }),
+      el("span", { className: "muted", text: session.title || gettext("No topic given") }),
     ),
-    el("span", { className: `badge status-${session.status}`, text: session.status }),
+    el("span", { className: `badge status-${session.status}`, text: statusLabel(session.status) }),
   );
 }
 
-// My active and paused sessions, to go back in. Optional: the page works without the list API.
+// My active and paused lessons, to go back in.
 async function loadMine() {
   try {
     const sessions = listResults(await apiFetch("GET", "/api/sessions/"))
       .filter((s) => s.coach && String(s.coach.id) === myId && s.status !== "ended");
-    myList.replaceChildren(...sessions.map(myItem));
-    mineCard.hidden = sessions.length === 0;
+    $("my-list").replaceChildren(...sessions.map(myItem));
+    $("mine-card").hidden = sessions.length === 0;
   } catch (err) {
-    mineCard.hidden = true;
+    $("mine-card").hidden = true;
   }
 }
 
 async function main() {
-  const socket = await connectSocket({ indicator: document.getElementById("connection") });
+  const status = new ConnectionStatus({ pill: $("connection"), banner: $("connection-banner") });
+  const socket = await connectSocket({ status });
   const lobby = socket.channel("lobby:coaches", {});
-
   lobby.on("session:waiting", (entry) => {
-    waiting.set(entry.session_id, entry);
-    render();
+    if (waiting.put(entry)) alerts.studentStartedWaiting();
   });
-  const remove = (entry) => {
-    if (waiting.delete(entry.session_id)) render();
-  };
   lobby.on("session:claimed", (entry) => {
-    remove(entry);
+    waiting.remove(entry.session_id);
     if (entry.coach && String(entry.coach.id) === myId) loadMine();
   });
-  lobby.on("session:ended", remove);
-
+  lobby.on("session:ended", (entry) => waiting.remove(entry.session_id));
   lobby.join()
     .receive("ok", (reply) => {
       // Every (re)join brings the full waiting list.
-      showError("");
-      waiting.clear();
-      for (const entry of reply.sessions || []) waiting.set(entry.session_id, entry);
-      render();
+      if (typeof reply.server_time === "number") serverOffset = reply.server_time - Date.now();
+      waiting.showError("");
+      waiting.replaceAll(reply.sessions || []);
     })
     .receive("error", (reply) => {
-      showError(reply.message || `Could not open the waiting list (${reply.reason}).`);
+      waiting.showError(reply.message || gettext("Could not open the waiting list."));
       if (FATAL_JOIN_REASONS.has(reply.reason)) lobby.leave();
     });
 }
 
-render();
+waiting.render();
 loadMine();
-main().catch((err) => showError(err.message));
+main().catch((err) => waiting.showError(err.message));

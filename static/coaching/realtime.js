@@ -85,17 +85,8 @@ export function el(tag, props = {}, ...children) {
   return node;
 }
 
-export function formatTime(ms) {
-  if (!ms) return "";
-  return new Date(ms).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
-}
-
-export function formatDateTime(ms) {
-  if (!ms) return "";
-  return new Date(ms).toLocaleString([], {
-    month: "short", day: "numeric", hour: "2-digit", minute: "2-digit",
-  });
-}
+// Dates in the viewer's language and the site's time zone (see i18n.js).
+export { formatDateTime, formatTime } from "./i18n.js";
 
 export function sessionUrl(sessionId) {
   return `/sessions/${encodeURIComponent(sessionId)}/`;
@@ -151,24 +142,13 @@ class TokenKeeper {
   }
 }
 
-// Shows "Connected" / "Reconnecting…" on `indicator` (an element with a text child).
-function bindIndicator(socket, indicator) {
-  if (!indicator) return;
-  const set = (state, text) => {
-    indicator.dataset.state = state;
-    indicator.textContent = text;
-  };
-  set("connecting", "Connecting…");
-  socket.onOpen(() => set("connected", "Connected"));
-  socket.onError(() => set("reconnecting", "Reconnecting…"));
-  socket.onClose(() => set("reconnecting", "Reconnecting…"));
-}
-
 // Close codes of coaching/realtime/socket.py: 4001 access ended, 4002 token expired.
 const TOKEN_SPENT_CLOSE_CODES = new Set([4001, 4002]);
 
-// Fetches a token, then opens the Phoenix socket. Resolves to the connected-or-connecting socket.
-export async function connectSocket({ indicator } = {}) {
+// Fetches a token, then opens the Phoenix socket. Resolves to the connected-or-connecting
+// socket. `status` (a room/connection.js ConnectionStatus) shows the connection's state
+// and sets the heartbeat and retry timing.
+export async function connectSocket({ status } = {}) {
   const tokens = new TokenKeeper();
   for (;;) {
     try {
@@ -176,15 +156,15 @@ export async function connectSocket({ indicator } = {}) {
       break;
     } catch (err) {
       if (err.status === 401 || err.status === 403) throw err; // logged out, or no CSRF cookie
-      if (indicator) {
-        indicator.dataset.state = "reconnecting";
-        indicator.textContent = "Reconnecting…";
-      }
+      if (status) status.retryIn(3000);
       await new Promise((resolve) => setTimeout(resolve, 3000));
     }
   }
-  const socket = new Phoenix.Socket("/socket", { params: () => ({ token: tokens.token }) });
-  bindIndicator(socket, indicator);
+  const socket = new Phoenix.Socket("/socket", {
+    params: () => ({ token: tokens.token }),
+    ...(status ? status.socketOptions() : {}),
+  });
+  if (status) status.bind(socket);
   socket.onError(() => tokens.refreshIfStale());
   // The server closed the socket because the token is spent (the user's access ended, or
   // it expired): fetch a new one for the reconnect; a 401 here goes to the login page.

@@ -1,362 +1,258 @@
-// The live session page: topic session:<id> (state, chat, presence, progress, feedback).
+// The lesson room (topic session:<id>): wires the room's modules to the channel.
+//   connection state → room/connection.js   timeline → room/timeline.js + entries.js
+//   outbox and message box → room/outbox.js, chat.js   state → room/state-banner.js
+//   analysis and cards → room/analysis.js   recap → room/recap.js   phone tabs → room/tabs.js
 /* global Phoenix */
-import {
-  apiFetch, connectSocket, el, FATAL_JOIN_REASONS, formatTime, listResults, randomId,
-} from "./realtime.js";
+import { apiFetch, connectSocket, FATAL_JOIN_REASONS } from "./realtime.js";
+import { formatDuration, tf } from "./i18n.js";
+import { mountReview } from "./review/index.js";
+import { AnalysisPanel } from "./room/analysis.js";
+import { Composer, messageNode } from "./room/chat.js";
+import { ConnectionStatus } from "./room/connection.js";
+import { Controls } from "./room/controls.js";
+import { entryRenderer } from "./room/entries.js";
+import { FAIL_AFTER_MS, Outbox } from "./room/outbox.js";
+import { renderPresence } from "./room/presence.js";
+import { renderRecap } from "./room/recap.js";
+import { StateBanner } from "./room/state-banner.js";
+import { rememberSwing } from "./room/swings.js";
+import { Tabs } from "./room/tabs.js";
+import { Timeline } from "./room/timeline.js";
 
 const $ = (id) => document.getElementById(id);
 const page = $("session-page");
 const sessionId = page.dataset.sessionId;
+const userId = page.dataset.userId;
+const createdAt = Number(page.dataset.createdAt) || null;
 const api = `/api/sessions/${encodeURIComponent(sessionId)}`;
+// Events of the session's log, each applied once in seq order.
+const LOGGED = ["chat:added", "system:notice", "session:state", "ai:feedback", "checkpoint:added",
+  "analysis:milestone", "swing:added", "annotation:added"];
 
-const ui = {
-  badge: $("status-badge"), step: $("current-step"), student: $("student-name"), coach: $("coach-name"),
-  error: $("session-error"), waitingHint: $("waiting-hint"),
-  controls: $("coach-controls"), pause: $("pause-button"), resume: $("resume-button"),
-  end: $("end-button"), stepSelect: $("step-select"), controlError: $("control-error"),
-  progressCard: $("progress-card"), progressBar: $("progress-bar"), progressFill: $("progress-fill"),
-  progressLabel: $("progress-label"),
-  feedbackEmpty: $("feedback-empty"), feedbackList: $("feedback-list"),
-  presence: $("presence-list"),
-  chatList: $("chat-list"), chatForm: $("chat-form"), chatInput: $("chat-input"),
-  chatSend: $("chat-send"), chatError: $("chat-error"),
-};
-
-let lastSeq = null;   // highest event seq applied; sent as last_seq when rejoining
-let you = null;       // {id, role, name, session_role} from the join reply
+// {id, role, name, session_role}: rendered with the page, confirmed by every join reply.
+let you = JSON.parse($("you").textContent);
 let state = null;     // the current session:state
 let joined = false;
-let controlBusy = false;
-let chatBusy = false;
-let pendingChat = null; // {text, id}: a resend of the same text reuses its client_msg_id
-let progressSwing = null;
-const cards = new Map();     // feedback id -> {card, marks}
-const checkpoints = new Set(); // checkpoint ids already shown
+let lastSeq = null;   // highest seq received on the channel; sent as last_seq on rejoin
+let serverOffset = 0; // server time − local time, from the replies' server_time
+const serverClock = () => Date.now() + serverOffset;
+const role = () => (you ? you.session_role : null);
+// Writing needs no connection: the outbox keeps lines until they are delivered.
+const mayWrite = () => (role() === "student" || role() === "coach") && state && state.status !== "ended";
 
-const safeClass = (value) => String(value || "").toLowerCase().replace(/[^a-z0-9_-]/g, "");
-
-function showMessage(box, message) {
-  box.textContent = message || "";
-  box.hidden = !message;
-}
-
-function errorText(reply, fallback) {
-  if (!reply) return fallback;
-  return reply.message || reply.reason || fallback;
-}
-
-// ---- session state and the controls that depend on it ----------------------
-
-function renderState(next) {
-  state = next;
-  ui.badge.textContent = next.status;
-  ui.badge.className = `badge status-${safeClass(next.status)}`;
-  ui.step.textContent = next.current_step;
-  ui.student.textContent = next.student ? next.student.name : "—";
-  ui.coach.textContent = next.coach ? next.coach.name : "—";
-  updateControls();
-}
-
-function updateControls() {
-  const role = you ? you.session_role : null;
-  const status = state ? state.status : null;
-  const ended = status === "ended";
-
-  const canChat = joined && (role === "student" || role === "coach") && !ended;
-  ui.chatInput.disabled = !canChat;
-  ui.chatSend.disabled = !canChat || chatBusy;
-  ui.chatInput.placeholder = ended ? "This session has ended."
-    : (role === "observer" ? "Observers can read the chat." : "Write a message…");
-  ui.waitingHint.hidden = !(status === "waiting" && role === "student");
-
-  const controls = role === "coach" || role === "observer"; // observers (admins) may only end
-  ui.controls.hidden = !controls || ended || !state;
-  ui.pause.hidden = role !== "coach" || status !== "active";
-  ui.resume.hidden = role !== "coach" || status !== "paused";
-  ui.stepSelect.parentElement.hidden = role !== "coach";
-  if (state) ui.stepSelect.value = state.current_step;
-  for (const button of [ui.pause, ui.resume, ui.end, ui.stepSelect]) button.disabled = controlBusy;
-}
-
-function control(payload) {
-  showMessage(ui.controlError, "");
-  controlBusy = true;
-  updateControls();
-  const done = () => { controlBusy = false; updateControls(); };
-  channel.push("session:control", payload)
-    // The new state arrives as a session:state broadcast, in order with everything else.
-    .receive("ok", done)
-    .receive("error", (reply) => {
-      showMessage(ui.controlError, errorText(reply, "The change was refused."));
-      done();
-    })
-    .receive("timeout", () => {
-      showMessage(ui.controlError, "No answer from the server. Check the connection and try again.");
-      done();
-    });
-}
-
-ui.pause.addEventListener("click", () => control({ status: "paused" }));
-ui.resume.addEventListener("click", () => control({ status: "active" }));
-ui.end.addEventListener("click", () => {
-  if (window.confirm("End this session for everyone? This cannot be undone.")) control({ status: "ended" });
+const connection = new ConnectionStatus({ pill: $("connection"), banner: $("connection-banner") });
+const tabs = new Tabs({ tablist: $("room-tabs"), toastRoot: $("toast-root") });
+// A hidden panel cannot scroll: the timeline catches up with the latest when it shows.
+tabs.onSelect = (panelId) => {
+  if (panelId === "panel-chat" && !timeline.unread) timeline.scrollToEnd();
+};
+const banner = new StateBanner({
+  banner: $("state-banner"), message: $("state-message"), detail: $("state-detail"),
+  badge: $("status-badge"), step: $("current-step"), stepSource: $("step-source"), serverNow: serverClock,
 });
-ui.stepSelect.addEventListener("change", () => control({ current_step: ui.stepSelect.value }));
+const analysis = new AnalysisPanel({
+  card: $("progress-card"), bar: $("progress-bar"), fill: $("progress-fill"), label: $("progress-label"),
+  list: $("feedback-list"), empty: $("feedback-empty"), options: { isCoach: false, api },
+});
+const controls = new Controls({
+  root: $("coach-controls"), pause: $("pause-button"), resume: $("resume-button"), end: $("end-button"),
+  step: $("step-select"), error: $("control-error"), claim: $("claim-button"), claimError: $("claim-error"), api,
+});
+controls.onBusy = () => updateUi();
 
-// ---- chat ------------------------------------------------------------------
-
-function appendToChat(node, stick) {
-  const list = ui.chatList;
-  const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 60;
-  list.append(node);
-  if (atBottom || stick) list.scrollTop = list.scrollHeight;
+function openCard(feedbackId) {
+  const card = analysis.cardElement(feedbackId);
+  tabs.select("panel-analysis");
+  if (card) { card.scrollIntoView({ block: "start", behavior: "smooth" }); card.focus({ preventScroll: true }); }
 }
 
-function renderChat(msg) {
-  const sender = msg.sender || {};
-  const mine = you && String(sender.id) === String(you.id);
-  appendToChat(el("li", {
-    className: `chat-msg${mine ? " mine" : ""} from-${safeClass(sender.role)}`,
-    dataset: { seq: msg.seq, id: msg.id },
+function openRecap() {
+  tabs.select("panel-analysis");
+  const recap = $("recap");
+  if (!recap.hidden) { recap.scrollIntoView({ block: "start" }); recap.focus({ preventScroll: true }); }
+}
+
+const timeline = new Timeline({
+  scroller: $("timeline"), list: $("chat-list"), earlier: $("load-earlier"), jump: $("jump-latest"),
+  live: $("timeline-live"),
+  render: entryRenderer({ you: () => you, openCard, openRecap }),
+  loadPage: (beforeSeq) => apiFetch("GET", `${api}/events/?before_seq=${beforeSeq}&limit=50`),
+  onPrepend: () => {
+    // A state change reads from the state before it, which an older page may just have brought.
+    for (const [seq] of timeline.each("session:state")) timeline.replace(seq);
+    $("timeline-start").hidden = timeline.hasMoreBefore;
   },
-  el("div", { className: "chat-head" },
-    el("span", { className: "chat-sender", text: sender.name || "Someone" }),
-    el("span", { className: `role-badge role-${safeClass(sender.role)}`, text: sender.role || "" }),
-    el("time", { className: "chat-time", text: formatTime(msg.meta && msg.meta.ts) }),
-  ),
-  el("p", { className: "chat-text", text: msg.message }),
-  ), mine);
-}
-
-function renderNotice(notice) {
-  appendToChat(el("li", { className: `chat-notice level-${safeClass(notice.level)}`, dataset: { seq: notice.seq } },
-    el("span", { text: notice.text })));
-}
-
-ui.chatForm.addEventListener("submit", (event) => {
-  event.preventDefault();
-  const text = ui.chatInput.value.trim();
-  if (!text || chatBusy) return;
-  if (!pendingChat || pendingChat.text !== text) pendingChat = { text, id: randomId() };
-  const sent = pendingChat;
-  showMessage(ui.chatError, "");
-  chatBusy = true;
-  updateControls();
-  const done = () => { chatBusy = false; updateControls(); ui.chatInput.focus(); };
-  channel.push("chat:new", { message: text, client_msg_id: sent.id })
-    .receive("ok", () => {
-      // The line itself arrives as chat:added, in seq order with everyone else's.
-      if (ui.chatInput.value.trim() === sent.text) ui.chatInput.value = "";
-      if (pendingChat === sent) pendingChat = null;
-      done();
-    })
-    .receive("error", (reply) => {
-      showMessage(ui.chatError, errorText(reply, "The message was not sent."));
-      done();
-    })
-    .receive("timeout", () => {
-      showMessage(ui.chatError, "Not sent yet: the connection is down. Press Send to retry.");
-      done();
-    });
 });
 
-// ---- swing progress and feedback cards -------------------------------------
+// ---- the outbox: every line is kept until the server acknowledges it --------------------
 
-function renderProgress(progress) {
-  const percent = Math.max(0, Math.min(100, Math.round(Number(progress.percent) || 0)));
-  progressSwing = progress.swing_id;
-  ui.progressCard.hidden = false;
-  ui.progressFill.style.width = `${percent}%`;
-  ui.progressBar.setAttribute("aria-valuenow", String(percent));
-  ui.progressLabel.textContent = `Swing ${progress.swing_id} · ${progress.step || "analysis"} · ${percent}%`;
-}
+const me = () => you;
 
-function prettyKey(key) {
-  const words = String(key).replace(/_/g, " ");
-  return words.charAt(0).toUpperCase() + words.slice(1);
-}
-
-function prettyValue(value) {
-  if (typeof value === "number") return Number.isInteger(value) ? String(value) : value.toFixed(1);
-  if (value !== null && typeof value === "object") return JSON.stringify(value);
-  return String(value);
-}
-
-function metricsTable(metrics) {
-  const entries = Object.entries(metrics || {});
-  if (!entries.length) return null;
-  return el("table", { className: "metrics" },
-    el("tbody", {}, entries.map(([key, value]) => el("tr", {},
-      el("th", { scope: "row", text: prettyKey(key) }),
-      el("td", { text: prettyValue(value) }),
-    ))));
-}
-
-function checkpointForm(feedback) {
-  const note = el("input", { type: "text", maxLength: 2000, placeholder: "Note (optional)",
-    className: "checkpoint-note", attrs: { "aria-label": "Checkpoint note" } });
-  const button = el("button", { type: "submit", className: "btn btn-small", text: "Save checkpoint" });
-  const error = el("p", { className: "form-error", hidden: true, attrs: { role: "alert" } });
-  const form = el("form", { className: "checkpoint-form" }, note, button, error);
-  form.addEventListener("submit", async (event) => {
-    event.preventDefault();
-    showMessage(error, "");
-    button.disabled = true;
-    try {
-      const saved = await apiFetch("POST", `${api}/checkpoints/`,
-        { feedback_id: feedback.id, note: note.value.trim() });
-      note.value = "";
-      if (saved && saved.feedback_id !== undefined) markCheckpoint(saved);
-    } catch (err) {
-      showMessage(error, err.status === 404 || err.status === 405
-        ? "Checkpoints are not available yet." : err.message);
-    } finally {
-      button.disabled = false;
-    }
-  });
-  return form;
-}
-
-function renderFeedback(feedback) {
-  const marks = el("div", { className: "checkpoint-marks" });
-  const card = el("article", {
-    className: "feedback-card",
-    dataset: { feedbackId: feedback.id, swingId: feedback.swing_id, seq: feedback.seq },
-  },
-  el("header", { className: "feedback-head" },
-    el("span", { className: "feedback-swing", text: `Swing ${feedback.swing_id}` }),
-    feedback.level ? el("span", { className: "badge level", text: feedback.level }) : null,
-    el("time", { className: "muted", text: formatTime(feedback.created_at) }),
-  ),
-  el("p", { className: "feedback-summary", text: feedback.summary }),
-  metricsTable(feedback.metrics),
-  (feedback.recommendations || []).length
-    ? el("ul", { className: "recommendations" },
-      feedback.recommendations.map((line) => el("li", { text: line })))
-    : null,
-  marks,
-  you && you.session_role === "coach" ? checkpointForm(feedback) : null,
-  );
-  const key = String(feedback.id);
-  const old = cards.get(key);
-  if (old) old.card.replaceWith(card);
-  else ui.feedbackList.prepend(card); // newest first
-  cards.set(key, { card, marks });
-  ui.feedbackEmpty.hidden = true;
-  if (progressSwing === feedback.swing_id) {
-    renderProgress({ swing_id: feedback.swing_id, percent: 100, step: "done" });
+function failText(item) {
+  if (item.error === "timeout") {
+    return tf(gettext("Not sent for %(time)s: the connection did not come back. Retry when you are online."),
+      { time: formatDuration(FAIL_AFTER_MS) });
   }
+  return item.message || item.error || gettext("The message was refused.");
 }
 
-function markCheckpoint(checkpoint) {
-  const id = String(checkpoint.id);
-  const entry = cards.get(String(checkpoint.feedback_id));
-  if (checkpoints.has(id) || !entry) return;
-  checkpoints.add(id);
-  entry.card.classList.add("checkpointed");
-  const who = checkpoint.coach ? checkpoint.coach.name : "Coach";
-  entry.marks.append(el("p", { className: "checkpoint-mark", dataset: { checkpointId: id } },
-    el("span", { className: "star", text: "★", attrs: { "aria-hidden": "true" } }),
-    el("span", { text: checkpoint.note ? `Checkpoint by ${who}: ${checkpoint.note}` : `Checkpoint by ${who}` }),
+function showPending(item) {
+  if (!outbox.items.includes(item)) return;
+  const sender = me();
+  timeline.showPending(item.id, messageNode(
+    { sender: { id: sender.id, name: sender.name, role: sender.role }, message: item.text, meta: { ts: item.writtenAt }, client_msg_id: item.id },
+    {
+      mine: true, state: item.state, failText: failText(item),
+      onRetry: () => outbox.retry(item.id),
+      onDiscard: () => { outbox.remove(item.id); timeline.dropPending(item.id); },
+    },
   ));
 }
 
-// The snapshot has no checkpoints: read them from the API (optional, the page works without).
-async function loadCheckpoints() {
+const outbox = new Outbox(`inswing:outbox:${sessionId}:${userId}`, {
+  onChange: showPending,
+  onAck: (item, message) => {
+    timeline.dropPending(item.id);
+    if (message) timeline.add("chat:added", message, { mine: true });
+  },
+});
+
+const composer = new Composer({
+  form: $("chat-form"), input: $("chat-input"), send: $("chat-send"), counter: $("chat-counter"),
+  hint: $("chat-hint"), onSend: (text) => outbox.add(text),
+});
+
+// ---- state, events ----------------------------------------------------------------------
+
+function updateUi() {
+  const r = role();
+  const ended = state && state.status === "ended";
+  let placeholder = gettext("Write a message…");
+  if (ended) placeholder = gettext("This lesson has ended.");
+  composer.setEnabled(Boolean(mayWrite()), placeholder);
+  $("chat-form").hidden = r === "observer" || r === "preview" || Boolean(page.dataset.preview);
+  controls.update(state, r, joined);
+  analysis.options.isCoach = r === "coach";
+}
+
+function setState(next, changedFrom) {
+  state = { created_at: createdAt, ...next };
+  $("student-name").textContent = state.student ? state.student.name : "—";
+  $("coach-name").textContent = state.coach ? state.coach.name : "—";
+  banner.update(state, role(), { changedFrom });
+  updateUi();
+}
+
+async function loadRecap() {
   try {
-    for (const checkpoint of listResults(await apiFetch("GET", `${api}/checkpoints/`))) {
-      markCheckpoint(checkpoint);
-    }
+    renderRecap($("recap"), await apiFetch("GET", `${api}/recap/`));
   } catch (err) {
-    // not available: cards simply show no marks until a new checkpoint:added arrives
+    // shown on the next join's snapshot instead
   }
 }
 
-// ---- presence ----------------------------------------------------------------
-
-const ROLE_ORDER = { coach: 0, student: 1, admin: 2, service: 3 };
-
-function renderPresence(presence) {
-  const people = presence.list((id, { metas }) => ({
-    id, name: metas[0].name, role: metas[0].role, tabs: metas.length,
-  }));
-  people.sort((a, b) => (ROLE_ORDER[a.role] ?? 9) - (ROLE_ORDER[b.role] ?? 9)
-    || String(a.name).localeCompare(String(b.name)));
-  ui.presence.replaceChildren(...people.map((p) => el("li", {
-    className: "presence-item", dataset: { userId: p.id, role: safeClass(p.role) },
-  },
-  el("span", { className: "dot", attrs: { "aria-hidden": "true" } }),
-  el("span", { className: "presence-name", text: p.name }),
-  you && String(you.id) === String(p.id) ? el("span", { className: "muted", text: "(you)" }) : null,
-  el("span", { className: `role-badge role-${safeClass(p.role)}`, text: p.role }),
-  )));
+// One logged event, live (from the channel) or from the snapshot.
+function apply(event, payload, { live }) {
+  let mine = false;
+  if (event === "session:state" && live) {
+    const before = state;
+    setState(payload, before);
+    if (payload.status === "ended") loadRecap();
+  } else if (event === "ai:feedback") {
+    const card = analysis.feedback(payload);
+    if (live) {
+      tabs.news("panel-analysis");
+      tabs.toast(gettext("New AI feedback is ready."), "panel-analysis", card);
+    }
+  } else if (event === "checkpoint:added") {
+    analysis.checkpoint(payload);
+    if (live) tabs.news("panel-analysis");
+  } else if (event === "analysis:milestone") {
+    analysis.progress(payload);
+  } else if (event === "swing:added") {
+    rememberSwing(payload.swing);
+    if (live) tabs.news("panel-swing");
+  } else if (event === "chat:added") {
+    mine = Boolean(payload.sender && String(payload.sender.id) === String(me().id));
+    if (mine && payload.client_msg_id) {
+      outbox.remove(payload.client_msg_id); // delivered, whichever attempt got through
+      timeline.dropPending(payload.client_msg_id);
+    }
+  }
+  timeline.add(event, payload, { live, mine });
+  if (live && event !== "chat:added") tabs.news("panel-chat");
 }
 
-// ---- the channel ---------------------------------------------------------------
-
-// A persisted event carries a seq: apply it once, and only if it is newer than what we have.
-function sequenced(handler) {
+// A channel event carries a seq: apply it once, and only if it is newer than what we have.
+function sequenced(event) {
   return (payload) => {
     const seq = payload ? payload.seq : undefined;
     if (typeof seq === "number") {
       if (lastSeq !== null && seq <= lastSeq) return;
       lastSeq = seq;
     }
-    handler(payload);
+    apply(event, payload, { live: true });
   };
 }
 
 function applySnapshot(reply) {
-  ui.chatList.replaceChildren();
-  ui.feedbackList.replaceChildren();
-  cards.clear();
-  checkpoints.clear();
-  ui.feedbackEmpty.hidden = false;
-  for (const msg of reply.messages || []) renderChat(msg);
-  for (const feedback of reply.feedback || []) renderFeedback(feedback);
-  if (reply.session) renderState(reply.session);
+  timeline.reset();
+  analysis.reset();
+  for (const swing of reply.swings || []) rememberSwing(swing);
+  for (const feedback of reply.feedback || []) analysis.feedback(feedback);
+  for (const checkpoint of reply.checkpoints || []) analysis.checkpoint(checkpoint);
+  if (reply.session) setState(reply.session);
+  for (const { event, payload } of reply.events || []) apply(event, payload, { live: false });
+  if (!reply.events) for (const msg of reply.messages || []) apply("chat:added", msg, { live: false });
+  timeline.setHasMoreBefore(reply.has_more_before);
+  $("timeline-start").hidden = Boolean(reply.has_more_before) || !reply.events;
+  renderRecap($("recap"), reply.recap || null);
   lastSeq = typeof reply.last_seq === "number" ? reply.last_seq : 0;
-  loadCheckpoints();
+  timeline.scrollToEnd();
 }
 
-let channel = null;
+// ---- the channel ---------------------------------------------------------------------------
 
 async function main() {
-  const socket = await connectSocket({ indicator: $("connection") });
+  for (const item of outbox.items) showPending(item);
+  const socket = await connectSocket({ status: connection });
   // A function, so every rejoin (after a reconnect) sends the seq we are current to.
-  channel = socket.channel(`session:${sessionId}`, () => (lastSeq === null ? {} : { last_seq: lastSeq }));
+  const channel = socket.channel(`session:${sessionId}`, () => (lastSeq === null ? {} : { last_seq: lastSeq }));
+  controls.channel = channel;
+  const review = mountReview({ root: $("review"), channel, you, serverClock });
 
-  channel.on("session:state", sequenced(renderState));
-  channel.on("chat:added", sequenced(renderChat));
-  channel.on("system:notice", sequenced(renderNotice));
-  channel.on("ai:feedback", sequenced(renderFeedback));
-  channel.on("checkpoint:added", sequenced(markCheckpoint));
-  channel.on("swing:progress", renderProgress); // ephemeral: no seq
+  for (const event of LOGGED) channel.on(event, sequenced(event));
+  channel.on("swing:progress", (progress) => analysis.progress(progress, serverClock())); // ephemeral
+  channel.onError(() => { joined = false; connection.lost(); updateUi(); });
 
   const presence = new Phoenix.Presence(channel, { events: { state: "presence:state", diff: "presence:diff" } });
-  presence.onSync(() => renderPresence(presence));
+  presence.onSync(() => renderPresence($("presence-list"), $("presence-count"), presence, you));
 
   channel.join()
     .receive("ok", (reply) => {
       you = reply.you || you;
       joined = true;
-      showMessage(ui.error, "");
+      if (typeof reply.server_time === "number") serverOffset = reply.server_time - Date.now();
+      $("session-error").hidden = true;
       const mode = reply.recovery ? reply.recovery.mode : null;
-      if (mode === "replay" && lastSeq !== null) {
-        // What we missed follows this reply as ordinary events; what we have stays.
-        updateControls();
-      } else {
-        applySnapshot(reply); // first join, or too far behind: start over from the snapshot
-      }
+      if (!(mode === "replay" && lastSeq !== null)) applySnapshot(reply); // else: missed events follow
+      else if (reply.session) setState(reply.session, state);
+      updateUi();
+      review.onJoin(reply);
+      outbox.attach(channel, () => joined);
     })
     .receive("error", (reply) => {
       joined = false;
-      updateControls();
-      showMessage(ui.error, errorText(reply, "Could not join the session."));
+      updateUi();
+      $("session-error").textContent = (reply && reply.message) || gettext("Could not join the lesson.");
+      $("session-error").hidden = false;
       if (FATAL_JOIN_REASONS.has(reply && reply.reason)) channel.leave(); // retrying cannot help
       else if (reply && reply.reason === "invalid_input") lastSeq = null;
     });
 }
 
-updateControls();
-main().catch((err) => showMessage(ui.error, err.message));
+updateUi();
+main().catch((err) => {
+  $("session-error").textContent = err.message;
+  $("session-error").hidden = false;
+});

@@ -1,54 +1,53 @@
-// Student home: my sessions, and "Start live coaching".
+// Student home: my lessons, and "Start live coaching". A student waits once: starting
+// again opens the waiting lesson (the API returns it).
 import { apiFetch, el, formatDateTime, listResults, sessionUrl } from "./realtime.js";
+import { statusLabel, tf } from "./i18n.js";
 
-const form = document.getElementById("start-form");
-const titleInput = document.getElementById("session-title");
-const startButton = document.getElementById("start-button");
-const startError = document.getElementById("start-error");
-const list = document.getElementById("session-list");
-const listStatus = document.getElementById("sessions-status");
+const $ = (id) => document.getElementById(id);
 
 function showError(message) {
-  startError.textContent = message;
-  startError.hidden = !message;
+  $("start-error").textContent = message;
+  $("start-error").hidden = !message;
 }
 
-form.addEventListener("submit", async (event) => {
+$("start-form").addEventListener("submit", async (event) => {
   event.preventDefault();
   showError("");
-  startButton.disabled = true;
+  $("start-button").disabled = true;
   try {
-    const session = await apiFetch("POST", "/api/sessions/", { title: titleInput.value.trim() });
+    const session = await apiFetch("POST", "/api/sessions/", { title: $("session-title").value.trim() });
     location.assign(sessionUrl(session.session_id));
   } catch (err) {
     showError(err.message);
-    startButton.disabled = false;
+    $("start-button").disabled = false;
   }
 });
 
 function sessionItem(session) {
-  const title = session.title || "Live coaching";
-  const coach = session.coach ? `Coach ${session.coach.name}` : "Waiting for a coach";
+  const coach = session.coach ? tf(gettext("Coach %(name)s"), { name: session.coach.name }) : gettext("Waiting for a coach");
   return el("li", { className: "session-item" },
     el("div", { className: "session-main" },
-      el("a", { className: "session-title", href: sessionUrl(session.session_id), text: title }),
+      el("a", { className: "session-title", href: sessionUrl(session.session_id), text: session.title || gettext("Live lesson") }),
       el("span", { className: "muted", text: `${coach} · ${formatDateTime(session.created_at)}` }),
     ),
-    el("span", { className: `badge status-${session.status}`, text: session.status }),
+    el("span", { className: `badge status-${session.status}`, text: statusLabel(session.status) }),
   );
 }
 
 async function loadSessions() {
+  const status = $("sessions-status");
   try {
     const sessions = listResults(await apiFetch("GET", "/api/sessions/"));
-    list.replaceChildren(...sessions.map(sessionItem));
-    listStatus.textContent = sessions.length ? "" : "No sessions yet.";
-    listStatus.hidden = sessions.length > 0;
+    $("session-list").replaceChildren(...sessions.map(sessionItem));
+    status.textContent = sessions.length ? "" : gettext("No lessons yet.");
+    status.hidden = sessions.length > 0;
+    const open = sessions.find((s) => s.status === "waiting");
+    if (open) {
+      $("resume-link").href = sessionUrl(open.session_id);
+      $("resume-card").hidden = false;
+    }
   } catch (err) {
-    // The page works without the list (e.g. an older API): starting a session still does.
-    listStatus.textContent = (err.status === 404 || err.status === 405)
-      ? "Your session history is not available yet."
-      : `Your sessions could not be loaded: ${err.message}`;
+    status.textContent = tf(gettext("Your lessons could not be loaded: %(error)s"), { error: err.message });
   }
 }
 

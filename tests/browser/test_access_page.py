@@ -3,14 +3,9 @@ or goes to the login page when the Django session is gone too."""
 
 import pytest
 from django.conf import settings
+from playwright.sync_api import expect
 
-from tests.browser.test_coaching_page import (  # noqa: F401  (pages: a fixture)
-    expect,
-    expect_connected,
-    in_thread,
-    log_in,
-    pages,
-)
+from tests.browser.conftest import expect_online, in_thread, log_in
 
 
 def socket_token_requests(page) -> list[str]:
@@ -25,12 +20,12 @@ def test_logging_out_in_another_tab_sends_the_page_to_login(
     server,
     student,
     active_session,
-    pages,  # noqa: F811
+    pages,
 ):
     page = pages.open("student")
     log_in(page, student, lands_on="/student/")
     page.goto(f"/sessions/{active_session.session_id}/")
-    expect_connected(page)
+    expect_online(page)
 
     other_tab = page.context.new_page()
     other_tab.goto("/student/")
@@ -47,19 +42,19 @@ def test_after_a_role_change_the_page_reconnects_with_a_new_token(
     server,
     student,
     active_session,
-    pages,  # noqa: F811
+    pages,
 ):
     page = pages.open("student")
     fetched = socket_token_requests(page)
     log_in(page, student, lands_on="/student/")
     page.goto(f"/sessions/{active_session.session_id}/")
-    expect_connected(page)
+    expect_online(page)
     assert len(fetched) == 1
 
     student.is_staff = True
     in_thread(student.save)
 
     expect(page.locator("#connection")).to_have_attribute("data-state", "reconnecting")
-    expect_connected(page, timeout=15_000)
+    expect_online(page, timeout=15_000)
     assert len(fetched) >= 2
     assert pages.errors == []

@@ -5,7 +5,7 @@ import os
 import pytest
 
 from coaching.management.commands.seed_demo import DEMO_SWING
-from tests.browser.test_coaching_page import CHROMIUM, CHROMIUM_ARGS
+from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
 

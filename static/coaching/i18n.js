@@ -1,0 +1,72 @@
+// The viewer's language: strings from Django's JavaScript catalog (loaded by base.html
+// as the globals gettext/ngettext/interpolate), dates and durations through Intl in the
+// page's language and the site's time zone (TIME_ZONE, on <html data-time-zone>).
+/* global gettext, ngettext, interpolate */
+
+export const lang = document.documentElement.lang || "ko";
+const timeZone = document.documentElement.dataset.timeZone || undefined;
+
+// `fmt` has %(name)s placeholders, already translated (gettext).
+export function tf(fmt, params) {
+  if (typeof interpolate === "function") return interpolate(fmt, params, true);
+  return fmt.replace(/%\((\w+)\)s/g, (_, key) => String(params[key] ?? ""));
+}
+
+const options = (extra) => ({ ...extra, ...(timeZone ? { timeZone } : {}) });
+const timeFormat = new Intl.DateTimeFormat(lang, options({ hour: "numeric", minute: "2-digit" }));
+const dateTimeFormat = new Intl.DateTimeFormat(lang, options({
+  month: "short", day: "numeric", hour: "numeric", minute: "2-digit",
+}));
+
+export function formatTime(ms) {
+  return ms ? timeFormat.format(new Date(ms)) : "";
+}
+
+export function formatDateTime(ms) {
+  return ms ? dateTimeFormat.format(new Date(ms)) : "";
+}
+
+export function formatNumber(value, digits) {
+  return new Intl.NumberFormat(lang, {
+    minimumFractionDigits: digits, maximumFractionDigits: digits,
+  }).format(value);
+}
+
+// 40 → "40%"
+export function formatPercent(value) {
+  return new Intl.NumberFormat(lang, { style: "percent" }).format(value / 100);
+}
+
+function unit(unitName, value) {
+  return new Intl.NumberFormat(lang, { style: "unit", unit: unitName, unitDisplay: "short" })
+    .format(value);
+}
+
+// "1시간 5분" / "1 hr 5 min"; under a minute, seconds.
+export function formatDuration(ms) {
+  const seconds = Math.max(0, Math.floor(ms / 1000));
+  if (seconds < 60) return unit("second", seconds);
+  const minutes = Math.floor(seconds / 60);
+  if (minutes < 60) return unit("minute", minutes);
+  const hours = Math.floor(minutes / 60);
+  const rest = minutes % 60;
+  return rest ? `${unit("hour", hours)} ${unit("minute", rest)}` : unit("hour", hours);
+}
+
+// "3분째 대기 중" / "Waiting for 3 min".
+export function waitingFor(sinceMs, nowMs) {
+  return tf(gettext("Waiting for %(time)s"), { time: formatDuration(nowMs - sinceMs) });
+}
+
+const STATUS = () => ({
+  waiting: gettext("Waiting"), active: gettext("In lesson"), paused: gettext("Paused"), ended: gettext("Ended"),
+});
+const STEP = () => ({ upload: gettext("Upload"), analysis: gettext("Analysis"), feedback: gettext("Feedback") });
+const ROLE = () => ({
+  coach: gettext("coach"), student: gettext("student"), admin: gettext("admin"), service: gettext("service"),
+  observer: gettext("observer"), preview: gettext("preview"),
+});
+
+export const statusLabel = (status) => STATUS()[status] || status || "";
+export const stepLabel = (step) => STEP()[step] || step || "";
+export const roleLabel = (role) => ROLE()[role] || role || "";

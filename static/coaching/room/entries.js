@@ -1,0 +1,101 @@
+// How each logged event reads in the timeline. Returns {node, announce} or null.
+import { el } from "../realtime.js";
+import { formatPercent, stepLabel, tf } from "../i18n.js";
+import { annotationThumbnail } from "../review/thumbnail.js";
+import { messageNode } from "./chat.js";
+import { analysisStep } from "./analysis.js";
+import { swingName, swingOf } from "./swings.js";
+
+const safeClass = (value) => String(value || "").toLowerCase().replace(/[^a-z0-9_-]/g, "");
+
+export function noticeText(notice) {
+  const p = notice.params || {};
+  if (notice.code === "participant_joined") {
+    return p.role === "coach" ? tf(gettext("Coach %(name)s joined the lesson."), p) : tf(gettext("%(name)s joined the lesson."), p);
+  }
+  if (notice.code === "participant_left") {
+    return p.role === "coach" ? tf(gettext("Coach %(name)s left the lesson."), p) : tf(gettext("%(name)s left the lesson."), p);
+  }
+  return notice.text || "";
+}
+
+export function stateChangeText(state, prev) {
+  const coach = state.coach ? state.coach.name : gettext("The coach");
+  if (!prev || prev.status !== state.status) {
+    if (state.status === "active" && prev && prev.status === "paused") return gettext("The lesson resumed.");
+    if (state.status === "active") return tf(gettext("Coach %(name)s started the lesson."), { name: coach });
+    if (state.status === "paused") return tf(gettext("%(name)s paused the lesson."), { name: coach });
+    if (state.status === "ended") return gettext("The lesson ended.");
+    if (state.status === "waiting") return gettext("Waiting for a coach.");
+  }
+  if (!prev || prev.current_step !== state.current_step) {
+    return tf(gettext("Step: %(step)s"), { step: stepLabel(state.current_step) });
+  }
+  return null;
+}
+
+function line(kind, seq, text, ...extra) {
+  return el("li", { className: `tl-entry tl-${kind}` },
+    el("span", { className: "tl-text", text }), ...extra);
+}
+
+// ctx: {you(), openCard(feedbackId), openRecap(), actions: {retry, discard}}
+export function entryRenderer(ctx) {
+  return (event, p, timeline) => {
+    const me = ctx.you();
+    switch (event) {
+      case "chat:added": {
+        const mine = Boolean(me && p.sender && String(p.sender.id) === String(me.id));
+        const node = messageNode(p, { mine });
+        return { node, announce: `${p.sender ? p.sender.name : ""}: ${p.message}` };
+      }
+      case "system:notice": {
+        const text = noticeText(p);
+        return { node: line(`notice level-${safeClass(p.level)}`, p.seq, text), announce: text };
+      }
+      case "session:state": {
+        const text = stateChangeText(p, timeline.before(p.seq, "session:state"));
+        if (!text) return null;
+        const extra = p.status === "ended" && ctx.openRecap
+          ? el("button", { type: "button", className: "btn btn-small", text: gettext("See the recap"), on: { click: ctx.openRecap } })
+          : null;
+        return { node: line(`state status-${safeClass(p.status)}`, p.seq, text, extra), announce: text };
+      }
+      case "analysis:milestone": {
+        const text = tf(gettext("Analysis of %(swing)s: %(step)s (%(percent)s)"), {
+          swing: swingName(p.swing_id), step: analysisStep(p.step), percent: formatPercent(Math.round(Number(p.percent) || 0)),
+        });
+        return { node: line("milestone", p.seq, text), announce: text };
+      }
+      case "ai:feedback": {
+        const text = tf(gettext("AI feedback on %(swing)s"), { swing: swingName(p.swing_id, p.created_at) });
+        const node = el("li", { className: "tl-entry tl-card" },
+          el("span", { className: "tl-text", text }),
+          el("p", { className: "tl-summary", text: p.summary }),
+          el("button", { type: "button", className: "btn btn-small btn-primary", text: gettext("Open the card"), on: { click: () => ctx.openCard(p.id) } }));
+        return { node, announce: `${text}: ${p.summary}` };
+      }
+      case "checkpoint:added": {
+        const who = p.coach ? p.coach.name : gettext("Coach");
+        const text = p.note
+          ? tf(gettext("%(name)s saved a checkpoint: %(note)s"), { name: who, note: p.note })
+          : tf(gettext("%(name)s saved a checkpoint."), { name: who });
+        return { node: line("checkpoint", p.seq, `★ ${text}`), announce: text };
+      }
+      case "swing:added": {
+        const swing = p.swing || {};
+        const text = tf(gettext("New swing: %(swing)s"), { swing: swingName(swing.swing_id, swing.recorded_at) });
+        return { node: line("swing", p.seq, text), announce: text };
+      }
+      case "annotation:added": {
+        const who = p.coach ? p.coach.name : gettext("Coach");
+        const text = tf(gettext("%(name)s drew on %(swing)s"), { name: who, swing: swingName(p.swing_id) });
+        const node = line("annotation", p.seq, text, annotationThumbnail(p, swingOf(p.swing_id)),
+          p.note ? el("p", { className: "tl-summary", text: p.note }) : null);
+        return { node, announce: text };
+      }
+      default:
+        return null;
+    }
+  };
+}

@@ -1,0 +1,58 @@
+// The end-of-lesson recap (snapshot `recap`, REST /recap/): duration, every card, the
+// coach's checkpoints with notes, what to practise, and the coach's annotations.
+// Kept on the page after the lesson.
+import { annotationThumbnail } from "../review/thumbnail.js";
+import { el } from "../realtime.js";
+import { formatDateTime, formatDuration, formatTime, tf } from "../i18n.js";
+import { levelInfo } from "./feedback-card.js";
+import { swingName, swingOf } from "./swings.js";
+
+function section(title, ...children) {
+  return el("section", { className: "recap-section" }, el("h3", { text: title }), ...children);
+}
+
+// "Nov 28, 11:02 AM – 11:40 AM": the day once when the lesson ends the same day.
+function span(start, end) {
+  const sameDay = end && new Date(start).toDateString() === new Date(end).toDateString();
+  return `${formatDateTime(start)} – ${sameDay ? formatTime(end) : formatDateTime(end)}`;
+}
+
+export function renderRecap(root, recap) {
+  if (!recap) {
+    root.hidden = true;
+    return;
+  }
+  const cards = recap.feedback || [];
+  const checkpoints = recap.checkpoints || [];
+  const practice = recap.practice || [];
+  const annotations = recap.annotations || [];
+  const cardById = new Map(cards.map((c) => [String(c.id), c]));
+  const parts = [
+    el("h2", { id: "recap-title", text: gettext("Lesson recap") }),
+    el("p", { className: "recap-meta" },
+      el("span", { text: tf(gettext("Duration %(time)s"), { time: formatDuration(recap.duration_ms || 0) }) }),
+      recap.started_at ? el("span", { className: "muted", text: span(recap.started_at, recap.ended_at) }) : null),
+    section(gettext("What to practise"), practice.length
+      ? el("ol", { className: "recap-practice" }, practice.map((line) => el("li", { text: line })))
+      : el("p", { className: "muted", text: gettext("No practice items in this lesson.") })),
+    section(gettext("Coach's checkpoints"), checkpoints.length
+      ? el("ul", { className: "recap-checkpoints" }, checkpoints.map((c) => {
+        const card = cardById.get(String(c.feedback_id));
+        return el("li", {},
+          el("strong", { text: swingName(c.swing_id, card && card.created_at) }),
+          el("span", { text: c.note ? ` — ${c.note}` : ` — ${gettext("(no note)")}` }));
+      }))
+      : el("p", { className: "muted", text: gettext("No checkpoints were saved.") })),
+    section(tf(gettext("Feedback cards (%(count)s)"), { count: cards.length }), cards.length
+      ? el("ul", { className: "recap-cards" }, cards.map((card) => el("li", {},
+        el("strong", { text: swingName(card.swing_id, card.created_at) }),
+        card.level ? el("span", { className: "badge level", text: levelInfo(card.level).name }) : null,
+        el("p", { text: card.summary }))))
+      : el("p", { className: "muted", text: gettext("No feedback cards in this lesson.") })),
+    annotations.length ? section(gettext("Coach's drawings"), el("ul", { className: "recap-annotations" },
+      annotations.map((a) => el("li", {}, annotationThumbnail(a, swingOf(a.swing_id)),
+        a.note ? el("p", { text: a.note }) : null)))) : null,
+  ];
+  root.replaceChildren(...parts.filter(Boolean));
+  root.hidden = false;
+}
