@@ -50,6 +50,8 @@ async function main() {
     if (entry.coach && String(entry.coach.id) === myId) loadMine();
   });
   lobby.on("session:ended", (entry) => waiting.remove(entry.session_id));
+  // A waiting session got its first card: the entry's swing summary changes in place.
+  lobby.on("session:updated", (entry) => waiting.put(entry));
   lobby.join()
     .receive("ok", (reply) => {
       // Every (re)join brings the full waiting list.

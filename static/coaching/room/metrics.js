@@ -61,7 +61,7 @@ export function formatValue(value, entry) {
 const BETTER = () => ({
   higher: gettext("higher is better"),
   lower: gettext("lower is better"),
-  closer: gettext("best inside the range"),
+  closer_to_range: gettext("best inside the range"),
 });
 
 function rangeNote(value, entry) {
