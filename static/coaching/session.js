@@ -3,6 +3,7 @@
 import {
   apiFetch, connectSocket, el, FATAL_JOIN_REASONS, formatTime, listResults, randomId,
 } from "./realtime.js";
+import { mountReview } from "./review/index.js";
 
 const $ = (id) => document.getElementById(id);
 const page = $("session-page");
@@ -321,11 +322,16 @@ function applySnapshot(reply) {
 
 let channel = null;
 
+// The server's clock, estimated from the join reply's server_time (the local clock until then).
+let clockOffset = 0;
+const serverClock = () => Date.now() + clockOffset;
+
 async function main() {
   const socket = await connectSocket({ indicator: $("connection") });
   // A function, so every rejoin (after a reconnect) sends the seq we are current to.
   channel = socket.channel(`session:${sessionId}`, () => (lastSeq === null ? {} : { last_seq: lastSeq }));
 
+  const review = mountReview({ root: $("review"), channel, you, serverClock });
   channel.on("session:state", sequenced(renderState));
   channel.on("chat:added", sequenced(renderChat));
   channel.on("system:notice", sequenced(renderNotice));
@@ -338,6 +344,7 @@ async function main() {
 
   channel.join()
     .receive("ok", (reply) => {
+      if (typeof reply.server_time === "number") clockOffset = reply.server_time - Date.now();
       you = reply.you || you;
       joined = true;
       showMessage(ui.error, "");
@@ -348,6 +355,7 @@ async function main() {
       } else {
         applySnapshot(reply); // first join, or too far behind: start over from the snapshot
       }
+      review.onJoin(reply);
     })
     .receive("error", (reply) => {
       joined = false;
