@@ -1,0 +1,303 @@
+"""The review panel in two real browsers: the coach on a laptop, the student on a phone.
+
+Coach-led sync, drawing, saved annotations, watching alone and handing over the lead,
+against a real daphne process. Sync figures are printed (run with -s to see them), not
+asserted: the machine is shared and timings are noisy.
+
+Both browsers and the server run on this machine, so `Date.now()` in either page is the
+server's clock; positions sampled in the two pages are compared at the same clock time.
+"""
+
+import re
+import statistics
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.browser.test_coaching_page import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    NETWORK_NOISE,
+    expect_connected,
+    in_thread,
+    log_in,
+    post_json,
+    sync_api,
+)
+from tests.support.auth import token_for
+
+expect = sync_api.expect
+
+ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOTS = ROOT / "docs" / "screenshots"
+LAPTOP = {"width": 1280, "height": 800}
+PHONE = {"width": 390, "height": 844}
+FPS = 30
+
+VIDEO = "#review video[data-role=video]"
+
+
+def demo_clips() -> list[str]:
+    """The WebM clips shipped under static/demo/ (video-server's demo swing), as URLs."""
+    return sorted(f"/static/demo/{p.name}" for p in (ROOT / "static" / "demo").glob("*.webm"))
+
+
+@pytest.fixture
+def clips():
+    found = demo_clips()
+    if not found:
+        pytest.skip("no WebM demo clip under static/demo/ (video-server's branch ships it)")
+    return found
+
+
+class Room:
+    """Browser contexts that record page errors; the coach on a laptop, the student on a phone."""
+
+    def __init__(self, browser, base_url: str) -> None:
+        self.browser = browser
+        self.base_url = base_url
+        self.errors: list[str] = []
+
+    def open(self, name: str, viewport: dict, *, mobile: bool = False):
+        context = self.browser.new_context(
+            base_url=self.base_url,
+            viewport=viewport,
+            device_scale_factor=2 if mobile else 1,
+            is_mobile=mobile,
+            has_touch=mobile,
+        )
+        context.set_default_timeout(10_000)
+        page = context.new_page()
+        page.on("pageerror", lambda exc: self.errors.append(f"{name}: {exc}"))
+        page.on("console", lambda msg: self._console(name, msg))
+        return page
+
+    def _console(self, name: str, msg) -> None:
+        if msg.type == "error" and not msg.text.startswith(NETWORK_NOISE):
+            self.errors.append(f"{name} console: {msg.text}")
+
+
+@pytest.fixture
+def room(server):
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[*CHROMIUM_ARGS, "--autoplay-policy=no-user-gesture-required"],
+        )
+        try:
+            yield Room(browser, server.http_url)
+        finally:
+            browser.close()
+
+
+def attach_swing(server, service, session_id: str, swing: dict) -> None:
+    """As the Node API does: POST the swing; before that endpoint exists, the stand-in."""
+    url = f"{server.http_url}/api/sessions/{session_id}/swings/"
+    status, body = post_json(url, token_for(service), swing)
+    if status in (200, 201):
+        return
+    assert status in (404, 405), (status, body)
+    from coaching.realtime.review_standin import swing_add
+
+    in_thread(swing_add, session_id, swing)
+
+
+def swing(swing_id: str, video_url: str, **extra) -> dict:
+    return {
+        "swing_id": swing_id,
+        "video_url": video_url,
+        "poster_url": None,
+        "fps": FPS,
+        "duration_ms": None,
+        "club": "Driver",
+        "camera_angle": "face_on",
+        "label": None,
+        "recorded_at": None,
+        "key_frames": None,
+        **extra,
+    }
+
+
+def enter(page, user, session_id: str) -> None:
+    log_in(page, user, lands_on="/student/" if user.role == "student" else "/coach/")
+    page.goto(f"/sessions/{session_id}/")
+    expect_connected(page)
+    page.wait_for_function(
+        f"document.querySelector('{VIDEO}').readyState >= 2", timeout=15_000
+    )
+
+
+def position_ms(page) -> float:
+    return page.eval_on_selector(VIDEO, "v => v.currentTime * 1000")
+
+
+def sample(page) -> tuple[float, float]:
+    """(video position ms, clock ms) at one instant of the page."""
+    return tuple(page.eval_on_selector(VIDEO, "v => [v.currentTime * 1000, Date.now()]"))
+
+
+def frame_of(ms: float) -> int:
+    return int(ms / 1000 * FPS + 1e-3)
+
+
+def lead_status(page):
+    return page.locator("#review [data-role=lead-status]")
+
+
+def scrub_to(page, ms: int) -> None:
+    page.locator("#review [data-role=scrub]").fill(str(ms))
+
+
+def record_seeks(page) -> None:
+    """From now on the page notes the clock time of each of its video's `seeked` events."""
+    page.eval_on_selector(
+        VIDEO,
+        """v => { window.seekedAt = [];
+           v.addEventListener('seeked', () => window.seekedAt.push([Date.now(), v.currentTime])); }""",
+    )
+
+
+def draw_angle(page, a, vertex, b) -> None:
+    """Mouse on the video's frame at normalized points: drag a→vertex, then place b."""
+    box = page.eval_on_selector(
+        VIDEO,
+        """v => { const r = v.getBoundingClientRect();
+           const s = Math.min(r.width / v.videoWidth, r.height / v.videoHeight);
+           const w = v.videoWidth * s, h = v.videoHeight * s;
+           return {x: r.left + (r.width - w) / 2, y: r.top + (r.height - h) / 2, w, h}; }""",
+    )
+
+    def at(p):
+        return box["x"] + p[0] * box["w"], box["y"] + p[1] * box["h"]
+
+    page.mouse.move(*at(a))
+    page.mouse.down()
+    for step in range(1, 6):
+        t = step / 5
+        page.mouse.move(*at((a[0] + (vertex[0] - a[0]) * t, a[1] + (vertex[1] - a[1]) * t)))
+    page.mouse.up()
+    page.mouse.move(*at(b), steps=4)
+    page.mouse.down()
+    page.mouse.up()
+
+
+def test_review_together(server, active_session, student, coach, service, room, clips):
+    session_id = active_session.session_id
+    attach_swing(
+        server,
+        service,
+        session_id,
+        swing("sw_demo", clips[0], key_frames={"address": 0, "top": 900, "impact": 1400}),
+    )
+
+    coach_page = room.open("coach", LAPTOP)
+    student_page = room.open("student", PHONE, mobile=True)
+    enter(coach_page, coach, session_id)
+    enter(student_page, student, session_id)
+    expect(lead_status(coach_page)).to_have_text("You lead: the room follows your player.")
+    expect(lead_status(student_page)).to_have_text("Following IanPro")
+    expect(student_page.locator("#review [data-role=draw-tools]")).to_be_hidden()
+
+    # 1. The coach seeks to 1.20 s and pauses: the student lands on the same frame.
+    record_seeks(coach_page)
+    record_seeks(student_page)
+    coach_page.locator("#review [data-role=scrub]").focus()
+    scrub_to(coach_page, 1200)
+    coach_page.locator(VIDEO).evaluate("v => v.pause()")
+    student_page.wait_for_function(
+        f"Math.abs(document.querySelector('{VIDEO}').currentTime - 1.2) < 0.001"
+    )
+    coach_seeked = coach_page.evaluate("window.seekedAt.at(-1)")
+    student_seeked = student_page.evaluate("window.seekedAt.at(-1)")
+    assert frame_of(position_ms(student_page)) == frame_of(position_ms(coach_page)) == 36
+    print(
+        f"\nseek to 1.20 s: student on the coach's frame {student_seeked[0] - coach_seeked[0]} ms "
+        "after the coach's video (seeked to seeked)"
+    )
+
+    # 2. 0.25x from 0.20 s for 5 s: the follower keeps to the leader's timeline.
+    coach_page.get_by_role("button", name="0.25×").click()
+    scrub_to(coach_page, 200)
+    expect(student_page.get_by_role("button", name="0.25×")).to_have_attribute(
+        "aria-pressed", "true"
+    )
+    coach_page.get_by_role("button", name="Play the swing").click()
+    expect(student_page.locator("#review [data-role=play]")).to_have_attribute(
+        "data-playing", "true"
+    )
+    drifts = []
+    started = time.monotonic()
+    while time.monotonic() - started < 5:
+        c_pos, c_at = sample(coach_page)
+        s_pos, s_at = sample(student_page)
+        drifts.append((time.monotonic() - started, s_pos - (c_pos + (s_at - c_at) * 0.25)))
+        time.sleep(0.2)
+    coach_page.get_by_role("button", name="Pause the swing").click()
+    settled = [abs(d) for t, d in drifts if t >= 1]
+    print(
+        f"0.25x for 5 s: |drift| after the first second: max {max(settled):.1f} ms, "
+        f"median {statistics.median(settled):.1f} ms over {len(settled)} samples; "
+        f"first sample {drifts[0][1]:.1f} ms"
+    )
+    expect(student_page.locator("#review [data-role=play]")).to_have_attribute(
+        "data-playing", "false"
+    )
+    student_page.wait_for_function(
+        f"Math.abs(document.querySelector('{VIDEO}').currentTime * 1000 - {position_ms(coach_page)}) < 1"
+    )
+
+    # 3. The coach draws an angle on the paused frame: the student sees it with its degrees.
+    coach_page.get_by_role("button", name="Angle").click()
+    draw_angle(coach_page, (0.30, 0.30), (0.50, 0.70), (0.75, 0.35))
+    coach_label = coach_page.locator("#review .review-overlay .shape-angle text")
+    expect(coach_label).to_have_text(re.compile(r"^\d+°$"))
+    expect(student_page.locator("#review .review-overlay .shape-angle text")).to_have_text(
+        coach_label.text_content()
+    )
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    coach_page.screenshot(path=str(SCREENSHOTS / "review-coach-laptop.png"))
+    student_page.locator("#review").scroll_into_view_if_needed()
+    student_page.screenshot(path=str(SCREENSHOTS / "review-student-phone.png"))
+
+    # 4. Saved with a note: in the list, and still there after the student reloads.
+    coach_page.get_by_label("Note for this frame").fill("Lead arm angle at the top")
+    coach_page.get_by_role("button", name="Save drawing").click()
+    for page in (coach_page, student_page):
+        item = page.locator("#review [data-role=annotations] li")
+        expect(item).to_have_count(1)
+        expect(item).to_contain_text("Lead arm angle at the top")
+    student_page.reload()
+    expect_connected(student_page)
+    item = student_page.locator("#review [data-role=annotations] li")
+    expect(item).to_contain_text("Lead arm angle at the top")
+    expect(item.locator(".thumb-shapes .shape-angle")).to_have_count(1)
+
+    # 5. The student steps out: the coach's moves leave them alone until "Follow coach".
+    student_page.wait_for_function(f"document.querySelector('{VIDEO}').readyState >= 2")
+    student_page.get_by_role("button", name="Watch alone").click()
+    expect(lead_status(student_page)).to_have_text("Watching alone · IanPro leads")
+    alone_at = position_ms(student_page)
+    scrub_to(coach_page, 500)
+    coach_page.wait_for_timeout(800)
+    assert position_ms(student_page) == alone_at
+    student_page.get_by_role("button", name="Follow coach").click()
+    expect(lead_status(student_page)).to_have_text("Following IanPro")
+    student_page.wait_for_function(
+        f"Math.abs(document.querySelector('{VIDEO}').currentTime - 0.5) < 0.001"
+    )
+
+    # 6. The coach hands the lead to the student, whose moves the coach then follows.
+    coach_page.get_by_role("button", name="Give the lead to Ian").click()
+    expect(lead_status(student_page)).to_have_text("You lead: the coach follows your player.")
+    expect(lead_status(coach_page)).to_have_text("Following Ian")
+    student_page.locator("#review [data-role=step-forward]").click()
+    student_frame = frame_of(position_ms(student_page))
+    coach_page.wait_for_function(
+        f"Math.floor(document.querySelector('{VIDEO}').currentTime * {FPS} + 1e-3) === {student_frame}"
+    )
+    coach_page.get_by_role("button", name="Take the lead back").click()
+    expect(lead_status(coach_page)).to_have_text("You lead: the room follows your player.")
+    expect(lead_status(student_page)).to_have_text("Following IanPro")
+
+    assert room.errors == []
