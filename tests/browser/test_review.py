@@ -203,6 +203,7 @@ def test_review_together(server, active_session, student, coach, service, room, 
     record_seeks(coach_page)
     record_seeks(student_page)
     coach_page.locator("#review [data-role=scrub]").focus()
+    asked_at = coach_page.evaluate("Date.now()")
     scrub_to(coach_page, 1200)
     coach_page.locator(VIDEO).evaluate("v => v.pause()")
     student_page.wait_for_function(
@@ -213,7 +214,7 @@ def test_review_together(server, active_session, student, coach, service, room, 
     assert frame_of(position_ms(student_page)) == frame_of(position_ms(coach_page)) == 36
     print(
         f"\nseek to 1.20 s: student on the coach's frame {student_seeked[0] - coach_seeked[0]} ms "
-        "after the coach's video (seeked to seeked)"
+        f"after the coach's video got there ({student_seeked[0] - asked_at} ms after the input)"
     )
 
     # 2. 0.25x from 0.20 s for 5 s: the follower keeps to the leader's timeline.

@@ -1,7 +1,7 @@
 // The saved drawings of the lesson, newest last; choosing one shows its frame and shapes.
 import { el } from "../realtime.js";
 import { annotationThumbnail } from "./thumbnail.js";
-import { formatSeconds, swingLabel, t, tf } from "./text.js";
+import { fill, formatSeconds, gettext, ngettext, swingLabel } from "./text.js";
 
 export class AnnotationList {
   // `onSelect(annotation)` shows it on the player.
@@ -25,7 +25,7 @@ export class AnnotationList {
     this.items.set(id, annotation);
     const swing = this.player.swings.get(annotation.swing_id) || null;
     const count = (annotation.shapes || []).length;
-    const who = annotation.coach ? annotation.coach.name : t("Coach");
+    const who = annotation.coach ? annotation.coach.name : gettext("Coach");
     const button = el("button", {
       type: "button", className: "annotation-item",
       on: { click: () => this.select(id) },
@@ -38,7 +38,7 @@ export class AnnotationList {
       annotation.note ? el("span", { className: "annotation-note", text: annotation.note }) : null,
       el("span", {
         className: "muted annotation-meta",
-        text: tf(count === 1 ? "%(count)s shape · %(who)s" : "%(count)s shapes · %(who)s", { count, who }),
+        text: fill(ngettext("%(count)s shape · %(who)s", "%(count)s shapes · %(who)s", count), { count, who }),
       }),
     ));
     const item = el("li", { dataset: { annotationId: id, seq: String(annotation.seq ?? "") } }, button);

@@ -3,7 +3,7 @@
 // plays, pauses, seeks and changes speed with the main one (on this screen).
 import { el } from "../realtime.js";
 import { DEFAULT_FPS } from "./player.js";
-import { formatSeconds, swingLabel, t, tf } from "./text.js";
+import { fill, formatSeconds, gettext, swingLabel } from "./text.js";
 
 const SEEK_DRIFT_MS = 120;
 const CHECK_MS = 200;
@@ -118,15 +118,15 @@ export class Compare {
     const { offsetMs } = this;
     let text;
     if (offsetMs === null) {
-      text = tf("Step both to the same moment, then align. (This one: %(time)s)", {
+      text = fill(gettext("Step both to the same moment, then align. (This one: %(time)s)"), {
         time: formatSeconds(this.video.currentTime * 1000),
       });
     } else {
-      text = tf(offsetMs >= 0 ? "Aligned: this swing is %(offset)s ahead." : "Aligned: this swing is %(offset)s behind.", {
-        offset: formatSeconds(Math.abs(offsetMs)),
-      });
+      const offset = { offset: formatSeconds(Math.abs(offsetMs)) };
+      text = offsetMs >= 0 ? fill(gettext("Aligned: this swing is %(offset)s ahead."), offset)
+        : fill(gettext("Aligned: this swing is %(offset)s behind."), offset);
     }
     this.ui.compareStatus.textContent = text;
-    this.ui.align.textContent = offsetMs === null ? t("Align at these frames") : t("Align again");
+    this.ui.align.textContent = offsetMs === null ? gettext("Align at these frames") : gettext("Align again");
   }
 }

@@ -5,18 +5,20 @@
 import { randomId } from "../realtime.js";
 import { annotationProblem, MAX_SHAPES, normalizePoint, videoFrameRect } from "./geometry.js";
 import { drawShapes, setFrameSize, shapeCanvas } from "./shapes.js";
-import { t, tf } from "./text.js";
+import { fill, gettext } from "./text.js";
 
 const STROKE_INTERVAL_MS = 50;
 
-const TOOL_NAMES = { line: "Line", arrow: "Arrow", circle: "Circle", angle: "Angle" };
+const toolName = (tool) => ({
+  line: gettext("Line"), arrow: gettext("Arrow"), circle: gettext("Circle"), angle: gettext("Angle"),
+})[tool];
 
-const PROBLEMS = {
-  empty: "Draw something on the frame first.",
-  too_many_shapes: "Too many shapes on one frame.",
-  invalid_shape: "A shape is not valid.",
-  note_too_long: "The note is too long.",
-};
+const problemText = (problem) => ({
+  empty: gettext("Draw something on the frame first."),
+  too_many_shapes: gettext("Too many shapes on one frame."),
+  invalid_shape: gettext("A shape is not valid."),
+  note_too_long: gettext("The note is too long."),
+})[problem];
 
 export class Drawing {
   // `may()` → {draw, save}: what this viewer may do now.
@@ -146,7 +148,7 @@ export class Drawing {
     const { id, shape } = this.current;
     this.current = null;
     if (this.shapes.length >= MAX_SHAPES) {
-      this.showError(t(PROBLEMS.too_many_shapes));
+      this.showError(problemText("too_many_shapes"));
       this.render();
       return;
     }
@@ -214,7 +216,7 @@ export class Drawing {
     const note = this.ui.note.value.trim();
     const problem = annotationProblem(this.shapes, note);
     if (problem) {
-      this.showError(t(PROBLEMS[problem]));
+      this.showError(problemText(problem));
       return;
     }
     if (this.saving || !this.player.swing) return;
@@ -234,15 +236,15 @@ export class Drawing {
     this.channel.push("annotation:save", payload)
       .receive("ok", () => {
         this.ui.note.value = "";
-        this.ui.saved.textContent = t("Saved with the lesson.");
+        this.ui.saved.textContent = gettext("Saved with the lesson.");
         done();
       })
       .receive("error", (reply) => {
-        this.showError((reply && reply.message) || t("The drawing was not saved."));
+        this.showError((reply && reply.message) || gettext("The drawing was not saved."));
         done();
       })
       .receive("timeout", () => {
-        this.showError(t("No answer from the server. Check the connection and try again."));
+        this.showError(gettext("No answer from the server. Check the connection and try again."));
         done();
       });
   }
@@ -262,11 +264,11 @@ export class Drawing {
   }
 
   hint(paused) {
-    if (!paused) return t("Pause on a frame to draw.");
-    if (!this.tool) return t("Pick a tool to draw on this frame.");
-    if (this.current && this.current.phase === 2) return t("Now press where the second arm ends.");
-    if (this.tool === "angle") return t("Angle: drag the first arm to the vertex, then place the second arm.");
-    return tf("%(tool)s: drag on the video.", { tool: t(TOOL_NAMES[this.tool]) });
+    if (!paused) return gettext("Pause on a frame to draw.");
+    if (!this.tool) return gettext("Pick a tool to draw on this frame.");
+    if (this.current && this.current.phase === 2) return gettext("Now press where the second arm ends.");
+    if (this.tool === "angle") return gettext("Angle: drag the first arm to the vertex, then place the second arm.");
+    return fill(gettext("%(tool)s: drag on the video."), { tool: toolName(this.tool) });
   }
 
   renderTools() {

@@ -9,7 +9,7 @@ import { Compare } from "./compare.js";
 import { Drawing } from "./drawing.js";
 import { Player } from "./player.js";
 import { Sync } from "./sync.js";
-import { t, tf } from "./text.js";
+import { fill, gettext } from "./text.js";
 
 function collect(root) {
   const one = (role) => root.querySelector(`[data-role="${role}"]`);
@@ -86,12 +86,12 @@ export function mountReview({ root, channel, you, serverClock }) {
     const leader = sync.leader;
     const role = me ? me.session_role : null;
     const leading = sync.leading;
-    const leaderName = leader ? leader.name : t("the coach");
+    const leaderName = leader ? leader.name : gettext("the coach");
     const leaderIsCoach = leader && session && session.coach && String(leader.id) === String(session.coach.id);
     let status;
-    if (leading) status = role === "coach" ? t("You lead: the room follows your player.") : t("You lead: the coach follows your player.");
-    else if (sync.following) status = tf("Following %(name)s", { name: leaderName });
-    else status = tf("Watching alone · %(name)s leads", { name: leaderName });
+    if (leading) status = role === "coach" ? gettext("You lead: the room follows your player.") : gettext("You lead: the coach follows your player.");
+    else if (sync.following) status = fill(gettext("Following %(name)s"), { name: leaderName });
+    else status = fill(gettext("Watching alone · %(name)s leads"), { name: leaderName });
     ui.leadStatus.textContent = status;
     ui.root.dataset.lead = leading ? "leading" : (sync.following ? "following" : "alone");
 
@@ -99,9 +99,9 @@ export function mountReview({ root, channel, you, serverClock }) {
     const coach = session && session.coach;
     leadButton(ui.alone, !leading && sync.following && Boolean(sync.state));
     leadButton(ui.follow, !leading && !sync.following,
-      leaderIsCoach ? t("Follow coach") : tf("Follow %(name)s", { name: leaderName }));
+      leaderIsCoach ? gettext("Follow coach") : fill(gettext("Follow %(name)s"), { name: leaderName }));
     leadButton(ui.giveLead, role === "coach" && leading && Boolean(student),
-      student ? tf("Give the lead to %(name)s", { name: student.name }) : null);
+      student ? fill(gettext("Give the lead to %(name)s"), { name: student.name }) : null);
     leadButton(ui.takeLead, role === "coach" && !leading);
     leadButton(ui.returnLead, role !== "coach" && leading && Boolean(coach));
     drawing.renderTools();
@@ -110,7 +110,7 @@ export function mountReview({ root, channel, you, serverClock }) {
   function lead(userId) {
     ui.leadError.hidden = true;
     sync.giveLead(userId).catch((reply) => {
-      ui.leadError.textContent = (reply && reply.message) || t("The lead did not change.");
+      ui.leadError.textContent = (reply && reply.message) || gettext("The lead did not change.");
       ui.leadError.hidden = false;
     });
   }

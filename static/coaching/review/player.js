@@ -3,7 +3,7 @@
 // `onIntent` is told before a change the viewer asked for, so sync can decide what it
 // means (the leader's changes are followed through the video's own events).
 import { el } from "../realtime.js";
-import { formatSeconds, keyFrameLabel, swingLabel, t } from "./text.js";
+import { formatSeconds, gettext, keyFrameLabel, swingLabel } from "./text.js";
 
 export const DEFAULT_FPS = 30;
 
@@ -220,10 +220,10 @@ export class Player {
   render() {
     const { ui } = this;
     const playing = this.playing;
-    const label = playing ? t("Pause the swing") : t("Play the swing");
+    const label = playing ? gettext("Pause the swing") : gettext("Play the swing");
     ui.play.setAttribute("aria-label", label);
     ui.play.dataset.playing = String(playing);
-    ui.play.title = `${label} (${t("Space")})`;
+    ui.play.title = `${label} (${gettext("Space")})`;
     for (const button of ui.rates) {
       button.setAttribute("aria-pressed", String(Number(button.dataset.rate) === this.rate));
     }

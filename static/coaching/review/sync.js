@@ -5,7 +5,7 @@
 
 export const UPDATE_INTERVAL_MS = 50; // at most 20 review:update a second (scrubbing)
 export const SEEK_DRIFT_MS = 250; // further off than this: seek; closer: adjust the rate
-const DEADBAND_MS = 15; // close enough: play at the leader's rate
+const DEADBAND_MS = 8; // close enough: play at the leader's rate
 const CORRECTION_MS = 1000; // remove a small drift over about a second
 const MAX_RATE_NUDGE = 0.3; // never more than ±30 % off the leader's rate
 const CHECK_MS = 200;
@@ -28,10 +28,12 @@ export class Sync {
     this.state = null; // the latest ReviewState
     this.following = true; // false while a non-leader watches alone
     this.lastSent = 0;
+    this.oneWayMs = 0; // half the round trip of our last review:updates
     this.sendTimer = null;
     this.applying = null; // the state being applied (a swing may still be loading)
 
-    for (const type of ["play", "pause", "seeked", "ratechange"]) {
+    // `playing`: the moment frames really start to move, a better anchor than `play`.
+    for (const type of ["play", "playing", "pause", "seeked", "ratechange"]) {
       this.video.addEventListener(type, () => this.leaderMoved(type));
     }
     // Scrubbing: the seeks follow each other without a `seeked` in between.
@@ -84,15 +86,22 @@ export class Sync {
 
   sendNow() {
     if (!this.leading || !this.player.swing) return;
-    this.lastSent = performance.now();
+    const sentAt = performance.now();
+    this.lastSent = sentAt;
+    const playing = this.player.playing;
+    const rate = this.player.rate;
+    // The server stamps the update when it arrives; by then a playing video has moved on.
+    const ahead = playing ? this.oneWayMs * rate : 0;
     const update = {
       swing_id: this.player.swingId,
-      playing: this.player.playing,
-      position_ms: this.player.positionMs,
-      rate: this.player.rate,
+      playing,
+      position_ms: Math.round(this.player.positionMs + ahead),
+      rate,
     };
     this.channel.push("review:update", update)
       .receive("ok", (reply) => {
+        const oneWay = (performance.now() - sentAt) / 2;
+        this.oneWayMs = this.oneWayMs ? this.oneWayMs * 0.7 + oneWay * 0.3 : oneWay;
         const state = reply && (reply.review || reply.state || reply);
         if (state && typeof state.version === "number") this.remember(state);
       });
@@ -117,12 +126,13 @@ export class Sync {
     this.apply();
   }
 
-  // The join snapshot: `review` is null until someone has led.
+  // The join snapshot: `review` is null until someone has led. Everyone, the leader
+  // too (after a reload), starts where the room is.
   reset(review) {
     this.state = null;
     if (review) this.remember(review);
     this.onChange();
-    this.apply();
+    this.apply({ force: true });
   }
 
   watchAlone() {
@@ -156,9 +166,9 @@ export class Sync {
     });
   }
 
-  async apply() {
+  async apply({ force = false } = {}) {
     const state = this.state;
-    if (!state || this.leading || !this.following) return;
+    if (!state || (!force && (this.leading || !this.following))) return;
     this.applying = state;
     if (state.swing_id && state.swing_id !== this.player.swingId) {
       const ok = await this.player.select(state.swing_id);

@@ -3,7 +3,7 @@
 // Used by the review panel's list, the timeline and the recap.
 import { el } from "../realtime.js";
 import { drawShapes, setFrameSize, shapeCanvas } from "./shapes.js";
-import { formatSeconds, swingLabel, t, tf } from "./text.js";
+import { fill, formatSeconds, gettext, swingLabel } from "./text.js";
 
 export function annotationThumbnail(annotation, swing) {
   const shapes = Array.isArray(annotation.shapes) ? annotation.shapes : [];
@@ -33,9 +33,9 @@ export function annotationThumbnail(annotation, swing) {
   }
   drawShapes(overlay, shapes);
   frame.append(overlay);
-  const label = tf("Drawing at %(time)s on %(swing)s", {
+  const label = fill(gettext("Drawing at %(time)s on %(swing)s"), {
     time: formatSeconds(annotation.time_ms || 0),
-    swing: swing ? swingLabel(swing) : (annotation.swing_id || t("a swing")),
+    swing: swing ? swingLabel(swing) : (annotation.swing_id || gettext("a swing")),
   });
   return el("figure", {
     className: "annotation-thumb",
