@@ -62,6 +62,7 @@ class Room:
     def open(self, name: str, viewport: dict, *, mobile: bool = False):
         context = self.browser.new_context(
             base_url=self.base_url,
+            locale="en-US",  # the English labels the test reads, whatever the default
             viewport=viewport,
             device_scale_factor=2 if mobile else 1,
             is_mobile=mobile,
@@ -139,6 +140,11 @@ def sample(page) -> tuple[float, float]:
 
 def frame_of(ms: float) -> int:
     return int(ms / 1000 * FPS + 1e-3)
+
+
+def show_panel(page) -> None:
+    """Scroll the review panel to the top of the window (for the screenshots)."""
+    page.evaluate("document.getElementById('review').scrollIntoView({block: 'start'})")
 
 
 def lead_status(page):
@@ -256,9 +262,15 @@ def test_review_together(server, active_session, student, coach, service, room, 
     expect(student_page.locator("#review .review-overlay .shape-angle text")).to_have_text(
         coach_label.text_content()
     )
+    # Normalized to the frame: the same points of the picture on the phone and the laptop.
+    arms = "#review .review-overlay .shape-angle polyline"
+    expect(student_page.locator(arms)).to_have_attribute(
+        "points", coach_page.locator(arms).get_attribute("points")
+    )
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    show_panel(coach_page)
     coach_page.screenshot(path=str(SCREENSHOTS / "review-coach-laptop.png"))
-    student_page.locator("#review").scroll_into_view_if_needed()
+    show_panel(student_page)
     student_page.screenshot(path=str(SCREENSHOTS / "review-student-phone.png"))
 
     # 4. Saved with a note: in the list, and still there after the student reloads.
@@ -301,4 +313,64 @@ def test_review_together(server, active_session, student, coach, service, room, 
     expect(lead_status(coach_page)).to_have_text("You lead: the room follows your player.")
     expect(lead_status(student_page)).to_have_text("Following IanPro")
 
+    assert room.errors == []
+
+
+def test_keyboard_and_side_by_side(server, active_session, coach, service, room, clips):
+    session_id = active_session.session_id
+    attach_swing(server, service, session_id, swing("sw_before", clips[0], label="Before"))
+    attach_swing(server, service, session_id, swing("sw_after", clips[-1], label="After"))
+    page = room.open("coach", LAPTOP)
+    enter(page, coach, session_id)
+    expect(page.get_by_role("combobox", name="Swing", exact=True)).to_have_value("sw_before")
+
+    # Space plays and pauses, the arrows step one frame, from the focused player.
+    screen = page.locator("#review [data-role=screen]")
+    screen.focus()
+    page.keyboard.press("Space")
+    expect(page.locator("#review [data-role=play]")).to_have_attribute("data-playing", "true")
+    page.keyboard.press("Space")
+    expect(page.locator("#review [data-role=play]")).to_have_attribute("data-playing", "false")
+    scrub_to(page, 1000)
+    screen.focus()
+    page.keyboard.press("ArrowRight")
+    page.wait_for_function(
+        f"Math.floor(document.querySelector('{VIDEO}').currentTime * {FPS}) === 31"
+    )
+    page.keyboard.press("ArrowLeft")
+    page.keyboard.press("ArrowLeft")
+    page.wait_for_function(
+        f"Math.floor(document.querySelector('{VIDEO}').currentTime * {FPS}) === 29"
+    )
+
+    # Side by side, the second swing stepped to frame 20 and aligned with 0.50 s of the first:
+    # it keeps that offset while both play.
+    page.get_by_role("button", name="Compare side by side").click()
+    compare = "#review video[data-role=compare-video]"
+    page.wait_for_function(f"document.querySelector('{compare}').readyState >= 2")
+    expect(page.get_by_role("combobox", name="Swing to compare")).to_have_value("sw_after")
+    scrub_to(page, 500)
+    for _ in range(20):
+        page.get_by_role("button", name="Compared swing: one frame forward").click()
+    page.get_by_role("button", name="Align at these frames").click()
+    offset = page.evaluate(
+        f"document.querySelector('{compare}').currentTime - "
+        f"document.querySelector('{VIDEO}').currentTime"
+    )
+    assert abs(offset - (20.5 / FPS - 0.5)) < 0.01
+    page.get_by_role("button", name="0.5×").click()
+    page.get_by_role("button", name="Play the swing").click()
+    page.wait_for_timeout(1500)
+    page.get_by_role("button", name="Pause the swing").click()
+    page.wait_for_function(f"document.querySelector('{compare}').paused")
+    page.wait_for_timeout(300)
+    main_ms, compare_ms = page.evaluate(
+        f"[document.querySelector('{VIDEO}').currentTime * 1000, "
+        f"document.querySelector('{compare}').currentTime * 1000]"
+    )
+    assert main_ms > 700
+    print(f"\nside by side: offset held at {compare_ms - main_ms - offset * 1000:+.1f} ms")
+    assert abs(compare_ms - main_ms - offset * 1000) < 1
+    show_panel(page)
+    page.screenshot(path=str(SCREENSHOTS / "review-compare-laptop.png"))
     assert room.errors == []

@@ -49,12 +49,14 @@ export class Compare {
       this.ui.compareSelect.value = this.swing.swing_id;
     }
     this.ui.compareTools.hidden = !others.length;
+    if (this.player.swing) this.ui.mainLabel.textContent = swingLabel(this.player.swing);
     if (!others.length && this.open) this.toggle();
   }
 
   toggle() {
     const open = !this.open;
     this.ui.compareScreen.hidden = !open;
+    this.ui.mainLabel.hidden = !open;
     this.ui.compareControls.hidden = !open;
     this.ui.screens.classList.toggle("comparing", open);
     this.ui.compareToggle.setAttribute("aria-pressed", String(open));

@@ -30,7 +30,7 @@ function collect(root) {
     compareControls: one("compare-controls"), compareSelect: one("compare-select"),
     compareBack: one("compare-back"), compareForward: one("compare-forward"), align: one("align"),
     compareStatus: one("compare-status"), compareScreen: one("compare-screen"),
-    compareVideo: one("compare-video"), compareLabel: one("compare-label"),
+    compareVideo: one("compare-video"), compareLabel: one("compare-label"), mainLabel: one("main-label"),
     annotations: one("annotations"), annotationsEmpty: one("annotations-empty"),
   };
 }
