@@ -34,6 +34,8 @@ SCREENSHOTS = ROOT / "docs" / "screenshots"
 LAPTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
 FPS = 30
+SPEED_QUARTER = "0.25\N{MULTIPLICATION SIGN}"
+SPEED_HALF = "0.5\N{MULTIPLICATION SIGN}"
 
 VIDEO = "#review video[data-role=video]"
 
@@ -124,9 +126,7 @@ def enter(page, user, session_id: str) -> None:
     log_in(page, user, lands_on="/student/" if user.role == "student" else "/coach/")
     page.goto(f"/sessions/{session_id}/")
     expect_connected(page)
-    page.wait_for_function(
-        f"document.querySelector('{VIDEO}').readyState >= 2", timeout=15_000
-    )
+    page.wait_for_function(f"document.querySelector('{VIDEO}').readyState >= 2", timeout=15_000)
 
 
 def position_ms(page) -> float:
@@ -160,13 +160,14 @@ def record_seeks(page) -> None:
     page.eval_on_selector(
         VIDEO,
         """v => { window.seekedAt = [];
-           v.addEventListener('seeked', () => window.seekedAt.push([Date.now(), v.currentTime])); }""",
+           v.addEventListener('seeked',
+             () => window.seekedAt.push([Date.now(), v.currentTime])); }""",
     )
 
 
-def draw_angle(page, a, vertex, b) -> None:
-    """Mouse on the video's frame at normalized points: drag a→vertex, then place b."""
-    box = page.eval_on_selector(
+def frame_box(page) -> dict:
+    """Where the video's picture is painted (inside the letterbox), in page pixels."""
+    return page.eval_on_selector(
         VIDEO,
         """v => { const r = v.getBoundingClientRect();
            const s = Math.min(r.width / v.videoWidth, r.height / v.videoHeight);
@@ -174,16 +175,23 @@ def draw_angle(page, a, vertex, b) -> None:
            return {x: r.left + (r.width - w) / 2, y: r.top + (r.height - h) / 2, w, h}; }""",
     )
 
-    def at(p):
-        return box["x"] + p[0] * box["w"], box["y"] + p[1] * box["h"]
 
-    page.mouse.move(*at(a))
+def drag_first_arm(page, a, vertex) -> None:
+    """Angle tool, mouse on the frame at normalized points: drag from a to the vertex."""
+    box = frame_box(page)
+    page.mouse.move(box["x"] + a[0] * box["w"], box["y"] + a[1] * box["h"])
     page.mouse.down()
     for step in range(1, 6):
         t = step / 5
-        page.mouse.move(*at((a[0] + (vertex[0] - a[0]) * t, a[1] + (vertex[1] - a[1]) * t)))
+        x = a[0] + (vertex[0] - a[0]) * t
+        y = a[1] + (vertex[1] - a[1]) * t
+        page.mouse.move(box["x"] + x * box["w"], box["y"] + y * box["h"])
     page.mouse.up()
-    page.mouse.move(*at(b), steps=4)
+
+
+def place_second_arm(page, b) -> None:
+    box = frame_box(page)
+    page.mouse.move(box["x"] + b[0] * box["w"], box["y"] + b[1] * box["h"], steps=4)
     page.mouse.down()
     page.mouse.up()
 
@@ -224,9 +232,9 @@ def test_review_together(server, active_session, student, coach, service, room, 
     )
 
     # 2. 0.25x from 0.20 s for 5 s: the follower keeps to the leader's timeline.
-    coach_page.get_by_role("button", name="0.25×").click()
+    coach_page.get_by_role("button", name=SPEED_QUARTER).click()
     scrub_to(coach_page, 200)
-    expect(student_page.get_by_role("button", name="0.25×")).to_have_attribute(
+    expect(student_page.get_by_role("button", name=SPEED_QUARTER)).to_have_attribute(
         "aria-pressed", "true"
     )
     coach_page.get_by_role("button", name="Play the swing").click()
@@ -250,13 +258,17 @@ def test_review_together(server, active_session, student, coach, service, room, 
     expect(student_page.locator("#review [data-role=play]")).to_have_attribute(
         "data-playing", "false"
     )
+    stopped_at = position_ms(coach_page)
     student_page.wait_for_function(
-        f"Math.abs(document.querySelector('{VIDEO}').currentTime * 1000 - {position_ms(coach_page)}) < 1"
+        f"Math.abs(document.querySelector('{VIDEO}').currentTime * 1000 - {stopped_at}) < 1"
     )
 
     # 3. The coach draws an angle on the paused frame: the student sees it with its degrees.
     coach_page.get_by_role("button", name="Angle").click()
-    draw_angle(coach_page, (0.30, 0.30), (0.50, 0.70), (0.75, 0.35))
+    drag_first_arm(coach_page, (0.30, 0.30), (0.50, 0.70))
+    # Still being drawn (the second arm follows the coach's mouse): already on the phone.
+    expect(student_page.locator("#review .review-overlay .shape-angle")).to_have_count(1)
+    place_second_arm(coach_page, (0.75, 0.35))
     coach_label = coach_page.locator("#review .review-overlay .shape-angle text")
     expect(coach_label).to_have_text(re.compile(r"^\d+°$"))
     expect(student_page.locator("#review .review-overlay .shape-angle text")).to_have_text(
@@ -307,7 +319,8 @@ def test_review_together(server, active_session, student, coach, service, room, 
     student_page.locator("#review [data-role=step-forward]").click()
     student_frame = frame_of(position_ms(student_page))
     coach_page.wait_for_function(
-        f"Math.floor(document.querySelector('{VIDEO}').currentTime * {FPS} + 1e-3) === {student_frame}"
+        f"Math.floor(document.querySelector('{VIDEO}').currentTime * {FPS} + 1e-3) "
+        f"=== {student_frame}"
     )
     coach_page.get_by_role("button", name="Take the lead back").click()
     expect(lead_status(coach_page)).to_have_text("You lead: the room follows your player.")
@@ -358,7 +371,7 @@ def test_keyboard_and_side_by_side(server, active_session, coach, service, room,
         f"document.querySelector('{VIDEO}').currentTime"
     )
     assert abs(offset - (20.5 / FPS - 0.5)) < 0.01
-    page.get_by_role("button", name="0.5×").click()
+    page.get_by_role("button", name=SPEED_HALF).click()
     page.get_by_role("button", name="Play the swing").click()
     page.wait_for_timeout(1500)
     page.get_by_role("button", name="Pause the swing").click()
@@ -374,3 +387,51 @@ def test_keyboard_and_side_by_side(server, active_session, coach, service, room,
     show_panel(page)
     page.screenshot(path=str(SCREENSHOTS / "review-compare-laptop.png"))
     assert room.errors == []
+
+
+GEOMETRY = "/static/coaching/review/geometry.js"
+
+
+def test_shape_geometry(server, room):
+    """The letterbox, the angle's degrees and the annotation limits, in the browser."""
+    page = room.open("anyone", PHONE)
+    page.goto("/login/")
+    result = page.evaluate(
+        f"""async () => {{
+          const g = await import("{GEOMETRY}");
+          const shape = (kind, n) => ({{kind, points: Array(n).fill([0.5, 0.5])}});
+          return {{
+            // A 16:9 picture in a 390x600 box: bars above and below.
+            box: g.contentBox(390, 600, 1280, 720),
+            // A 9:16 picture in a 16:9 box: bars left and right.
+            pillar: g.contentBox(1600, 900, 720, 1280),
+            // The middle of the painted picture is (0.5, 0.5) whatever the bars.
+            middle: g.normalizePoint(195 + 10, 300 + 20, {{left: 10, top: 20 + 190.3125,
+              width: 390, height: 219.375}}),
+            right: g.angleDegrees([[1, 0.5], [0.5, 0.5], [0.5, 0]], 1),
+            // On a 16:9 picture, arms 0.1 wide and 0.1 * 16/9 tall are square on screen:
+            // 45° as seen, not the 60.6° of the normalized numbers.
+            aspect: g.angleDegrees([[0.6, 0.5], [0.5, 0.5], [0.6, 0.5 - 0.1 * 16 / 9]], 16 / 9),
+            ok: g.annotationProblem(
+              [shape("angle", 3), {{...shape("line", 2), color: "#ff0000"}}], ""),
+            empty: g.annotationProblem([], ""),
+            tooMany: g.annotationProblem(Array(51).fill(shape("line", 2)), ""),
+            badKind: g.annotationProblem([shape("square", 2)], ""),
+            badCount: g.annotationProblem([shape("angle", 2)], ""),
+            outside: g.annotationProblem([{{kind: "line", points: [[0, 0], [1.2, 0.5]]}}], ""),
+            badColor: g.annotationProblem([{{...shape("line", 2), color: "red"}}], ""),
+            longNote: g.annotationProblem([shape("line", 2)], "x".repeat(501)),
+          }};
+        }}"""
+    )
+    assert result["box"] == {"x": 0, "y": 190.3125, "width": 390, "height": 219.375}
+    assert result["pillar"] == {"x": 546.875, "y": 0, "width": 506.25, "height": 900}
+    assert result["middle"] == [0.5, 0.5]
+    assert round(result["right"], 6) == 90
+    assert round(result["aspect"], 6) == 45
+    assert result["ok"] is None
+    assert result["empty"] == "empty"
+    assert result["tooMany"] == "too_many_shapes"
+    assert result["badKind"] == result["badCount"] == result["outside"] == "invalid_shape"
+    assert result["badColor"] == "invalid_shape"
+    assert result["longNote"] == "note_too_long"
