@@ -5,12 +5,10 @@ from typing import Any
 
 from coaching import events, policy, selectors
 from coaching.errors import ServiceError, invalid
-from coaching.realtime import review_standin
 from coaching.realtime.batching import Batcher
 from coaching.realtime.channel import Channel
 from coaching.realtime.db import in_db_thread
 from coaching.realtime.presence import PRESENCE_DIFF, PRESENCE_STATE, get_presence, new_ref
-from coaching.realtime.publish import broadcast
 from coaching.services.chat import ChatPost, chat_messages_post
 from coaching.services.lookup import get_session
 from coaching.services.notices import entry_announce
@@ -68,7 +66,6 @@ class SessionChannel(Channel):
         role = policy.check_join(self.user, session)
         reply = selectors.session_snapshot(session)
         reply["you"] = {**events.sender(self.user), "session_role": role}
-        reply.update(review_standin.snapshot_extras(session))  # stand-in (video-pages)
         replay: list[tuple[str, dict]] = []
         if last_seq is not None:
             missed = (
@@ -120,42 +117,10 @@ class SessionChannel(Channel):
             return await in_db_thread(session_control)(
                 session_id=self.session_id, actor=self.user, status=status, current_step=step
             )
-        if event.startswith(("review:", "annotation:")):
-            return await self._review_standin(event, payload)
-        raise ServiceError("unknown_event", f"Unknown event {event!r}.")
-
-    async def _review_standin(self, event: str, payload: dict[str, Any]) -> dict[str, Any]:
-        # Stand-in (video-pages branch only): video-server's handlers replace this.
-        session = await in_db_thread(get_session)(self.session_id)
-        if event == "review:update":
-            state = review_standin.review_update(session, self.user, payload)
-            await broadcast(self.topic, "review:state", state)
-            return state
-        if event == "review:lead":
-            state = review_standin.review_lead(
-                session, self.user, self.role, payload.get("user_id")
-            )
-            await broadcast(self.topic, "review:state", state)
-            return state
-        if event == "review:stroke":
-            await broadcast(
-                self.topic, "review:stroke", {**payload, "by": events.person(self.user)}
-            )
-            return {}
-        if event == "review:clear":
-            await broadcast(self.topic, "review:clear", {"by": events.person(self.user)})
-            return {}
-        if event == "annotation:save":
-            saved = await in_db_thread(review_standin.annotation_save)(
-                self.session_id, self.user, payload
-            )
-            return {"annotation": saved}
         raise ServiceError("unknown_event", f"Unknown event {event!r}.")
 
     async def handle_out(self, event: str, payload: dict[str, Any]) -> dict[str, Any] | None:
         seq = payload.get("seq")
-        if event == "review:stroke" and payload["by"]["id"] == str(self.user.pk):
-            return None  # stand-in (video-pages): strokes go to the others
         if not isinstance(seq, int):
             return payload  # ephemeral: progress ticks, presence
         if seq <= self.last_seq:
