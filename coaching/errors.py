@@ -25,3 +25,14 @@ class ServiceError(Exception):
 
 def invalid(field: str, message: str) -> ServiceError:
     return ServiceError("invalid_input", message, field=field)
+
+
+class RateLimited(ServiceError):
+    """Too many requests of one kind: retry after `retry_after_ms`."""
+
+    def __init__(self, message: str, *, retry_after_ms: int) -> None:
+        super().__init__("rate_limited", message)
+        self.retry_after_ms = retry_after_ms
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**super().as_dict(), "retry_after_ms": self.retry_after_ms}

@@ -9,11 +9,13 @@ from datetime import datetime
 from typing import Any
 
 from coaching.models import (
+    Annotation,
     ChatMessage,
     Checkpoint,
     CoachingSession,
     Feedback,
     SessionEvent,
+    Swing,
     User,
 )
 
@@ -76,6 +78,7 @@ def ai_feedback(feedback: Feedback) -> dict[str, Any]:
         "metrics": feedback.metrics,
         "recommendations": feedback.recommendations,
         "level": feedback.level,
+        "key_frames": feedback.key_frames,
         "created_at": epoch_ms(feedback.created_at),
     }
 
@@ -94,6 +97,40 @@ def checkpoint_added(checkpoint: Checkpoint) -> dict[str, Any]:
         "coach": person(checkpoint.coach),
         "note": checkpoint.note,
         "created_at": epoch_ms(checkpoint.created_at),
+    }
+
+
+def swing(swing: Swing) -> dict[str, Any]:
+    """A swing as the room plays it (the contract's `Swing`)."""
+    return {
+        "swing_id": swing.swing_id,
+        "video_url": swing.video_url,
+        "poster_url": swing.poster_url,
+        "fps": swing.fps,
+        "duration_ms": swing.duration_ms,
+        "club": swing.club,
+        "camera_angle": swing.camera_angle,
+        "label": swing.label,
+        "recorded_at": epoch_ms(swing.recorded_at) if swing.recorded_at else None,
+        "key_frames": swing.key_frames,
+    }
+
+
+def swing_added(added: Swing) -> dict[str, Any]:
+    return {"seq": added.seq, "session_id": added.session.session_id, "swing": swing(added)}
+
+
+def annotation_added(annotation: Annotation) -> dict[str, Any]:
+    return {
+        "id": str(annotation.pk),
+        "seq": annotation.seq,
+        "session_id": annotation.session.session_id,
+        "swing_id": annotation.swing.swing_id,
+        "time_ms": annotation.time_ms,
+        "shapes": annotation.shapes,
+        "note": annotation.note,
+        "coach": person(annotation.coach),
+        "created_at": epoch_ms(annotation.created_at),
     }
 
 

@@ -1,8 +1,9 @@
 """Data of the live coach mode: users, sessions, and what happens in a session.
 
 Every persisted event of a session (chat, state change, feedback, notice,
-checkpoint) is a `SessionEvent` row with a per-session increasing `seq`; the
-domain rows (`ChatMessage`, `Feedback`, `Checkpoint`) point at the same seq.
+checkpoint, swing, annotation) is a `SessionEvent` row with a per-session
+increasing `seq`; the domain rows (`ChatMessage`, `Feedback`, `Checkpoint`,
+`Swing`, `Annotation`) point at the same seq.
 """
 
 import secrets
@@ -139,6 +140,8 @@ class Feedback(models.Model):
     metrics = models.JSONField(default=dict, blank=True)
     recommendations = models.JSONField(default=list, blank=True)
     level = models.CharField(max_length=40, blank=True)
+    # The analysis's key positions of the swing, name → ms, like `Swing.key_frames`.
+    key_frames = models.JSONField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -162,6 +165,62 @@ class Checkpoint(models.Model):
     feedback = models.ForeignKey(Feedback, on_delete=models.CASCADE, related_name="checkpoints")
     coach = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT)
     note = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["session", "seq"]
+
+    def __str__(self) -> str:
+        return f"{self.session_id}#{self.seq}"
+
+
+class CameraAngle(models.TextChoices):
+    FACE_ON = "face_on", "Face-on"
+    DOWN_THE_LINE = "down_the_line", "Down-the-line"
+
+
+class Swing(models.Model):
+    """A recorded swing the Node API attached to the session: what the room plays."""
+
+    session = models.ForeignKey(CoachingSession, on_delete=models.CASCADE, related_name="swings")
+    seq = models.PositiveBigIntegerField()
+    swing_id = models.CharField(max_length=100)
+    video_url = models.CharField(max_length=1000)
+    poster_url = models.CharField(max_length=1000, null=True, blank=True)
+    fps = models.PositiveSmallIntegerField(null=True, blank=True)
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    club = models.CharField(max_length=40, null=True, blank=True)
+    camera_angle = models.CharField(
+        max_length=16, choices=CameraAngle.choices, null=True, blank=True
+    )
+    label = models.CharField(max_length=100, null=True, blank=True)
+    recorded_at = models.DateTimeField(null=True, blank=True)
+    # Key positions of the swing, name → ms from the start, e.g. {"top": 1230}.
+    key_frames = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["session", "seq"]
+        constraints = [
+            models.UniqueConstraint(fields=["session", "swing_id"], name="swing_id_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.session_id}/{self.swing_id}"
+
+
+class Annotation(models.Model):
+    """A coach's drawing on one frame of a swing, saved with the lesson."""
+
+    session = models.ForeignKey(
+        CoachingSession, on_delete=models.CASCADE, related_name="annotations"
+    )
+    seq = models.PositiveBigIntegerField()
+    swing = models.ForeignKey(Swing, on_delete=models.CASCADE, related_name="annotations")
+    time_ms = models.PositiveIntegerField()
+    shapes = models.JSONField()
+    note = models.TextField(blank=True)
+    coach = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -96,3 +96,42 @@ def check_post_notice(user: User) -> None:
 def check_checkpoint(user: User, session: CoachingSession) -> None:
     if session_role(user, session) != COACH:
         raise ServiceError("forbidden", "Only the session's coach saves checkpoints.")
+
+
+def check_annotate(user: User, session: CoachingSession) -> None:
+    if session_role(user, session) != COACH:
+        raise ServiceError("forbidden", "Only the session's coach saves annotations.")
+
+
+def check_review_update(user: User, leader_id: str | None) -> None:
+    """Only the current leader moves the shared playback."""
+    if leader_id is None or str(user.pk) != leader_id:
+        raise ServiceError("forbidden", "Only the leader of the review controls the playback.")
+
+
+def check_review_pass_lead(
+    user: User, session: CoachingSession, leader_id: str | None, target_id: str
+) -> None:
+    """The coach gives the lead to the student or takes it back; the student, while
+    leading, may hand it back to the coach. Nobody else leads."""
+    target = {str(session.student_id): STUDENT}
+    if session.coach_id is not None:
+        target[str(session.coach_id)] = COACH
+    if target_id not in target:
+        raise ServiceError(
+            "invalid_input", "user_id must be the session's coach or student.", field="user_id"
+        )
+    role = session_role(user, session)
+    if role == COACH:
+        return
+    if role == STUDENT and leader_id == str(user.pk) and target[target_id] == COACH:
+        return
+    raise ServiceError(
+        "forbidden", "Only the coach passes the lead (the leading student may hand it back)."
+    )
+
+
+def check_review_draw(user: User, role: str, leader_id: str | None) -> None:
+    """Live strokes: the session's coach, or whoever leads the review."""
+    if role != COACH and str(user.pk) != leader_id:
+        raise ServiceError("forbidden", "Only the coach or the review's leader draws.")

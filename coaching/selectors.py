@@ -7,24 +7,27 @@ from django.db.models import QuerySet
 from coaching import events, policy
 from coaching.errors import ServiceError
 from coaching.models import (
+    Annotation,
     ChatMessage,
     Checkpoint,
     CoachingSession,
     Feedback,
     SessionEvent,
     Status,
+    Swing,
     User,
 )
 
 SNAPSHOT_MESSAGES = 50
 SNAPSHOT_FEEDBACK = 20
+SNAPSHOT_ANNOTATIONS = 200
 # A rejoining client that missed more events than this reloads the snapshot instead.
 MAX_REPLAY = 500
 
 
 def session_snapshot(session: CoachingSession) -> dict[str, Any]:
     """The join reply: state, recent chat, feedback cards with the coach's checkpoints,
-    and the seq it is current to."""
+    the swings and the latest annotations, and the seq it is current to."""
     messages = list(
         ChatMessage.objects.filter(session=session)
         .select_related("sender", "session")
@@ -35,6 +38,7 @@ def session_snapshot(session: CoachingSession) -> dict[str, Any]:
         .select_related("session")
         .order_by("-seq")[:SNAPSHOT_FEEDBACK]
     )
+    annotations = list(annotation_list(session).order_by("-seq")[:SNAPSHOT_ANNOTATIONS])
     return {
         "session": events.session_state(session),
         "messages": [events.chat_added(m) for m in reversed(messages)],
@@ -44,6 +48,8 @@ def session_snapshot(session: CoachingSession) -> dict[str, Any]:
             for c in checkpoint_list(session).filter(feedback__in=feedback)
         ],
         "last_seq": session.last_seq,
+        "swings": [events.swing(w) for w in swing_list(session)],
+        "annotations": [events.annotation_added(a) for a in reversed(annotations)],
     }
 
 
@@ -107,3 +113,21 @@ def checkpoint_list(session: CoachingSession) -> QuerySet[Checkpoint]:
         .select_related("session", "feedback", "coach")
         .order_by("seq")
     )
+
+
+def swing_list(session: CoachingSession) -> QuerySet[Swing]:
+    """The session's swings (at most MAX_SWINGS_PER_SESSION), in the order attached."""
+    return Swing.objects.filter(session=session).select_related("session").order_by("seq")
+
+
+def annotation_list(session: CoachingSession) -> QuerySet[Annotation]:
+    return (
+        Annotation.objects.filter(session=session)
+        .select_related("session", "swing", "coach")
+        .order_by("seq")
+    )
+
+
+def annotations_for_recap(session: CoachingSession) -> list[dict[str, Any]]:
+    """The recap's `annotations`: every saved annotation, as `annotation:added`, in order."""
+    return [events.annotation_added(a) for a in annotation_list(session)]

@@ -138,6 +138,8 @@ PRESENCE_NODE_TTL = float(os.environ.get("PRESENCE_NODE_TTL", "20"))
 # Threads (each with its own database connection) that run socket handlers' ORM work.
 REALTIME_DB_THREADS = int(os.environ.get("REALTIME_DB_THREADS", "16"))
 REDIS_MAX_CONNECTIONS = int(os.environ.get("REDIS_MAX_CONNECTIONS", "200"))
+# Live drawing in the swing review: strokes one user may send per second (per process).
+REVIEW_STROKES_PER_SECOND = int(os.environ.get("REVIEW_STROKES_PER_SECOND", "60"))
 
 # Browser origins allowed to open the socket, besides the page's own origin.
 # Clients that send no Origin (apps, services, scripts) authenticate by token alone.

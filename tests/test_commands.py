@@ -1,9 +1,13 @@
 """Operator commands: create_user (as the contract gives it) and seed_demo."""
 
+from pathlib import Path
+
 import pytest
+from django.conf import settings
 from django.core.management import CommandError, call_command
 
-from coaching.models import CoachingSession, User
+from coaching.management.commands.seed_demo import DEMO_SWING
+from coaching.models import CoachingSession, SessionEvent, Swing, User
 
 
 @pytest.fixture(autouse=True)
@@ -47,3 +51,21 @@ def test_seed_demo_is_idempotent_and_prints_credentials(db, capsys):
     assert CoachingSession.objects.filter(status="waiting").count() == 1
     assert User.objects.get(username="coach").check_password("coach-pass")
     assert User.objects.get(username="node-api").role == "service"
+
+
+def test_seed_demo_attaches_the_demo_swing_once(db):
+    call_command("seed_demo")
+    call_command("seed_demo")
+    session = CoachingSession.objects.get(status="waiting")
+    [swing] = Swing.objects.filter(session=session)
+    assert swing.video_url == DEMO_SWING["video_url"] == "/static/demo/swing-demo.mp4"
+    assert swing.key_frames == {"address": 300, "top": 1500, "impact": 1800, "finish": 2500}
+    assert SessionEvent.objects.filter(session=session, event="swing:added").count() == 1
+
+
+def test_the_demo_clip_is_shipped_small(db):
+    static = Path(settings.BASE_DIR) / "static"
+    for url in (DEMO_SWING["video_url"], DEMO_SWING["poster_url"]):
+        shipped = static / url.removeprefix("/static/")
+        assert shipped.is_file(), shipped
+        assert shipped.stat().st_size <= 1_000_000

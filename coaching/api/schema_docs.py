@@ -19,9 +19,9 @@ speaking the Phoenix Channels V2 protocol for everything live.
 ## Roles
 * **student**: creates own sessions; reads own sessions, their chat, feedback and checkpoints.
 * **coach**: lists waiting sessions and own ones; claims a waiting one; reads the sessions
-  they coach; saves checkpoints there.
-* **service** (the Node API): creates sessions for a `student_id`; posts progress, feedback
-  and notices to any session.
+  they coach; saves checkpoints and annotations there.
+* **service** (the Node API): creates sessions for a `student_id`; attaches swings; posts
+  progress, feedback and notices to any session.
 * **admin** (Django staff): lists and reads every session; posts notices; ends sessions.
 
 ## Errors
@@ -40,17 +40,22 @@ Every error is `{"error": {"code": "…", "message": "…", "fields": {…}?}}`.
 ## Node API integration
 1. Create a session for a student: `POST /api/sessions/` `{"student_id": 42, "title": "…"}` → `201`
    with `session_id`. Coaches waiting in the lobby see it at once.
-2. While a swing is analysed: `POST /api/sessions/{session_id}/progress/`
+2. Attach the swing videos the room plays: `POST /api/sessions/{session_id}/swings/`
+   `{"swing_id", "video_url", "poster_url"?, "fps"?, "duration_ms"?, "club"?,
+   "camera_angle"?: "face_on|down_the_line", "label"?, "recorded_at"? (epoch ms),
+   "key_frames"?: {"top": 1300, …}}` → `201`; everyone gets `swing:added`. Or give them as
+   `"swings": [{…}]` in the create body.
+3. While a swing is analysed: `POST /api/sessions/{session_id}/progress/`
    `{"swing_id", "percent": 0-100, "step"}` → `202`; everyone in the session gets `swing:progress`.
-3. When the result is ready: `POST /api/sessions/{session_id}/feedback/`
+4. When the result is ready: `POST /api/sessions/{session_id}/feedback/`
    `{"swing_id", "summary", "metrics": {…}, "recommendations": ["…"], "level"}` → `201`;
    everyone gets `ai:feedback`.
-4. Optional announcements: `POST /api/sessions/{session_id}/notices/`
+5. Optional announcements: `POST /api/sessions/{session_id}/notices/`
    `{"text", "level": "info|success|warning|error", "notice_id"?}` → `201`;
    everyone gets `system:notice`.
 
-Retries are safe. Feedback is stored once per `swing_id`: a repeated POST answers `200`
-with the stored card and broadcasts nothing. A notice with a `notice_id` seen before
+Retries are safe. Swings and feedback are stored once per `swing_id`: a repeated POST answers `200`
+with the stored swing or card and broadcasts nothing. A notice with a `notice_id` seen before
 answers `200` with the first notice. Progress is not stored; a repeated tick is harmless.
 Whatever REST posts reaches every socket in the session, on every server process.
 
@@ -81,6 +86,8 @@ Joinable by the session's student and coach, and by admins as read-only observer
 * `phx_join` (client → server), params `{"last_seq"?: N}`. Ok reply:
   `{"session": <state>, "messages": [<chat:added>…] (latest 50),
   "feedback": [<ai:feedback>…] (latest 20), "checkpoints": [<checkpoint:added>…], "last_seq",
+  "swings": [<swing>…], "annotations": [<annotation:added>…] (latest 200),
+  "review": <review state>,
   "you": {"id", "role", "name", "session_role": "student"|"coach"|"observer"}, "recovery"?}`.
   Error reply: `{"reason": "not_found"|"forbidden"|"invalid_input"}`.
 * `chat:new` (client → server): `{"message", "client_msg_id"?}`; the sender comes from the
@@ -99,6 +106,26 @@ Joinable by the session's student and coach, and by admins as read-only observer
   coach comes in.
 * `checkpoint:added` (to all): `{"id", "seq", "session_id", "feedback_id", "swing_id",
   "coach": {"id", "name"}, "note", "created_at"}`.
+* `swing:added` (to all): `{"seq", "session_id", "swing": {"swing_id", "video_url",
+  "poster_url", "fps", "duration_ms", "club", "camera_angle", "label", "recorded_at",
+  "key_frames"}}`.
+* `annotation:save` (coach → server): `{"swing_id", "time_ms", "shapes": [<shape>…],
+  "note"?}`; a shape is `{"kind": "line"|"arrow"|"angle"|"circle", "points": [[x, y]…],
+  "color"?: "#rrggbb"}` with coordinates in 0..1 of the frame (2 points, 3 for an angle).
+  Ok reply: the `annotation:added` payload. Errors: `forbidden`, `session_ended`,
+  `invalid_input`.
+* `annotation:added` (to all): `{"id", "seq", "session_id", "swing_id", "time_ms", "shapes",
+  "note", "coach": {"id", "name"}, "created_at"}`.
+* `review:update` (the review's leader → server): `{"swing_id"?, "playing"?,
+  "position_ms"?, "rate"?: 0.25|0.5|1|2}`. Ok reply and `review:state` (to all): `{"swing_id",
+  "playing", "position_ms", "rate", "leader": {"id", "name"}|null, "server_ts", "version"}`;
+  live position = `position_ms + (playing ? (now_server - server_ts) * rate : 0)`.
+  No seq, not in the event log; the newest `version` wins.
+* `review:lead` (coach, or the leading student handing back → server): `{"user_id"}` →
+  `review:state` to all.
+* `review:stroke` (coach or leader → server): `{"stroke_id", "shape", "done"}` →
+  `review:stroke` `{…, "by": {"id", "name"}}` to the others; above 60 a second,
+  `rate_limited` with `retry_after_ms`. `review:clear` `{}` → `review:clear` `{"by"}` to all.
 * `presence:state` (to the joiner, after every join):
   `{"<user_id>": {"metas": [{"phx_ref", "name", "role", "online_at"}]}}`.
 * `presence:diff` (to all): `{"joins": {…}, "leaves": {…}}`, each shaped like the state.
@@ -117,9 +144,10 @@ waiting list, oldest first. Then, with the same session object as `GET /api/sess
 | `session:ended` | a session ended |
 
 ### Recovery
-Every persisted event of a session (chat, state change, feedback, notice, checkpoint)
-carries a per-session increasing `seq`; progress ticks and presence carry none. A client
-remembers the highest `seq` it has seen and rejoins with `{"last_seq": N}`: the reply has
+Every persisted event of a session (chat, state change, feedback, notice, checkpoint,
+swing, annotation) carries a per-session increasing `seq`; progress ticks, presence and
+review events carry none. A client remembers the highest `seq` it has seen and rejoins
+with `{"last_seq": N}`: the reply has
 `"recovery": {"mode": "replay", "after_seq": N, "count": K}` and the K missed events follow,
 in order, before live ones. When it missed too many (over 500) the reply says
 `"recovery": {"mode": "snapshot", "reason": "too_far_behind"}` and the client renders the

@@ -10,6 +10,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.db import transaction
 from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status, viewsets
@@ -29,9 +30,11 @@ from coaching.api.parsers import StrictJSONParser
 from coaching.errors import ServiceError
 from coaching.models import CoachingSession
 from coaching.services.analysis import feedback_record, progress_post
+from coaching.services.annotations import annotation_save
 from coaching.services.checkpoints import checkpoint_save
 from coaching.services.notices import notice_post
 from coaching.services.sessions import session_claim, session_create
+from coaching.services.swings import swing_attach, swings_attach
 
 
 class Pagination(PageNumberPagination):
@@ -124,7 +127,10 @@ class SessionViewSet(viewsets.GenericViewSet):
     )
     def create(self, request: Request) -> Response:
         """Open a waiting session: a student for themselves, the service account for
-        `student_id`. Coaches on `lobby:coaches` get `session:waiting`."""
+        `student_id`. Coaches on `lobby:coaches` get `session:waiting`.
+
+        The service account may attach `swings` at once (all stored or none, each
+        logged as `swing:added`); they are in the session's detail and `swings/`."""
         policy.check_create_session(request.user)
         data = validated(s.SessionCreateSerializer, request.data)
         student = None
@@ -132,7 +138,12 @@ class SessionViewSet(viewsets.GenericViewSet):
             student = get_user_model().objects.filter(pk=data["student_id"]).first()
             if student is None:
                 raise ServiceError("invalid_input", "No such student.", field="student_id")
-        session = session_create(creator=request.user, student=student, title=data["title"])
+        with transaction.atomic():
+            session = session_create(creator=request.user, student=student, title=data["title"])
+            if data.get("swings"):
+                swings_attach(
+                    session_id=session.session_id, actor=request.user, swings=data["swings"]
+                )
         return Response(events.lobby_entry(session), status=status.HTTP_201_CREATED)
 
     @extend_schema(
@@ -140,9 +151,15 @@ class SessionViewSet(viewsets.GenericViewSet):
         responses={200: s.SessionDetailSerializer, **s.error_responses(401, 404)},
     )
     def retrieve(self, request: Request, session_id: str) -> Response:
-        """One session you may see, with the seq it is current to."""
+        """One session you may see, with the seq it is current to and its swings."""
         session = self.visible(session_id)
-        return Response({**events.lobby_entry(session), "last_seq": session.last_seq})
+        return Response(
+            {
+                **events.lobby_entry(session),
+                "last_seq": session.last_seq,
+                "swings": [events.swing(w) for w in selectors.swing_list(session)],
+            }
+        )
 
     @extend_schema(
         summary="Claim a session (coach)",
@@ -273,4 +290,75 @@ class SessionViewSet(viewsets.GenericViewSet):
         policy.check_checkpoint(request.user, session)
         data = validated(s.CheckpointCreateSerializer, request.data)
         payload = checkpoint_save(session_id=session_id, coach=request.user, **data)
+        return Response(payload, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="List swings",
+        responses={200: s.SwingSerializer(many=True), **s.error_responses(401, 403, 404)},
+    )
+    @action(detail=True, methods=["get"])
+    def swings(self, request: Request, session_id: str) -> Response:
+        """Participants and admins: the session's swings, in the order attached."""
+        session = self.visible(session_id)
+        policy.check_read(request.user, session)
+        return self.paginated(selectors.swing_list(session), events.swing)
+
+    @extend_schema(
+        summary="Attach a swing (service)",
+        request=s.SwingCreateSerializer,
+        examples=[s.SWING_EXAMPLE, s.SWING_MINIMAL_EXAMPLE],
+        responses={
+            201: OpenApiResponse(
+                s.SwingSerializer, description="Stored and broadcast as `swing:added`."
+            ),
+            200: OpenApiResponse(
+                s.SwingSerializer,
+                description="A retry: the session has this `swing_id` already; the stored "
+                "swing is returned unchanged and not broadcast again.",
+            ),
+            **s.error_responses(400, 401, 403, 404),
+        },
+    )
+    @swings.mapping.post
+    def swing_create(self, request: Request, session_id: str) -> Response:
+        """Service account: attach a recorded swing to the session; everyone in it gets
+        `swing:added` (persisted, with a seq). Idempotent per `swing_id`. At most 100
+        swings per session; an ended session still takes swings (for its record)."""
+        self.visible(session_id)
+        policy.check_service(request.user)
+        data = validated(s.SwingCreateSerializer, request.data)
+        swing, created = swing_attach(session_id=session_id, actor=request.user, swing=data)
+        return Response(swing, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+    @extend_schema(
+        summary="List annotations",
+        responses={200: s.AnnotationSerializer(many=True), **s.error_responses(401, 403, 404)},
+    )
+    @action(detail=True, methods=["get"])
+    def annotations(self, request: Request, session_id: str) -> Response:
+        """Participants and admins: the coach's saved drawings, in seq order."""
+        session = self.visible(session_id)
+        policy.check_read(request.user, session)
+        return self.paginated(selectors.annotation_list(session), events.annotation_added)
+
+    @extend_schema(
+        summary="Save an annotation (coach)",
+        request=s.AnnotationCreateSerializer,
+        examples=[s.ANNOTATION_EXAMPLE],
+        responses={
+            201: OpenApiResponse(
+                s.AnnotationSerializer, description="Stored and broadcast as `annotation:added`."
+            ),
+            **s.error_responses(400, 401, 403, 404, 409),
+        },
+    )
+    @annotations.mapping.post
+    def annotation_create(self, request: Request, session_id: str) -> Response:
+        """The session's coach saves a drawing on a frame of one of its swings (at most 50
+        shapes, a note of up to 500 characters; at least one of them); everyone gets
+        `annotation:added`. Not after the session has ended (`session_ended`)."""
+        session = self.visible(session_id)
+        policy.check_annotate(request.user, session)
+        data = validated(s.AnnotationCreateSerializer, request.data)
+        payload = annotation_save(session_id=session_id, coach=request.user, **data)
         return Response(payload, status=status.HTTP_201_CREATED)

@@ -9,6 +9,8 @@ from coaching.realtime.batching import Batcher
 from coaching.realtime.channel import Channel
 from coaching.realtime.db import in_db_thread
 from coaching.realtime.presence import PRESENCE_DIFF, PRESENCE_STATE, get_presence, new_ref
+from coaching.services import review
+from coaching.services.annotations import annotation_save
 from coaching.services.chat import ChatPost, chat_messages_post
 from coaching.services.lookup import get_session
 from coaching.services.notices import entry_announce
@@ -59,6 +61,9 @@ class SessionChannel(Channel):
         self.last_seq = reply["last_seq"]
         if self._replay:
             self.last_seq = max(self.last_seq, self._replay[-1][1]["seq"])
+        reply["review"] = await review.current_review(
+            self.session_id, reply["session"]["coach"], reply["swings"]
+        )
         return reply
 
     def _load(self, last_seq: int | None) -> tuple[dict, str, list[tuple[str, dict]]]:
@@ -117,12 +122,25 @@ class SessionChannel(Channel):
             return await in_db_thread(session_control)(
                 session_id=self.session_id, actor=self.user, status=status, current_step=step
             )
+        if event == "annotation:save":
+            return await in_db_thread(annotation_save)(
+                session_id=self.session_id,
+                coach=self.user,
+                swing_id=payload.get("swing_id"),
+                time_ms=payload.get("time_ms"),
+                shapes=payload.get("shapes"),
+                note=payload.get("note", ""),
+            )
+        if event in review.EVENTS:
+            return await review.handle(event, self.session_id, self.user, self.role, payload)
         raise ServiceError("unknown_event", f"Unknown event {event!r}.")
 
     async def handle_out(self, event: str, payload: dict[str, Any]) -> dict[str, Any] | None:
         seq = payload.get("seq")
+        if review.is_own_stroke(event, payload, self.user):
+            return None
         if not isinstance(seq, int):
-            return payload  # ephemeral: progress ticks, presence
+            return payload  # ephemeral: progress ticks, presence, review
         if seq <= self.last_seq:
             return None  # already sent: in the join reply, the replay or a gap fill
         if seq > self.last_seq + 1:

@@ -5,9 +5,10 @@ from typing import Any
 from django.db import transaction
 
 from coaching import events, policy
-from coaching.models import Feedback, User
+from coaching.models import Feedback, Swing, User
 from coaching.realtime.publish import broadcast_on_commit
 from coaching.services.lookup import get_session, locked_session
+from coaching.services.swings import clean_key_frames
 
 
 @transaction.atomic
@@ -20,18 +21,22 @@ def feedback_record(
     metrics: dict[str, Any],
     recommendations: list[str],
     level: str = "",
+    key_frames: dict[str, int] | None = None,
 ) -> tuple[dict, bool]:
     """Store the feedback for `swing_id` once and broadcast `ai:feedback` once.
 
     Returns the feedback payload and whether it was created now (False on a retry,
     which returns the stored card unchanged). Feedback for an ended session is
-    still stored: an analysis result is never lost.
+    still stored: an analysis result is never lost. `key_frames` must lie within
+    the swing's duration when the session has that swing with a known duration.
     """
     policy.check_service(actor)
     session = locked_session(session_id)
     existing = Feedback.objects.filter(session=session, swing_id=swing_id).first()
     if existing is not None:
         return events.ai_feedback(existing), False
+    swing = Swing.objects.filter(session=session, swing_id=swing_id).first()
+    key_frames = clean_key_frames(key_frames, swing.duration_ms if swing else None)
     seq = events.next_seq(session)
     feedback = Feedback.objects.create(
         session=session,
@@ -41,6 +46,7 @@ def feedback_record(
         metrics=metrics,
         recommendations=recommendations,
         level=level,
+        key_frames=key_frames,
     )
     payload = events.log_event(session, "ai:feedback", events.ai_feedback(feedback), seq=seq)
     broadcast_on_commit(session.topic, "ai:feedback", payload)

@@ -25,6 +25,7 @@ from coaching.api.schema_docs import DESCRIPTION
 from coaching.models import CoachingSession, User
 from coaching.services.analysis import feedback_record
 from coaching.services.chat import chat_message_post
+from coaching.services.swings import swing_attach
 from tests.support.auth import token_for
 
 
@@ -65,6 +66,10 @@ CONTRACT = {
     ("/api/sessions/{session_id}/notices/", "post"),
     ("/api/sessions/{session_id}/checkpoints/", "get"),
     ("/api/sessions/{session_id}/checkpoints/", "post"),
+    ("/api/sessions/{session_id}/swings/", "get"),
+    ("/api/sessions/{session_id}/swings/", "post"),
+    ("/api/sessions/{session_id}/annotations/", "get"),
+    ("/api/sessions/{session_id}/annotations/", "post"),
 }
 
 
@@ -101,7 +106,38 @@ SOCKET_EVENTS = [
     "session:waiting",
     "session:claimed",
     "session:ended",
+    "swing:added",
+    "annotation:save",
+    "annotation:added",
+    "review:update",
+    "review:state",
+    "review:lead",
+    "review:stroke",
+    "review:clear",
 ]
+
+
+@pytest.mark.parametrize(
+    ("path", "examples"),
+    [
+        (
+            "/api/sessions/{session_id}/swings/",
+            {"A driver swing, face-on", "Only what is required"},
+        ),
+        ("/api/sessions/{session_id}/annotations/", {"Spine angle at the top"}),
+    ],
+)
+def test_swing_and_annotation_posts_have_examples(path, examples):
+    content = openapi()["paths"][path]["post"]["requestBody"]["content"]["application/json"]
+    assert {example["summary"] for example in content["examples"].values()} == examples
+
+
+def test_annotation_shapes_are_described_in_the_schema():
+    schemas = openapi()["components"]["schemas"]
+    shape = schemas["Shape"]
+    kind = schemas[shape["properties"]["kind"]["allOf"][0]["$ref"].rsplit("/", 1)[-1]]
+    assert kind["enum"] == ["line", "arrow", "angle", "circle"]
+    assert shape["properties"]["points"]["maxItems"] == 3
 
 
 @pytest.mark.parametrize("needle", ["/socket/websocket", "lobby:coaches", "last_seq", "vsn=2.0.0"])
@@ -120,7 +156,7 @@ def test_description_documents_every_socket_event(event):
 # cases; the fuzzing phase adds a few random ones.
 
 api = schemathesis.openapi.from_dict(openapi()).exclude(path="/api/schema/")
-coach_api = api.include(path_regex=r"/(claim|checkpoints)/$")
+coach_api = api.include(path_regex=r"/(claim|checkpoints|annotations)/$")
 FUZZ_SETTINGS = hypothesis_settings(
     max_examples=10, deadline=None, database=None, suppress_health_check=list(HealthCheck)
 )
@@ -156,6 +192,11 @@ def fuzzed_session(student, coach, service) -> CoachingSession:
         summary="Open face.",
         metrics={},
         recommendations=[],
+    )
+    swing_attach(  # the swing the annotation example draws on
+        session_id=session.session_id,
+        actor=service,
+        swing={"swing_id": "sw_999", "video_url": "/media/sw_999.mp4", "duration_ms": 3200},
     )
     return session
 

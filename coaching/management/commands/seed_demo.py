@@ -3,6 +3,7 @@ from django.core.management.base import BaseCommand
 
 from coaching.models import CoachingSession, Role, Status
 from coaching.services.sessions import session_create
+from coaching.services.swings import swing_attach
 
 DEMO_USERS = [
     # username, role, display name, password, staff
@@ -12,9 +13,24 @@ DEMO_USERS = [
     ("admin", Role.STUDENT, "Admin", "admin-pass", True),
 ]
 
+# The clip shipped in static/demo/, made by scripts/make_demo_swing.py (keep in step).
+DEMO_SWING = {
+    "swing_id": "demo_swing",
+    "video_url": "/static/demo/swing-demo.mp4",
+    "poster_url": "/static/demo/swing-demo.jpg",
+    "fps": 30,
+    "duration_ms": 3500,
+    "club": "driver",
+    "camera_angle": "face_on",
+    "label": "Demo swing",
+    "key_frames": {"address": 300, "top": 1500, "impact": 1800, "finish": 2500},
+}
+
 
 class Command(BaseCommand):
-    help = "Create the demo accounts and one waiting session (safe to run again)."
+    help = (
+        "Create the demo accounts and one waiting session with the demo swing (safe to run again)."
+    )
 
     def handle(self, *args, **options) -> None:
         users = get_user_model()
@@ -32,7 +48,8 @@ class Command(BaseCommand):
         waiting = CoachingSession.objects.filter(student=student, status=Status.WAITING).first()
         if waiting is None:
             waiting = session_create(creator=student, title="Driver: face opens at impact")
+        swing_attach(session_id=waiting.session_id, actor=made["node-api"], swing=DEMO_SWING)
         self.stdout.write("Demo accounts (username / password):")
         for username, role, _name, password, staff in DEMO_USERS:
             self.stdout.write(f"  {'admin' if staff else role:8} {username} / {password}")
-        self.stdout.write(f"Waiting session: {waiting.session_id}")
+        self.stdout.write(f"Waiting session: {waiting.session_id} (demo swing attached)")
