@@ -20,7 +20,6 @@ from tests.browser.test_coaching_page import (
     CHROMIUM_ARGS,
     NETWORK_NOISE,
     expect_connected,
-    in_thread,
     log_in,
     post_json,
     sync_api,
@@ -41,15 +40,16 @@ VIDEO = "#review video[data-role=video]"
 
 
 def demo_clips() -> list[str]:
-    """The WebM clips shipped under static/demo/ (video-server's demo swing), as URLs."""
-    return sorted(f"/static/demo/{p.name}" for p in (ROOT / "static" / "demo").glob("*.webm"))
+    """The clips shipped under static/demo/ (the demo swing), as URLs."""
+    demo = ROOT / "static" / "demo"
+    return sorted(f"/static/demo/{p.name}" for p in [*demo.glob("*.mp4"), *demo.glob("*.webm")])
 
 
 @pytest.fixture
 def clips():
     found = demo_clips()
     if not found:
-        pytest.skip("no WebM demo clip under static/demo/ (video-server's branch ships it)")
+        pytest.skip("no demo clip under static/demo/")
     return found
 
 
@@ -95,15 +95,10 @@ def room(server):
 
 
 def attach_swing(server, service, session_id: str, swing: dict) -> None:
-    """As the Node API does: POST the swing; before that endpoint exists, the stand-in."""
+    """As the Node API does: POST the swing to the session."""
     url = f"{server.http_url}/api/sessions/{session_id}/swings/"
     status, body = post_json(url, token_for(service), swing)
-    if status in (200, 201):
-        return
-    assert status in (404, 405), (status, body)
-    from coaching.realtime.review_standin import swing_add
-
-    in_thread(swing_add, session_id, swing)
+    assert status in (200, 201), (status, body)
 
 
 def swing(swing_id: str, video_url: str, **extra) -> dict:

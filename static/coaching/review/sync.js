@@ -9,6 +9,7 @@ const DEADBAND_MS = 8; // close enough: play at the leader's rate
 const CORRECTION_MS = 1000; // remove a small drift over about a second
 const MAX_RATE_NUDGE = 0.3; // never more than ±30 % off the leader's rate
 const CHECK_MS = 200;
+export const SHARED_RATES = [0.25, 0.5, 1, 2]; // the speeds the server accepts
 
 // Where the leader's video is at `serverNow` according to `state`.
 export function livePosition(state, serverNow) {
@@ -61,7 +62,9 @@ export class Sync {
   // ---- the leader --------------------------------------------------------------
 
   leaderMoved(type) {
-    if (type === "ratechange" && this.leading) this.player.rate = this.video.playbackRate;
+    if (type === "ratechange" && this.leading && SHARED_RATES.includes(this.video.playbackRate)) {
+      this.player.rate = this.video.playbackRate;
+    }
     if (!this.leading || !this.player.swing) return;
     this.sendSoon();
   }
@@ -116,6 +119,8 @@ export class Sync {
     this.state = state;
     if (leaderChanged) {
       this.following = true; // a new leader: everyone follows them
+      // A follower's speed may be nudged off the room's; the new leader's is not.
+      if (this.leading) this.video.playbackRate = this.player.rate;
       this.onChange();
     }
     return true;
