@@ -289,6 +289,10 @@ def test_review_together(server, active_session, student, coach, service, room, 
         expect(item).to_contain_text("Lead arm angle at the top")
     student_page.reload()
     expect_connected(student_page)
+    # The reloaded page starts where the room is (the server's review state).
+    student_page.wait_for_function(
+        f"Math.abs(document.querySelector('{VIDEO}').currentTime * 1000 - {stopped_at}) < 1"
+    )
     item = student_page.locator("#review [data-role=annotations] li")
     expect(item).to_contain_text("Lead arm angle at the top")
     expect(item.locator(".thumb-shapes .shape-angle")).to_have_count(1)

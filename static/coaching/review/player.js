@@ -203,7 +203,9 @@ export class Player {
       if (event.altKey || event.ctrlKey || event.metaKey || !this.swing) return;
       const target = event.target;
       const inPanel = ui.root.contains(target);
-      const free = target === document.body || target === document.documentElement;
+      // From the page itself only while the player is on screen (not behind another tab).
+      const free = (target === document.body || target === document.documentElement)
+        && ui.screen.offsetParent !== null;
       if (!inPanel && !free) return;
       const onScrub = target === ui.scrub;
       if (event.key === " " && (free || target === ui.screen || onScrub)) {
