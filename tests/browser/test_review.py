@@ -71,6 +71,7 @@ class Room:
             has_touch=mobile,
         )
         context.set_default_timeout(10_000)
+        context.add_init_script(WS_LOG)
         page = context.new_page()
         page.on("pageerror", lambda exc: self.errors.append(f"{name}: {exc}"))
         page.on("console", lambda msg: self._console(name, msg))
@@ -131,6 +132,39 @@ def position_ms(page) -> float:
 def sample(page) -> tuple[float, float]:
     """(video position ms, clock ms) at one instant of the page."""
     return tuple(page.eval_on_selector(VIDEO, "v => [v.currentTime * 1000, Date.now()]"))
+
+
+# Notes the page's clock time of each review frame sent or received on the socket.
+WS_LOG = """
+(() => {
+  const Native = window.WebSocket;
+  window.reviewFrames = [];
+  const note = (way, data) => {
+    const text = String(data);
+    if (text.includes('"review:')) window.reviewFrames.push([way, Date.now(), JSON.parse(text)]);
+  };
+  window.WebSocket = class extends Native {
+    constructor(...args) {
+      super(...args);
+      this.addEventListener("message", (event) => note("in", event.data));
+    }
+    send(data) {
+      note("out", data);
+      return super.send(data);
+    }
+  };
+})();
+"""
+
+
+def first_frame(page, way: str, event: str, position_ms: int) -> int:
+    """Clock time of the first review frame `event` for `position_ms` (Phoenix V2 array)."""
+    return page.evaluate(
+        """([way, event, position]) => window.reviewFrames.find(([w, , f]) =>
+             w === way && f[3] === event && f[4] && Math.round(
+               (f[4].response || f[4]).position_ms ?? -1) === position)[1]""",
+        [way, event, position_ms],
+    )
 
 
 def frame_of(ms: float) -> int:
@@ -221,9 +255,13 @@ def test_review_together(server, active_session, student, coach, service, room, 
     coach_seeked = coach_page.evaluate("window.seekedAt.at(-1)")
     student_seeked = student_page.evaluate("window.seekedAt.at(-1)")
     assert frame_of(position_ms(student_page)) == frame_of(position_ms(coach_page)) == 36
+    update_sent = first_frame(coach_page, "out", "review:update", 1200)
+    state_received = first_frame(student_page, "in", "review:state", 1200)
     print(
         f"\nseek to 1.20 s: student on the coach's frame {student_seeked[0] - coach_seeked[0]} ms "
-        f"after the coach's video got there ({student_seeked[0] - asked_at} ms after the input)"
+        f"after the coach's video got there ({student_seeked[0] - asked_at} ms after the input; "
+        f"review:update sent -> review:state received {state_received - update_sent} ms, "
+        f"student's seek {student_seeked[0] - state_received} ms)"
     )
 
     # 2. 0.25x from 0.20 s for 5 s: the follower keeps to the leader's timeline.
@@ -296,6 +334,10 @@ def test_review_together(server, active_session, student, coach, service, room, 
     item = student_page.locator("#review [data-role=annotations] li")
     expect(item).to_contain_text("Lead arm angle at the top")
     expect(item.locator(".thumb-shapes .shape-angle")).to_have_count(1)
+    item.locator("video").evaluate(
+        "v => v.readyState >= 2 || new Promise((ok) => { v.onloadeddata = ok; })"
+    )
+    item.screenshot(path=str(SCREENSHOTS / "review-annotation-item-phone.png"))
 
     # 5. The student steps out: the coach's moves leave them alone until "Follow coach".
     student_page.wait_for_function(f"document.querySelector('{VIDEO}').readyState >= 2")
@@ -413,7 +455,8 @@ def test_shape_geometry(server, room):
             aspect: g.angleDegrees([[0.6, 0.5], [0.5, 0.5], [0.6, 0.5 - 0.1 * 16 / 9]], 16 / 9),
             ok: g.annotationProblem(
               [shape("angle", 3), {{...shape("line", 2), color: "#ff0000"}}], ""),
-            empty: g.annotationProblem([], ""),
+            empty: g.annotationProblem([], "  "),
+            noteOnly: g.annotationProblem([], "Hips open too early"),
             tooMany: g.annotationProblem(Array(51).fill(shape("line", 2)), ""),
             badKind: g.annotationProblem([shape("square", 2)], ""),
             badCount: g.annotationProblem([shape("angle", 2)], ""),
@@ -430,6 +473,7 @@ def test_shape_geometry(server, room):
     assert round(result["aspect"], 6) == 45
     assert result["ok"] is None
     assert result["empty"] == "empty"
+    assert result["noteOnly"] is None
     assert result["tooMany"] == "too_many_shapes"
     assert result["badKind"] == result["badCount"] == result["outside"] == "invalid_shape"
     assert result["badColor"] == "invalid_shape"

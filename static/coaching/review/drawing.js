@@ -14,7 +14,7 @@ const toolName = (tool) => ({
 })[tool];
 
 const problemText = (problem) => ({
-  empty: gettext("Draw something on the frame first."),
+  empty: gettext("Draw on the frame or write a note first."),
   too_many_shapes: gettext("Too many shapes on one frame."),
   invalid_shape: gettext("A shape is not valid."),
   note_too_long: gettext("The note is too long."),
@@ -281,7 +281,7 @@ export class Drawing {
       button.disabled = !paused || !this.player.swing;
     }
     ui.saveForm.hidden = !may.save;
-    ui.save.disabled = this.saving || !this.shapes.length || !paused;
+    ui.save.disabled = this.saving || !paused;
     ui.drawHint.textContent = this.hint(paused);
     this.svg.classList.toggle("drawing", this.active);
   }

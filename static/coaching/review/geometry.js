@@ -72,9 +72,9 @@ export function isValidShape(shape) {
     && points.every(validPoint);
 }
 
-// Why an annotation cannot be saved, or null.
+// Why an annotation cannot be saved, or null. It needs a shape or a note.
 export function annotationProblem(shapes, note) {
-  if (!shapes.length) return "empty";
+  if (!shapes.length && !(note || "").trim()) return "empty";
   if (shapes.length > MAX_SHAPES) return "too_many_shapes";
   if (!shapes.every(isValidShape)) return "invalid_shape";
   if ((note || "").length > MAX_NOTE_CHARS) return "note_too_long";
