@@ -8,25 +8,44 @@ Both browsers and the server run on this machine, so `Date.now()` in either page
 server's clock; positions sampled in the two pages are compared at the same clock time.
 """
 
+import json
+import os
 import re
 import statistics
 import time
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from django.db import connections
 
-from tests.browser.test_coaching_page import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    NETWORK_NOISE,
-    expect_connected,
-    log_in,
-    post_json,
-    sync_api,
-)
 from tests.support.auth import token_for
 
+# Self-contained (not importing the other browser tests' helpers) so it runs on the
+# session page of either branch: the review panel is what it drives.
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--autoplay-policy=no-user-gesture-required",
+]
+PASSWORD = "pass-word-123"  # tests/conftest.py's users
+NETWORK_NOISE = ("Failed to load resource", "WebSocket connection to")
+
+sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
 expect = sync_api.expect
+
+pytestmark = pytest.mark.skipif(
+    not os.access(CHROMIUM, os.X_OK),
+    reason=f"{CHROMIUM} is missing: install Debian's chromium package (apt-get install chromium)",
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "docs" / "screenshots"
@@ -85,14 +104,38 @@ class Room:
 @pytest.fixture
 def room(server):
     with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[*CHROMIUM_ARGS, "--autoplay-policy=no-user-gesture-required"],
-        )
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             yield Room(browser, server.http_url)
         finally:
             browser.close()
+
+
+def in_thread(fn, /, *args, **kwargs):
+    """Django ORM calls outside Playwright's event loop thread (Django refuses them there)."""
+
+    def call():
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            connections.close_all()
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(call).result()
+
+
+def post_json(url: str, token: str, body: dict) -> tuple[int, dict]:
+    request = urllib.request.Request(
+        url,
+        data=json.dumps(body).encode(),
+        method="POST",
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read() or b"{}")
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read() or b"{}")
 
 
 def attach_swing(server, service, session_id: str, swing: dict) -> None:
@@ -118,10 +161,32 @@ def swing(swing_id: str, video_url: str, **extra) -> dict:
     }
 
 
+def log_in(page, user) -> None:
+    page.goto("/login/")
+    page.locator("#id_username").fill(user.username)
+    page.locator("#id_password").fill(PASSWORD)
+    page.locator("#id_password").press("Enter")
+    page.wait_for_url(re.compile(r"/(student|coach)/"))
+
+
+def expect_connected(page) -> None:
+    expect(page.locator("#connection")).to_have_attribute(
+        "data-state", re.compile(r"^(connected|online)$")
+    )
+
+
 def enter(page, user, session_id: str) -> None:
-    log_in(page, user, lands_on="/student/" if user.role == "student" else "/coach/")
+    log_in(page, user)
     page.goto(f"/sessions/{session_id}/")
     expect_connected(page)
+    show_swing(page)
+
+
+def show_swing(page) -> None:
+    """On a page with tabs for the room's parts (phones), open the swing's."""
+    swing_tab = page.locator("#tab-swing")
+    if swing_tab.count() and swing_tab.is_visible():
+        swing_tab.click()
     page.wait_for_function(f"document.querySelector('{VIDEO}').readyState >= 2", timeout=15_000)
 
 
@@ -207,6 +272,7 @@ def frame_box(page) -> dict:
 
 def drag_first_arm(page, a, vertex) -> None:
     """Angle tool, mouse on the frame at normalized points: drag from a to the vertex."""
+    page.locator(VIDEO).scroll_into_view_if_needed()
     box = frame_box(page)
     page.mouse.move(box["x"] + a[0] * box["w"], box["y"] + a[1] * box["h"])
     page.mouse.down()
@@ -327,6 +393,7 @@ def test_review_together(server, active_session, student, coach, service, room, 
         expect(item).to_contain_text("Lead arm angle at the top")
     student_page.reload()
     expect_connected(student_page)
+    show_swing(student_page)
     # The reloaded page starts where the room is (the server's review state).
     student_page.wait_for_function(
         f"Math.abs(document.querySelector('{VIDEO}').currentTime * 1000 - {stopped_at}) < 1"
@@ -366,6 +433,23 @@ def test_review_together(server, active_session, student, coach, service, room, 
     coach_page.get_by_role("button", name="Take the lead back").click()
     expect(lead_status(coach_page)).to_have_text("You lead: the room follows your player.")
     expect(lead_status(student_page)).to_have_text("Following IanPro")
+
+    # 7. The lesson ends. Where the page has an end-of-lesson recap (the lesson room's),
+    # it lists the drawing with its thumbnail.
+    from coaching.services.sessions import session_control
+
+    in_thread(session_control, session_id=session_id, actor=coach, status="ended")
+    student_page.reload()
+    expect_connected(student_page)
+    recap = student_page.locator("#recap")
+    if recap.count():
+        analysis_tab = student_page.locator("#tab-analysis")
+        if analysis_tab.is_visible():
+            analysis_tab.click()
+        expect(recap.locator(".annotation-thumb .shape-angle")).to_have_count(1)
+        expect(recap).to_contain_text("Lead arm angle at the top")
+        recap.locator(".annotation-thumb").scroll_into_view_if_needed()
+        student_page.screenshot(path=str(SCREENSHOTS / "review-recap-phone.png"))
 
     assert room.errors == []
 
