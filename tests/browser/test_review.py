@@ -34,7 +34,6 @@ CHROMIUM_ARGS = [
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
-    "--autoplay-policy=no-user-gesture-required",
 ]
 PASSWORD = "pass-word-123"  # tests/conftest.py's users
 NETWORK_NOISE = ("Failed to load resource", "WebSocket connection to")
@@ -79,6 +78,7 @@ class Room:
         self.browser = browser
         self.base_url = base_url
         self.errors: list[str] = []
+        self.contexts = []
 
     def open(self, name: str, viewport: dict, *, mobile: bool = False):
         context = self.browser.new_context(
@@ -91,6 +91,7 @@ class Room:
         )
         context.set_default_timeout(10_000)
         context.add_init_script(WS_LOG)
+        self.contexts.append(context)
         page = context.new_page()
         page.on("pageerror", lambda exc: self.errors.append(f"{name}: {exc}"))
         page.on("console", lambda msg: self._console(name, msg))
@@ -100,15 +101,48 @@ class Room:
         if msg.type == "error" and not msg.text.startswith(NETWORK_NOISE):
             self.errors.append(f"{name} console: {msg.text}")
 
+    def close(self) -> None:
+        for context in self.contexts:
+            context.close()
+
 
 @pytest.fixture
-def room(server):
+def room(request, server):
+    """Contexts in the run's shared Chromium where tests/browser/conftest.py has one
+    (Playwright's sync API allows one instance per thread), else in one of our own."""
+    try:
+        shared = request.getfixturevalue("browser")
+    except pytest.FixtureLookupError:
+        shared = None
+    if shared is not None:
+        opened = Room(shared, server.http_url)
+        yield opened
+        opened.close()
+        return
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             yield Room(browser, server.http_url)
         finally:
             browser.close()
+
+
+AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
+
+
+def check_axe(page, label: str) -> None:
+    """Where axe-core is installed: no serious or critical violations on the page as it is."""
+    if not AXE.exists():
+        return
+    if not page.evaluate("typeof window.axe !== 'undefined'"):
+        page.add_script_tag(content=AXE.read_text())
+    violations = page.evaluate("async () => (await axe.run(document)).violations")
+    bad = [
+        f"{v['id']} ({v['impact']}): {v['help']} {[n['target'] for n in v['nodes']][:3]}"
+        for v in violations
+        if v["impact"] in ("serious", "critical")
+    ]
+    assert bad == [], f"axe on {label}: {bad}"
 
 
 def in_thread(fn, /, *args, **kwargs):
@@ -379,6 +413,8 @@ def test_review_together(server, active_session, student, coach, service, room, 
         "points", coach_page.locator(arms).get_attribute("points")
     )
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    check_axe(coach_page, "the coach's room while drawing")
+    check_axe(student_page, "the student's room, following")
     show_panel(coach_page)
     coach_page.screenshot(path=str(SCREENSHOTS / "review-coach-laptop.png"))
     show_panel(student_page)
@@ -509,6 +545,7 @@ def test_keyboard_and_side_by_side(server, active_session, coach, service, room,
     assert main_ms > 700
     print(f"\nside by side: offset held at {compare_ms - main_ms - offset * 1000:+.1f} ms")
     assert abs(compare_ms - main_ms - offset * 1000) < 1
+    check_axe(page, "the room comparing two swings")
     show_panel(page)
     page.screenshot(path=str(SCREENSHOTS / "review-compare-laptop.png"))
     assert room.errors == []
