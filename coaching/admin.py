@@ -14,12 +14,14 @@ from django.utils.html import format_html
 
 from coaching.errors import ServiceError
 from coaching.models import (
+    Annotation,
     ChatMessage,
     Checkpoint,
     CoachingSession,
     Feedback,
     SessionEvent,
     Status,
+    Swing,
     User,
 )
 from coaching.services.sessions import session_end
@@ -176,4 +178,37 @@ class CheckpointAdmin(ReadOnlyMixin, admin.ModelAdmin):
     search_fields = ("session__session_id", "feedback__swing_id", "note")
     list_select_related = ("session", "feedback", "coach")
     fields = ("session", "seq", "feedback", "coach", "note", "created_at")
+    readonly_fields = fields
+
+
+@admin.register(Swing)
+class SwingAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    list_display = ("session", "seq", "swing_id", "label", "club", "camera_angle", "created_at")
+    list_filter = ("camera_angle",)
+    search_fields = ("swing_id", "session__session_id", "label")
+    list_select_related = ("session",)
+    fields = (
+        "session",
+        "seq",
+        "swing_id",
+        "video_url",
+        "poster_url",
+        "fps",
+        "duration_ms",
+        "club",
+        "camera_angle",
+        "label",
+        "recorded_at",
+        "key_frames",
+        "created_at",
+    )
+    readonly_fields = fields
+
+
+@admin.register(Annotation)
+class AnnotationAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    list_display = ("session", "seq", "swing", "time_ms", "coach", "note", "created_at")
+    search_fields = ("session__session_id", "swing__swing_id", "note")
+    list_select_related = ("session", "swing", "coach")
+    fields = ("session", "seq", "swing", "time_ms", "shapes", "note", "coach", "created_at")
     readonly_fields = fields

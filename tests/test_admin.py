@@ -8,9 +8,11 @@ from django.test import Client
 
 from coaching.events import LOBBY_TOPIC
 from coaching.models import CoachingSession, Role, Status, User
+from coaching.services.annotations import annotation_save
 from coaching.services.chat import chat_message_post
 from coaching.services.checkpoints import checkpoint_save
 from coaching.services.notices import notice_post
+from coaching.services.swings import swing_attach
 from tests.support.auth import token_for
 from tests.support.broadcasts import captured_broadcasts, events_named
 from tests.support.phoenix import PhoenixClient
@@ -174,3 +176,26 @@ def test_ending_from_the_admin_reaches_connected_sockets(
         end_via_admin(client, active_session)
         state = socket.event(active_session.topic, "session:state")
         assert state["status"] == "ended"
+
+
+@pytest.mark.parametrize("path", ["swing", "annotation"])
+def test_swings_and_annotations_are_listed_read_only(
+    admin_client, service, coach, active_session, path
+):
+    swing_attach(
+        session_id=active_session.session_id,
+        actor=service,
+        swing={"swing_id": "sw_1", "video_url": "/media/a.mp4"},
+    )
+    annotation_save(
+        session_id=active_session.session_id,
+        coach=coach,
+        swing_id="sw_1",
+        time_ms=0,
+        shapes=[],
+        note="Look here",
+    )
+    response = admin_client.get(f"/admin/coaching/{path}/", {"q": "sw_1"})
+    assert response.status_code == 200
+    assert active_session.session_id in response.content.decode()
+    assert admin_client.get(f"/admin/coaching/{path}/add/").status_code == 403

@@ -84,9 +84,12 @@ def live_position(state: ReviewState, now: int, duration_ms: int | None) -> floa
 
 
 def _rebased(state: ReviewState, room: Room, now: int) -> ReviewState:
-    """The state restamped at `now`, with the position it has reached; next version."""
+    """The state restamped at `now`, with the position it has reached; next version.
+
+    A state from before the session had swings takes its first one."""
     return {
         **state,
+        "swing_id": state["swing_id"] or next(iter(room.durations), None),
         "position_ms": round(live_position(state, now, room.durations.get(state["swing_id"])), 3),
         "server_ts": now,
         "version": state["version"] + 1,
@@ -126,10 +129,11 @@ async def current_review(
     session_id: str, coach: dict[str, str] | None, swings: list[dict[str, Any]]
 ) -> ReviewState:
     """The state a joining viewer starts from (the join snapshot's `review`)."""
+    first_swing_id = swings[0]["swing_id"] if swings else None
     state = await get_review_store().get(session_id)
     if state is None:
-        return initial_state(coach, swings[0]["swing_id"] if swings else None)
-    return state
+        return initial_state(coach, first_swing_id)
+    return {**state, "swing_id": state["swing_id"] or first_swing_id}
 
 
 async def _publish(session_id: str, event: str, payload: dict[str, Any]) -> None:
