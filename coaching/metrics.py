@@ -190,6 +190,16 @@ METRICS: tuple[Metric, ...] = (
         ("tempo",),
     ),
     Metric(
+        "consistency",
+        "일관성",
+        "Consistency",
+        "",
+        2,
+        (0.7, 1.0),
+        "higher",
+        ("consistency_score",),
+    ),
+    Metric(
         "backswing_time",
         "백스윙 시간",
         "Backswing time",

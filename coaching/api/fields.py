@@ -79,9 +79,6 @@ MAX_METRICS_STRING_CHARS = 200
 MAX_METRICS_NUMBER = 10**15
 
 
-METRICS_KEY_SCHEMA = {"maxLength": MAX_METRICS_KEY_CHARS, "pattern": SCHEMA_PATTERN}
-
-
 def _metrics_value_schema(levels: int) -> dict[str, Any]:
     """A metrics value that may still hold `levels` levels of objects or lists."""
     kinds: list[dict[str, Any]] = [
@@ -95,7 +92,6 @@ def _metrics_value_schema(levels: int) -> dict[str, Any]:
             {
                 "type": "object",
                 "maxProperties": MAX_METRICS_ENTRIES,
-                "propertyNames": METRICS_KEY_SCHEMA,
                 "additionalProperties": inner,
             }
         )
@@ -106,7 +102,6 @@ def _metrics_value_schema(levels: int) -> dict[str, Any]:
 METRICS_SCHEMA = {
     "type": "object",
     "maxProperties": MAX_METRICS_ENTRIES,
-    "propertyNames": METRICS_KEY_SCHEMA,
     "additionalProperties": _metrics_value_schema(MAX_METRICS_DEPTH - 1),
     "description": (
         'Free-form measurements, e.g. `{"face_angle": 5.2, "tempo": {"ratio": 3.1}}`: numbers '
@@ -178,18 +173,14 @@ def key_frames_schema() -> dict[str, Any]:
         "type": "object",
         "nullable": True,
         "maxProperties": swings.MAX_KEY_FRAMES,
-        "propertyNames": {
-            "minLength": 1,
-            "maxLength": swings.MAX_KEY_FRAME_NAME_CHARS,
-            "pattern": swings.KEY_FRAME_NAME_PATTERN,
-        },
         "additionalProperties": {
             "type": "integer",
             "minimum": 0,
             "maximum": swings.MAX_DURATION_MS,
         },
         "description": "Key positions of the swing, name → ms, within the swing's `duration_ms` "
-        "when it is known.",
+        f"when it is known; names of 1-{swings.MAX_KEY_FRAME_NAME_CHARS} characters, not all "
+        "spaces (OpenAPI 3.0 cannot state rules on keys).",
     }
 
 

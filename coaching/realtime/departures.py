@@ -21,7 +21,7 @@ from django.conf import settings
 from coaching.errors import ServiceError
 from coaching.models import User
 from coaching.realtime.db import in_db_thread
-from coaching.realtime.lifecycle import on_server_shutdown
+from coaching.realtime.lifecycle import on_server_shutdown, stopping
 from coaching.realtime.presence import get_presence
 from coaching.services.notices import leave_announce
 
@@ -55,7 +55,7 @@ class Departures:
 
     def schedule(self, departure: Departure) -> None:
         """Check `departure` after the grace period (once per user and topic here)."""
-        if self._stopping:
+        if self._stopping or stopping():
             return  # the server's own stop closed this connection
         key = (departure.topic, departure.user_key)
         if key in self._pending:

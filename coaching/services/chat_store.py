@@ -33,6 +33,7 @@ from django.db import connections
 from coaching import events, policy, state
 from coaching.errors import ServiceError
 from coaching.models import CoachingSession
+from coaching.outage import UNAVAILABLE_MESSAGE, unavailable_error
 from coaching.realtime.batching import Batcher
 from coaching.realtime.publish import broadcast_queued
 from coaching.services.chat import ChatPost, chat_messages_post, clean_client_msg_id, clean_message
@@ -78,7 +79,10 @@ class _Pending:
 
 class _Unavailable(ServiceError):
     def __init__(self) -> None:
-        super().__init__("unavailable", "The database is unavailable; retry.")
+        super().__init__("unavailable", UNAVAILABLE_MESSAGE)
+
+    def as_dict(self) -> dict[str, Any]:
+        return unavailable_error()  # with `retry_after_ms`, like every `unavailable`
 
 
 class PgChatWriter:

@@ -26,8 +26,6 @@ MAX_CLUB_CHARS = 40
 MAX_LABEL_CHARS = 100
 MAX_KEY_FRAMES = 20
 MAX_KEY_FRAME_NAME_CHARS = 30
-# The schema's form of the name rule (JSON Schema patterns are not anchored).
-KEY_FRAME_NAME_PATTERN = r"^(?=[\s\S]*\S)[^\u0000]*$"
 # Site-relative media: our own static files (the demo clip) or uploaded media.
 LOCAL_MEDIA_PREFIXES = ("/static/", "/media/")
 MAX_RECORDED_AT_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z

@@ -223,7 +223,7 @@ def test_whole_lesson(server, student, coach, service, pages, lang, student_view
             ]
         )
         expect(card.locator('[data-metric="face_angle"] .metric-value')).to_have_text("5.2°")
-        expect(card.locator('[data-metric="tempo_ratio"] .metric-value')).to_have_text("0.92")
+        expect(card.locator('[data-metric="tempo_ratio"] .metric-value')).to_have_text("0.92:1")
         expect(card.locator('[data-metric="consistency"] .metric-value')).to_have_text("0.31")
         driver = card.locator('[data-metric="wrist_hinge.driver"] .metric-value')
         expect(driver).to_have_text("-1.2")

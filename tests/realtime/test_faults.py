@@ -368,7 +368,9 @@ class TestShutdown:
     def test_sigterm_under_chat_load_exits_promptly_and_keeps_every_acknowledged_line(
         self, spawn_server, student, coach, active_session
     ):
-        server = spawn_server()
+        server = spawn_server(
+            CHAT_RATE_PER_SECOND="1000", CHAT_RATE_BURST="1000"
+        )  # load, not abuse
         topic = active_session.topic
         acked: list[str] = []
         closed_codes: list[int | None] = []
