@@ -98,14 +98,30 @@ class Pages:
         self.errors: list[str] = []
         self.contexts = []
 
-    def open(self, name: str, *, lang: str = "en", viewport=DESKTOP, base_url: str | None = None):
+    def open(
+        self,
+        name: str,
+        *,
+        lang: str = "en",
+        viewport=DESKTOP,
+        base_url: str | None = None,
+        mobile: bool = False,
+        init_script: str | None = None,
+    ):
+        """A page in a new context. `mobile`: a phone's screen density and touch (use with
+        `viewport=PHONE`); `init_script`: JavaScript run in every document before its own."""
         context = self.browser.new_context(
             base_url=base_url or self.base_url,
             viewport=viewport,
             locale=LOCALES[lang],
             timezone_id="Asia/Seoul",
+            device_scale_factor=2 if mobile else 1,
+            is_mobile=mobile,
+            has_touch=mobile,
         )
         context.set_default_timeout(10_000)
+        if init_script is not None:
+            context.add_init_script(init_script)
         self.contexts.append(context)
         page = context.new_page()
         page.on("pageerror", lambda exc: self.errors.append(f"{name}: {exc}"))

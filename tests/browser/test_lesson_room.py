@@ -22,7 +22,7 @@ from tests.browser.conftest import (
     in_thread,
     log_in,
 )
-from tests.support.proxy import CuttableProxy
+from tests.support.proxy import TcpProxy
 
 SCREENSHOTS = ROOT / "docs" / "screenshots"
 
@@ -292,7 +292,7 @@ def test_whole_lesson(server, student, coach, service, pages, lang, student_view
 
 def test_network_drop_loses_and_doubles_nothing(server, active_session, student, coach, pages):
     """Offline 30 s: the banner within 10 s, lines typed meanwhile arrive once and in order."""
-    proxy = CuttableProxy(server.port)
+    proxy = TcpProxy(server.port)
     try:
         student_page = pages.open("student", base_url=proxy.http_url)
         coach_page = pages.open("coach")
@@ -305,7 +305,7 @@ def test_network_drop_loses_and_doubles_nothing(server, active_session, student,
         expect(chat_texts(coach_page)).to_have_text(["before the drop"])
 
         # The network goes silent (no FIN, no RST): only the heartbeat can tell.
-        proxy.cut()
+        proxy.blackhole()
         cut_at = time.monotonic()
         expect(student_page.locator("#connection-banner")).to_have_class(
             re.compile("is-shown"), timeout=10_000
@@ -336,7 +336,7 @@ def test_network_drop_loses_and_doubles_nothing(server, active_session, student,
         expect(student_page.locator("#connection-banner")).not_to_have_class(re.compile("is-shown"))
 
         # A line still in the outbox when the page reloads is sent after the reload, once.
-        proxy.cut()
+        proxy.blackhole()
         expect(student_page.locator("#connection")).not_to_have_attribute(
             "data-state", "online", timeout=10_000
         )

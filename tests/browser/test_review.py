@@ -8,48 +8,26 @@ Both browsers and the server run on this machine, so `Date.now()` in either page
 server's clock; positions sampled in the two pages are compared at the same clock time.
 """
 
-import json
-import os
 import re
 import statistics
 import time
-import urllib.error
-import urllib.request
-from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
-from django.db import connections
 
+from tests.browser.conftest import (
+    AXE,
+    DESKTOP,
+    PASSWORD,
+    PHONE,
+    ROOT,
+    expect,
+    in_thread,
+    post_json,
+)
+from tests.browser.conftest import check_axe as check_axe_installed
 from tests.support.auth import token_for
 
-# Self-contained (not importing the other browser tests' helpers) so it runs on the
-# session page of either branch: the review panel is what it drives.
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-PASSWORD = "pass-word-123"  # tests/conftest.py's users
-NETWORK_NOISE = ("Failed to load resource", "WebSocket connection to")
-
-sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
-expect = sync_api.expect
-
-pytestmark = pytest.mark.skipif(
-    not os.access(CHROMIUM, os.X_OK),
-    reason=f"{CHROMIUM} is missing: install Debian's chromium package (apt-get install chromium)",
-)
-
-ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "docs" / "screenshots"
-LAPTOP = {"width": 1280, "height": 800}
-PHONE = {"width": 390, "height": 844}
 FPS = 30
 SPEED_QUARTER = "0.25\N{MULTIPLICATION SIGN}"
 SPEED_HALF = "0.5\N{MULTIPLICATION SIGN}"
@@ -71,105 +49,10 @@ def clips():
     return found
 
 
-class Room:
-    """Browser contexts that record page errors; the coach on a laptop, the student on a phone."""
-
-    def __init__(self, browser, base_url: str) -> None:
-        self.browser = browser
-        self.base_url = base_url
-        self.errors: list[str] = []
-        self.contexts = []
-
-    def open(self, name: str, viewport: dict, *, mobile: bool = False):
-        context = self.browser.new_context(
-            base_url=self.base_url,
-            locale="en-US",  # the English labels the test reads, whatever the default
-            viewport=viewport,
-            device_scale_factor=2 if mobile else 1,
-            is_mobile=mobile,
-            has_touch=mobile,
-        )
-        context.set_default_timeout(10_000)
-        context.add_init_script(WS_LOG)
-        self.contexts.append(context)
-        page = context.new_page()
-        page.on("pageerror", lambda exc: self.errors.append(f"{name}: {exc}"))
-        page.on("console", lambda msg: self._console(name, msg))
-        return page
-
-    def _console(self, name: str, msg) -> None:
-        if msg.type == "error" and not msg.text.startswith(NETWORK_NOISE):
-            self.errors.append(f"{name} console: {msg.text}")
-
-    def close(self) -> None:
-        for context in self.contexts:
-            context.close()
-
-
-@pytest.fixture
-def room(request, server):
-    """Contexts in the run's shared Chromium where tests/browser/conftest.py has one
-    (Playwright's sync API allows one instance per thread), else in one of our own."""
-    try:
-        shared = request.getfixturevalue("browser")
-    except pytest.FixtureLookupError:
-        shared = None
-    if shared is not None:
-        opened = Room(shared, server.http_url)
-        yield opened
-        opened.close()
-        return
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield Room(browser, server.http_url)
-        finally:
-            browser.close()
-
-
-AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
-
-
 def check_axe(page, label: str) -> None:
     """Where axe-core is installed: no serious or critical violations on the page as it is."""
-    if not AXE.exists():
-        return
-    if not page.evaluate("typeof window.axe !== 'undefined'"):
-        page.add_script_tag(content=AXE.read_text())
-    violations = page.evaluate("async () => (await axe.run(document)).violations")
-    bad = [
-        f"{v['id']} ({v['impact']}): {v['help']} {[n['target'] for n in v['nodes']][:3]}"
-        for v in violations
-        if v["impact"] in ("serious", "critical")
-    ]
-    assert bad == [], f"axe on {label}: {bad}"
-
-
-def in_thread(fn, /, *args, **kwargs):
-    """Django ORM calls outside Playwright's event loop thread (Django refuses them there)."""
-
-    def call():
-        try:
-            return fn(*args, **kwargs)
-        finally:
-            connections.close_all()
-
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(call).result()
-
-
-def post_json(url: str, token: str, body: dict) -> tuple[int, dict]:
-    request = urllib.request.Request(
-        url,
-        data=json.dumps(body).encode(),
-        method="POST",
-        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, json.loads(response.read() or b"{}")
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read() or b"{}")
+    if AXE.exists():
+        check_axe_installed(page, label)
 
 
 def attach_swing(server, service, session_id: str, swing: dict) -> None:
@@ -325,7 +208,7 @@ def place_second_arm(page, b) -> None:
     page.mouse.up()
 
 
-def test_review_together(server, active_session, student, coach, service, room, clips):
+def test_review_together(server, active_session, student, coach, service, pages, clips):
     session_id = active_session.session_id
     attach_swing(
         server,
@@ -334,8 +217,8 @@ def test_review_together(server, active_session, student, coach, service, room, 
         swing("sw_demo", clips[0], key_frames={"address": 0, "top": 900, "impact": 1400}),
     )
 
-    coach_page = room.open("coach", LAPTOP)
-    student_page = room.open("student", PHONE, mobile=True)
+    coach_page = pages.open("coach", viewport=DESKTOP, init_script=WS_LOG)
+    student_page = pages.open("student", viewport=PHONE, mobile=True, init_script=WS_LOG)
     enter(coach_page, coach, session_id)
     enter(student_page, student, session_id)
     expect(lead_status(coach_page)).to_have_text("You lead: the room follows your player.")
@@ -487,14 +370,14 @@ def test_review_together(server, active_session, student, coach, service, room, 
         recap.locator(".annotation-thumb").scroll_into_view_if_needed()
         student_page.screenshot(path=str(SCREENSHOTS / "review-recap-phone.png"))
 
-    assert room.errors == []
+    assert pages.errors == []
 
 
-def test_keyboard_and_side_by_side(server, active_session, coach, service, room, clips):
+def test_keyboard_and_side_by_side(server, active_session, coach, service, pages, clips):
     session_id = active_session.session_id
     attach_swing(server, service, session_id, swing("sw_before", clips[0], label="Before"))
     attach_swing(server, service, session_id, swing("sw_after", clips[-1], label="After"))
-    page = room.open("coach", LAPTOP)
+    page = pages.open("coach", viewport=DESKTOP, init_script=WS_LOG)
     enter(page, coach, session_id)
     expect(page.get_by_role("combobox", name="Swing", exact=True)).to_have_value("sw_before")
 
@@ -548,15 +431,15 @@ def test_keyboard_and_side_by_side(server, active_session, coach, service, room,
     check_axe(page, "the room comparing two swings")
     show_panel(page)
     page.screenshot(path=str(SCREENSHOTS / "review-compare-laptop.png"))
-    assert room.errors == []
+    assert pages.errors == []
 
 
 GEOMETRY = "/static/coaching/review/geometry.js"
 
 
-def test_shape_geometry(server, room):
+def test_shape_geometry(server, pages):
     """The letterbox, the angle's degrees and the annotation limits, in the browser."""
-    page = room.open("anyone", PHONE)
+    page = pages.open("anyone", viewport=PHONE, init_script=WS_LOG)
     page.goto("/login/")
     result = page.evaluate(
         f"""async () => {{

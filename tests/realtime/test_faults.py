@@ -17,8 +17,9 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from coaching.models import ChatMessage
 from tests.support.auth import token_for
-from tests.support.faults import RedisServer, TcpProxy
+from tests.support.faults import RedisServer
 from tests.support.phoenix import PhoenixClient
+from tests.support.proxy import TcpProxy
 from tests.support.servers import test_database_url
 
 # Short liveness settings so that the bounds are seconds; defaults are 5 s / 20 s.
@@ -309,7 +310,7 @@ class TestPostgresOutage:
         if connection.vendor != "postgresql":
             pytest.skip("needs PostgreSQL")
         db = connection.settings_dict
-        proxy = TcpProxy(db.get("HOST") or "127.0.0.1", int(db.get("PORT") or 5432))
+        proxy = TcpProxy(int(db.get("PORT") or 5432), db.get("HOST") or "127.0.0.1")
         try:
             url = test_database_url().replace(f":{db.get('PORT') or 5432}/", f":{proxy.port}/")
             server = spawn_server(DATABASE_URL=url)

@@ -14,8 +14,8 @@ from websockets.sync.client import connect
 from coaching.models import ChatMessage, SessionEvent
 from tests.support import servers
 from tests.support.auth import token_for
-from tests.support.pg_proxy import PostgresProxy
 from tests.support.phoenix import PhoenixClient
+from tests.support.proxy import TcpProxy
 
 
 def refused_status(url: str, **kwargs) -> int:
@@ -414,14 +414,14 @@ class TestDatabaseOutage:
             pytest.skip("needs PostgreSQL behind a proxy the test can cut")
         db = connection.settings_dict
         port = int(db.get("PORT") or 5432)
-        proxy = PostgresProxy(db.get("HOST") or "127.0.0.1", port)
+        proxy = TcpProxy(port, db.get("HOST") or "127.0.0.1")
         try:
             url = servers.test_database_url().replace(f":{port}/", f":{proxy.port}/")
             server = spawn_server(DATABASE_URL=url, OUTAGE_LOG_INTERVAL="60")
             topic = active_session.topic
             with PhoenixClient(server.socket_url, token_for(student)) as client:
                 join_ref, _ = client.join_ok(topic)
-                proxy.cut()
+                proxy.outage()
                 for i in range(5):
                     reply = client.call(topic, join_ref, "chat:new", {"message": f"lost {i}"})
                     assert reply["status"] == "error"

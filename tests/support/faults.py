@@ -1,17 +1,15 @@
-"""Dependencies the fault tests may break: a private Redis and a PostgreSQL proxy.
+"""A dependency the fault tests may break: a private Redis.
 
 The machine's shared Redis and PostgreSQL are never stopped; a test that needs
 Redis to die starts its own `redis-server` on a free port, and a test that needs
-PostgreSQL to go away puts a TCP proxy it controls between the servers and the
-test database.
+PostgreSQL to go away puts a `tests.support.proxy.TcpProxy` it controls between the
+servers and the test database.
 """
 
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -98,72 +96,3 @@ class RedisServer:
     def close(self) -> None:
         self.kill()
         shutil.rmtree(self.dir, ignore_errors=True)
-
-
-class TcpProxy:
-    """Forwards 127.0.0.1:port to a target; `outage()` drops every connection and
-    refuses new ones (accepted, then closed at once) until `restore()`."""
-
-    def __init__(self, target_host: str, target_port: int) -> None:
-        self.target = (target_host, target_port)
-        self.port = free_port()
-        self.down = threading.Event()
-        self._lock = threading.Lock()
-        self._open: set[socket.socket] = set()
-        self._listener = socket.create_server(("127.0.0.1", self.port))
-        self._closed = False
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while not self._closed:
-            try:
-                client, _ = self._listener.accept()
-            except OSError:
-                return
-            if self.down.is_set():
-                client.close()
-                continue
-            try:
-                upstream = socket.create_connection(self.target, timeout=5)
-            except OSError:
-                client.close()
-                continue
-            upstream.settimeout(None)
-            with self._lock:
-                self._open.update((client, upstream))
-            for src, dst in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pipe, args=(src, dst), daemon=True).start()
-
-    def _pipe(self, src: socket.socket, dst: socket.socket) -> None:
-        try:
-            while data := src.recv(65536):
-                dst.sendall(data)
-        except OSError:
-            pass
-        finally:
-            for s in (src, dst):
-                with self._lock:
-                    self._open.discard(s)
-                try:
-                    s.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
-                s.close()
-
-    def outage(self) -> None:
-        self.down.set()
-        with self._lock:
-            sockets, self._open = list(self._open), set()
-        for s in sockets:
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-
-    def restore(self) -> None:
-        self.down.clear()
-
-    def close(self) -> None:
-        self._closed = True
-        self.outage()
-        self._listener.close()

@@ -1,26 +1,32 @@
-"""A TCP proxy between a browser and a server that a test can cut, like a network drop.
+"""A TCP proxy a test puts in front of a server so that it can break the connection.
 
-Chromium's offline emulation (`context.set_offline`) does not reliably cut a WebSocket
-that is already open, so the browser talks to the server through this proxy instead.
-`cut()` makes it a black hole (open connections stay open but nothing passes, as when a
-phone loses its network; new connections are refused); `restore()` drops the dead
-connections and lets new ones through again.
+Two ways to break it:
+
+- `blackhole()`: the browser's network drop. Chromium's offline emulation
+  (`context.set_offline`) does not reliably cut a WebSocket that is already open, so the
+  browser talks to the server through this proxy instead. Open connections stay open but
+  nothing passes (no FIN, no RST, as when a phone loses its network); new connections are
+  refused.
+- `outage()`: the dependency went down (e.g. PostgreSQL in front of which the proxy
+  sits). Every proxied connection is closed and new ones are refused.
+
+`restore()` lets new connections through again (after a black hole it also drops the
+dead connections left over from it); `close()` stops the proxy.
 """
 
 import socket
 import threading
 
-from tests.support.servers import free_port
 
-
-class CuttableProxy:
-    def __init__(self, target_port: int) -> None:
-        self.target_port = target_port
-        self.port = free_port()
-        self.cut_off = threading.Event()
+class TcpProxy:
+    def __init__(self, target_port: int, target_host: str = "127.0.0.1") -> None:
+        self.target = (target_host, target_port)
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port: int = self._listener.getsockname()[1]
         self._lock = threading.Lock()
-        self._conns: list[socket.socket] = []
-        self._listener = socket.create_server(("127.0.0.1", self.port))
+        self._open: set[socket.socket] = set()
+        self._blackholed = False
+        self._down = False
         self._closed = False
         threading.Thread(target=self._accept, daemon=True).start()
 
@@ -28,20 +34,38 @@ class CuttableProxy:
     def http_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def cut(self) -> None:
-        self.cut_off.set()
+    def blackhole(self) -> None:
+        """Open connections stay open but every byte is lost; new connections are refused."""
+        with self._lock:
+            self._blackholed = True
+
+    def outage(self) -> None:
+        """Every proxied connection is closed; new connections are refused."""
+        with self._lock:
+            self._down = True
+        self._close_open()
 
     def restore(self) -> None:
+        """New connections pass again; the connections a black hole left are dropped."""
         with self._lock:
-            conns, self._conns = self._conns, []
-        for conn in conns:
-            _close(conn)
-        self.cut_off.clear()
+            blackholed, self._blackholed, self._down = self._blackholed, False, False
+        if blackholed:
+            self._close_open()
 
     def close(self) -> None:
-        self._closed = True
-        self.restore()
+        with self._lock:
+            self._closed = self._down = True
+        self._close_open()
         _close(self._listener)
+
+    def _refusing(self) -> bool:
+        return self._blackholed or self._down or self._closed
+
+    def _close_open(self) -> None:
+        with self._lock:
+            sockets, self._open = list(self._open), set()
+        for sock in sockets:
+            _close(sock)
 
     def _accept(self) -> None:
         while not self._closed:
@@ -49,28 +73,37 @@ class CuttableProxy:
                 client, _ = self._listener.accept()
             except OSError:
                 return
-            if self.cut_off.is_set():
-                _close(client)  # no network: the connection attempt fails
+            if self._refusing():
+                _close(client)  # refused: the client sees the connection closed at once
                 continue
             try:
-                upstream = socket.create_connection(("127.0.0.1", self.target_port), timeout=5)
+                upstream = socket.create_connection(self.target, timeout=5)
                 upstream.settimeout(None)
             except OSError:
                 _close(client)
                 continue
             with self._lock:
-                self._conns += [client, upstream]
-            threading.Thread(target=self._pump, args=(client, upstream), daemon=True).start()
-            threading.Thread(target=self._pump, args=(upstream, client), daemon=True).start()
+                refused = self._refusing()
+                if not refused:
+                    self._open.update((client, upstream))
+            if refused:  # broken while the upstream connection was being made
+                _close(client)
+                _close(upstream)
+                continue
+            for source, sink in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(source, sink), daemon=True).start()
 
     def _pump(self, source: socket.socket, sink: socket.socket) -> None:
         try:
             while data := source.recv(65536):
-                if not self.cut_off.is_set():  # cut: the bytes are lost on the way
+                if not self._blackholed:  # black hole: the bytes are lost on the way
                     sink.sendall(data)
         except OSError:
             pass
         finally:
+            with self._lock:
+                self._open.difference_update((source, sink))
+            _close(source)
             _close(sink)
 
 
