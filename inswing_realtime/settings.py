@@ -173,9 +173,8 @@ REDIS_MAX_CONNECTIONS = int(os.environ.get("REDIS_MAX_CONNECTIONS", "32"))
 # Live drawing in the swing review: strokes one user may send per second (per process).
 REVIEW_STROKES_PER_SECOND = int(os.environ.get("REVIEW_STROKES_PER_SECOND", "60"))
 # On PostgreSQL: connections per process that store chat batches from the event loop
-# (coaching/services/chat_store.py); their commits are flushed together. 0 (the default):
-# the ORM on the realtime thread pool, until the Redis-restart fault passes with them.
-CHAT_WRITERS = int(os.environ.get("CHAT_WRITERS", "0"))
+# (coaching/services/chat_store.py); their commits are flushed together.
+CHAT_WRITERS = int(os.environ.get("CHAT_WRITERS", "2"))
 
 # Browser origins allowed to open the socket, besides the page's own origin.
 # Clients that send no Origin (apps, services, scripts) authenticate by token alone.

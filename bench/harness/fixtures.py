@@ -22,9 +22,6 @@ SERVER_ENV = {
     "SECRET_KEY": "bench-only-secret-key-0123456789-abcdefghijklmnop",
     "JWT_ACCESS_MINUTES": "120",
     "DB_CONN_MAX_AGE": "600",
-    # The event-loop chat writers the figures in bench/README.md were taken with
-    # (opt-in in the app; override with CHAT_WRITERS=0 to measure the ORM path).
-    "CHAT_WRITERS": os.environ.get("CHAT_WRITERS", "2"),
 }
 _batch = itertools.count()
 

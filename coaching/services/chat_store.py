@@ -315,10 +315,8 @@ def _connection_params() -> dict[str, Any]:
 
 
 def chat_writer() -> ChatWriter:
-    """The writer for this process: with `CHAT_WRITERS` > 0 on PostgreSQL, that many
-    connections in the event loop; else (the default) the ORM (`chat_messages_post`) on
-    the realtime thread pool. Off by default: with it, chat published after a Redis
-    restart failed to reach other processes in the fault test (issue 6, not yet found)."""
-    if settings.CHAT_WRITERS > 0 and connections["default"].vendor == "postgresql":
+    """The writer for this process's database: PostgreSQL in the event loop, else the ORM
+    (`chat_messages_post`) on the realtime thread pool."""
+    if connections["default"].vendor == "postgresql":
         return PgChatWriter(writers=settings.CHAT_WRITERS)
     return Batcher(chat_messages_post)

@@ -18,12 +18,6 @@ from tests.support.broadcasts import captured_broadcasts
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-@pytest.fixture(autouse=True)
-def event_loop_writers(settings):
-    """On PostgreSQL, exercise the event-loop writer (opt-in with CHAT_WRITERS)."""
-    settings.CHAT_WRITERS = 2
-
-
 def submit_all(posts: list[ChatPost]) -> list:
     """Submit every post at once (so they share batches) and wait for all results.
     Broadcasts are captured (the caller may capture them itself)."""
