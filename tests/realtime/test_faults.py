@@ -59,6 +59,10 @@ def converge(url: str, user, topic: str, expected: dict[str, int], bound: float)
         time.sleep(0.1)
 
 
+# These tests push chat faster than a person: the per-user chat limit is not under test.
+NO_CHAT_LIMIT = {"CHAT_RATE_PER_SECOND": "1000", "CHAT_RATE_BURST": "1000"}
+
+
 class ChatLog:
     """What one sender had acknowledged, to check a listener got each exactly once, in order."""
 
@@ -155,7 +159,7 @@ class TestProcessCrash:
         self, spawn_server, private_redis, make_user, student, coach, active_session
     ):
         topic = active_session.topic
-        env = {**FAST_PRESENCE, "REDIS_URL": private_redis.url}
+        env = {**FAST_PRESENCE, **NO_CHAT_LIMIT, "REDIS_URL": private_redis.url}
         doomed, survivor = spawn_server(**env), spawn_server(**env)
         watcher = make_user("student", staff=True, name="Watcher")
 
@@ -212,7 +216,7 @@ class TestRedisRestart:
         self, spawn_server, private_redis, make_user, student, coach, active_session, keeps_data
     ):
         topic = active_session.topic
-        env = {**FAST_PRESENCE, "REDIS_URL": private_redis.url}
+        env = {**FAST_PRESENCE, **NO_CHAT_LIMIT, "REDIS_URL": private_redis.url}
         one, two = spawn_server(**env), spawn_server(**env)
         watcher = make_user("student", staff=True, name="Watcher")
         early = make_user("student", staff=True, name="Early")
@@ -319,7 +323,7 @@ class TestPostgresOutage:
         proxy = TcpProxy(int(db.get("PORT") or 5432), db.get("HOST") or "127.0.0.1")
         try:
             url = test_database_url().replace(f":{db.get('PORT') or 5432}/", f":{proxy.port}/")
-            server = spawn_server(DATABASE_URL=url)
+            server = spawn_server(DATABASE_URL=url, **NO_CHAT_LIMIT)
             topic = active_session.topic
             s = PhoenixClient(server.socket_url, token_for(student))
             w = PhoenixClient(server.socket_url, token_for(coach))
