@@ -33,7 +33,7 @@ from django.db import connections
 from coaching import events, policy, state
 from coaching.errors import ServiceError
 from coaching.models import CoachingSession
-from coaching.outage import UNAVAILABLE_MESSAGE, unavailable_error
+from coaching.outage import UNAVAILABLE_MESSAGE, log_database_down, unavailable_error
 from coaching.realtime.batching import Batcher
 from coaching.realtime.publish import broadcast_queued
 from coaching.services.chat import ChatPost, chat_messages_post, clean_client_msg_id, clean_message
@@ -134,8 +134,9 @@ class PgChatWriter:
                 batch.append(queue.get_nowait())
             try:
                 await self._write_batch(writer, batch)
-            except (psycopg.OperationalError, psycopg.InterfaceError):
-                logger.exception("chat writer %d lost its database connection", writer)
+            except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+                # Once per interval, no traceback: a down database fails every push.
+                log_database_down("socket chat:new", exc)
                 for item in batch:
                     if not item.future.done():
                         item.future.set_result(_Unavailable())  # the client retries
