@@ -91,8 +91,10 @@ Frames are JSON arrays `[join_ref, ref, topic, event, payload]`. Replies are
 `too_many_requests`, `join_failed`, `internal_error`, `unmatched topic`, `overloaded`,
 `unavailable` (the database is down; the response has `retry_after_ms`), and
 `rate_limited` with `retry_after_ms` (per-user limits on pushes: chat 5/s, bursts of 20).
-A channel that cannot keep up gets `phx_error` `{"reason": "overloaded"}`; the client
-rejoins with its `last_seq` and loses nothing. The server closes the socket when the
+A channel that cannot keep up gets `phx_error` `{"reason": "overloaded"}`; one that
+missed too much (`too_far_behind`) or whose broadcasts were lost to a Redis outage
+(`resync`, the lobby) gets it too: the client rejoins with its `last_seq` and loses
+nothing. The server closes the socket when the
 token expires (4002) or the user's access ends (4001): reconnect with a fresh token.
 Heartbeat: topic `phoenix`, event `heartbeat`.
 

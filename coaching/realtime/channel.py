@@ -2,7 +2,8 @@
 
 A `Channel` is created per join (one socket, one topic). The transport calls
 `join`, then `after_join`, then `handle_in` for each push and `handle_out` for
-each broadcast, strictly one at a time and in arrival order; `terminate` last.
+each broadcast (`catch_up` when some may have been lost), strictly one at a time
+and in arrival order; `terminate` last.
 Handlers raise `ServiceError` to refuse; its code becomes the reply's `reason`.
 """
 
@@ -13,6 +14,15 @@ from coaching.errors import ServiceError
 from coaching.models import User
 
 Push = Callable[[str, dict[str, Any]], Awaitable[None]]
+
+
+class RejoinNeeded(Exception):
+    """The client is better served by a fresh join than by more pushes (it missed too
+    much): the transport ends the join with `phx_error` and the client rejoins."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 class Channel:
@@ -38,6 +48,11 @@ class Channel:
     async def handle_out(self, event: str, payload: dict[str, Any]) -> dict[str, Any] | None:
         """A broadcast on the topic: what to send this client, or None to skip it."""
         return payload
+
+    async def catch_up(self) -> None:
+        """Broadcasts on the topic may have been lost on the way (the channel layer's
+        connection broke): bring the client up to date. By default it rejoins."""
+        raise RejoinNeeded("resync")
 
     async def terminate(self) -> None:
         """The join ended (leave, rejoin, disconnect): release what it holds."""

@@ -8,7 +8,7 @@ from django.conf import settings
 
 from coaching import events, policy, selectors
 from coaching.errors import ServiceError, invalid
-from coaching.realtime.channel import Channel
+from coaching.realtime.channel import Channel, RejoinNeeded
 from coaching.realtime.db import in_db_thread
 from coaching.realtime.departures import Departure, departures, entry_mark
 from coaching.realtime.presence import PRESENCE_DIFF, PRESENCE_STATE, get_presence, new_ref
@@ -163,12 +163,31 @@ class SessionChannel(Channel):
         if seq > self.last_seq + 1:
             # Events before this one were lost on the way (the channel layer delivers at
             # most once) or overtaken: send them from the log first, in order.
-            missed = await in_db_thread(self._events_after)(self.last_seq) or []
+            missed = await in_db_thread(self._events_after)(self.last_seq)
+            if missed is None:
+                raise RejoinNeeded("too_far_behind")
             for missed_event, missed_payload in missed:
                 if missed_payload["seq"] < seq:
                     await self.push(missed_event, missed_payload)
         self.last_seq = seq
         return payload
+
+    async def catch_up(self) -> None:
+        """After the channel layer lost broadcasts: the events missed (from the log),
+        then who is here and the review state, which are not in the log."""
+        missed = await in_db_thread(self._events_after)(self.last_seq)
+        if missed is None:
+            raise RejoinNeeded("too_far_behind")
+        for event, payload in missed:
+            out = await self.handle_out(event, payload)
+            if out is not None:
+                await self.push(event, out)
+        if self.preview_over:
+            return
+        await self.push(PRESENCE_STATE, await get_presence().list(self.topic))
+        state = await review.stored_review(self.session_id)
+        if state is not None:
+            await self.push("review:state", state)
 
     def _preview_is_over(self, event: str, payload: dict[str, Any]) -> bool:
         """A preview sees the session until another coach claims it: that `session:state`

@@ -13,6 +13,7 @@ import time
 import weakref
 from typing import Any
 
+from autobahn.exception import Disconnected  # daphne's WebSocket library
 from channels.consumer import AsyncConsumer, get_handler_name
 from channels.exceptions import StopConsumer
 from channels.layers import get_channel_layer
@@ -24,11 +25,13 @@ from coaching.errors import ServiceError
 from coaching.outage import is_database_down, log_database_down, unavailable_error
 from coaching.realtime import frames, ratelimit
 from coaching.realtime.auth import Refused, authenticate
-from coaching.realtime.channel import Channel
+from coaching.realtime.channel import Channel, RejoinNeeded
+from coaching.realtime.db import in_db_thread
+from coaching.realtime.delivery_watch import delivery_watch
 from coaching.realtime.lifecycle import SOCKETS, on_server_shutdown, stopping
 from coaching.realtime.publish import outbox, subscribe, unsubscribe
 from coaching.realtime.router import channel_for
-from coaching.services.access import user_topic
+from coaching.services.access import current_generations, user_topic
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +39,7 @@ logger = logging.getLogger(__name__)
 # (phx_error), which it does with its last_seq and so loses nothing.
 TOPIC_QUEUE_LIMIT = 1000
 _STOP = object()
+_CATCH_UP = object()  # queued by `PhoenixSocket.catch_up`
 # Longest wait for the channel layer (Redis) when a socket opens or a topic is joined;
 # past it the client is refused with `unavailable` and retries, rather than wait.
 LAYER_TIMEOUT = 3.0
@@ -139,10 +143,16 @@ class TopicProcess:
                             return
                     else:
                         await self._handle_in(item)
+                elif item is _CATCH_UP:
+                    if self.joined:
+                        await self.channel.catch_up()
                 else:
                     await self._deliver(item)
             except asyncio.CancelledError:
                 raise
+            except RejoinNeeded as exc:
+                self.joined = False  # nothing more is sent on this join
+                self.socket.rejoin_soon(self, exc.reason)
             except Exception as exc:
                 if is_database_down(exc):
                     log_database_down("socket topic task", exc)
@@ -355,6 +365,14 @@ class PhoenixSocket(AsyncConsumer):
             raise ValueError(f"No handler for message type {message['type']}")
         await handler(message)
 
+    async def send(self, message: dict) -> None:
+        # A client that has just gone (its disconnect is on the way) is not an error:
+        # nothing more is sent, and the disconnect ends the joins as usual.
+        try:
+            await super().send(message)
+        except Disconnected:
+            self.closed = True
+
     async def send_text(self, text: str) -> None:
         if not self.closed:
             await self.send({"type": "websocket.send", "text": text})
@@ -478,17 +496,39 @@ class PhoenixSocket(AsyncConsumer):
             return
         if not process.enqueue(message):
             # The client cannot keep up: make it rejoin and recover by seq.
-            del self.topics[process.topic]
-            await process.stop(reason="overloaded")  # pushes read so far are answered first
-            await self.send_text(
-                self.serializer.encode(
-                    process.join_ref,
-                    process.join_ref,
-                    process.topic,
-                    "phx_error",
-                    {"reason": "overloaded"},
-                )
+            await self.force_rejoin(process, "overloaded")
+
+    async def force_rejoin(self, process: TopicProcess, reason: str) -> None:
+        """End a join with `phx_error`: phoenix.js rejoins (with its last_seq) and gets
+        a fresh snapshot or replay. Pushes read so far are answered first."""
+        if self.topics.get(process.topic) is not process:
+            return  # left or replaced meanwhile
+        del self.topics[process.topic]
+        await process.stop(reason=reason)
+        await self.send_text(
+            self.serializer.encode(
+                process.join_ref, process.join_ref, process.topic, "phx_error", {"reason": reason}
             )
+        )
+
+    def rejoin_soon(self, process: TopicProcess, reason: str) -> None:
+        """`force_rejoin` asked from the join's own task (which `stop` waits for)."""
+        task = asyncio.get_running_loop().create_task(self.force_rejoin(process, reason))
+        self.background.add(task)
+        task.add_done_callback(self.background.discard)
+
+    async def catch_up(self, generations: dict[int, int]) -> None:
+        """Broadcasts to this socket may have been lost (see delivery_watch): close it if
+        its user's access ended meanwhile (`generations`: current_generations), else let
+        each joined topic catch up, in order with its other work."""
+        if self.closed:
+            return
+        if generations.get(self.user.pk) != self.user.token_generation:
+            await self.close_for(CLOSE_ACCESS_ENDED, "access_ended")
+            return
+        for process in list(self.topics.values()):
+            if not process.enqueue(_CATCH_UP):
+                await self.force_rejoin(process, "overloaded")
 
     async def websocket_disconnect(self, message: dict) -> None:
         self.closed = True
@@ -510,6 +550,7 @@ class PhoenixSocket(AsyncConsumer):
             await receive()  # websocket.connect
             await send({"type": "websocket.close"})
             return
+        delivery_watch.watch(self.channel_layer, catch_up_all_sockets)
         self.channel_receive = functools.partial(self.channel_layer.receive, self.channel_name)
         try:
             await await_many_dispatch([receive, self.channel_receive], self.dispatch)
@@ -563,6 +604,15 @@ class PhoenixSocket(AsyncConsumer):
 
 
 _open_sockets: "weakref.WeakSet[PhoenixSocket]" = weakref.WeakSet()
+
+
+async def catch_up_all_sockets() -> None:
+    """The channel layer's subscriptions were restored after a break: every open socket
+    of this process catches up on what it may have missed."""
+    sockets = list(_open_sockets)
+    generations = await in_db_thread(current_generations)([s.user.pk for s in sockets])
+    logger.info("catching up %d sockets after a channel layer reconnect", len(sockets))
+    await asyncio.gather(*(s.catch_up(generations) for s in sockets), return_exceptions=True)
 
 
 async def close_all_sockets() -> None:

@@ -16,7 +16,7 @@ each remembering to call a service. `QuerySet.update()` sends no signals: code
 that changes those fields that way must call `user_access_end` itself.
 """
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from django.contrib.auth.signals import user_logged_out
@@ -49,6 +49,16 @@ def token_stamp(token: Token, user: User) -> Token:
 def token_is_current(claims: Mapping[str, Any], user: User) -> bool:
     """False for a token issued before the user's access last ended."""
     return claims.get(GENERATION_CLAIM, 0) == user.token_generation
+
+
+def current_generations(user_ids: Iterable[int]) -> dict[int, int]:
+    """Token generation of each of these users whose access holds (active ones only):
+    a socket whose user is missing here, or has moved on, must close."""
+    return dict(
+        User.objects.filter(pk__in=set(user_ids), is_active=True).values_list(
+            "pk", "token_generation"
+        )
+    )
 
 
 def user_access_end(user: User, reason: str) -> None:

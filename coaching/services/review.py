@@ -136,6 +136,11 @@ async def current_review(
     return {**state, "swing_id": state["swing_id"] or first_swing_id}
 
 
+async def stored_review(session_id: str) -> ReviewState | None:
+    """The room's review state, if one was set since the session began."""
+    return await get_review_store().get(session_id)
+
+
 async def _publish(session_id: str, event: str, payload: dict[str, Any]) -> None:
     await broadcast(f"session:{session_id}", event, payload)
 

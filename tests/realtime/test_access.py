@@ -11,7 +11,7 @@ from datetime import timedelta
 import pytest
 from django.conf import settings
 from rest_framework_simplejwt.tokens import AccessToken
-from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.exceptions import InvalidStatus
 
 from coaching.models import Role, User
 from tests.conftest import PASSWORD
@@ -24,20 +24,6 @@ needs_redis = pytest.mark.skipif(
     reason="needs REDIS_URL: the change is made in this process, the socket is on a server",
 )
 CLOSE_WITHIN = 5.0  # seconds
-
-
-def closed_with(client: PhoenixClient, timeout: float = CLOSE_WITHIN) -> tuple[int, str]:
-    """Reads until the server closes the socket: (close code, `disconnect` reason)."""
-    reason = None
-    deadline = time.monotonic() + timeout
-    try:
-        while time.monotonic() < deadline:
-            frame = json.loads(client.ws.recv(timeout=deadline - time.monotonic()))
-            if frame[2] == "phoenix" and frame[3] == "disconnect":
-                reason = frame[4]["reason"]
-    except ConnectionClosed as exc:
-        return exc.rcvd.code, reason
-    raise AssertionError(f"socket still open after {timeout} s")
 
 
 def refused(server: ServerProcess, token: str) -> bool:
@@ -90,7 +76,7 @@ def test_logout_closes_the_pages_sockets_and_voids_the_socket_token(
     with PhoenixClient(server.socket_url, token) as socket:
         socket.join_ok(active_session.topic)
         page.logout()
-        assert closed_with(socket) == (4001, "logged_out")
+        assert socket.wait_closed(CLOSE_WITHIN) == (4001, "logged_out")
     assert refused(server, token)
 
 
@@ -121,8 +107,8 @@ def test_deactivating_a_user_closes_their_sockets_on_every_process(
         started = time.monotonic()
         student.is_active = False
         student.save()
-        assert closed_with(first) == (4001, "deactivated")
-        assert closed_with(second) == (4001, "deactivated")
+        assert first.wait_closed(CLOSE_WITHIN) == (4001, "deactivated")
+        assert second.wait_closed(CLOSE_WITHIN) == (4001, "deactivated")
         print(f"\nboth sockets closed {time.monotonic() - started:.3f} s after the save")
         # The coach's socket is not touched.
         assert (
@@ -150,7 +136,7 @@ def test_a_role_change_closes_the_users_sockets(server, coach, active_session, c
         for field, value in change.items():
             setattr(coach, field, value)
         coach.save()
-        assert closed_with(socket) == (4001, "role_changed")
+        assert socket.wait_closed(CLOSE_WITHIN) == (4001, "role_changed")
     assert refused(server, token)
 
 
@@ -159,7 +145,7 @@ def test_a_socket_closes_when_its_token_expires(server, student, active_session)
     token.set_exp(lifetime=timedelta(seconds=2))
     with PhoenixClient(server.socket_url, str(token)) as socket:
         socket.join_ok(active_session.topic)
-        assert closed_with(socket, timeout=10) == (4002, "token_expired")
+        assert socket.wait_closed(10) == (4002, "token_expired")
 
 
 @needs_redis
@@ -168,4 +154,4 @@ def test_deleting_a_user_closes_their_sockets(server, make_user):
     with PhoenixClient(server.socket_url, token_for(outsider)) as socket:
         socket.heartbeat()
         outsider.delete()
-        assert closed_with(socket) == (4001, "deleted")
+        assert socket.wait_closed(CLOSE_WITHIN) == (4001, "deleted")

@@ -570,3 +570,33 @@ class TestGaps:
             second = s.event(topic, "chat:added")
         assert (first["message"], first["seq"]) == ("lost on the way", lost["seq"])
         assert (second["message"], second["seq"]) == ("next", lost["seq"] + 1)
+
+    def test_a_gap_too_long_to_send_makes_the_client_rejoin_instead_of_skipping_it(
+        self, server, student, coach, active_session
+    ):
+        topic = active_session.topic
+        with client(server, student) as s, client(server, coach) as c:
+            s.join_ok(topic)
+            s.event(topic, "system:notice")
+            c_ref, _ = c.join_ok(topic)
+            s.event(topic, "system:notice")
+            # Stored but never broadcast, more than a replay may carry.
+            first = CoachingSession.objects.get(pk=active_session.pk).last_seq + 1
+            SessionEvent.objects.bulk_create(
+                SessionEvent(
+                    session=active_session,
+                    seq=seq,
+                    event="system:notice",
+                    payload={"type": "system", "text": str(seq), "level": "info", "seq": seq},
+                )
+                for seq in range(first, first + MAX_REPLAY + 1)
+            )
+            CoachingSession.objects.filter(pk=active_session.pk).update(
+                last_seq=first + MAX_REPLAY
+            )
+            c.call(topic, c_ref, "chat:new", {"message": "after the gap"})
+            assert s.event(topic, "phx_error") == {"reason": "too_far_behind"}
+            s.no_event(topic, "chat:added", wait=0.3)
+            _, rejoined = s.join_ok(topic, {"last_seq": first - 1})
+        assert rejoined["recovery"] == {"mode": "snapshot", "reason": "too_far_behind"}
+        assert rejoined["last_seq"] == first + MAX_REPLAY + 1

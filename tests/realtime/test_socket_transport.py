@@ -6,12 +6,14 @@ import socket
 from datetime import timedelta
 
 import pytest
+from autobahn.exception import Disconnected
 from django.db import connection
 from rest_framework_simplejwt.tokens import AccessToken
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
 from coaching.models import ChatMessage, SessionEvent
+from coaching.realtime.socket import PhoenixSocket
 from tests.support import servers
 from tests.support.auth import token_for
 from tests.support.phoenix import PhoenixClient
@@ -441,3 +443,17 @@ class TestDatabaseOutage:
             assert list(ChatMessage.objects.values_list("message", flat=True)) == ["back"]
         finally:
             proxy.close()
+
+
+class TestClientGone:
+    async def test_a_send_racing_the_clients_disconnect_is_not_an_error(self):
+        # daphne raises this when a frame is sent after the client closed but before
+        # the consumer has read the disconnect.
+        socket = PhoenixSocket()
+
+        async def gone(message: dict) -> None:
+            raise Disconnected("Attempt to send on a closed protocol")
+
+        socket.base_send = gone
+        await socket.send_text('[null,null,"session:x","chat:added",{}]')
+        assert socket.closed  # nothing more is tried; the disconnect ends the joins

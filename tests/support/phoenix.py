@@ -9,6 +9,7 @@ import time
 from typing import Any
 from urllib.parse import urlencode
 
+from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
 
@@ -96,3 +97,16 @@ class PhoenixClient:
 
     def heartbeat(self) -> dict:
         return self.reply(self.push("phoenix", "heartbeat", {}, None))
+
+    def wait_closed(self, timeout: float) -> tuple[int, str | None]:
+        """Reads until the server closes the socket: (close code, `disconnect` reason)."""
+        reason = None
+        deadline = time.monotonic() + timeout
+        try:
+            while time.monotonic() < deadline:
+                frame = self._read(deadline - time.monotonic())
+                if frame[2] == "phoenix" and frame[3] == "disconnect":
+                    reason = frame[4]["reason"]
+        except ConnectionClosed as exc:
+            return exc.rcvd.code, reason
+        raise AssertionError(f"socket still open after {timeout} s")
