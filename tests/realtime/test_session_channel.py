@@ -591,9 +591,7 @@ class TestGaps:
                 )
                 for seq in range(first, first + MAX_REPLAY + 1)
             )
-            CoachingSession.objects.filter(pk=active_session.pk).update(
-                last_seq=first + MAX_REPLAY
-            )
+            CoachingSession.objects.filter(pk=active_session.pk).update(last_seq=first + MAX_REPLAY)
             c.call(topic, c_ref, "chat:new", {"message": "after the gap"})
             assert s.event(topic, "phx_error") == {"reason": "too_far_behind"}
             s.no_event(topic, "chat:added", wait=0.3)
