@@ -10,7 +10,10 @@ django_asgi_app = get_asgi_application()
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.urls import path  # noqa: E402
 
-from coaching.realtime.server_tuning import defer_autobahn_config_log  # noqa: E402
+from coaching.realtime.server_tuning import (  # noqa: E402
+    defer_autobahn_config_log,
+    quiet_garbage_collector,
+)
 from coaching.realtime.socket import PhoenixSocket  # noqa: E402
 
 defer_autobahn_config_log()
@@ -21,3 +24,4 @@ application = ProtocolTypeRouter(
         "websocket": URLRouter([path("socket/websocket", PhoenixSocket.as_asgi())]),
     }
 )
+quiet_garbage_collector()

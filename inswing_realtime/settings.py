@@ -141,7 +141,14 @@ if REDIS_URL:
         }
     }
 else:
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    # One layer channel per process carries every broadcast (coaching/realtime/fanout.py):
+    # room for bursts, and group membership that does not expire after a day.
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels.layers.InMemoryChannelLayer",
+            "CONFIG": {"capacity": 100_000, "group_expiry": 10 * 365 * 86400},
+        }
+    }
 
 # Django's cache holds the REST throttles' counters: shared in Redis when there is one.
 # Keyed by database too, since they count per user id (test runs each have their own).

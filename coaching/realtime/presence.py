@@ -21,8 +21,9 @@ import redis.asyncio as aioredis
 from django.conf import settings
 from redis.exceptions import RedisError
 
+from coaching.realtime.fanout import fanout
 from coaching.realtime.lifecycle import on_server_shutdown
-from coaching.realtime.publish import broadcast, broadcast_local
+from coaching.realtime.publish import broadcast
 from coaching.realtime.redis_client import PerLoop
 
 logger = logging.getLogger(__name__)
@@ -117,8 +118,7 @@ class RedisPresence:
         self.node = uuid.uuid4().hex
         self._local: dict[str, Entry] = {}  # by ref
         self._leaving: dict[str, Entry] = {}  # removal not yet done in Redis
-        # Blocking: joins in a reconnect storm wait for a free connection rather than fail.
-        self._clients = PerLoop(url, decode_responses=True, blocking_timeout=30)
+        self._clients = PerLoop(url, decode_responses=True)
         self._beating: asyncio.Task | None = None
         self._beaten = False
         self._resync_at: list[float] = []  # when to send our clients the whole state
@@ -289,7 +289,7 @@ class RedisPresence:
         """Send this process's clients the whole state of their topics, straight to
         their sockets: the channel layer's own subscriptions may still be recovering."""
         for topic in {topic for topic, _, _ in self._local.values()}:
-            await broadcast_local(topic, PRESENCE_STATE, await self.list(topic))
+            fanout.deliver_local(topic, PRESENCE_STATE, await self.list(topic))
 
     async def _reap(self) -> None:
         """Remove entries whose process is gone (its alive key expired) or which this

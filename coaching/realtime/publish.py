@@ -1,7 +1,8 @@
 """Broadcasts to a topic's subscribers on every server process.
 
-The only module that calls the channel layer. Delivery through the layer is at
-most once; persisted events carry a `seq` and clients recover what they miss.
+With `fanout` (which receives), the only module that calls the channel layer.
+Delivery through the layer is at most once; persisted events carry a `seq` and
+clients recover what they miss (see delivery_watch for a broken subscription).
 """
 
 import asyncio
@@ -31,12 +32,12 @@ def group_name(topic: str) -> str:
     return "t." + _GROUP_UNSAFE.sub("-", topic.replace(":", "."))[:90]
 
 
-def _message(topic: str, event: str, payload: dict[str, Any]) -> dict[str, Any]:
+def message_for(topic: str, event: str, payload: dict[str, Any]) -> dict[str, Any]:
     return {"type": BROADCAST_TYPE, "topic": topic, "event": event, "payload": payload}
 
 
 async def broadcast(topic: str, event: str, payload: dict[str, Any]) -> None:
-    await get_channel_layer().group_send(group_name(topic), _message(topic, event, payload))
+    await get_channel_layer().group_send(group_name(topic), message_for(topic, event, payload))
 
 
 async def broadcast_many(items: list[tuple[str, str, dict[str, Any]]]) -> None:
@@ -56,7 +57,7 @@ async def broadcast_many(items: list[tuple[str, str, dict[str, Any]]]) -> None:
     messages = []
     for topic, event, payload in items:
         try:
-            data = layer.serialize(_message(topic, event, payload))
+            data = layer.serialize(message_for(topic, event, payload))
         except Exception as exc:  # the encoder raises OverflowError, TypeError, ValueError…
             logger.error("broadcast of %s on %s dropped: cannot encode it: %r", event, topic, exc)
             continue
@@ -72,33 +73,12 @@ async def broadcast_many(items: list[tuple[str, str, dict[str, Any]]]) -> None:
 _publishers = PerLoop(settings.REDIS_URL)
 
 
-async def broadcast_local(topic: str, event: str, payload: dict[str, Any]) -> None:
-    """A broadcast to this process's subscribers only, without a round trip through
-    Redis: it arrives even while the layer's subscriptions are being re-established."""
-    layer = get_channel_layer()
-    if not isinstance(layer, RedisPubSubChannelLayer):
-        await broadcast(topic, event, payload)  # in-memory: local anyway
-        return
-    loop_layer = layer._get_layer()
-    data = layer.serialize(_message(topic, event, payload))
-    for channel in loop_layer.groups.get(loop_layer._get_group_channel_name(group_name(topic)), ()):
-        queue = loop_layer.channels.get(channel)
-        if queue is not None:
-            queue.put_nowait(data)
-
-
-async def subscribe(channel_name: str, topic: str) -> None:
-    """Add the consumer to the topic's group; raises if Redis does not answer."""
-    layer = get_channel_layer()
-    await layer.group_add(group_name(topic), channel_name)
-    if isinstance(layer, RedisPubSubChannelLayer):
-        # A pub/sub SUBSCRIBE is sent without waiting for its answer, so it "succeeds"
-        # on a connection to a Redis that has just died: ask Redis something.
+async def confirm_layer() -> None:
+    """Raise if the channel layer's Redis does not answer. A pub/sub SUBSCRIBE is sent
+    without waiting for its answer, so it "succeeds" on a connection to a Redis that
+    has just died: ask Redis something."""
+    if isinstance(get_channel_layer(), RedisPubSubChannelLayer):
         await _publishers.get().ping()
-
-
-async def unsubscribe(channel_name: str, topic: str) -> None:
-    await get_channel_layer().group_discard(group_name(topic), channel_name)
 
 
 class _Outbox:

@@ -22,21 +22,18 @@ CONNECT_TIMEOUT = 1.0
 # No single command of ours takes long; one that does is a stalled server.
 SOCKET_TIMEOUT = 3.0
 HEALTH_CHECK_INTERVAL = 10
+# How long a command may wait for a free pooled connection.
+POOL_WAIT = 30.0
 
 
-def redis_client(
-    url: str, *, blocking_timeout: float | None = None, **options: object
-) -> aioredis.Redis:
+def redis_client(url: str, **options: object) -> aioredis.Redis:
     """A client for `url` on the running event loop.
 
-    With `blocking_timeout`, a burst (a reconnect storm) waits up to that long for a
-    free pooled connection instead of failing with "Too many connections".
+    Its pool is bounded (REDIS_MAX_CONNECTIONS) and blocking: a burst (a reconnect
+    storm) waits up to POOL_WAIT for a free connection instead of failing with "Too
+    many connections".
     """
-    pool_class = aioredis.ConnectionPool
-    if blocking_timeout is not None:
-        pool_class = aioredis.BlockingConnectionPool
-        options = {**options, "timeout": blocking_timeout}
-    pool = pool_class.from_url(
+    pool = aioredis.BlockingConnectionPool.from_url(
         url,
         retry=Retry(ExponentialBackoff(cap=BACKOFF_CAP, base=BACKOFF_BASE), RETRIES),
         retry_on_error=[ConnectionError, TimeoutError],
@@ -44,6 +41,7 @@ def redis_client(
         socket_timeout=SOCKET_TIMEOUT,
         health_check_interval=HEALTH_CHECK_INTERVAL,
         max_connections=settings.REDIS_MAX_CONNECTIONS,
+        timeout=POOL_WAIT,
         **options,
     )
     return aioredis.Redis(connection_pool=pool)

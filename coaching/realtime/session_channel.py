@@ -12,6 +12,7 @@ from coaching.realtime.channel import Channel, RejoinNeeded
 from coaching.realtime.db import in_db_thread
 from coaching.realtime.departures import Departure, departures, entry_mark
 from coaching.realtime.presence import PRESENCE_DIFF, PRESENCE_STATE, get_presence, new_ref
+from coaching.realtime.snapshots import snapshot_reads
 from coaching.services import review
 from coaching.services.annotations import annotation_save
 from coaching.services.chat import ChatPost
@@ -55,7 +56,7 @@ class SessionChannel(Channel):
     presence_ref: str | None = None
     preview_over = False
     _entry_notice: asyncio.Task | None = None
-    _replay: list[tuple[str, dict]]
+    _replay: list[tuple[str, dict]] = []
 
     @property
     def session_id(self) -> str:
@@ -63,31 +64,27 @@ class SessionChannel(Channel):
 
     async def join(self, params: dict[str, Any]) -> dict[str, Any]:
         last_seq = _last_seq_param(params)
-        reply, self.role, self._replay = await in_db_thread(self._load)(last_seq)
+        session, snapshot = await snapshot_reads.read(self.session_id)
+        self.role = policy.check_join(self.user, session)
+        reply = {**snapshot, "you": {**events.sender(self.user), "session_role": self.role}}
         self.last_seq = reply["last_seq"]
-        if self._replay:
-            self.last_seq = max(self.last_seq, self._replay[-1][1]["seq"])
-        reply["review"] = await review.current_review(
-            self.session_id, reply["session"]["coach"], reply["swings"]
-        )
-        return reply
-
-    def _load(self, last_seq: int | None) -> tuple[dict, str, list[tuple[str, dict]]]:
-        session = get_session(self.session_id)
-        role = policy.check_join(self.user, session)
-        reply = selectors.session_snapshot(session)
-        reply["you"] = {**events.sender(self.user), "session_role": role}
-        replay: list[tuple[str, dict]] = []
         if last_seq is not None:
             missed = (
-                selectors.events_after(session, last_seq) if last_seq <= session.last_seq else None
+                await in_db_thread(selectors.events_after)(session, last_seq)
+                if last_seq <= session.last_seq
+                else None
             )
             if missed is None:
                 reply["recovery"] = {"mode": "snapshot", "reason": "too_far_behind"}
             else:
-                replay = missed
+                self._replay = missed
                 reply["recovery"] = {"mode": "replay", "after_seq": last_seq, "count": len(missed)}
-        return reply, role, replay
+                if missed:
+                    self.last_seq = max(self.last_seq, missed[-1][1]["seq"])
+        reply["review"] = await review.current_review(
+            self.session_id, reply["session"]["coach"], reply["swings"]
+        )
+        return reply
 
     async def after_join(self) -> None:
         for event, payload in self._replay:

@@ -7,10 +7,10 @@ order (join reply, then replay, then pushes and broadcasts as they came).
 """
 
 import asyncio
-import functools
 import logging
 import time
 import weakref
+from collections.abc import Coroutine
 from typing import Any
 
 from autobahn.exception import Disconnected  # daphne's WebSocket library
@@ -28,8 +28,9 @@ from coaching.realtime.auth import Refused, authenticate
 from coaching.realtime.channel import Channel, RejoinNeeded
 from coaching.realtime.db import in_db_thread
 from coaching.realtime.delivery_watch import delivery_watch
+from coaching.realtime.fanout import fanout
 from coaching.realtime.lifecycle import SOCKETS, on_server_shutdown, stopping
-from coaching.realtime.publish import outbox, subscribe, unsubscribe
+from coaching.realtime.publish import outbox
 from coaching.realtime.router import channel_for
 from coaching.services.access import current_generations, user_topic
 
@@ -41,8 +42,10 @@ TOPIC_QUEUE_LIMIT = 1000
 _STOP = object()
 _CATCH_UP = object()  # queued by `PhoenixSocket.catch_up`
 # Longest wait for the channel layer (Redis) when a socket opens or a topic is joined;
-# past it the client is refused with `unavailable` and retries, rather than wait.
-LAYER_TIMEOUT = 3.0
+# past it the client is refused with `unavailable` and retries, rather than wait. A
+# backstop: the Redis clients' own timeouts (redis_client.py) find a dead Redis sooner,
+# and a busy process in a reconnect storm must not refuse joins it would serve.
+LAYER_TIMEOUT = 15.0
 # At shutdown, how long the pushes already read may take to finish and be answered.
 DRAIN_TIMEOUT = 4.0
 # Close code sent at shutdown: the client reconnects. 1012 ("service restart") would say
@@ -82,6 +85,7 @@ class TopicProcess:
         self.joined = False
         self.subscribed = False
         self.closing = False
+        self.overloaded = False
         self.task: asyncio.Task | None = None
         self._stopping: asyncio.Task | None = None
 
@@ -95,6 +99,13 @@ class TopicProcess:
             return True
         except asyncio.QueueFull:
             return False
+
+    def deliver(self, message: dict[str, Any]) -> None:
+        """A broadcast on the topic (from fanout), queued behind the join's other work.
+        A client that cannot keep up is made to rejoin, and recovers by seq."""
+        if not self.enqueue(message) and not self.overloaded:
+            self.overloaded = True
+            self.socket.rejoin_soon(self, "overloaded")
 
     async def push(self, event: str, payload: dict[str, Any]) -> None:
         await self.socket.send_text(
@@ -183,7 +194,7 @@ class TopicProcess:
         # after the read is missed; what arrives meanwhile waits in the queue.
         self.subscribed = True
         try:
-            await asyncio.wait_for(subscribe(self.socket.channel_name, self.topic), LAYER_TIMEOUT)
+            await asyncio.wait_for(fanout.subscribe(self.topic, self), LAYER_TIMEOUT)
         except (RedisError, OSError, TimeoutError) as exc:
             logger.warning("join of %s refused: channel layer unavailable: %r", self.topic, exc)
             await self._reply(msg.ref, "error", unavailable_error())
@@ -278,7 +289,7 @@ class TopicProcess:
         finally:
             if self.subscribed:
                 self.subscribed = False
-                await unsubscribe(self.socket.channel_name, self.topic)
+                await fanout.unsubscribe(self.topic, self)
 
 
 class PhoenixSocket(AsyncConsumer):
@@ -328,17 +339,29 @@ class PhoenixSocket(AsyncConsumer):
 
     async def _watch_access(self, user_id: int) -> None:
         self.access_topic = user_topic(user_id)
-        await subscribe(self.channel_name, self.access_topic)
+        try:
+            await asyncio.wait_for(fanout.subscribe(self.access_topic, self), LAYER_TIMEOUT)
+        except (RedisError, OSError, TimeoutError) as exc:
+            raise Refused(f"channel layer unavailable: {exc!r}") from None
 
     async def _unwatch_access(self) -> None:
         if self.access_topic is not None:
             topic, self.access_topic = self.access_topic, None
-            await unsubscribe(self.channel_name, topic)
+            try:
+                await asyncio.wait_for(fanout.unsubscribe(topic, self), LAYER_TIMEOUT)
+            except (RedisError, OSError, TimeoutError) as exc:
+                logger.warning("unsubscribe from %s failed: %r", topic, exc)
+
+    def deliver(self, message: dict[str, Any]) -> None:
+        """A broadcast on the user's own topic (fanout): their access ended."""
+        self._spawn(self.close_for(CLOSE_ACCESS_ENDED, message["payload"].get("reason", "ended")))
 
     def _token_expired(self) -> None:
-        task = asyncio.get_running_loop().create_task(
-            self.close_for(CLOSE_TOKEN_EXPIRED, "token_expired")
-        )
+        self._spawn(self.close_for(CLOSE_TOKEN_EXPIRED, "token_expired"))
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run `work` in the background, kept until it ends."""
+        task = asyncio.get_running_loop().create_task(work)
         self.background.add(task)
         task.add_done_callback(self.background.discard)
 
@@ -462,9 +485,7 @@ class PhoenixSocket(AsyncConsumer):
         del self.topics[msg.topic]
         self.leaving[msg.topic] = process
         # Pushes still queued on the topic finish first; the dispatch loop goes on.
-        task = asyncio.get_running_loop().create_task(self._finish_leave(msg, process))
-        self.background.add(task)
-        task.add_done_callback(self.background.discard)
+        self._spawn(self._finish_leave(msg, process))
 
     async def _finish_leave(self, msg: frames.Message, process: TopicProcess) -> None:
         await process.stop(drain=True)
@@ -482,21 +503,9 @@ class PhoenixSocket(AsyncConsumer):
         if process.subscribed:
             process.subscribed = False
             try:
-                await asyncio.wait_for(unsubscribe(self.channel_name, process.topic), LAYER_TIMEOUT)
+                await asyncio.wait_for(fanout.unsubscribe(process.topic, process), LAYER_TIMEOUT)
             except (RedisError, OSError, TimeoutError) as exc:
                 logger.warning("unsubscribe from %s failed: %r", process.topic, exc)
-
-    async def topic_broadcast(self, message: dict) -> None:
-        """A broadcast from the channel layer (publish.BROADCAST_TYPE)."""
-        if message["topic"] == self.access_topic:
-            await self.close_for(CLOSE_ACCESS_ENDED, message["payload"].get("reason", "ended"))
-            return
-        process = self.topics.get(message["topic"])
-        if process is None:
-            return
-        if not process.enqueue(message):
-            # The client cannot keep up: make it rejoin and recover by seq.
-            await self.force_rejoin(process, "overloaded")
 
     async def force_rejoin(self, process: TopicProcess, reason: str) -> None:
         """End a join with `phx_error`: phoenix.js rejoins (with its last_seq) and gets
@@ -512,10 +521,9 @@ class PhoenixSocket(AsyncConsumer):
         )
 
     def rejoin_soon(self, process: TopicProcess, reason: str) -> None:
-        """`force_rejoin` asked from the join's own task (which `stop` waits for)."""
-        task = asyncio.get_running_loop().create_task(self.force_rejoin(process, reason))
-        self.background.add(task)
-        task.add_done_callback(self.background.discard)
+        """`force_rejoin`, from where it cannot be awaited (the join's own task, which
+        `stop` waits for, or a delivery)."""
+        self._spawn(self.force_rejoin(process, reason))
 
     async def catch_up(self, generations: dict[int, int]) -> None:
         """Broadcasts to this socket may have been lost (see delivery_watch): close it if
@@ -527,7 +535,8 @@ class PhoenixSocket(AsyncConsumer):
             await self.close_for(CLOSE_ACCESS_ENDED, "access_ended")
             return
         for process in list(self.topics.values()):
-            if not process.enqueue(_CATCH_UP):
+            if not process.enqueue(_CATCH_UP) and not process.overloaded:
+                process.overloaded = True
                 await self.force_rejoin(process, "overloaded")
 
     async def websocket_disconnect(self, message: dict) -> None:
@@ -539,21 +548,19 @@ class PhoenixSocket(AsyncConsumer):
         # AsyncConsumer.__call__, with the channel layer's setup bounded: when Redis
         # is down the upgrade is refused (HTTP 403, the client retries with backoff)
         # instead of failing with a 500 after the layer's retries.
+        # Broadcasts reach the socket through fanout (one layer channel per process),
+        # not through a layer channel of its own.
         self.scope, self.base_send = scope, send
-        self.channel_layer = get_channel_layer(self.channel_layer_alias)
         try:
-            self.channel_name = await asyncio.wait_for(
-                self.channel_layer.new_channel(), LAYER_TIMEOUT
-            )
+            await asyncio.wait_for(fanout.start(), LAYER_TIMEOUT)
         except (RedisError, OSError, TimeoutError) as exc:
             logger.warning("socket refused: channel layer unavailable: %r", exc)
             await receive()  # websocket.connect
             await send({"type": "websocket.close"})
             return
-        delivery_watch.watch(self.channel_layer, catch_up_all_sockets)
-        self.channel_receive = functools.partial(self.channel_layer.receive, self.channel_name)
+        delivery_watch.watch(get_channel_layer(), catch_up_all_sockets)
         try:
-            await await_many_dispatch([receive, self.channel_receive], self.dispatch)
+            await await_many_dispatch([receive], self.dispatch)
         except StopConsumer:
             pass
         except asyncio.CancelledError:

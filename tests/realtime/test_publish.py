@@ -1,23 +1,23 @@
 """Publishing: broadcasts reach a topic's subscribers, in order, on any layer."""
 
 import pytest
-from channels.layers import get_channel_layer
 from django.conf import settings
 
-from coaching.realtime.publish import broadcast_many, subscribe, unsubscribe
+from coaching.realtime.fanout import fanout
+from coaching.realtime.publish import broadcast_many
+from tests.support.subscribers import Collector
 
 
 async def test_broadcast_many_arrives_in_order_through_the_configured_layer():
-    layer = get_channel_layer()
-    channel = await layer.new_channel()
-    await subscribe(channel, "session:sess_publish_test")
+    collector = Collector()
+    await fanout.subscribe("session:sess_publish_test", collector)
     try:
         items = [("session:sess_publish_test", "chat:added", {"seq": n}) for n in range(1, 6)]
         items.insert(2, ("session:sess_other", "chat:added", {"seq": 99}))
         await broadcast_many(items)
-        received = [await layer.receive(channel) for _ in range(5)]
+        received = [await collector.next() for _ in range(5)]
     finally:
-        await unsubscribe(channel, "session:sess_publish_test")
+        await fanout.unsubscribe("session:sess_publish_test", collector)
     assert [m["payload"]["seq"] for m in received] == [1, 2, 3, 4, 5]
     assert {m["type"] for m in received} == {"topic.broadcast"}
     assert {m["topic"] for m in received} == {"session:sess_publish_test"}
@@ -25,19 +25,18 @@ async def test_broadcast_many_arrives_in_order_through_the_configured_layer():
 
 @pytest.mark.skipif(not settings.REDIS_URL, reason="only the Redis layer encodes broadcasts")
 async def test_a_broadcast_that_cannot_be_encoded_never_stops_the_others(caplog):
-    layer = get_channel_layer()
-    channel = await layer.new_channel()
+    collector = Collector()
     topic = "session:sess_publish_unencodable"
-    await subscribe(channel, topic)
+    await fanout.subscribe(topic, collector)
     try:
         items = [(topic, "chat:added", {"seq": n}) for n in (1, 2, 3)]
         items.insert(1, (topic, "feedback:added", {"seq": 9, "metrics": {"x": 2**64}}))
         await broadcast_many(items)
         await broadcast_many([(topic, "feedback:added", {"metrics": {"x": 2**64}})])
         await broadcast_many([(topic, "chat:added", {"seq": 4})])
-        received = [await layer.receive(channel) for _ in range(4)]
+        received = [await collector.next() for _ in range(4)]
     finally:
-        await unsubscribe(channel, topic)
+        await fanout.unsubscribe(topic, collector)
     assert [m["payload"]["seq"] for m in received] == [1, 2, 3, 4]
     dropped = [r for r in caplog.records if "cannot encode" in r.getMessage()]
     assert len(dropped) == 2 and not any(r.exc_info for r in dropped)
