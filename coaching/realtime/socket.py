@@ -43,9 +43,10 @@ _STOP = object()
 _CATCH_UP = object()  # queued by `PhoenixSocket.catch_up`
 # Longest wait for the channel layer (Redis) when a socket opens or a topic is joined;
 # past it the client is refused with `unavailable` and retries, rather than wait. A
-# backstop: the Redis clients' own timeouts (redis_client.py) find a dead Redis sooner,
-# and a busy process in a reconnect storm must not refuse joins it would serve.
-LAYER_TIMEOUT = 15.0
+# backstop for a hang: the Redis clients' own timeouts (redis_client.py) find a dead
+# Redis in seconds, while a process in a reconnect storm (5,000 sockets at once: 30-40 s
+# until the last join on this machine) must not refuse joins it would serve.
+LAYER_TIMEOUT = 60.0
 # At shutdown, how long the pushes already read may take to finish and be answered.
 DRAIN_TIMEOUT = 4.0
 # Close code sent at shutdown: the client reconnects. 1012 ("service restart") would say
