@@ -16,6 +16,23 @@ def client(server, user) -> PhoenixClient:
     return PhoenixClient(server.socket_url, token_for(user))
 
 
+def store_unbroadcast_notices(session: CoachingSession, count: int) -> int:
+    """Log `count` notices after the session's last seq without broadcasting them (as if
+    the channel layer lost them all); returns the first one's seq."""
+    first = CoachingSession.objects.get(pk=session.pk).last_seq + 1
+    SessionEvent.objects.bulk_create(
+        SessionEvent(
+            session=session,
+            seq=seq,
+            event="system:notice",
+            payload={"type": "system", "text": str(seq), "level": "info", "seq": seq},
+        )
+        for seq in range(first, first + count)
+    )
+    CoachingSession.objects.filter(pk=session.pk).update(last_seq=first + count - 1)
+    return first
+
+
 class TestJoin:
     def test_student_joins_own_session_with_a_snapshot(self, server, student, active_session):
         with client(server, student) as c:
@@ -105,16 +122,7 @@ class TestJoin:
         assert isinstance(state["created_at"], int)
 
     def test_snapshot_timeline_is_the_latest_100_events(self, server, student, active_session):
-        SessionEvent.objects.bulk_create(
-            SessionEvent(
-                session=active_session,
-                seq=seq,
-                event="system:notice",
-                payload={"type": "system", "text": str(seq), "level": "info", "seq": seq},
-            )
-            for seq in range(1, 131)
-        )
-        CoachingSession.objects.filter(pk=active_session.pk).update(last_seq=130)
+        assert store_unbroadcast_notices(active_session, 130) == 1
         with client(server, student) as s:
             _, reply = s.join_ok(active_session.topic)
         assert [e["payload"]["seq"] for e in reply["events"]] == list(range(31, 131))
@@ -528,17 +536,7 @@ class TestRecovery:
     def test_rejoin_that_missed_too_much_is_told_to_reload_the_snapshot(
         self, server, student, active_session
     ):
-        first = active_session.last_seq + 1
-        SessionEvent.objects.bulk_create(
-            SessionEvent(
-                session=active_session,
-                seq=seq,
-                event="system:notice",
-                payload={"type": "system", "text": str(seq), "level": "info", "seq": seq},
-            )
-            for seq in range(first, first + MAX_REPLAY + 1)
-        )
-        CoachingSession.objects.filter(pk=active_session.pk).update(last_seq=first + MAX_REPLAY)
+        first = store_unbroadcast_notices(active_session, MAX_REPLAY + 1)
         with client(server, student) as s:
             _, reply = s.join_ok(active_session.topic, {"last_seq": 0})
             s.no_event(
@@ -546,6 +544,16 @@ class TestRecovery:
             )
         assert reply["recovery"] == {"mode": "snapshot", "reason": "too_far_behind"}
         assert reply["last_seq"] == first + MAX_REPLAY
+
+
+def join_both(student: PhoenixClient, coach: PhoenixClient, topic: str) -> str:
+    """Student, then coach, join; once the student has seen both entry notices (so the
+    session's seq is settled), returns the coach's join_ref."""
+    student.join_ok(topic)
+    student.event(topic, "system:notice")
+    coach_ref, _ = coach.join_ok(topic)
+    student.event(topic, "system:notice")
+    return coach_ref
 
 
 class TestGaps:
@@ -556,10 +564,7 @@ class TestGaps:
 
         topic = active_session.topic
         with client(server, student) as s, client(server, coach) as c:
-            s.join_ok(topic)
-            s.event(topic, "system:notice")
-            c_ref, _ = c.join_ok(topic)
-            s.event(topic, "system:notice")
+            c_ref = join_both(s, c, topic)
             # Stored but never broadcast: as if the channel layer dropped it.
             monkeypatch.setattr("coaching.realtime.publish.broadcast_from_sync", lambda *args: None)
             lost = chat_message_post(
@@ -576,22 +581,9 @@ class TestGaps:
     ):
         topic = active_session.topic
         with client(server, student) as s, client(server, coach) as c:
-            s.join_ok(topic)
-            s.event(topic, "system:notice")
-            c_ref, _ = c.join_ok(topic)
-            s.event(topic, "system:notice")
+            c_ref = join_both(s, c, topic)
             # Stored but never broadcast, more than a replay may carry.
-            first = CoachingSession.objects.get(pk=active_session.pk).last_seq + 1
-            SessionEvent.objects.bulk_create(
-                SessionEvent(
-                    session=active_session,
-                    seq=seq,
-                    event="system:notice",
-                    payload={"type": "system", "text": str(seq), "level": "info", "seq": seq},
-                )
-                for seq in range(first, first + MAX_REPLAY + 1)
-            )
-            CoachingSession.objects.filter(pk=active_session.pk).update(last_seq=first + MAX_REPLAY)
+            first = store_unbroadcast_notices(active_session, MAX_REPLAY + 1)
             c.call(topic, c_ref, "chat:new", {"message": "after the gap"})
             assert s.event(topic, "phx_error") == {"reason": "too_far_behind"}
             s.no_event(topic, "chat:added", wait=0.3)
