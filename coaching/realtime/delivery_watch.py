@@ -23,17 +23,20 @@ logger = logging.getLogger(__name__)
 
 
 class DeliveryWatch:
-    """Calls `on_reconnect` (a coroutine function) each time a subscriber connection of
-    the channel layer reconnects, after its subscriptions were sent again."""
+    """Calls the `on_reconnect` coroutine function given to `catch_up_with` each time a
+    watched subscriber connection reconnects, after its subscriptions were sent again."""
 
     def __init__(self) -> None:
         self._on_reconnect: Callable[[], Awaitable[None]] | None = None
         self._running: set[asyncio.Task] = set()
 
-    def watch(self, layer: BaseChannelLayer, on_reconnect: Callable[[], Awaitable[None]]) -> None:
-        """Register on the layer's subscriber connections of the running loop. Idempotent;
-        call it once a subscription exists (the connection is made by the first one)."""
+    def catch_up_with(self, on_reconnect: Callable[[], Awaitable[None]]) -> None:
+        """What to run after a reconnect (the transport: every socket catches up)."""
         self._on_reconnect = on_reconnect
+
+    def watch(self, layer: BaseChannelLayer) -> None:
+        """Register on the layer's subscriber connections of the running loop: once its
+        first subscription exists (the connection is made by it)."""
         if not isinstance(layer, RedisPubSubChannelLayer):
             return  # in memory: nothing is lost on the way
         # channels_redis 4.3 (pinned) keeps one redis-py PubSub per shard; its connection

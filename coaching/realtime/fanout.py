@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 from channels.layers import BaseChannelLayer, get_channel_layer
 
+from coaching.realtime.delivery_watch import delivery_watch
 from coaching.realtime.publish import confirm_layer, group_name, message_for
 
 logger = logging.getLogger(__name__)
@@ -51,6 +52,7 @@ class Fanout:
     async def _make_channel(self) -> None:
         layer = get_channel_layer()
         self._channel = await layer.new_channel()
+        delivery_watch.watch(layer)  # the channel's subscription made the connection
         self._receiving = asyncio.get_running_loop().create_task(
             self._receive(layer, self._channel)
         )

@@ -16,7 +16,6 @@ from typing import Any
 from autobahn.exception import Disconnected  # daphne's WebSocket library
 from channels.consumer import AsyncConsumer, get_handler_name
 from channels.exceptions import StopConsumer
-from channels.layers import get_channel_layer
 from channels.utils import await_many_dispatch
 from django.conf import settings
 from redis.exceptions import RedisError
@@ -101,10 +100,10 @@ class TopicProcess:
         except asyncio.QueueFull:
             return False
 
-    def deliver(self, message: dict[str, Any]) -> None:
-        """A broadcast on the topic (from fanout), queued behind the join's other work.
-        A client that cannot keep up is made to rejoin, and recovers by seq."""
-        if not self.enqueue(message) and not self.overloaded:
+    def deliver(self, item: Any) -> None:
+        """A broadcast on the topic (from fanout) or a catch-up, queued behind the join's
+        other work. A client that cannot keep up is made to rejoin, and recovers by seq."""
+        if not self.enqueue(item) and not self.overloaded:
             self.overloaded = True
             self.socket.rejoin_soon(self, "overloaded")
 
@@ -536,9 +535,7 @@ class PhoenixSocket(AsyncConsumer):
             await self.close_for(CLOSE_ACCESS_ENDED, "access_ended")
             return
         for process in list(self.topics.values()):
-            if not process.enqueue(_CATCH_UP) and not process.overloaded:
-                process.overloaded = True
-                await self.force_rejoin(process, "overloaded")
+            process.deliver(_CATCH_UP)
 
     async def websocket_disconnect(self, message: dict) -> None:
         self.closed = True
@@ -559,7 +556,6 @@ class PhoenixSocket(AsyncConsumer):
             await receive()  # websocket.connect
             await send({"type": "websocket.close"})
             return
-        delivery_watch.watch(get_channel_layer(), catch_up_all_sockets)
         try:
             await await_many_dispatch([receive], self.dispatch)
         except StopConsumer:
@@ -621,6 +617,9 @@ async def catch_up_all_sockets() -> None:
     generations = await in_db_thread(current_generations)([s.user.pk for s in sockets])
     logger.info("catching up %d sockets after a channel layer reconnect", len(sockets))
     await asyncio.gather(*(s.catch_up(generations) for s in sockets), return_exceptions=True)
+
+
+delivery_watch.catch_up_with(catch_up_all_sockets)
 
 
 async def close_all_sockets() -> None:
