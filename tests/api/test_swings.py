@@ -2,24 +2,15 @@
 
 import pytest
 
+from coaching.api.serializers import SWING_EXAMPLE
 from coaching.models import CoachingSession, SessionEvent, Swing
 from coaching.services.swings import MAX_SWINGS_PER_SESSION
 from tests.api.support import PARTICIPANT_READS, session_url
 from tests.support.auth import api_client_for
 from tests.support.broadcasts import captured_broadcasts, events_named
 
-SWING = {
-    "swing_id": "sw_999",
-    "video_url": "https://cdn.example.com/swings/sw_999.mp4",
-    "poster_url": "https://cdn.example.com/swings/sw_999.jpg",
-    "fps": 60,
-    "duration_ms": 3200,
-    "club": "driver",
-    "camera_angle": "face_on",
-    "label": "Driver #3",
-    "recorded_at": 1764288000000,
-    "key_frames": {"address": 0, "top": 1300, "impact": 1900, "finish": 2800},
-}
+# The schema's own example: what the Node API is shown is what works.
+SWING = dict(SWING_EXAMPLE.value)
 
 
 def attach(user, session, body):
