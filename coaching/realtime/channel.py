@@ -54,5 +54,7 @@ class Channel:
         connection broke): bring the client up to date. By default it rejoins."""
         raise RejoinNeeded("resync")
 
-    async def terminate(self) -> None:
-        """The join ended (leave, rejoin, disconnect): release what it holds."""
+    async def terminate(self, *, by_server_stop: bool = False) -> None:
+        """The join ended (leave, rejoin, disconnect): release what it holds.
+        `by_server_stop`: the server's own shutdown ended it, not the client (whose
+        client reconnects, to another process or to this one when it is back)."""

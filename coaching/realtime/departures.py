@@ -7,9 +7,9 @@ cleared, so their next entry is announced again. A phone that drops and comes ba
 within the grace period announces neither its leave nor its return.
 
 The checks run as tasks this module keeps (never lost to garbage collection). When
-the server stops, checks still waiting run at once rather than being dropped; the
+the server stops, checks still waiting run at once rather than being dropped. The
 connections the stop itself closes are not announced (their clients reconnect to
-another process, or to this one when it is back).
+another process, or to this one when it is back): the channel does not ask.
 """
 
 import asyncio
@@ -21,7 +21,7 @@ from django.conf import settings
 from coaching.errors import ServiceError
 from coaching.models import User
 from coaching.realtime.db import in_db_thread
-from coaching.realtime.lifecycle import on_server_shutdown, stopping
+from coaching.realtime.lifecycle import on_server_shutdown
 from coaching.realtime.presence import get_presence
 from coaching.services.notices import leave_announce
 
@@ -50,13 +50,10 @@ class Departures:
         self._pending: dict[tuple[str, str], asyncio.Task] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._now = asyncio.Event()  # set at shutdown: stop waiting out the grace
-        self._stopping = False
         self._hooked = False
 
     def schedule(self, departure: Departure) -> None:
         """Check `departure` after the grace period (once per user and topic here)."""
-        if self._stopping or stopping():
-            return  # the server's own stop closed this connection
         key = (departure.topic, departure.user_key)
         if key in self._pending:
             return
@@ -88,11 +85,9 @@ class Departures:
 
     async def flush(self) -> None:
         """The server stops: run the waiting checks now, and wait for them."""
-        self._stopping = True
         self._now.set()
-        pending = list(self._pending.values())
-        if pending:
-            await asyncio.wait(pending)
+        while self._pending:
+            await asyncio.wait(list(self._pending.values()))
 
 
 async def check(departure: Departure) -> bool:

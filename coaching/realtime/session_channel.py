@@ -55,7 +55,7 @@ class SessionChannel(Channel):
     last_seq: int = 0
     presence_ref: str | None = None
     preview_over = False
-    _entry_notice: asyncio.Task | None = None
+    _entering: asyncio.Task | None = None
     _replay: list[tuple[str, dict]] = []
 
     @property
@@ -103,21 +103,22 @@ class SessionChannel(Channel):
             "role": self.user.public_role,
             "online_at": int(time.time() * 1000),
         }
+        # Its own task: a socket that closes right now must not cancel it between the
+        # track and the entry notice (the leave would then mark as announced an entry
+        # never announced, and hide the next one). `terminate` waits for it, so the
+        # leave comes after it.
+        self._entering = asyncio.get_running_loop().create_task(self._enter(key, meta))
+        await asyncio.shield(self._entering)
+        await self.push(PRESENCE_STATE, await presence.list(self.topic))
+
+    async def _enter(self, key: str, meta: dict[str, Any]) -> None:
+        presence = get_presence()
         first = await presence.track(self.topic, key, meta)
         if first and self.role in (policy.STUDENT, policy.COACH):
-            # Its own task: a socket that closes right now must not cancel the notice
-            # between taking the quiet-period mark and storing it (it would be lost for
-            # good). `terminate` waits for it, so the leave is announced after it.
-            self._entry_notice = asyncio.get_running_loop().create_task(self._announce_entry(key))
-        await self.push(PRESENCE_STATE, await presence.list(self.topic))
-        if self._entry_notice is not None:
-            await asyncio.shield(self._entry_notice)
-
-    async def _announce_entry(self, key: str) -> None:
-        if await get_presence().mark_once(entry_mark(self.topic, key), ENTRY_NOTICE_QUIET_SECONDS):
-            await in_db_thread(entry_announce)(
-                session_id=self.session_id, user=self.user, role=self.role
-            )
+            if await presence.mark_once(entry_mark(self.topic, key), ENTRY_NOTICE_QUIET_SECONDS):
+                await in_db_thread(entry_announce)(
+                    session_id=self.session_id, user=self.user, role=self.role
+                )
 
     async def handle_in(self, event: str, payload: dict[str, Any]) -> dict[str, Any]:
         if event == "chat:new":
@@ -199,9 +200,9 @@ class SessionChannel(Channel):
     def _events_after(self, seq: int) -> list[tuple[str, dict]] | None:
         return selectors.events_after(get_session(self.session_id), seq)
 
-    async def terminate(self) -> None:
-        if self._entry_notice is not None:
-            await asyncio.wait({self._entry_notice})
+    async def terminate(self, *, by_server_stop: bool = False) -> None:
+        if self._entering is not None:
+            await asyncio.wait({self._entering})
         if self.presence_ref is not None:
             ref, self.presence_ref = self.presence_ref, None
             leave = await get_presence().untrack(self.topic, ref)
@@ -209,7 +210,8 @@ class SessionChannel(Channel):
                 # This socket stops listening to the topic now, so it would miss the
                 # broadcast of its own leave: a rejoin would show this join forever.
                 await self.push_untied(PRESENCE_DIFF, leave)
-            await self._expect_departure()
+            if not by_server_stop:
+                await self._expect_departure()
 
     async def _expect_departure(self) -> None:
         """The user's last connection here is gone: keep a quick return unannounced, and

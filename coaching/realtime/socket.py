@@ -270,6 +270,8 @@ class TopicProcess:
 
     async def _stop(self, drain: bool, reason: str) -> None:
         self.joined = False
+        # Decided now: a client gone before the shutdown reached its socket has left.
+        by_server_stop = self.socket.draining
         if self.task is not None and not self.task.done():
             if self.socket.closed:
                 self.abort()
@@ -285,7 +287,7 @@ class TopicProcess:
         if self.replaces is not None:  # stopped before it had ended the earlier join
             await self.replaces.stop()
         try:
-            await self.channel.terminate()
+            await self.channel.terminate(by_server_stop=by_server_stop)
         finally:
             if self.subscribed:
                 self.subscribed = False
@@ -595,13 +597,15 @@ class PhoenixSocket(AsyncConsumer):
         self.closed = True
 
     async def _stop_all(self) -> None:
+        # The joins stay listed until stopped, so a shutdown that comes meanwhile
+        # finds them and waits for their stops (which run once) before going on.
         processes = [*getattr(self, "topics", {}).values(), *getattr(self, "leaving", {}).values()]
-        self.topics, self.leaving = {}, {}
         for process in processes:
             try:
                 await process.stop()
             except Exception:
                 logger.exception("cleanup of %s failed", process.topic)
+        self.topics, self.leaving = {}, {}
         if self._expiry is not None:
             self._expiry.cancel()
         await self._unwatch_access()

@@ -1,12 +1,18 @@
 """Topic `session:{id}`: who may join, chat, control, notices, presence and recovery."""
 
+import asyncio
+import json
 import time
 import urllib.request
 
 import pytest
+from channels.testing import WebsocketCommunicator
 from django.conf import settings
 
 from coaching.models import ChatMessage, CoachingSession, Role, SessionEvent
+from coaching.realtime import presence
+from coaching.realtime.db import in_db_thread
+from coaching.realtime.socket import PhoenixSocket
 from coaching.selectors import MAX_REPLAY
 from tests.support.auth import token_for
 from tests.support.phoenix import PhoenixClient
@@ -339,6 +345,33 @@ class TestNotices:
             s.event(active_session.topic, "presence:diff", where=lambda d: d["leaves"])
         texts = [e.payload["text"] for e in SessionEvent.objects.filter(event="system:notice")]
         assert texts.count("코치 IanPro님이 세션에 입장했습니다.") == 1
+
+    @pytest.mark.django_db(transaction=True)
+    async def test_a_socket_closed_while_its_join_enters_is_announced_in_then_out(
+        self, monkeypatch, settings, coach, active_session
+    ):
+        class SlowToTrack(presence.MemoryPresence):
+            async def track(self, *args):
+                await asyncio.sleep(0.3)  # the client is gone before the join is listed
+                return await super().track(*args)
+
+        monkeypatch.setattr(presence, "_presence", SlowToTrack())
+        settings.LEAVE_NOTICE_GRACE = 0
+        comm = WebsocketCommunicator(
+            PhoenixSocket.as_asgi(), f"/socket/websocket?vsn=2.0.0&token={token_for(coach)}"
+        )
+        assert (await comm.connect())[0]
+        join = ["1", "1", active_session.topic, "phx_join", {}]
+        await comm.send_to(text_data=json.dumps(join))
+        assert json.loads(await comm.receive_from(timeout=5))[4]["status"] == "ok"
+        await comm.send_input({"type": "websocket.disconnect", "code": 1001})
+        await comm.wait(timeout=5)
+        for _ in range(50):
+            if await in_db_thread(notices)("participant_left"):
+                break
+            await asyncio.sleep(0.1)
+        assert len(await in_db_thread(notices)("participant_joined")) == 1
+        assert len(await in_db_thread(notices)("participant_left")) == 1
 
     def test_observer_enters_silently(self, server, admin_user, active_session):
         with client(server, admin_user) as a:
