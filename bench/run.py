@@ -15,6 +15,7 @@ import subprocess
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import parse_qsl
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -41,7 +42,8 @@ def parse() -> argparse.Namespace:
     p.add_argument(
         "--targets",
         default="floor,project",
-        help="floor, project (this tree) and/or project@REF (a commit's tree, for before/after)",
+        help="floor, project (this tree) and/or project@REF (a commit's tree, for before/after);"
+        " settings for one target after '?': project?CHAT_WRITERS=1&SERVER_LOOP=asyncio",
     )
     p.add_argument("--generators", type=int, default=2, help="load-generator processes")
     p.add_argument("--sessions", type=int, default=250)
@@ -108,11 +110,13 @@ def main() -> None:
     try:
         for workload in workloads:
             for spec in kinds:
-                kind, _, ref = spec.partition("@")
+                served, _, query = spec.partition("?")
+                kind, _, ref = served.partition("@")
                 source = source_of(ref) if ref else ROOT
+                target_env = {**env, **dict(parse_qsl(query))}
                 for count in [1] if kind == "floor" else servers:
                     target = Target(
-                        kind, count, opts.port, env, backlog=opts.backlog, source=source
+                        kind, count, opts.port, target_env, backlog=opts.backlog, source=source
                     )
                     print(f"-- {workload} on {spec} x{count}", flush=True)
                     target.start()

@@ -45,6 +45,9 @@ def wait_for_port(port: int, proc: subprocess.Popen, timeout: float = 30) -> Non
     raise RuntimeError(f"server on port {port} did not start")
 
 
+SERVE = Path("inswing_realtime/serve.py")
+
+
 @dataclass
 class Target:
     """A set of server processes of one kind ("project" or "floor").
@@ -86,7 +89,8 @@ class Target:
         return [
             sys.executable,
             "-m",
-            "daphne",
+            # daphne on uvloop; older trees (project@REF) without it: daphne itself
+            "inswing_realtime.serve" if (self.source / SERVE).exists() else "daphne",
             *bind,
             "--websocket_connect_timeout",
             "30",

@@ -57,7 +57,7 @@ class ServerProcess:
             [
                 sys.executable,
                 "-m",
-                "daphne",
+                "inswing_realtime.serve",
                 "-b",
                 "127.0.0.1",
                 "-p",
