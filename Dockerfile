@@ -1,4 +1,5 @@
-# The app image: daphne (on uvloop, inswing_realtime/serve.py) serving HTTP and the socket. The phoenix JS client comes from npm.
+# The app image: daphne on uvloop (inswing_realtime/serve.py) serving HTTP and the socket.
+# The phoenix JS client comes from npm.
 FROM node:20-slim AS js
 WORKDIR /app
 COPY package.json package-lock.json ./
@@ -18,6 +19,7 @@ COPY --from=js /app/node_modules/phoenix ./node_modules/phoenix
 RUN SECRET_KEY=build-only DEBUG=0 python manage.py collectstatic --no-input
 EXPOSE 8000
 # backlog and handshake timeout: a reconnect storm queues instead of failing (bench/README.md)
-CMD ["python", "-m", "inswing_realtime.serve", "-e", "tcp:port=8000:backlog=4096", "--websocket_connect_timeout", "30", \
+CMD ["python", "-m", "inswing_realtime.serve", \
+     "-e", "tcp:port=8000:backlog=4096", "--websocket_connect_timeout", "30", \
      "--websocket-max-message-size", "1048576", \
      "--proxy-headers", "inswing_realtime.asgi:application"]
