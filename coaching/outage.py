@@ -10,6 +10,7 @@ import logging
 import threading
 import time
 
+import asyncpg
 import psycopg
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
@@ -18,7 +19,16 @@ UNAVAILABLE_MESSAGE = "The service is briefly unavailable; try again shortly."
 
 # Lost or refused connections, and server shutdowns. Constraint or data errors are
 # not outages: they are bugs, and are logged as such.
-_DATABASE_DOWN = (OperationalError, InterfaceError, psycopg.OperationalError)
+_DATABASE_DOWN = (
+    OperationalError,
+    InterfaceError,
+    psycopg.OperationalError,
+    # asyncpg (the socket path's chat writer): lost connections, shutdowns, too many clients
+    asyncpg.PostgresConnectionError,
+    asyncpg.exceptions.OperatorInterventionError,
+    asyncpg.exceptions.TooManyConnectionsError,
+    asyncpg.InterfaceError,
+)
 
 
 def is_database_down(exc: BaseException) -> bool:

@@ -6,12 +6,14 @@ rules it applies: the same validation (`clean_message`), the same policy and sta
 checks, `client_msg_id` idempotency, payloads from events.py, broadcast after commit.
 
 On PostgreSQL, `PgChatWriter` skips the ORM and the thread hop: a few writer tasks
-each own a psycopg `AsyncConnection` and store a batch per transaction in two
-pipelined round trips —
+each own an asyncpg connection (its protocol is compiled, so a round trip costs a
+fraction of what psycopg's async machinery costs in Python) and store a batch per
+transaction:
   1. lock the batch's sessions (`FOR UPDATE`, in id order, like every other writer of
-     a session), look up resent `client_msg_id`s, take message ids from the sequence;
-  2. insert the messages and their event-log rows and move the sessions' `last_seq`,
-     one statement each for the whole batch, and commit —
+     a session) and take message ids from the sequence, in one statement;
+  2. look up resent `client_msg_id`s (only when the batch has some);
+  3. insert the messages and their event-log rows and move the sessions' `last_seq`,
+     in one statement for the whole batch, and commit —
 and broadcasts once the commit returns (`synchronous_commit` stays on: an ok reply
 means durable). Several writers let PostgreSQL flush their commits together; a
 session always goes to the same writer, so this process publishes its messages in
@@ -25,44 +27,62 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+import asyncpg
 import orjson
-import psycopg
 from django.conf import settings
 from django.db import connections
 
 from coaching import events, policy, state
 from coaching.errors import ServiceError
 from coaching.models import CoachingSession
-from coaching.outage import UNAVAILABLE_MESSAGE, log_database_down, unavailable_error
+from coaching.outage import (
+    UNAVAILABLE_MESSAGE,
+    is_database_down,
+    log_database_down,
+    unavailable_error,
+)
 from coaching.realtime.batching import Batcher
 from coaching.realtime.publish import broadcast_queued
 from coaching.services.chat import ChatPost, chat_messages_post, clean_client_msg_id, clean_message
 
 logger = logging.getLogger(__name__)
 
+# The ids come from an uncorrelated subquery: evaluated once, the same array on every row.
 LOCK_SESSIONS = """
-    SELECT id, session_id, student_id, coach_id, status, last_seq
-    FROM coaching_coachingsession WHERE session_id = ANY(%s) ORDER BY id FOR UPDATE"""
+    SELECT id, session_id, student_id, coach_id, status, last_seq,
+           (SELECT array_agg(nextval($2::regclass)) FROM generate_series(1, $3::int)) AS ids
+    FROM coaching_coachingsession WHERE session_id = ANY($1::text[]) ORDER BY id FOR UPDATE"""
 STORED_MESSAGES = """
     SELECT cs.id, m.sender_id, m.client_msg_id, m.id, m.seq, m.message, m.created_at
-    FROM unnest(%s::text[], %s::bigint[], %s::text[]) AS k(sid, sender_id, client_id)
+    FROM unnest($1::text[], $2::bigint[], $3::text[]) AS k(sid, sender_id, client_id)
     JOIN coaching_coachingsession cs ON cs.session_id = k.sid
     JOIN coaching_chatmessage m ON m.session_id = cs.id AND m.sender_id = k.sender_id
      AND m.client_msg_id = k.client_id"""
-NEW_IDS = "SELECT nextval(%s) FROM generate_series(1, %s)"
-INSERT_MESSAGES = """
-    INSERT INTO coaching_chatmessage
-        (id, session_id, seq, sender_id, message, client_msg_id, created_at)
-    SELECT i, s, q, u, m, c, %s
-    FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[], %s::text[], %s::text[])
-        AS t(i, s, q, u, m, c)"""
-INSERT_EVENTS = """
-    INSERT INTO coaching_sessionevent (session_id, seq, event, payload, created_at)
-    SELECT s, q, 'chat:added', p::jsonb, %s
-    FROM unnest(%s::bigint[], %s::bigint[], %s::text[]) AS t(s, q, p)"""
-MOVE_SEQS = """
+# Data-modifying CTEs always run, referenced or not.
+WRITE = """
+    WITH messages AS (
+        INSERT INTO coaching_chatmessage
+            (id, session_id, seq, sender_id, message, client_msg_id, created_at)
+        SELECT i, s, q, u, m, c, $1
+        FROM unnest($2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[], $6::text[],
+                    $7::text[]) AS t(i, s, q, u, m, c)
+    ), logged AS (
+        INSERT INTO coaching_sessionevent (session_id, seq, event, payload, created_at)
+        SELECT s, q, 'chat:added', p::jsonb, $1
+        FROM unnest($3::bigint[], $4::bigint[], $8::text[]) AS t(s, q, p)
+    )
     UPDATE coaching_coachingsession AS cs SET last_seq = v.q
-    FROM unnest(%s::bigint[], %s::bigint[]) AS v(i, q) WHERE cs.id = v.i"""
+    FROM unnest($9::bigint[], $10::bigint[]) AS v(i, q) WHERE cs.id = v.i"""
+
+# A database that does not answer a connect within this many seconds counts as down.
+CONNECT_TIMEOUT = 5
+
+# Besides what `is_database_down` knows: a refused or timed-out connect.
+_UNREACHABLE = (OSError, TimeoutError)
+
+
+def _unreachable(exc: BaseException) -> bool:
+    return isinstance(exc, _UNREACHABLE) or is_database_down(exc)
 
 
 class ChatWriter(Protocol):
@@ -94,7 +114,7 @@ class PgChatWriter:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._queues: list[asyncio.Queue[_Pending]] = []
         self._tasks: list[asyncio.Task] = []
-        self._connections: list[psycopg.AsyncConnection | None] = []
+        self._connections: list[asyncpg.Connection | None] = []
         self._id_sequence = ""  # the chat message table's id sequence, read at connect
 
     async def submit(self, post: ChatPost) -> dict | ServiceError:
@@ -134,13 +154,14 @@ class PgChatWriter:
                 batch.append(queue.get_nowait())
             try:
                 await self._write_batch(writer, batch)
-            except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
-                # Once per interval, no traceback: a down database fails every push.
-                log_database_down("socket chat:new", exc)
-                for item in batch:
-                    if not item.future.done():
-                        item.future.set_result(_Unavailable())  # the client retries
             except Exception as exc:
+                if _unreachable(exc):
+                    # Once per interval, no traceback: a down database fails every push.
+                    log_database_down("socket chat:new", exc)
+                    for item in batch:
+                        if not item.future.done():
+                            item.future.set_result(_Unavailable())  # the client retries
+                    continue
                 logger.exception("chat writer %d failed a message", writer)
                 for item in batch:
                     if not item.future.done():
@@ -150,21 +171,22 @@ class PgChatWriter:
         try:
             conn = await self._connection(writer)
             results = await self._store(conn, batch)
-        except (psycopg.OperationalError, psycopg.InterfaceError):
-            await self._drop(writer)
-            raise
-        except Exception:
+        except Exception as exc:
+            if _unreachable(exc):
+                self._drop(writer)
+                raise
             if len(batch) == 1:
                 raise
             # One message's fault must not fail the others: each on its own.
             for item in batch:
                 try:
                     await self._write_batch(writer, [item])
-                except (psycopg.OperationalError, psycopg.InterfaceError):
-                    if not item.future.done():
-                        item.future.set_result(_Unavailable())
                 except Exception as exc:
-                    if not item.future.done():
+                    if item.future.done():
+                        continue
+                    if _unreachable(exc):
+                        item.future.set_result(_Unavailable())
+                    else:
                         logger.exception("chat message could not be stored")
                         item.future.set_exception(exc)
             return
@@ -172,46 +194,45 @@ class PgChatWriter:
             if not item.future.done():
                 item.future.set_result(result)
 
-    async def _connection(self, writer: int) -> psycopg.AsyncConnection:
+    async def _connection(self, writer: int) -> asyncpg.Connection:
         conn = self._connections[writer]
-        if conn is None or conn.closed:
-            conn = await psycopg.AsyncConnection.connect(**_connection_params(), autocommit=True)
-            cursor = await conn.execute(
+        if conn is None or conn.is_closed():
+            conn = await asyncpg.connect(**_connection_params())
+            self._id_sequence = await conn.fetchval(
                 "SELECT pg_get_serial_sequence('coaching_chatmessage', 'id')"
             )
-            self._id_sequence = (await cursor.fetchone())[0]
             self._connections[writer] = conn
         return conn
 
-    async def _drop(self, writer: int) -> None:
+    def _drop(self, writer: int) -> None:
         conn, self._connections[writer] = self._connections[writer], None
         if conn is not None:
-            await conn.close()
+            conn.terminate()  # no goodbye to a server that may not answer
 
     async def _store(
-        self, conn: psycopg.AsyncConnection, batch: list[_Pending]
+        self, conn: asyncpg.Connection, batch: list[_Pending]
     ) -> list[dict | ServiceError]:
         results: list[dict | ServiceError | None] = [None] * len(batch)
         keyed = [item for item in batch if item.client_msg_id is not None]
         published: list[tuple[str, dict]] = []
-        async with conn.pipeline(), conn.transaction():
-            locked = await conn.execute(LOCK_SESSIONS, [sorted({i.post.session_id for i in batch})])
-            stored_rows = None
-            if keyed:
-                stored_rows = await conn.execute(
-                    STORED_MESSAGES,
-                    [
-                        [i.post.session_id for i in keyed],
-                        [i.post.sender.pk for i in keyed],
-                        [i.client_msg_id for i in keyed],
-                    ],
-                )
-            ids_cursor = await conn.execute(NEW_IDS, [self._id_sequence, len(batch)])
-            sessions = {row[1]: _session(row) for row in await locked.fetchall()}
-            ids = [row[0] for row in await ids_cursor.fetchall()]
+        async with conn.transaction():
+            locked = await conn.fetch(
+                LOCK_SESSIONS,
+                sorted({i.post.session_id for i in batch}),
+                self._id_sequence,
+                len(batch),
+            )
+            sessions = {row[1]: _session(row) for row in locked}
+            ids = locked[0][6] if locked else []
             stored = {}
-            if stored_rows is not None:
-                stored = {(r[0], r[1], r[2]): r[3:] for r in await stored_rows.fetchall()}
+            if keyed and locked:
+                stored_rows = await conn.fetch(
+                    STORED_MESSAGES,
+                    [i.post.session_id for i in keyed],
+                    [i.post.sender.pk for i in keyed],
+                    [i.client_msg_id for i in keyed],
+                )
+                stored = {(r[0], r[1], r[2]): tuple(r[3:]) for r in stored_rows}
             now = datetime.now(UTC)
             rows: list[tuple[CoachingSession, int, Any, str, str | None, dict]] = []
             new_keys: dict[tuple[int, int, str], dict] = {}
@@ -251,36 +272,27 @@ class PgChatWriter:
                 )
                 published.append((session.topic, payload))
             if rows:
-                await conn.execute(
-                    INSERT_MESSAGES,
-                    [
-                        now,
-                        [r[1] for r in rows],
-                        [r[0].pk for r in rows],
-                        [r[5]["seq"] for r in rows],
-                        [r[2] for r in rows],
-                        [r[3] for r in rows],
-                        [r[4] for r in rows],
-                    ],
-                )
-                await conn.execute(
-                    INSERT_EVENTS,
-                    [
-                        now,
-                        [r[0].pk for r in rows],
-                        [r[5]["seq"] for r in rows],
-                        [orjson.dumps(r[5]).decode() for r in rows],
-                    ],
-                )
                 moved = {r[0].pk: r[0].last_seq for r in rows}
-                await conn.execute(MOVE_SEQS, [list(moved), list(moved.values())])
+                await conn.execute(
+                    WRITE,
+                    now,
+                    [r[1] for r in rows],
+                    [r[0].pk for r in rows],
+                    [r[5]["seq"] for r in rows],
+                    [r[2] for r in rows],
+                    [r[3] for r in rows],
+                    [r[4] for r in rows],
+                    [orjson.dumps(r[5]).decode() for r in rows],
+                    list(moved),
+                    list(moved.values()),
+                )
         for topic, payload in published:
             broadcast_queued(topic, "chat:added", payload)
         return results  # type: ignore[return-value]
 
 
-def _session(row: tuple) -> CoachingSession:
-    pk, session_id, student_id, coach_id, status, last_seq = row
+def _session(row: asyncpg.Record) -> CoachingSession:
+    pk, session_id, student_id, coach_id, status, last_seq = row[:6]
     return CoachingSession(
         pk=pk,
         session_id=session_id,
@@ -305,14 +317,20 @@ def _stored_payload(session: CoachingSession, post: ChatPost, item: _Pending, ro
 
 
 def _connection_params() -> dict[str, Any]:
-    """Django's own connection parameters for the default database (the test database
-    under pytest), minus what only Django's cursor classes understand."""
+    """asyncpg's arguments for Django's default database (the test database under
+    pytest): the same server, database, user and TLS mode."""
     params = connections["default"].get_connection_params()
-    for key in ("cursor_factory", "context"):
-        params.pop(key, None)
-    if params.get("prepare_threshold") is None:
-        params.pop("prepare_threshold", None)  # psycopg's default: prepare after 5 uses
-    return params
+    args: dict[str, Any] = {
+        "host": params.get("host") or None,
+        "port": params.get("port") or None,
+        "user": params.get("user") or None,
+        "password": params.get("password") or None,
+        "database": params.get("dbname"),
+        "timeout": CONNECT_TIMEOUT,
+    }
+    if params.get("sslmode"):
+        args["ssl"] = params["sslmode"]
+    return args
 
 
 def chat_writer() -> ChatWriter:

@@ -122,7 +122,9 @@ def test_a_database_it_cannot_reach_answers_unavailable(monkeypatch, student, ac
     from coaching.services import chat_store
 
     monkeypatch.setattr(
-        chat_store, "_connection_params", lambda: {"host": "127.0.0.1", "port": 1, "dbname": "x"}
+        chat_store,
+        "_connection_params",
+        lambda: {"host": "127.0.0.1", "port": 1, "database": "x", "timeout": 5},
     )
     [result] = submit_all([ChatPost(active_session.session_id, student, "hello")])
     assert isinstance(result, ServiceError) and result.code == "unavailable"
