@@ -11,12 +11,12 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.urls import path  # noqa: E402
 
 from coaching.realtime.server_tuning import (  # noqa: E402
-    defer_autobahn_config_log,
+    defer_autobahn_debug_formatting,
     quiet_garbage_collector,
 )
 from coaching.realtime.socket import PhoenixSocket  # noqa: E402
 
-defer_autobahn_config_log()
+defer_autobahn_debug_formatting()
 
 application = ProtocolTypeRouter(
     {

@@ -11,9 +11,10 @@ payload) is answered `bad_frame` through the ref in its header; any other binary
 frame has no readable ref and is dropped.
 """
 
-import json
 from dataclasses import dataclass
 from typing import Any, NoReturn
+
+import orjson
 
 
 class FrameError(ValueError):
@@ -65,13 +66,14 @@ def _message(join_ref_raw: Any, ref_raw: Any, topic: Any, event: Any, payload: A
 
 def _json(text: str) -> Any:
     try:
-        return json.loads(text)
-    except (ValueError, RecursionError):
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:  # also: nesting past 1,024 levels, lone surrogates
         raise FrameError("frame is not JSON") from None
 
 
 def _dumps(data: Any) -> str:
-    return json.dumps(data, separators=(",", ":"))
+    """Compact JSON, text as UTF-8 (not \\u escapes: Korean chat is half the bytes)."""
+    return orjson.dumps(data, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
 class Serializer:
