@@ -32,6 +32,15 @@ logger = logging.getLogger(__name__)
 # reaper (which removes them PRESENCE_NODE_TTL + PRESENCE_HEARTBEAT later).
 SHUTDOWN_TIMEOUT = 3.0
 
+# A heartbeat's work must not grow with the number of connections: every entry checked
+# or read at once every 5 s held up chat deliveries for 20-40 ms (W1 p99 21 ms against
+# 7 ms without; bench/README.md). So each beat checks that many of this process's
+# entries, in turn, besides those it knows to be missing...
+VERIFIED_PER_BEAT = 100
+# ...and reads every entry (to find orphans no list of processes names) only once in
+# this many beats, or at once when a process it knows of has stopped beating.
+FULL_SWEEP_EVERY = 12
+
 PRESENCE_STATE = "presence:state"
 PRESENCE_DIFF = "presence:diff"
 
@@ -104,11 +113,15 @@ class MemoryPresence:
 class RedisPresence:
     """Several processes: entries in Redis hashes, kept true by every process's heartbeat.
 
-    This process's own connections (`_local`) are the truth for its entries; each
-    heartbeat writes back any that Redis lost (a restart, a reap while stalled) and
-    retries the removals that failed (`_leaving`), so a Redis outage delays presence
-    but cannot leave a ghost or hide someone for good. Each entry names the process
-    that owns it, so entries whose process is gone are reaped wherever they are.
+    This process's own connections (`_local`) are the truth for its entries; the
+    heartbeat writes back any that Redis lost and retries the removals that failed
+    (`_leaving`), so a Redis outage delays presence but cannot leave a ghost or hide
+    someone for good. Redis lost them when our alive key is gone (a restart, a reap
+    while we stalled: every entry is checked then), when their track failed, or (a
+    restart that reloaded an older snapshot) they are found by the rolling check.
+    Each entry names the process that owns it, and every process is listed in a
+    set: a listed process whose alive key expired is found at the next beat, and
+    its entries are reaped wherever they are.
     """
 
     def __init__(self, url: str, prefix: str, heartbeat: float, node_ttl: float) -> None:
@@ -118,6 +131,9 @@ class RedisPresence:
         self.node = uuid.uuid4().hex
         self._local: dict[str, Entry] = {}  # by ref
         self._leaving: dict[str, Entry] = {}  # removal not yet done in Redis
+        self._unsaved: set[str] = set()  # refs whose track failed in Redis
+        self._verified = 0  # where the rolling check of our entries goes on
+        self._beats = secrets.randbelow(FULL_SWEEP_EVERY)  # processes sweep at other times
         self._clients = PerLoop(url, decode_responses=True)
         self._beating: asyncio.Task | None = None
         self._beaten = False
@@ -129,6 +145,9 @@ class RedisPresence:
 
     def _alive_key(self, node: str) -> str:
         return f"{self._prefix}:node:{node}:alive"
+
+    def _nodes_key(self) -> str:
+        return f"{self._prefix}:nodes"
 
     def _entry(self, key: str, meta: Meta) -> str:
         return json.dumps({"key": key, "meta": meta, "node": self.node})
@@ -155,6 +174,7 @@ class RedisPresence:
         try:
             await asyncio.wait_for(self._remove_leaving(), timeout=SHUTDOWN_TIMEOUT)
             await self._redis().delete(self._alive_key(self.node))
+            await self._redis().srem(self._nodes_key(), self.node)
         except (TimeoutError, RedisError):
             logger.warning("presence: %d leaves left to the reaper", len(self._leaving))
 
@@ -173,6 +193,7 @@ class RedisPresence:
             await broadcast(topic, PRESENCE_DIFF, diff([(key, meta)], []))
         except RedisError as exc:
             logger.warning("presence: track of %s deferred to the heartbeat: %s", topic, exc)
+            self._unsaved.add(ref)
             return False
         return sum(1 for v in values if json.loads(v)["key"] == key) == 1
 
@@ -183,6 +204,7 @@ class RedisPresence:
         list it. If Redis fails, the heartbeat retries the removal and the announcement.
         """
         entry = self._local.pop(ref, None)
+        self._unsaved.discard(ref)
         if entry is None:
             return None
         _, key, meta = entry
@@ -229,7 +251,7 @@ class RedisPresence:
     async def _heartbeat_loop(self) -> None:
         while True:
             await asyncio.sleep(self._heartbeat)
-            for step in (self._beat, self._remove_leaving, self._reap):
+            for step in (self._beat, self._remove_leaving, self._sweep):
                 try:
                     await step()
                 except asyncio.CancelledError:
@@ -242,14 +264,24 @@ class RedisPresence:
     async def _beat(self) -> None:
         """Say we are alive, and put back whatever of ours Redis lost."""
         local = list(self._local.items())
+        checked = self._to_verify(local)
         async with self._redis().pipeline(transaction=False) as pipe:
             pipe.set(self._alive_key(self.node), "1", px=self._ttl_ms, get=True)
-            for ref, (topic, _, _) in local:
+            pipe.sadd(self._nodes_key(), self.node)
+            for ref, (topic, _, _) in checked:
                 pipe.hexists(self._topic_key(topic), ref)
-            was_alive, *present = await pipe.execute()
+            was_alive, _, *present = await pipe.execute()
         first_beat, self._beaten = not self._beaten, True
+        if was_alive is None and not first_beat:
+            # Redis lost our alive key (a restart, or we stalled and were reaped):
+            # any of our entries may be gone.
+            checked = local
+            async with self._redis().pipeline(transaction=False) as pipe:
+                for ref, (topic, _, _) in checked:
+                    pipe.hexists(self._topic_key(topic), ref)
+                present = await pipe.execute()
         missing = [
-            (ref, entry) for (ref, entry), there in zip(local, present, strict=True) if not there
+            (ref, entry) for (ref, entry), there in zip(checked, present, strict=True) if not there
         ]
         if missing or (was_alive is None and not first_beat):
             # Redis restarted (or we were taken for dead, or a track failed): diffs
@@ -266,10 +298,22 @@ class RedisPresence:
                 now + 2 * self._heartbeat,
                 now + self._ttl_ms / 1000 + 2 * self._heartbeat,
             ]
+            self._beats = -1  # and sweep at once: orphans may have come back with the data
         await self._restore(missing)
         if self._resync_at and min(self._resync_at) <= time.monotonic():
             self._resync_at = [t for t in self._resync_at if t > time.monotonic()]
             await self._resync()
+
+    def _to_verify(self, local: Entries) -> Entries:
+        """The entries this beat checks: those whose track failed, and the next
+        VERIFIED_PER_BEAT of the others in turn."""
+        unsaved = [(ref, entry) for ref, entry in local if ref in self._unsaved]
+        if len(local) <= VERIFIED_PER_BEAT:
+            return local
+        start = self._verified % len(local)
+        self._verified = start + VERIFIED_PER_BEAT
+        turn = (local + local)[start : start + VERIFIED_PER_BEAT]
+        return unsaved + [(ref, entry) for ref, entry in turn if ref not in self._unsaved]
 
     async def _restore(self, missing: Entries) -> None:
         """Write back entries Redis lost; keeps going past a failure."""
@@ -280,6 +324,7 @@ class RedisPresence:
             try:
                 await broadcast(topic, PRESENCE_DIFF, diff([(key, meta)], []))
                 await self._redis().hset(self._topic_key(topic), ref, self._entry(key, meta))
+                self._unsaved.discard(ref)
             except RedisError as exc:
                 failed = exc
         if failed is not None:
@@ -291,16 +336,31 @@ class RedisPresence:
         for topic in {topic for topic, _, _ in self._local.values()}:
             fanout.deliver_local(topic, PRESENCE_STATE, await self.list(topic))
 
-    async def _reap(self) -> None:
+    async def _sweep(self) -> None:
+        """Reap when a listed process has stopped beating, and now and then anyway."""
+        self._beats += 1
+        r = self._redis()
+        nodes = sorted(await r.smembers(self._nodes_key()) - {self.node})
+        async with r.pipeline(transaction=False) as pipe:
+            for node in nodes:
+                pipe.exists(self._alive_key(node))
+            dead = [
+                node for node, there in zip(nodes, await pipe.execute(), strict=True) if not there
+            ]
+        if (dead or self._beats % FULL_SWEEP_EVERY == 0) and await self._reap() and dead:
+            await r.srem(self._nodes_key(), *dead)
+
+    async def _reap(self) -> bool:
         """Remove entries whose process is gone (its alive key expired) or which this
-        process no longer holds; announce the leaves. One process sweeps at a time."""
+        process no longer holds; announce the leaves. One process sweeps at a time:
+        False when another one is."""
         r = self._redis()
         sweep_ms = max(int(self._heartbeat * 1000), 100)
         if not await r.set(f"{self._prefix}:sweep", self.node, nx=True, px=sweep_ms):
-            return
+            return False
         topic_keys = [k async for k in r.scan_iter(match=self._topic_key("*"), count=500)]
         if not topic_keys:
-            return
+            return True
         async with r.pipeline(transaction=False) as pipe:
             for topic_key in topic_keys:
                 pipe.hgetall(topic_key)
@@ -323,7 +383,7 @@ class RedisPresence:
             or (e["node"] == self.node and ref not in self._local and ref not in self._leaving)
         ]
         if not stale:
-            return
+            return True
         async with r.pipeline(transaction=False) as pipe:
             for topic_key, ref, _ in stale:
                 pipe.hdel(topic_key, ref)
@@ -335,6 +395,7 @@ class RedisPresence:
         for topic, gone in leaves.items():
             await broadcast(topic, PRESENCE_DIFF, diff([], gone))
         logger.info("presence: reaped %d orphaned connections", sum(map(len, leaves.values())))
+        return True
 
 
 def _build() -> MemoryPresence | RedisPresence:

@@ -5,6 +5,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from coaching.realtime import presence as presence_module
 from coaching.realtime.presence import RedisPresence, new_ref
 from tests.support.faults import RedisServer
 
@@ -70,4 +71,63 @@ async def test_entries_of_a_process_that_is_gone_are_reaped_wherever_they_are(pr
 
     await presence._reap()
     assert set(await presence.list(TOPIC)) == {"1"}
+    await presence.shutdown()
+
+
+async def test_a_listed_process_that_stops_beating_is_reaped_at_the_next_beat(private_redis):
+    alive, doomed = presence_on(private_redis), presence_on(private_redis)
+    await alive.track(TOPIC, "1", meta("Live"))
+    await doomed.track(TOPIC, "2", meta("Doomed"))
+    doomed._beating.cancel()  # it dies: no more beats, and its alive key expires
+    private_redis.client().delete(f"presence-test:presence:node:{doomed.node}:alive")
+    alive._beats = 1  # not a beat that reads every entry anyway
+
+    await alive._sweep()
+    assert set(await alive.list(TOPIC)) == {"1"}
+    assert private_redis.client().smembers("presence-test:presence:nodes") == {alive.node}
+    await alive.shutdown()
+
+
+async def test_an_orphan_no_process_lists_is_reaped_by_the_occasional_full_sweep(private_redis):
+    presence = presence_on(private_redis)
+    await presence.track(TOPIC, "1", meta("Live"))
+    orphan = meta("Orphan")
+    entry = {"key": "9", "meta": orphan, "node": "unlisted-process"}
+    private_redis.client().hset(
+        f"presence-test:presence:topic:{TOPIC}", orphan["phx_ref"], json.dumps(entry)
+    )
+    presence._beats = 1
+    await presence._sweep()  # only a cheap look at the listed processes
+    assert set(await presence.list(TOPIC)) == {"1", "9"}
+
+    presence._beats = presence_module.FULL_SWEEP_EVERY - 1
+    await presence._sweep()
+    assert set(await presence.list(TOPIC)) == {"1"}
+    await presence.shutdown()
+
+
+async def test_a_beat_checks_a_bounded_share_of_its_entries_and_every_one_in_turn(
+    private_redis, monkeypatch
+):
+    monkeypatch.setattr(presence_module, "VERIFIED_PER_BEAT", 3)
+    presence = presence_on(private_redis)
+    metas = [meta(f"U{i}") for i in range(7)]
+    for i, m in enumerate(metas):
+        await presence.track(TOPIC, str(i), m)
+    # Redis loses one behind our back (an older snapshot reloaded): our alive key stays.
+    private_redis.client().hdel(f"presence-test:presence:topic:{TOPIC}", metas[5]["phx_ref"])
+    checked: list[int] = []
+    to_verify = presence._to_verify
+
+    def counted(local):
+        entries = to_verify(local)
+        checked.append(len(entries))
+        return entries
+
+    monkeypatch.setattr(presence, "_to_verify", counted)
+
+    for _ in range(3):  # 7 entries, 3 a beat
+        await presence._beat()
+    assert checked == [3, 3, 3]
+    assert set(await presence.list(TOPIC)) == {str(i) for i in range(7)}
     await presence.shutdown()
