@@ -116,12 +116,13 @@ class RedisPresence:
     This process's own connections (`_local`) are the truth for its entries; the
     heartbeat writes back any that Redis lost and retries the removals that failed
     (`_leaving`), so a Redis outage delays presence but cannot leave a ghost or hide
-    someone for good. Redis lost them when our alive key is gone (a restart, a reap
-    while we stalled: every entry is checked then), when their track failed, or (a
-    restart that reloaded an older snapshot) they are found by the rolling check.
-    Each entry names the process that owns it, and every process is listed in a
-    set: a listed process whose alive key expired is found at the next beat, and
-    its entries are reaped wherever they are.
+    someone for good. Redis may have lost some when it restarted (its `run_id`
+    changed, even if an older snapshot brought our alive key back) or our alive key
+    is gone (we stalled and were reaped): every entry is checked then, and every
+    topic swept at the next beat; otherwise a beat checks the entries whose track
+    failed and a few others in turn. Each entry names the process that owns it, and
+    every process is listed in a set: a listed process whose alive key expired is
+    found at the next beat, and its entries are reaped wherever they are.
     """
 
     def __init__(self, url: str, prefix: str, heartbeat: float, node_ttl: float) -> None:
@@ -133,6 +134,7 @@ class RedisPresence:
         self._leaving: dict[str, Entry] = {}  # removal not yet done in Redis
         self._unsaved: set[str] = set()  # refs whose track failed in Redis
         self._verified = 0  # where the rolling check of our entries goes on
+        self._redis_run: str | None = None  # Redis's run_id: a new one after each restart
         self._beats = secrets.randbelow(FULL_SWEEP_EVERY)  # processes sweep at other times
         self._clients = PerLoop(url, decode_responses=True)
         self._beating: asyncio.Task | None = None
@@ -268,13 +270,17 @@ class RedisPresence:
         async with self._redis().pipeline(transaction=False) as pipe:
             pipe.set(self._alive_key(self.node), "1", px=self._ttl_ms, get=True)
             pipe.sadd(self._nodes_key(), self.node)
+            pipe.info("server")
             for ref, (topic, _, _) in checked:
                 pipe.hexists(self._topic_key(topic), ref)
-            was_alive, _, *present = await pipe.execute()
+            was_alive, _, info, *present = await pipe.execute()
         first_beat, self._beaten = not self._beaten, True
-        if was_alive is None and not first_beat:
-            # Redis lost our alive key (a restart, or we stalled and were reaped):
-            # any of our entries may be gone.
+        restarted = self._redis_run is not None and info.get("run_id") != self._redis_run
+        self._redis_run = info.get("run_id")
+        lost = restarted or (was_alive is None and not first_beat)
+        if lost:
+            # Redis restarted or lost our alive key (we stalled and were reaped): any
+            # of our entries may be gone.
             checked = local
             async with self._redis().pipeline(transaction=False) as pipe:
                 for ref, (topic, _, _) in checked:
@@ -283,7 +289,7 @@ class RedisPresence:
         missing = [
             (ref, entry) for (ref, entry), there in zip(checked, present, strict=True) if not there
         ]
-        if missing or (was_alive is None and not first_beat):
+        if missing or lost:
             # Redis restarted (or we were taken for dead, or a track failed): diffs
             # were lost meanwhile, here and on other processes, some of which are
             # still restoring or reaping. Our clients get the whole state again once

@@ -131,3 +131,26 @@ async def test_a_beat_checks_a_bounded_share_of_its_entries_and_every_one_in_tur
     assert checked == [3, 3, 3]
     assert set(await presence.list(TOPIC)) == {str(i) for i in range(7)}
     await presence.shutdown()
+
+
+async def test_a_restart_that_reloads_an_older_snapshot_is_noticed_though_our_alive_key_survived(
+    private_redis, monkeypatch
+):
+    monkeypatch.setattr(presence_module, "VERIFIED_PER_BEAT", 0)  # no rolling check
+    presence = RedisPresence(private_redis.url, "presence-test", heartbeat=0.2, node_ttl=30.0)
+    gone = meta("Gone")
+    await presence.track(TOPIC, "1", meta("Stays"))
+    await presence.track(TOPIC, "3", gone)
+    presence._beating.cancel()  # the test beats by hand
+    private_redis.client().save()  # the snapshot: our alive key, "1" and "3"
+    await presence.track(TOPIC, "2", meta("Later"))
+    await presence.untrack(TOPIC, gone["phx_ref"])
+    private_redis.kill()
+    private_redis.start()  # as it was at the snapshot, our alive key still valid
+    assert set(await presence.list(TOPIC)) == {"1", "3"}
+    presence._beats = 1  # not a beat that sweeps every topic anyway
+
+    await presence._beat()
+    await presence._sweep()
+    assert set(await presence.list(TOPIC)) == {"1", "2"}
+    await presence.shutdown()
