@@ -11,6 +11,7 @@ process on the machine.
 import asyncio
 import resource
 import time
+import uuid
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from typing import Any
@@ -208,9 +209,9 @@ class Worker:
                 sender = session.members[0]
                 ref += 1
                 text = f"{due} {k} {session.index} tempo looks good"
-                frame = orjson.dumps(
-                    ["1", str(ref), session.topic, "chat:new", {"message": text}]
-                ).decode()
+                # As the page sends it: with a client_msg_id, so resends are idempotent.
+                push = {"message": text, "client_msg_id": uuid.uuid4().hex}
+                frame = orjson.dumps(["1", str(ref), session.topic, "chat:new", push]).decode()
                 measured = due >= measure_from
                 if measured:
                     self.pending[str(ref)] = due

@@ -27,6 +27,16 @@ def meta(name: str) -> dict:
     return {"phx_ref": new_ref(), "name": name, "role": "student", "online_at": 1}
 
 
+def plant_orphan(redis_server: RedisServer, key: str, node: str) -> None:
+    """An entry written by a process that is gone (and is named by no list of processes)."""
+    orphan = meta("Orphan")
+    redis_server.client().hset(
+        f"presence-test:presence:topic:{TOPIC}",
+        orphan["phx_ref"],
+        json.dumps({"key": key, "meta": orphan, "node": node}),
+    )
+
+
 async def test_a_leave_that_failed_while_redis_was_down_is_done_by_the_heartbeat(
     private_redis,
 ):
@@ -61,12 +71,7 @@ async def test_entries_redis_lost_are_written_back_by_the_heartbeat(private_redi
 async def test_entries_of_a_process_that_is_gone_are_reaped_wherever_they_are(private_redis):
     presence = presence_on(private_redis)
     await presence.track(TOPIC, "1", meta("Live"))
-    # An entry of a process that died, named by no list of processes (Redis lost it).
-    orphan = meta("Orphan")
-    entry = {"key": "9", "meta": orphan, "node": "dead-process"}
-    private_redis.client().hset(
-        f"presence-test:presence:topic:{TOPIC}", orphan["phx_ref"], json.dumps(entry)
-    )
+    plant_orphan(private_redis, "9", node="dead-process")  # its list entry lost too
     assert set(await presence.list(TOPIC)) == {"1", "9"}
 
     await presence._reap()
@@ -91,11 +96,7 @@ async def test_a_listed_process_that_stops_beating_is_reaped_at_the_next_beat(pr
 async def test_an_orphan_no_process_lists_is_reaped_by_the_occasional_full_sweep(private_redis):
     presence = presence_on(private_redis)
     await presence.track(TOPIC, "1", meta("Live"))
-    orphan = meta("Orphan")
-    entry = {"key": "9", "meta": orphan, "node": "unlisted-process"}
-    private_redis.client().hset(
-        f"presence-test:presence:topic:{TOPIC}", orphan["phx_ref"], json.dumps(entry)
-    )
+    plant_orphan(private_redis, "9", node="unlisted-process")
     presence._beats = 1
     await presence._sweep()  # only a cheap look at the listed processes
     assert set(await presence.list(TOPIC)) == {"1", "9"}

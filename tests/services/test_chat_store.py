@@ -5,7 +5,9 @@ in a thread; these tests run against whichever the test database selects.
 """
 
 import asyncio
+import time
 
+import asyncpg
 import pytest
 from django.db import connection
 
@@ -14,6 +16,7 @@ from coaching.models import ChatMessage, CoachingSession, Role, SessionEvent
 from coaching.services.chat import ChatPost
 from coaching.services.chat_store import PgChatWriter, chat_writer
 from tests.support.broadcasts import captured_broadcasts
+from tests.support.proxy import TcpProxy
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -128,3 +131,90 @@ def test_a_database_it_cannot_reach_answers_unavailable(monkeypatch, student, ac
     )
     [result] = submit_all([ChatPost(active_session.session_id, student, "hello")])
     assert isinstance(result, ServiceError) and result.code == "unavailable"
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the PostgreSQL writer's own link")
+def test_a_database_that_stops_answering_answers_unavailable_within_the_statement_timeout(
+    monkeypatch, student, active_session
+):
+    from coaching.services import chat_store
+
+    monkeypatch.setattr(chat_store, "STATEMENT_TIMEOUT", 1)
+    params = chat_store._connection_params()
+    proxy = TcpProxy(int(params["port"] or 5432), params["host"] or "127.0.0.1")
+    monkeypatch.setattr(chat_store, "_connection_params", lambda: {**params, "port": proxy.port})
+    sid = active_session.session_id
+
+    async def run() -> list:
+        writer = chat_writer()
+        try:
+            before = await writer.submit(ChatPost(sid, student, "before"))
+            proxy.blackhole()  # the connection stays open, nothing comes back
+            started = time.monotonic()
+            during = await writer.submit(ChatPost(sid, student, "during"))
+            waited = time.monotonic() - started
+            proxy.restore()
+            after = await writer.submit(ChatPost(sid, student, "after"))
+            return [before, during, waited, after]
+        finally:
+            await writer.close()
+
+    try:
+        with captured_broadcasts():
+            before, during, waited, after = asyncio.run(run())
+    finally:
+        proxy.close()
+    assert before["message"] == "before" and after["message"] == "after"
+    assert isinstance(during, ServiceError) and during.code == "unavailable"
+    assert waited < 5
+    assert sorted(ChatMessage.objects.values_list("message", flat=True)) == ["after", "before"]
+
+
+async def until_a_lock_is_awaited(conn: asyncpg.Connection) -> None:
+    for _ in range(500):
+        if await conn.fetchval("SELECT count(*) FROM pg_locks WHERE NOT granted"):
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("nobody waited for the lock")
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the PostgreSQL writer's locks")
+def test_a_resend_stored_by_another_writer_while_this_one_waited_is_not_stored_twice(
+    student, active_session
+):
+    """The resend look-up reads the snapshot taken before the session's lock was granted;
+    the unique constraint and the retry make up for what it cannot see."""
+    from coaching.services import chat_store
+
+    sid = active_session.session_id
+
+    async def run() -> dict:
+        other = await asyncpg.connect(**chat_store._connection_params())
+        writer = chat_writer()
+        try:
+            async with other.transaction():  # another process's writer, holding the lock
+                pk = await other.fetchval(
+                    "SELECT id FROM coaching_coachingsession WHERE session_id = $1 FOR UPDATE", sid
+                )
+                waiting = asyncio.ensure_future(writer.submit(ChatPost(sid, student, "hi", "c1")))
+                await until_a_lock_is_awaited(other)
+                await other.execute(
+                    "INSERT INTO coaching_chatmessage"
+                    " (session_id, seq, sender_id, message, client_msg_id, created_at)"
+                    " VALUES ($1, 1, $2, 'hi', 'c1', now())",
+                    pk,
+                    student.pk,
+                )
+                await other.execute(
+                    "UPDATE coaching_coachingsession SET last_seq = 1 WHERE id = $1", pk
+                )
+            return await waiting
+        finally:
+            await writer.close()
+            await other.close()
+
+    with captured_broadcasts() as published:
+        result = asyncio.run(run())
+    assert (result["seq"], result["client_msg_id"]) == (1, "c1")
+    assert ChatMessage.objects.count() == 1
+    assert published == []  # the other writer's message, not broadcast again
