@@ -10,9 +10,9 @@ each own an asyncpg connection (its protocol is compiled, so a round trip costs 
 fraction of what psycopg's async machinery costs in Python) and store a batch per
 transaction:
   1. lock the batch's sessions (`FOR UPDATE`, in id order, like every other writer of
-     a session), take message ids from the sequence and look up resent
-     `client_msg_id`s, in one statement;
-  2. insert the messages and their event-log rows and move the sessions' `last_seq`,
+     a session) and take message ids from the sequence, in one statement;
+  2. look up resent `client_msg_id`s (only when the batch has some);
+  3. insert the messages and their event-log rows and move the sessions' `last_seq`,
      in one statement for the whole batch, and commit —
 and broadcasts once the commit returns (`synchronous_commit` stays on: an ok reply
 means durable). Several writers let PostgreSQL flush their commits together; a
@@ -47,21 +47,17 @@ from coaching.services.chat import ChatPost, chat_messages_post, clean_client_ms
 
 logger = logging.getLogger(__name__)
 
-# The ids and the stored messages come from uncorrelated subqueries: evaluated once, the
-# same arrays on every row. They read the statement's snapshot, taken before the lock is
-# granted: a resend stored by a writer that held the lock meanwhile is not seen, and its
-# insert then fails on `chat_client_msg_unique`; the batch is stored again, and the new
-# statement's snapshot sees it.
+# The ids come from an uncorrelated subquery: evaluated once, the same array on every row.
 LOCK_SESSIONS = """
     SELECT id, session_id, student_id, coach_id, status, last_seq,
-        (SELECT array_agg(nextval($2::regclass)) FROM generate_series(1, $3::int)) AS ids,
-        (SELECT array_agg(ROW(cs.id, m.sender_id, m.client_msg_id, m.id, m.seq, m.message,
-                              m.created_at))
-         FROM unnest($4::text[], $5::bigint[], $6::text[]) AS k(sid, sender_id, client_id)
-         JOIN coaching_coachingsession cs ON cs.session_id = k.sid
-         JOIN coaching_chatmessage m ON m.session_id = cs.id AND m.sender_id = k.sender_id
-          AND m.client_msg_id = k.client_id) AS stored
+           (SELECT array_agg(nextval($2::regclass)) FROM generate_series(1, $3::int)) AS ids
     FROM coaching_coachingsession WHERE session_id = ANY($1::text[]) ORDER BY id FOR UPDATE"""
+STORED_MESSAGES = """
+    SELECT cs.id, m.sender_id, m.client_msg_id, m.id, m.seq, m.message, m.created_at
+    FROM unnest($1::text[], $2::bigint[], $3::text[]) AS k(sid, sender_id, client_id)
+    JOIN coaching_coachingsession cs ON cs.session_id = k.sid
+    JOIN coaching_chatmessage m ON m.session_id = cs.id AND m.sender_id = k.sender_id
+     AND m.client_msg_id = k.client_id"""
 # Data-modifying CTEs always run, referenced or not.
 WRITE = """
     WITH messages AS (
@@ -177,10 +173,7 @@ class PgChatWriter:
     async def _write_batch(self, writer: int, batch: list[_Pending]) -> None:
         try:
             conn = await self._connection(writer)
-            try:
-                results = await self._store(conn, batch)
-            except asyncpg.UniqueViolationError:
-                results = await self._store(conn, batch)  # see LOCK_SESSIONS
+            results = await self._store(conn, batch)
         except Exception as exc:
             if _unreachable(exc):
                 self._drop(writer)
@@ -231,13 +224,18 @@ class PgChatWriter:
                 sorted({i.post.session_id for i in batch}),
                 self._id_sequence,
                 len(batch),
-                [i.post.session_id for i in keyed],
-                [i.post.sender.pk for i in keyed],
-                [i.client_msg_id for i in keyed],
             )
             sessions = {row[1]: _session(row) for row in locked}
             ids = locked[0][6] if locked else []
-            stored = {(r[0], r[1], r[2]): tuple(r[3:]) for r in (locked and locked[0][7]) or ()}
+            stored = {}
+            if keyed and locked:
+                stored_rows = await conn.fetch(
+                    STORED_MESSAGES,
+                    [i.post.session_id for i in keyed],
+                    [i.post.sender.pk for i in keyed],
+                    [i.client_msg_id for i in keyed],
+                )
+                stored = {(r[0], r[1], r[2]): tuple(r[3:]) for r in stored_rows}
             now = datetime.now(UTC)
             rows: list[tuple[CoachingSession, int, Any, str, str | None, dict]] = []
             new_keys: dict[tuple[int, int, str], dict] = {}

@@ -182,8 +182,8 @@ async def until_a_lock_is_awaited(conn: asyncpg.Connection) -> None:
 def test_a_resend_stored_by_another_writer_while_this_one_waited_is_not_stored_twice(
     student, active_session
 ):
-    """The resend look-up reads the snapshot taken before the session's lock was granted;
-    the unique constraint and the retry make up for what it cannot see."""
+    """A client that resent through another process: the look-up runs once the session's
+    lock is granted, so it sees what the lock's holder stored meanwhile."""
     from coaching.services import chat_store
 
     sid = active_session.session_id
