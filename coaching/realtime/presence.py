@@ -273,10 +273,17 @@ class RedisPresence:
             pipe.info("server")
             for ref, (topic, _, _) in checked:
                 pipe.hexists(self._topic_key(topic), ref)
-            was_alive, _, info, *present = await pipe.execute()
+            results = await pipe.execute(raise_on_error=False)
+        was_alive, _, info, *present = results
+        failed = [r for i, r in enumerate(results) if i != 2 and isinstance(r, Exception)]
+        if failed:
+            raise failed[0]
         first_beat, self._beaten = not self._beaten, True
-        restarted = self._redis_run is not None and info.get("run_id") != self._redis_run
-        self._redis_run = info.get("run_id")
+        # Where INFO is not allowed (some hosted Redis), a restart is noticed by the lost
+        # alive key alone.
+        run = info.get("run_id") if isinstance(info, dict) else None
+        restarted = None not in (run, self._redis_run) and run != self._redis_run
+        self._redis_run = run or self._redis_run
         lost = restarted or (was_alive is None and not first_beat)
         if lost:
             # Redis restarted or lost our alive key (we stalled and were reaped): any

@@ -155,3 +155,20 @@ async def test_a_restart_that_reloads_an_older_snapshot_is_noticed_though_our_al
     await presence._sweep()
     assert set(await presence.list(TOPIC)) == {"1", "2"}
     await presence.shutdown()
+
+
+async def test_where_info_is_not_allowed_a_restart_is_still_noticed_by_the_lost_alive_key():
+    no_info = RedisServer("--rename-command", "INFO", "").start()
+    try:
+        presence = presence_on(no_info)
+        await presence.track(TOPIC, "1", meta("One"))
+        presence._beating.cancel()  # the test beats by hand
+        await presence._beat()
+        no_info.kill()
+        no_info.start()  # empty
+
+        await presence._beat()
+        assert set(await presence.list(TOPIC)) == {"1"}
+        await presence.shutdown()
+    finally:
+        no_info.close()

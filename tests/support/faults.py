@@ -35,7 +35,9 @@ class RedisServer:
     them to disk first, and the next `start()` loads them back (as a restart of a
     Redis configured with snapshots does)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *options: str) -> None:
+        """`options`: more `redis-server` arguments, e.g. `--rename-command INFO ""`."""
+        self.options = options
         self.binary = require_binary("redis-server")
         self.port = free_port()
         self.dir = Path(tempfile.mkdtemp(prefix="fault-redis-"))
@@ -62,6 +64,7 @@ class RedisServer:
                 "no",
                 "--dir",
                 str(self.dir),
+                *self.options,
             ],
             stdout=open(self.dir / "redis.log", "ab"),
             stderr=subprocess.STDOUT,
