@@ -282,7 +282,7 @@ class RedisPresence:
         # Where INFO is not allowed (some hosted Redis), a restart is noticed by the lost
         # alive key alone.
         run = info.get("run_id") if isinstance(info, dict) else None
-        restarted = None not in (run, self._redis_run) and run != self._redis_run
+        restarted = run is not None and self._redis_run is not None and run != self._redis_run
         self._redis_run = run or self._redis_run
         lost = restarted or (was_alive is None and not first_beat)
         if lost:
@@ -320,12 +320,12 @@ class RedisPresence:
     def _to_verify(self, local: Entries) -> Entries:
         """The entries this beat checks: those whose track failed, and the next
         VERIFIED_PER_BEAT of the others in turn."""
-        unsaved = [(ref, entry) for ref, entry in local if ref in self._unsaved]
         if len(local) <= VERIFIED_PER_BEAT:
             return local
         start = self._verified % len(local)
         self._verified = start + VERIFIED_PER_BEAT
-        turn = (local + local)[start : start + VERIFIED_PER_BEAT]
+        turn = [local[(start + i) % len(local)] for i in range(VERIFIED_PER_BEAT)]
+        unsaved = [(ref, self._local[ref]) for ref in self._unsaved if ref in self._local]
         return unsaved + [(ref, entry) for ref, entry in turn if ref not in self._unsaved]
 
     async def _restore(self, missing: Entries) -> None:

@@ -80,12 +80,11 @@ WRITE = """
 CONNECT_TIMEOUT = 5
 STATEMENT_TIMEOUT = 10
 
-# Besides what `is_database_down` knows: a refused or timed-out connect.
-_UNREACHABLE = (OSError, TimeoutError)
-
 
 def _unreachable(exc: BaseException) -> bool:
-    return isinstance(exc, _UNREACHABLE) or is_database_down(exc)
+    """What `is_database_down` knows, and a refused, reset or timed-out connection
+    (`TimeoutError` is an `OSError`)."""
+    return isinstance(exc, OSError) or is_database_down(exc)
 
 
 class ChatWriter(Protocol):

@@ -4,6 +4,7 @@ import json
 from collections.abc import Iterator
 
 import pytest
+from redis.exceptions import RedisError
 
 from coaching.realtime import presence as presence_module
 from coaching.realtime.presence import RedisPresence, new_ref
@@ -172,3 +173,24 @@ async def test_where_info_is_not_allowed_a_restart_is_still_noticed_by_the_lost_
         await presence.shutdown()
     finally:
         no_info.close()
+
+
+async def test_an_entry_whose_track_failed_is_written_by_the_next_beat(private_redis, monkeypatch):
+    monkeypatch.setattr(presence_module, "VERIFIED_PER_BEAT", 0)  # no rolling check
+    # Beats only by hand: the first comes a minute from now.
+    presence = RedisPresence(private_redis.url, "presence-test", heartbeat=60, node_ttl=120)
+    await presence.track(TOPIC, "1", meta("One"))
+    working = presence._redis
+
+    class Refusing:
+        def pipeline(self, **options):
+            raise RedisError("refused this once")
+
+    monkeypatch.setattr(presence, "_redis", Refusing)
+    assert await presence.track(TOPIC, "2", meta("Two")) is False  # Redis is fine otherwise
+    monkeypatch.setattr(presence, "_redis", working)
+    assert set(await presence.list(TOPIC)) == {"1"}
+
+    await presence._beat()
+    assert set(await presence.list(TOPIC)) == {"1", "2"}
+    await presence.shutdown()
