@@ -11,6 +11,7 @@ payload) is answered `bad_frame` through the ref in its header; any other binary
 frame has no readable ref and is dropped.
 """
 
+import json
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
@@ -67,13 +68,25 @@ def _message(join_ref_raw: Any, ref_raw: Any, topic: Any, event: Any, payload: A
 def _json(text: str) -> Any:
     try:
         return orjson.loads(text)
-    except orjson.JSONDecodeError:  # also: nesting past 1,024 levels, lone surrogates
+    except orjson.JSONDecodeError:
+        pass
+    # orjson refuses some frames the standard library reads: a lone surrogate (`\ud800`)
+    # in a chat line, which the text rules then answer `invalid_input` naming the field,
+    # and nesting past 1,024 levels.
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError):
         raise FrameError("frame is not JSON") from None
 
 
 def _dumps(data: Any) -> str:
     """Compact JSON, text as UTF-8 (not \\u escapes: Korean chat is half the bytes)."""
-    return orjson.dumps(data, option=orjson.OPT_NON_STR_KEYS).decode()
+    try:
+        return orjson.dumps(data, option=orjson.OPT_NON_STR_KEYS).decode()
+    except orjson.JSONEncodeError:
+        # A lone surrogate a client sent in a ref or topic, echoed in the reply: escaped,
+        # as the standard library writes it.
+        return json.dumps(data, separators=(",", ":"))
 
 
 class Serializer:

@@ -36,6 +36,15 @@ def test_v1_frames_are_objects_and_their_replies_too():
     }
 
 
+@pytest.mark.parametrize("serializer", [V2, V1], ids=["v2", "v1"])
+def test_a_lone_surrogate_a_client_sent_is_read_and_echoed_back(serializer):
+    """orjson refuses them both ways; the frames fall back to the standard library."""
+    frame = serializer.encode("1", "\ud800", "t:\udfff", "chat:new", {"message": "a \ud800"})
+    msg = serializer.decode(frame)
+    assert (msg.ref, msg.topic, msg.payload) == ("\ud800", "t:\udfff", {"message": "a \ud800"})
+    assert json.loads(serializer.reply("1", msg.ref, msg.topic, "ok", {}))
+
+
 def test_a_v1_join_without_join_ref_is_known_by_its_ref():
     msg = V1.decode('{"topic": "t:1", "event": "phx_join", "payload": {}, "ref": "3"}')
     assert msg.join_ref == "3"

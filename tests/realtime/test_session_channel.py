@@ -245,6 +245,18 @@ class TestChat:
             s.no_event(active_session.topic, "chat:added")
         assert ChatMessage.objects.count() == 1
 
+    def test_a_line_with_a_lone_surrogate_is_answered_invalid_input(
+        self, server, student, active_session
+    ):
+        with client(server, student) as s:
+            ref, _ = s.join_ok(active_session.topic)
+            reply = s.call(active_session.topic, ref, "chat:new", {"message": "lone \ud800"})
+        assert (reply["response"]["reason"], reply["response"]["field"]) == (
+            "invalid_input",
+            "message",
+        )
+        assert not ChatMessage.objects.exists()
+
     def test_observer_cannot_chat(self, server, admin_user, active_session):
         with client(server, admin_user) as a:
             ref, _ = a.join_ok(active_session.topic)
