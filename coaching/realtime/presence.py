@@ -33,7 +33,7 @@ logger = logging.getLogger(__name__)
 SHUTDOWN_TIMEOUT = 3.0
 
 # A heartbeat's work must not grow with the number of connections: every entry checked
-# or read at once every 5 s held up chat deliveries for 20-40 ms (W1 p99 21 ms against
+# or read at once every 5 s held up chat batches for up to 41 ms (W1 p99 21 ms against
 # 7 ms without; bench/README.md). So each beat checks that many of this process's
 # entries, in turn, besides those it knows to be missing...
 VERIFIED_PER_BEAT = 100
