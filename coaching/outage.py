@@ -17,13 +17,21 @@ from django.db import InterfaceError, OperationalError
 
 UNAVAILABLE_MESSAGE = "The service is briefly unavailable; try again shortly."
 
+
+class DatabaseUnreachable(Exception):
+    """asyncpg could not connect or got no answer in time (it raises `OSError`s, which
+    alone do not say which dependency failed)."""
+
+
 # Lost or refused connections, and server shutdowns. Constraint or data errors are
 # not outages: they are bugs, and are logged as such.
 _DATABASE_DOWN = (
+    DatabaseUnreachable,
     OperationalError,
     InterfaceError,
     psycopg.OperationalError,
-    # asyncpg (the socket path's chat writer): lost connections, shutdowns, too many clients
+    # asyncpg (the socket path's reads and chat writer): lost connections, shutdowns,
+    # too many clients
     asyncpg.PostgresConnectionError,
     asyncpg.exceptions.OperatorInterventionError,
     asyncpg.exceptions.TooManyConnectionsError,

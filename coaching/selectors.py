@@ -31,9 +31,8 @@ MAX_REPLAY = 500
 
 
 def session_snapshot(session: CoachingSession) -> dict[str, Any]:
-    """The join reply: state, recent chat, feedback cards with the coach's checkpoints,
-    the latest event-log entries (the timeline), the recap once ended, the swings and
-    the latest annotations, the server's clock, and the seq it is current to."""
+    """The join reply through the ORM (coaching.services.socket_reads reads the same rows
+    with asyncpg on PostgreSQL); `snapshot_of` says what is in it."""
     messages = list(
         ChatMessage.objects.filter(session=session)
         .select_related("sender", "session")
@@ -44,34 +43,60 @@ def session_snapshot(session: CoachingSession) -> dict[str, Any]:
         .select_related("session")
         .order_by("-seq")[:SNAPSHOT_FEEDBACK]
     )
-    annotations = list(annotation_list(session).order_by("-seq")[:SNAPSHOT_ANNOTATIONS])
+    return snapshot_of(
+        session,
+        newest_messages=messages,
+        newest_feedback=feedback,
+        checkpoints=list(checkpoint_list(session).filter(feedback__in=feedback)),
+        newest_events=list(
+            SessionEvent.objects.filter(session=session)
+            .order_by("-seq")
+            .values_list("event", "payload")[: SNAPSHOT_EVENTS + 1]
+        ),
+        swings=list(swing_list(session)),
+        newest_annotations=list(annotation_list(session).order_by("-seq")[:SNAPSHOT_ANNOTATIONS]),
+        recap=session_recap(session) if session.status == Status.ENDED else None,
+    )
+
+
+def snapshot_of(
+    session: CoachingSession,
+    *,
+    newest_messages: list[ChatMessage],
+    newest_feedback: list[Feedback],
+    checkpoints: list[Checkpoint],
+    newest_events: list[tuple[str, dict]],
+    swings: list[Swing],
+    newest_annotations: list[Annotation],
+    recap: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """The join reply: state, recent chat, feedback cards with the coach's checkpoints,
+    the latest event-log entries (the timeline), the recap once ended, the swings and
+    the latest annotations, the server's clock, and the seq it is current to.
+
+    `newest_*` are newest first: up to SNAPSHOT_MESSAGES, SNAPSHOT_FEEDBACK and
+    SNAPSHOT_ANNOTATIONS, and SNAPSHOT_EVENTS + 1 `(event, payload)` log rows (one more
+    tells whether earlier ones exist); `checkpoints` are those of `newest_feedback` and
+    `swings` every swing, in seq order."""
     return {
         "session": events.session_state(session),
-        "messages": [events.chat_added(m) for m in reversed(messages)],
-        "feedback": [events.ai_feedback(f) for f in reversed(feedback)],
-        "checkpoints": [
-            events.checkpoint_added(c)
-            for c in checkpoint_list(session).filter(feedback__in=feedback)
-        ],
-        **timeline(session),
-        "recap": session_recap(session) if session.status == Status.ENDED else None,
+        "messages": [events.chat_added(m) for m in reversed(newest_messages)],
+        "feedback": [events.ai_feedback(f) for f in reversed(newest_feedback)],
+        "checkpoints": [events.checkpoint_added(c) for c in checkpoints],
+        **timeline(newest_events),
+        "recap": recap,
         "server_time": int(time.time() * 1000),
         "last_seq": session.last_seq,
-        "swings": [events.swing(w) for w in swing_list(session)],
-        "annotations": [events.annotation_added(a) for a in reversed(annotations)],
+        "swings": [events.swing(w) for w in swings],
+        "annotations": [events.annotation_added(a) for a in reversed(newest_annotations)],
     }
 
 
-def timeline(session: CoachingSession) -> dict[str, Any]:
+def timeline(newest_events: list[tuple[str, dict]]) -> dict[str, Any]:
     """The latest SNAPSHOT_EVENTS log entries as `[{event, payload}]` in seq order, and
     whether there are earlier ones (`GET …/events/?before_seq=` pages back)."""
-    rows = list(
-        SessionEvent.objects.filter(session=session)
-        .order_by("-seq")
-        .values_list("event", "payload")[: SNAPSHOT_EVENTS + 1]
-    )
-    has_more = len(rows) > SNAPSHOT_EVENTS
-    rows = rows[:SNAPSHOT_EVENTS]
+    has_more = len(newest_events) > SNAPSHOT_EVENTS
+    rows = newest_events[:SNAPSHOT_EVENTS]
     return {
         "events": [{"event": event, "payload": payload} for event, payload in reversed(rows)],
         "has_more_before": has_more,

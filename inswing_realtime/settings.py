@@ -182,6 +182,9 @@ REVIEW_STROKES_PER_SECOND = int(os.environ.get("REVIEW_STROKES_PER_SECOND", "60"
 # On PostgreSQL: connections per process that store chat batches from the event loop
 # (coaching/services/chat_store.py); their commits are flushed together.
 CHAT_WRITERS = int(os.environ.get("CHAT_WRITERS", "2"))
+# On PostgreSQL: asyncpg connections per process (opened as needed) for what connects and
+# joins read and the participant notices, from the event loop (coaching/services/pg.py).
+SOCKET_DB_CONNECTIONS = int(os.environ.get("SOCKET_DB_CONNECTIONS", "2"))
 
 # Browser origins allowed to open the socket, besides the page's own origin.
 # Clients that send no Origin (apps, services, scripts) authenticate by token alone.

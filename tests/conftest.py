@@ -129,10 +129,17 @@ def feedback_card(active_session: CoachingSession, service: User) -> dict:
 
 
 @pytest.fixture(scope="session", autouse=True)
-def close_realtime_db_threads(django_db_setup):
-    """In-process socket tests leave connections open in the realtime DB thread pool;
+def close_realtime_db_threads(django_db_setup, django_db_blocker):
+    """In-process socket tests leave connections open in the realtime DB thread pool,
+    and asyncpg ones (chat writers, the socket pool) on event loops already closed;
     close them before the test database is dropped (PostgreSQL refuses otherwise)."""
     yield
+    if connections["default"].vendor == "postgresql":
+        with django_db_blocker.unblock(), connections["default"].cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
     workers = db_pool._max_workers
     barrier = threading.Barrier(workers)
 

@@ -16,9 +16,9 @@ from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.tokens import AccessToken
 
 from coaching.models import User
-from coaching.realtime.db import in_db_thread
 from coaching.realtime.frames import DEFAULT_VSN, SERIALIZERS, Serializer
 from coaching.services.access import token_is_current
+from coaching.services.socket_reads import socket_reads
 
 PHOENIX_SUBPROTOCOL = "phoenix"
 TOKEN_SUBPROTOCOL_PREFIX = "base64url.bearer.phx."
@@ -101,8 +101,8 @@ def user_id_from_token(access: AccessToken) -> int:
         raise Refused("token has no usable user id") from None
 
 
-def _current_user(user_id: int, access: AccessToken) -> User:
-    user = User.objects.filter(pk=user_id, is_active=True).first()
+async def _current_user(user_id: int, access: AccessToken) -> User:
+    user = await socket_reads().active_user(user_id)
     if user is None:
         raise Refused("unknown or inactive user")
     if not token_is_current(access, user):
@@ -133,7 +133,7 @@ async def authenticate(
     user_id = user_id_from_token(access)
     if on_identified is not None:
         await on_identified(user_id)
-    user = await in_db_thread(_current_user)(user_id, access)
+    user = await _current_user(user_id, access)
     return Connect(
         user,
         PHOENIX_SUBPROTOCOL if PHOENIX_SUBPROTOCOL in subprotocols else None,

@@ -20,10 +20,9 @@ from django.conf import settings
 
 from coaching.errors import ServiceError
 from coaching.models import User
-from coaching.realtime.db import in_db_thread
 from coaching.realtime.lifecycle import on_server_shutdown
 from coaching.realtime.presence import get_presence
-from coaching.services.notices import leave_announce
+from coaching.services.notices import PARTICIPANT_LEFT, participant_announce
 
 logger = logging.getLogger(__name__)
 
@@ -97,8 +96,8 @@ async def check(departure: Departure) -> bool:
         return False  # back (here or on another process)
     if not await presence.unmark(entry_mark(departure.topic, departure.user_key)):
         return False  # announced already (another connection or process), or never in
-    notice = await in_db_thread(leave_announce)(
-        session_id=departure.session_id, user=departure.user, role=departure.role
+    notice = await participant_announce(
+        PARTICIPANT_LEFT, session_id=departure.session_id, user=departure.user, role=departure.role
     )
     return notice is not None
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.conf import settings
 
-from coaching import events, policy, selectors
+from coaching import events, policy
 from coaching.errors import ServiceError, invalid
 from coaching.realtime.channel import Channel, RejoinNeeded
 from coaching.realtime.db import in_db_thread
@@ -17,9 +17,9 @@ from coaching.services import review
 from coaching.services.annotations import annotation_save
 from coaching.services.chat import ChatPost
 from coaching.services.chat_store import chat_writer as make_chat_writer
-from coaching.services.lookup import get_session
-from coaching.services.notices import entry_announce
+from coaching.services.notices import PARTICIPANT_JOINED, participant_announce
 from coaching.services.sessions import session_control
+from coaching.services.socket_reads import socket_reads
 
 # Chat lines from every socket of this process, stored a batch per transaction.
 chat_writer = make_chat_writer()
@@ -70,7 +70,7 @@ class SessionChannel(Channel):
         self.last_seq = reply["last_seq"]
         if last_seq is not None:
             missed = (
-                await in_db_thread(selectors.events_after)(session, last_seq)
+                await socket_reads().events_after(self.session_id, last_seq)
                 if last_seq <= session.last_seq
                 else None
             )
@@ -116,8 +116,8 @@ class SessionChannel(Channel):
         first = await presence.track(self.topic, key, meta)
         if first and self.role in (policy.STUDENT, policy.COACH):
             if await presence.mark_once(entry_mark(self.topic, key), ENTRY_NOTICE_QUIET_SECONDS):
-                await in_db_thread(entry_announce)(
-                    session_id=self.session_id, user=self.user, role=self.role
+                await participant_announce(
+                    PARTICIPANT_JOINED, session_id=self.session_id, user=self.user, role=self.role
                 )
 
     async def handle_in(self, event: str, payload: dict[str, Any]) -> dict[str, Any]:
@@ -161,7 +161,7 @@ class SessionChannel(Channel):
         if seq > self.last_seq + 1:
             # Events before this one were lost on the way (the channel layer delivers at
             # most once) or overtaken: send them from the log first, in order.
-            missed = await in_db_thread(self._events_after)(self.last_seq)
+            missed = await socket_reads().events_after(self.session_id, self.last_seq)
             if missed is None:
                 raise RejoinNeeded("too_far_behind")
             for missed_event, missed_payload in missed:
@@ -173,7 +173,7 @@ class SessionChannel(Channel):
     async def catch_up(self) -> None:
         """After the channel layer lost broadcasts: the events missed (from the log),
         then who is here and the review state, which are not in the log."""
-        missed = await in_db_thread(self._events_after)(self.last_seq)
+        missed = await socket_reads().events_after(self.session_id, self.last_seq)
         if missed is None:
             raise RejoinNeeded("too_far_behind")
         for event, payload in missed:
@@ -196,9 +196,6 @@ class SessionChannel(Channel):
         if coach is not None and coach.get("id") != str(self.user.pk):
             self.preview_over = True
         return False
-
-    def _events_after(self, seq: int) -> list[tuple[str, dict]] | None:
-        return selectors.events_after(get_session(self.session_id), seq)
 
     async def terminate(self, *, by_server_stop: bool = False) -> None:
         if self._entering is not None:

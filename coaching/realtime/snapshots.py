@@ -1,34 +1,24 @@
 """Join snapshots shared by joins of one session that arrive together.
 
 A reconnect storm brings every member of a session back at once, and each join
-reads the same snapshot (seven queries). A join may share a read only if it has not
-started yet: the join subscribed to the topic before asking, so a read that starts
-later misses nothing the join would not also get as a broadcast.
+reads the same snapshot. A join may share a read only if it has not started yet:
+the join subscribed to the topic before asking, so a read that starts later misses
+nothing the join would not also get as a broadcast.
 """
 
 import asyncio
-import threading
-from typing import Any
 
-from coaching import selectors
-from coaching.models import CoachingSession
-from coaching.realtime.db import in_db_thread
-from coaching.services.lookup import get_session
-
-Snapshot = tuple[CoachingSession, dict[str, Any]]
+from coaching.services.socket_reads import Snapshot, socket_reads
 
 
 class _Read:
     def __init__(self) -> None:
         self.started = False
-        self.lock = threading.Lock()
-        self.task: asyncio.Task | None = None
+        self.task: asyncio.Task[Snapshot] | None = None
 
-    def run(self, session_id: str) -> Snapshot:
-        with self.lock:
-            self.started = True
-        session = get_session(session_id)
-        return session, selectors.session_snapshot(session)
+    async def run(self, session_id: str) -> Snapshot:
+        self.started = True
+        return await socket_reads().snapshot(session_id)
 
 
 class SnapshotReads:
@@ -36,16 +26,13 @@ class SnapshotReads:
         self._queued: dict[str, _Read] = {}  # by session id: reads not started yet
 
     async def read(self, session_id: str) -> Snapshot:
-        """The session and its snapshot (shared: copy before changing it). Raises what
-        `get_session` raises."""
+        """The session and its snapshot (shared: copy before changing it). Raises
+        `not_found` when there is no such session."""
         read = self._queued.get(session_id)
-        if read is not None:
-            with read.lock:
-                shared = not read.started
-            if shared:
-                return await asyncio.shield(read.task)
+        if read is not None and not read.started:
+            return await asyncio.shield(read.task)
         read = self._queued[session_id] = _Read()
-        read.task = asyncio.get_running_loop().create_task(in_db_thread(read.run)(session_id))
+        read.task = asyncio.get_running_loop().create_task(read.run(session_id))
         try:
             return await asyncio.shield(read.task)
         finally:

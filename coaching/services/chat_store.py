@@ -30,19 +30,14 @@ from typing import Any, Protocol
 import asyncpg
 import orjson
 from django.conf import settings
-from django.db import connections
 
 from coaching import events, policy, state
 from coaching.errors import ServiceError
 from coaching.models import CoachingSession
-from coaching.outage import (
-    UNAVAILABLE_MESSAGE,
-    is_database_down,
-    log_database_down,
-    unavailable_error,
-)
+from coaching.outage import UNAVAILABLE_MESSAGE, log_database_down, unavailable_error
 from coaching.realtime.batching import Batcher
 from coaching.realtime.publish import broadcast_queued
+from coaching.services import pg
 from coaching.services.chat import ChatPost, chat_messages_post, clean_client_msg_id, clean_message
 
 logger = logging.getLogger(__name__)
@@ -73,18 +68,6 @@ WRITE = """
     )
     UPDATE coaching_coachingsession AS cs SET last_seq = v.q
     FROM unnest($9::bigint[], $10::bigint[]) AS v(i, q) WHERE cs.id = v.i"""
-
-# A database that does not answer a connect, or a statement, within this many seconds
-# counts as down (a network that silently drops everything would otherwise hold every
-# chat line of the writer's sessions for as long as TCP takes to give up).
-CONNECT_TIMEOUT = 5
-STATEMENT_TIMEOUT = 10
-
-
-def _unreachable(exc: BaseException) -> bool:
-    """What `is_database_down` knows, and a refused, reset or timed-out connection
-    (`TimeoutError` is an `OSError`)."""
-    return isinstance(exc, OSError) or is_database_down(exc)
 
 
 class ChatWriter(Protocol):
@@ -157,7 +140,7 @@ class PgChatWriter:
             try:
                 await self._write_batch(writer, batch)
             except Exception as exc:
-                if _unreachable(exc):
+                if pg.unreachable(exc):
                     # Once per interval, no traceback: a down database fails every push.
                     log_database_down("socket chat:new", exc)
                     for item in batch:
@@ -174,7 +157,7 @@ class PgChatWriter:
             conn = await self._connection(writer)
             results = await self._store(conn, batch)
         except Exception as exc:
-            if _unreachable(exc):
+            if pg.unreachable(exc):
                 self._drop(writer)
                 raise
             if len(batch) == 1:
@@ -186,7 +169,7 @@ class PgChatWriter:
                 except Exception as exc:
                     if item.future.done():
                         continue
-                    if _unreachable(exc):
+                    if pg.unreachable(exc):
                         item.future.set_result(_Unavailable())
                     else:
                         logger.exception("chat message could not be stored")
@@ -199,7 +182,7 @@ class PgChatWriter:
     async def _connection(self, writer: int) -> asyncpg.Connection:
         conn = self._connections[writer]
         if conn is None or conn.is_closed():
-            conn = await asyncpg.connect(**_connection_params())
+            conn = await asyncpg.connect(**pg.connection_params())
             self._id_sequence = await conn.fetchval(
                 "SELECT pg_get_serial_sequence('coaching_chatmessage', 'id')"
             )
@@ -318,27 +301,9 @@ def _stored_payload(session: CoachingSession, post: ChatPost, item: _Pending, ro
     )
 
 
-def _connection_params() -> dict[str, Any]:
-    """asyncpg's arguments for Django's default database (the test database under
-    pytest): the same server, database, user and TLS mode."""
-    params = connections["default"].get_connection_params()
-    args: dict[str, Any] = {
-        "host": params.get("host") or None,
-        "port": params.get("port") or None,
-        "user": params.get("user") or None,
-        "password": params.get("password") or None,
-        "database": params.get("dbname"),
-        "timeout": CONNECT_TIMEOUT,
-        "command_timeout": STATEMENT_TIMEOUT,
-    }
-    if params.get("sslmode"):
-        args["ssl"] = params["sslmode"]
-    return args
-
-
 def chat_writer() -> ChatWriter:
     """The writer for this process's database: PostgreSQL in the event loop, else the ORM
     (`chat_messages_post`) on the realtime thread pool."""
-    if connections["default"].vendor == "postgresql":
+    if pg.on_postgresql():
         return PgChatWriter(writers=settings.CHAT_WRITERS)
     return Batcher(chat_messages_post)

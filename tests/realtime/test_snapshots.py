@@ -2,12 +2,11 @@
 read that began before they asked (it could miss what they subscribed to get)."""
 
 import asyncio
-import threading
 
 import pytest
 
-from coaching import selectors
 from coaching.realtime.snapshots import snapshot_reads
+from coaching.services.socket_reads import socket_reads
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -15,17 +14,18 @@ pytestmark = pytest.mark.django_db(transaction=True)
 @pytest.fixture
 def reads(monkeypatch):
     """Counts snapshot reads; `gate` holds each read until set."""
-    real = selectors.session_snapshot
-    state = {"calls": 0, "started": threading.Event(), "gate": threading.Event()}
+    reader = socket_reads()
+    real = reader.snapshot
+    state = {"calls": 0, "started": asyncio.Event(), "gate": asyncio.Event()}
     state["gate"].set()
 
-    def counting(session):
+    async def counting(session_id):
         state["calls"] += 1
         state["started"].set()
-        state["gate"].wait(5)
-        return real(session)
+        await asyncio.wait_for(state["gate"].wait(), 5)
+        return await real(session_id)
 
-    monkeypatch.setattr(selectors, "session_snapshot", counting)
+    monkeypatch.setattr(reader, "snapshot", counting)
     return state
 
 
@@ -41,7 +41,7 @@ async def test_joins_arriving_together_share_one_read(reads, active_session):
 async def test_a_read_already_under_way_is_not_shared(reads, active_session):
     reads["gate"].clear()
     first = asyncio.ensure_future(snapshot_reads.read(active_session.session_id))
-    assert await asyncio.to_thread(reads["started"].wait, 5)
+    await asyncio.wait_for(reads["started"].wait(), 5)
     second = asyncio.ensure_future(snapshot_reads.read(active_session.session_id))
     await asyncio.sleep(0.05)
     reads["gate"].set()

@@ -13,6 +13,7 @@ from django.db import connection
 
 from coaching.errors import ServiceError
 from coaching.models import ChatMessage, CoachingSession, Role, SessionEvent
+from coaching.services import pg
 from coaching.services.chat import ChatPost
 from coaching.services.chat_store import PgChatWriter, chat_writer
 from tests.support.broadcasts import captured_broadcasts
@@ -122,11 +123,9 @@ def test_a_resent_client_msg_id_returns_the_stored_message_without_broadcast(
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="the PostgreSQL writer's own link")
 def test_a_database_it_cannot_reach_answers_unavailable(monkeypatch, student, active_session):
-    from coaching.services import chat_store
-
     monkeypatch.setattr(
-        chat_store,
-        "_connection_params",
+        pg,
+        "connection_params",
         lambda: {"host": "127.0.0.1", "port": 1, "database": "x", "timeout": 5},
     )
     [result] = submit_all([ChatPost(active_session.session_id, student, "hello")])
@@ -137,12 +136,10 @@ def test_a_database_it_cannot_reach_answers_unavailable(monkeypatch, student, ac
 def test_a_database_that_stops_answering_answers_unavailable_within_the_statement_timeout(
     monkeypatch, student, active_session
 ):
-    from coaching.services import chat_store
-
-    monkeypatch.setattr(chat_store, "STATEMENT_TIMEOUT", 1)
-    params = chat_store._connection_params()
+    monkeypatch.setattr(pg, "STATEMENT_TIMEOUT", 1)
+    params = pg.connection_params()
     proxy = TcpProxy(int(params["port"] or 5432), params["host"] or "127.0.0.1")
-    monkeypatch.setattr(chat_store, "_connection_params", lambda: {**params, "port": proxy.port})
+    monkeypatch.setattr(pg, "connection_params", lambda: {**params, "port": proxy.port})
     sid = active_session.session_id
 
     async def run() -> list:
@@ -184,12 +181,10 @@ def test_a_resend_stored_by_another_writer_while_this_one_waited_is_not_stored_t
 ):
     """A client that resent through another process: the look-up runs once the session's
     lock is granted, so it sees what the lock's holder stored meanwhile."""
-    from coaching.services import chat_store
-
     sid = active_session.session_id
 
     async def run() -> dict:
-        other = await asyncpg.connect(**chat_store._connection_params())
+        other = await asyncpg.connect(**pg.connection_params())
         writer = chat_writer()
         try:
             async with other.transaction():  # another process's writer, holding the lock

@@ -1,0 +1,206 @@
+"""What the socket reads on its hot path: the user at connect, the join snapshot, and
+the events a rejoin or a gap missed.
+
+A reconnect storm brings every socket back at once, and each reads these. Through
+the ORM that cost a thread hop and SQL compiled anew per query, seven queries per
+snapshot: most of a storm's CPU (py-spy, bench/README.md). On PostgreSQL,
+`PgSocketReads` reads them from the event loop through a small asyncpg pool, a
+snapshot in one statement; the rows become model instances and the payloads come
+from `selectors.snapshot_of` and events.py, as on the ORM path (`OrmSocketReads`,
+used on other databases).
+"""
+
+from functools import cache
+from typing import Any, Protocol
+
+import asyncpg
+
+from coaching import selectors
+from coaching.errors import ServiceError
+from coaching.models import (
+    Annotation,
+    ChatMessage,
+    Checkpoint,
+    CoachingSession,
+    Feedback,
+    Status,
+    Swing,
+    User,
+)
+from coaching.realtime.db import in_db_thread
+from coaching.services import pg
+from coaching.services.lookup import get_session
+
+Snapshot = tuple[CoachingSession, dict[str, Any]]
+Events = list[tuple[str, dict]]
+
+
+class SocketReads(Protocol):
+    async def active_user(self, user_id: int) -> User | None:
+        """The user, if they exist and are active."""
+
+    async def snapshot(self, session_id: str) -> Snapshot:
+        """The session and its join snapshot; `not_found` when there is no such session."""
+
+    async def events_after(self, session_id: str, seq: int) -> Events | None:
+        """`selectors.events_after` of the session."""
+
+
+class OrmSocketReads:
+    """The selectors, on the realtime thread pool."""
+
+    async def active_user(self, user_id: int) -> User | None:
+        return await in_db_thread(_active_user)(user_id)
+
+    async def snapshot(self, session_id: str) -> Snapshot:
+        return await in_db_thread(_snapshot)(session_id)
+
+    async def events_after(self, session_id: str, seq: int) -> Events | None:
+        return await in_db_thread(_events_after)(session_id, seq)
+
+
+def _active_user(user_id: int) -> User | None:
+    return User.objects.filter(pk=user_id, is_active=True).first()
+
+
+def _snapshot(session_id: str) -> Snapshot:
+    session = get_session(session_id)
+    return session, selectors.session_snapshot(session)
+
+
+def _events_after(session_id: str, seq: int) -> Events | None:
+    return selectors.events_after(get_session(session_id), seq)
+
+
+@cache
+def _sql() -> dict[str, str]:
+    """The statements, with every model's columns in `from_db` order (built once the
+    models are loaded)."""
+    user, session = pg.columns(User, "u"), pg.columns(CoachingSession, "s")
+    return {
+        "active_user": f"SELECT {user} FROM coaching_user u WHERE u.id = $1 AND u.is_active",
+        # Nested ROW()s arrive as tuples; ARRAY() of none is an empty list.
+        "snapshot": f"""
+            SELECT {session}, {pg.row_of(User, "st")},
+                CASE WHEN co.id IS NULL THEN NULL ELSE {pg.row_of(User, "co")} END,
+                ARRAY(SELECT ROW({pg.columns(ChatMessage, "m")}, {pg.row_of(User, "u")})
+                      FROM coaching_chatmessage m JOIN coaching_user u ON u.id = m.sender_id
+                      WHERE m.session_id = s.id ORDER BY m.seq DESC
+                      LIMIT {selectors.SNAPSHOT_MESSAGES}),
+                ARRAY(SELECT {pg.row_of(Feedback, "f")} FROM coaching_feedback f
+                      WHERE f.session_id = s.id ORDER BY f.seq DESC
+                      LIMIT {selectors.SNAPSHOT_FEEDBACK}),
+                ARRAY(SELECT ROW({pg.columns(Checkpoint, "c")}, {pg.row_of(Feedback, "f")},
+                                 {pg.row_of(User, "u")})
+                      FROM coaching_checkpoint c
+                      JOIN coaching_feedback f ON f.id = c.feedback_id
+                      JOIN coaching_user u ON u.id = c.coach_id
+                      WHERE c.session_id = s.id AND c.feedback_id IN (
+                          SELECT id FROM coaching_feedback WHERE session_id = s.id
+                          ORDER BY seq DESC LIMIT {selectors.SNAPSHOT_FEEDBACK})
+                      ORDER BY c.seq),
+                ARRAY(SELECT ROW(e.event, e.payload) FROM coaching_sessionevent e
+                      WHERE e.session_id = s.id ORDER BY e.seq DESC
+                      LIMIT {selectors.SNAPSHOT_EVENTS + 1}),
+                ARRAY(SELECT {pg.row_of(Swing, "w")} FROM coaching_swing w
+                      WHERE w.session_id = s.id ORDER BY w.seq),
+                ARRAY(SELECT ROW({pg.columns(Annotation, "a")}, {pg.row_of(Swing, "w")},
+                                 {pg.row_of(User, "u")})
+                      FROM coaching_annotation a
+                      JOIN coaching_swing w ON w.id = a.swing_id
+                      JOIN coaching_user u ON u.id = a.coach_id
+                      WHERE a.session_id = s.id ORDER BY a.seq DESC
+                      LIMIT {selectors.SNAPSHOT_ANNOTATIONS})
+            FROM coaching_coachingsession s
+            JOIN coaching_user st ON st.id = s.student_id
+            LEFT JOIN coaching_user co ON co.id = s.coach_id
+            WHERE s.session_id = $1""",
+        "events_after": """
+            SELECT e.event, e.payload FROM coaching_sessionevent e
+            JOIN coaching_coachingsession s ON s.id = e.session_id
+            WHERE s.session_id = $1 AND e.seq > $2 ORDER BY e.seq LIMIT $3""",
+    }
+
+
+class PgSocketReads:
+    """The same reads from the event loop, on the process's asyncpg pool
+    (`pg.socket_pool`, module docstring)."""
+
+    def __init__(self, pool: pg.LoopPool) -> None:
+        self._pool = pool
+
+    async def active_user(self, user_id: int) -> User | None:
+        rows = await self._pool.fetch(_sql()["active_user"], user_id)
+        return pg.instance(User, rows[0]) if rows else None
+
+    async def snapshot(self, session_id: str) -> Snapshot:
+        rows = await self._pool.fetch(_sql()["snapshot"], session_id)
+        if not rows:
+            raise ServiceError("not_found", "No such session.")  # as get_session says it
+        session, snapshot = _snapshot_from(rows[0])
+        if session.status == Status.ENDED:
+            snapshot["recap"] = await in_db_thread(selectors.session_recap)(session)
+        return session, snapshot
+
+    async def events_after(self, session_id: str, seq: int) -> Events | None:
+        limit = selectors.MAX_REPLAY
+        rows = await self._pool.fetch(_sql()["events_after"], session_id, seq, limit + 1)
+        if len(rows) > limit:
+            return None
+        return [(event, pg.json_value(payload)) for event, payload in rows]
+
+
+def _snapshot_from(row: asyncpg.Record) -> Snapshot:
+    width = len(CoachingSession._meta.concrete_fields)
+    session = pg.instance(CoachingSession, row[:width])
+    student, coach, messages, feedback, checkpoints, events, swings, annotations = row[width:]
+    session.student = pg.instance(User, student)
+    session.coach = None if coach is None else pg.instance(User, coach)
+    return session, selectors.snapshot_of(
+        session,
+        newest_messages=[_message(session, values) for values in messages],
+        newest_feedback=[_feedback(session, values) for values in feedback],
+        checkpoints=[_checkpoint(session, values) for values in checkpoints],
+        newest_events=[(event, pg.json_value(payload)) for event, payload in events],
+        swings=[_with_session(Swing, session, values) for values in swings],
+        newest_annotations=[_annotation(session, values) for values in annotations],
+        recap=None,
+    )
+
+
+def _with_session(model: type, session: CoachingSession, values: tuple) -> Any:
+    obj = pg.instance(model, values)
+    obj.session = session
+    return obj
+
+
+def _message(session: CoachingSession, values: tuple) -> ChatMessage:
+    message = _with_session(ChatMessage, session, values[:-1])
+    message.sender = pg.instance(User, values[-1])
+    return message
+
+
+def _feedback(session: CoachingSession, values: tuple) -> Feedback:
+    return _with_session(Feedback, session, values)
+
+
+def _checkpoint(session: CoachingSession, values: tuple) -> Checkpoint:
+    checkpoint = _with_session(Checkpoint, session, values[:-2])
+    checkpoint.feedback = _feedback(session, values[-2])
+    checkpoint.coach = pg.instance(User, values[-1])
+    return checkpoint
+
+
+def _annotation(session: CoachingSession, values: tuple) -> Annotation:
+    annotation = _with_session(Annotation, session, values[:-2])
+    annotation.swing = _with_session(Swing, session, values[-2])
+    annotation.coach = pg.instance(User, values[-1])
+    return annotation
+
+
+@cache
+def socket_reads() -> SocketReads:
+    """This process's reads: asyncpg on PostgreSQL, else the ORM on the thread pool."""
+    if pg.on_postgresql():
+        return PgSocketReads(pg.socket_pool())
+    return OrmSocketReads()

@@ -1,0 +1,72 @@
+"""Participant notices: the coach's and student's comings and goings, logged with the
+next seq and broadcast, on whichever database the tests run (one asyncpg statement on
+PostgreSQL, the ORM elsewhere)."""
+
+import asyncio
+
+import pytest
+
+from coaching.models import CoachingSession, SessionEvent
+from coaching.services import pg
+from coaching.services.notices import PARTICIPANT_JOINED, PARTICIPANT_LEFT, participant_announce
+from coaching.services.sessions import session_end
+from tests.support.broadcasts import captured_broadcasts
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def announce(code: str, session_id: str, user, role: str) -> tuple[dict | None, list]:
+    async def run():
+        try:
+            return await participant_announce(code, session_id=session_id, user=user, role=role)
+        finally:
+            if pg.on_postgresql():
+                await pg.socket_pool().close()
+
+    with captured_broadcasts() as sent:
+        notice = asyncio.run(run())
+    return notice, sent
+
+
+def test_an_entry_is_logged_with_the_next_seq_and_broadcast(student, coach, active_session):
+    sid = active_session.session_id
+    notice, sent = announce(PARTICIPANT_JOINED, sid, coach, "coach")
+    assert notice == {
+        "type": "system",
+        "text": f"코치 {coach.display_name}님이 세션에 입장했습니다.",
+        "level": "info",
+        "code": "participant_joined",
+        "params": {"name": coach.display_name, "role": "coach"},
+        "seq": 1,
+    }
+    assert sent == [(f"session:{sid}", "system:notice", notice)]
+    [logged] = SessionEvent.objects.filter(session=active_session)
+    assert (logged.seq, logged.event, logged.payload) == (1, "system:notice", notice)
+    assert CoachingSession.objects.get(pk=active_session.pk).last_seq == 1
+
+
+def test_a_leave_takes_the_seq_after_the_entry(student, active_session):
+    sid = active_session.session_id
+    announce(PARTICIPANT_JOINED, sid, student, "student")
+    notice, _ = announce(PARTICIPANT_LEFT, sid, student, "student")
+    assert notice["seq"] == 2 and notice["code"] == "participant_left"
+    assert notice["text"] == f"{student.display_name}님이 세션에서 나갔습니다."
+    assert list(SessionEvent.objects.order_by("seq").values_list("seq", flat=True)) == [1, 2]
+
+
+@pytest.mark.parametrize("role", ["observer", "preview"])
+def test_other_roles_come_and_go_silently(coach, active_session, role):
+    assert announce(PARTICIPANT_JOINED, active_session.session_id, coach, role) == (None, [])
+    assert not SessionEvent.objects.exists()
+
+
+def test_an_ended_session_announces_nothing_more(coach, active_session):
+    with captured_broadcasts():
+        session_end(session_id=active_session.session_id, actor=coach)
+    seq = CoachingSession.objects.get(pk=active_session.pk).last_seq
+    assert announce(PARTICIPANT_LEFT, active_session.session_id, coach, "coach") == (None, [])
+    assert CoachingSession.objects.get(pk=active_session.pk).last_seq == seq
+
+
+def test_a_session_that_is_gone_announces_nothing(coach):
+    assert announce(PARTICIPANT_JOINED, "sess_gone", coach, "coach") == (None, [])
