@@ -37,6 +37,14 @@ def message_for(topic: str, event: str, payload: dict[str, Any]) -> dict[str, An
 
 
 async def broadcast(topic: str, event: str, payload: dict[str, Any]) -> None:
+    """From the event loop: broadcast behind this process's earlier broadcasts, in one
+    pipeline with those queued alongside (a reconnect storm's presence diffs), and
+    return once it is published; raises what publishing raised."""
+    outbox.bind()
+    await outbox.send(topic, event, payload)
+
+
+async def _layer_send(topic: str, event: str, payload: dict[str, Any]) -> None:
     await get_channel_layer().group_send(group_name(topic), message_for(topic, event, payload))
 
 
@@ -51,7 +59,7 @@ async def broadcast_many(items: list[tuple[str, str, dict[str, Any]]]) -> None:
     layer = get_channel_layer()
     if not isinstance(layer, RedisPubSubChannelLayer):
         for topic, event, payload in items:
-            await broadcast(topic, event, payload)
+            await _layer_send(topic, event, payload)
         return
     loop_layer = layer._get_layer()
     messages = []
@@ -110,13 +118,28 @@ class _Outbox:
             items = [await queue.get()]
             while not queue.empty() and len(items) < 500:
                 items.append(queue.get_nowait())
+            waiting = [future for *_, future in items if future is not None]
             try:
-                await broadcast_many(items)
-            except Exception:
-                logger.exception("%d broadcasts failed", len(items))
+                await broadcast_many([item[:3] for item in items])
+            except Exception as exc:
+                if len(waiting) < len(items):  # some senders are not told: log it
+                    logger.exception("%d broadcasts failed", len(items))
+                for future in waiting:
+                    if not future.done():
+                        future.set_exception(exc)
+            else:
+                for future in waiting:
+                    if not future.done():
+                        future.set_result(None)
             finally:
                 for _ in items:
                     queue.task_done()
+
+    async def send(self, topic: str, event: str, payload: dict[str, Any]) -> None:
+        """From the bound loop: queue a broadcast and wait until it is published."""
+        future = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait((topic, event, payload, future))
+        await future
 
     async def flush(self) -> None:
         """Wait until every broadcast handed over so far has been sent (or has failed)."""
@@ -125,7 +148,7 @@ class _Outbox:
 
     def put(self, topic: str, event: str, payload: dict[str, Any]) -> None:
         loop, queue = self._loop, self._queue
-        item = (topic, event, payload)
+        item = (topic, event, payload, None)
         if loop is not None and queue is not None and not loop.is_closed():
             try:
                 in_loop_thread = asyncio.get_running_loop() is loop
@@ -143,7 +166,7 @@ class _Outbox:
             logger.warning("broadcast of %s on %s dropped: the server has stopped", event, topic)
             return
         # No server loop in this process (management commands, plain WSGI).
-        async_to_sync(broadcast)(topic, event, payload)
+        async_to_sync(_layer_send)(topic, event, payload)
 
 
 outbox = _Outbox()
