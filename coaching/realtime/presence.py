@@ -15,6 +15,7 @@ import secrets
 import time
 import uuid
 from collections import defaultdict
+from dataclasses import dataclass
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -50,6 +51,12 @@ Entry = tuple[str, str, Meta]  # (topic, key, meta)
 Entries = list[tuple[str, Entry]]  # [(ref, entry)]
 
 
+@dataclass(frozen=True, slots=True)
+class Tracked:
+    first: bool  # the key's first connection in the topic
+    state: State | None  # the topic's presence with it (None: Redis failed, ask later)
+
+
 def new_ref() -> str:
     return secrets.token_urlsafe(12)
 
@@ -72,13 +79,13 @@ class MemoryPresence:
         self._topics: dict[str, dict[str, tuple[str, Meta]]] = defaultdict(dict)
         self._marks: dict[str, float] = {}
 
-    async def track(self, topic: str, key: str, meta: Meta) -> bool:
-        """Add a connection; True when it is the key's first in the topic."""
+    async def track(self, topic: str, key: str, meta: Meta) -> Tracked:
+        """Add a connection (and broadcast its join)."""
         entries = self._topics[topic]
         first = all(k != key for k, _ in entries.values())
         entries[meta["phx_ref"]] = (key, meta)
         await broadcast(topic, PRESENCE_DIFF, diff([(key, meta)], []))
-        return first
+        return Tracked(first, group_state(list(entries.values())))
 
     async def untrack(self, topic: str, ref: str) -> dict[str, State] | None:
         """Remove a connection; returns the leave diff it broadcast (None if gone already)."""
@@ -181,9 +188,9 @@ class RedisPresence:
             logger.warning("presence: %d leaves left to the reaper", len(self._leaving))
 
     # -- public API (same as MemoryPresence) --
-    async def track(self, topic: str, key: str, meta: Meta) -> bool:
-        """Add a connection; True when it is the key's first in the topic. If Redis
-        fails, the heartbeat writes it later (and it is not reported first)."""
+    async def track(self, topic: str, key: str, meta: Meta) -> Tracked:
+        """Add a connection (and broadcast its join). If Redis fails, the heartbeat
+        writes it later (and it is not reported first)."""
         await self._ensure_heartbeat()
         ref = meta["phx_ref"]
         self._local[ref] = (topic, key, meta)
@@ -196,8 +203,9 @@ class RedisPresence:
         except RedisError as exc:
             logger.warning("presence: track of %s deferred to the heartbeat: %s", topic, exc)
             self._unsaved.add(ref)
-            return False
-        return sum(1 for v in values if json.loads(v)["key"] == key) == 1
+            return Tracked(False, None)
+        entries = [(e["key"], e["meta"]) for e in map(json.loads, values)]
+        return Tracked(sum(1 for k, _ in entries if k == key) == 1, group_state(entries))
 
     async def untrack(self, topic: str, ref: str) -> dict[str, State] | None:
         """Remove a connection; returns its leave diff (None if it was not tracked here).

@@ -11,7 +11,13 @@ from coaching.errors import ServiceError, invalid
 from coaching.realtime.channel import Channel, RejoinNeeded
 from coaching.realtime.db import in_db_thread
 from coaching.realtime.departures import Departure, departures, entry_mark
-from coaching.realtime.presence import PRESENCE_DIFF, PRESENCE_STATE, get_presence, new_ref
+from coaching.realtime.presence import (
+    PRESENCE_DIFF,
+    PRESENCE_STATE,
+    State,
+    get_presence,
+    new_ref,
+)
 from coaching.realtime.snapshots import snapshot_reads
 from coaching.services import review
 from coaching.services.annotations import annotation_save
@@ -81,9 +87,6 @@ class SessionChannel(Channel):
                 reply["recovery"] = {"mode": "replay", "after_seq": last_seq, "count": len(missed)}
                 if missed:
                     self.last_seq = max(self.last_seq, missed[-1][1]["seq"])
-        reply["review"] = await review.current_review(
-            self.session_id, reply["session"]["coach"], reply["swings"]
-        )
         return reply
 
     async def after_join(self) -> None:
@@ -108,17 +111,22 @@ class SessionChannel(Channel):
         # never announced, and hide the next one). `terminate` waits for it, so the
         # leave comes after it.
         self._entering = asyncio.get_running_loop().create_task(self._enter(key, meta))
-        await asyncio.shield(self._entering)
-        await self.push(PRESENCE_STATE, await presence.list(self.topic))
+        state = await asyncio.shield(self._entering)
+        await self.push(
+            PRESENCE_STATE, state if state is not None else await presence.list(self.topic)
+        )
 
-    async def _enter(self, key: str, meta: dict[str, Any]) -> None:
+    async def _enter(self, key: str, meta: dict[str, Any]) -> State | None:
+        """Track this join and announce a first entry; the topic's presence as tracked
+        (None when Redis failed: the state is asked for again)."""
         presence = get_presence()
-        first = await presence.track(self.topic, key, meta)
-        if first and self.role in (policy.STUDENT, policy.COACH):
+        tracked = await presence.track(self.topic, key, meta)
+        if tracked.first and self.role in (policy.STUDENT, policy.COACH):
             if await presence.mark_once(entry_mark(self.topic, key), ENTRY_NOTICE_QUIET_SECONDS):
                 await participant_announce(
                     PARTICIPANT_JOINED, session_id=self.session_id, user=self.user, role=self.role
                 )
+        return tracked.state
 
     async def handle_in(self, event: str, payload: dict[str, Any]) -> dict[str, Any]:
         if event == "chat:new":

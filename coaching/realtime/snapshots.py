@@ -1,13 +1,15 @@
 """Join snapshots shared by joins of one session that arrive together.
 
 A reconnect storm brings every member of a session back at once, and each join
-reads the same snapshot. A join may share a read only if it has not started yet:
-the join subscribed to the topic before asking, so a read that starts later misses
-nothing the join would not also get as a broadcast.
+reads the same snapshot (PostgreSQL) and review state (Redis). A join may share a
+read only if it has not started yet: the join subscribed to the topic before
+asking, so a read that starts later misses nothing the join would not also get as
+a broadcast.
 """
 
 import asyncio
 
+from coaching.services import review
 from coaching.services.socket_reads import Snapshot, socket_reads
 
 
@@ -18,7 +20,11 @@ class _Read:
 
     async def run(self, session_id: str) -> Snapshot:
         self.started = True
-        return await socket_reads().snapshot(session_id)
+        session, snapshot = await socket_reads().snapshot(session_id)
+        snapshot["review"] = await review.current_review(
+            session_id, snapshot["session"]["coach"], snapshot["swings"]
+        )
+        return session, snapshot
 
 
 class SnapshotReads:
@@ -26,7 +32,8 @@ class SnapshotReads:
         self._queued: dict[str, _Read] = {}  # by session id: reads not started yet
 
     async def read(self, session_id: str) -> Snapshot:
-        """The session and its snapshot (shared: copy before changing it). Raises
+        """The session and its snapshot with the `review` state (shared: copy before
+        changing it). Raises
         `not_found` when there is no such session."""
         read = self._queued.get(session_id)
         if read is not None and not read.started:

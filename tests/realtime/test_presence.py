@@ -7,7 +7,7 @@ import pytest
 from redis.exceptions import RedisError
 
 from coaching.realtime import presence as presence_module
-from coaching.realtime.presence import RedisPresence, new_ref
+from coaching.realtime.presence import MemoryPresence, RedisPresence, Tracked, new_ref
 from tests.support.faults import RedisServer
 
 TOPIC = "session:sess_presence_test"
@@ -36,6 +36,36 @@ def plant_orphan(redis_server: RedisServer, key: str, node: str) -> None:
         orphan["phx_ref"],
         json.dumps({"key": key, "meta": orphan, "node": node}),
     )
+
+
+@pytest.fixture(params=["memory", "redis"])
+def either_presence(request) -> Iterator[MemoryPresence | RedisPresence]:
+    if request.param == "memory":
+        yield MemoryPresence()
+        return
+    server = RedisServer().start()
+    presence = RedisPresence(server.url, "presence-test", heartbeat=60, node_ttl=120)
+    yield presence
+    server.close()
+
+
+async def test_a_track_says_whether_it_is_the_keys_first_and_whos_there_with_it(
+    either_presence, monkeypatch
+):
+    monkeypatch.setattr(presence_module, "broadcast", lambda *args: _nothing())
+    one, two, again = meta("One"), meta("Two"), meta("One again")
+    first = await either_presence.track(TOPIC, "1", one)
+    assert first == Tracked(True, {"1": {"metas": [one]}})
+    second = await either_presence.track(TOPIC, "2", two)
+    assert second.first and set(second.state) == {"1", "2"}
+    tab = await either_presence.track(TOPIC, "1", again)  # a second tab of user 1
+    assert not tab.first
+    assert sorted(m["name"] for m in tab.state["1"]["metas"]) == ["One", "One again"]
+    assert tab.state == await either_presence.list(TOPIC)
+
+
+async def _nothing() -> None:
+    return None
 
 
 async def test_a_leave_that_failed_while_redis_was_down_is_done_by_the_heartbeat(
@@ -187,7 +217,8 @@ async def test_an_entry_whose_track_failed_is_written_by_the_next_beat(private_r
             raise RedisError("refused this once")
 
     monkeypatch.setattr(presence, "_redis", Refusing)
-    assert await presence.track(TOPIC, "2", meta("Two")) is False  # Redis is fine otherwise
+    # Not reported first, and no state: the channel asks for it again.
+    assert await presence.track(TOPIC, "2", meta("Two")) == Tracked(False, None)
     monkeypatch.setattr(presence, "_redis", working)
     assert set(await presence.list(TOPIC)) == {"1"}
 
