@@ -36,6 +36,9 @@ _DATABASE_DOWN = (
     asyncpg.exceptions.OperatorInterventionError,
     asyncpg.exceptions.TooManyConnectionsError,
     asyncpg.InterfaceError,
+    # A session the server ends while a query is being sent can surface as this instead
+    # of a lost connection (asyncpg #1069); the connection is closed by then.
+    asyncpg.exceptions.InternalClientError,
 )
 
 

@@ -167,6 +167,43 @@ def test_a_database_that_stops_answering_answers_unavailable_within_the_statemen
     assert sorted(ChatMessage.objects.values_list("message", flat=True)) == ["after", "before"]
 
 
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the PostgreSQL writer's own link")
+def test_a_connection_the_server_ends_is_replaced_and_a_resend_is_stored_once(
+    student, active_session
+):
+    """A restart or failover ends the writer's connection: the line in flight is answered
+    `unavailable` at worst, the client's resend (same `client_msg_id`) is stored once."""
+    sid = active_session.session_id
+
+    async def run() -> list:
+        writer = chat_writer()
+        try:
+            first = await writer.submit(ChatPost(sid, student, "one", "k1"))
+            admin = await asyncpg.connect(**pg.connection_params())
+            try:
+                for conn in writer._connections:
+                    if conn is not None:
+                        await admin.fetchval(
+                            "SELECT pg_terminate_backend($1)", conn.get_server_pid()
+                        )
+            finally:
+                await admin.close()
+            second = await writer.submit(ChatPost(sid, student, "two", "k2"))
+            if isinstance(second, ServiceError):
+                assert second.code == "unavailable"
+                second = await writer.submit(ChatPost(sid, student, "two", "k2"))
+            again = await writer.submit(ChatPost(sid, student, "two", "k2"))
+            return [first, second, again]
+        finally:
+            await writer.close()
+
+    with captured_broadcasts():
+        first, second, again = asyncio.run(run())
+    assert (first["message"], second["message"]) == ("one", "two")
+    assert again == second
+    assert sorted(ChatMessage.objects.values_list("message", flat=True)) == ["one", "two"]
+
+
 async def until_a_lock_is_awaited(conn: asyncpg.Connection) -> None:
     for _ in range(500):
         if await conn.fetchval("SELECT count(*) FROM pg_locks WHERE NOT granted"):

@@ -7,6 +7,7 @@ whichever the test database selects with the selectors themselves.
 
 import asyncio
 
+import asyncpg
 import pytest
 from django.db import connection
 
@@ -160,3 +161,35 @@ def test_a_database_it_cannot_reach_counts_as_down(monkeypatch, active_session):
     with pytest.raises(Exception) as raised:
         asyncio.run(PgSocketReads(pg.LoopPool(1)).snapshot(active_session.session_id))
     assert is_database_down(raised.value)
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the PostgreSQL reads' own link")
+def test_reads_carry_on_after_the_server_ends_their_connection(lesson):
+    """A restart or failover ends the pool's connection: at most the read in flight
+    counts as the database being down (the client is told `unavailable` and retries),
+    and the next one reconnects."""
+    sid = lesson.session_id
+
+    async def run() -> list:
+        pool = pg.LoopPool(1)
+        reads = PgSocketReads(pool)
+        outcomes = [(await reads.snapshot(sid))[1]["last_seq"]]
+        async with (await pool._connected()).acquire() as conn:
+            pid = conn.get_server_pid()
+        admin = await asyncpg.connect(**pg.connection_params())
+        try:
+            assert await admin.fetchval("SELECT pg_terminate_backend($1)", pid)
+        finally:
+            await admin.close()
+        for _ in range(2):
+            try:
+                outcomes.append((await reads.snapshot(sid))[1]["last_seq"])
+            except Exception as exc:
+                outcomes.append("down" if is_database_down(exc) else repr(exc))
+        await pool.close()
+        return outcomes
+
+    first, after, again = asyncio.run(run())
+    assert first == lesson.last_seq
+    assert after in (lesson.last_seq, "down")
+    assert again == lesson.last_seq
