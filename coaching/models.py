@@ -58,6 +58,11 @@ class StepSource(models.TextChoices):
     COACH = "coach", "Coach"
 
 
+def session_topic(session_id: str) -> str:
+    """The session's realtime topic (`session:{session_id}`)."""
+    return f"session:{session_id}"
+
+
 def new_session_id() -> str:
     return "sess_" + secrets.token_urlsafe(16)
 
@@ -105,7 +110,7 @@ class CoachingSession(models.Model):
 
     @property
     def topic(self) -> str:
-        return f"session:{self.session_id}"
+        return session_topic(self.session_id)
 
 
 class SessionEvent(models.Model):

@@ -33,8 +33,7 @@ class SnapshotReads:
 
     async def read(self, session_id: str) -> Snapshot:
         """The session and its snapshot with the `review` state (shared: copy before
-        changing it). Raises
-        `not_found` when there is no such session."""
+        changing it). Raises `not_found` when there is no such session."""
         read = self._queued.get(session_id)
         if read is not None and not read.started:
             return await asyncio.shield(read.task)

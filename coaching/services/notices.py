@@ -9,7 +9,7 @@ from django.db import transaction
 
 from coaching import events, policy
 from coaching.errors import ServiceError
-from coaching.models import CoachingSession, SessionEvent, Status, User
+from coaching.models import CoachingSession, SessionEvent, Status, User, session_topic
 from coaching.realtime.db import in_db_thread
 from coaching.realtime.publish import broadcast_on_commit, broadcast_queued
 from coaching.services import pg
@@ -103,7 +103,7 @@ async def participant_announce(code: str, *, session_id: str, user: User, role: 
     if not rows:
         return None
     payload = {**notice, "seq": rows[0][0]}
-    broadcast_queued(f"session:{session_id}", "system:notice", payload)
+    broadcast_queued(session_topic(session_id), "system:notice", payload)
     return payload
 
 

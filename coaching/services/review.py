@@ -16,7 +16,7 @@ from django.conf import settings
 
 from coaching import events, policy
 from coaching.errors import RateLimited, invalid
-from coaching.models import CoachingSession, Swing, User
+from coaching.models import CoachingSession, Swing, User, session_topic
 from coaching.realtime.db import in_db_thread
 from coaching.realtime.publish import broadcast
 from coaching.realtime.review import ReviewState, StrokeLimiter, get_review_store
@@ -142,7 +142,7 @@ async def stored_review(session_id: str) -> ReviewState | None:
 
 
 async def _publish(session_id: str, event: str, payload: dict[str, Any]) -> None:
-    await broadcast(f"session:{session_id}", event, payload)
+    await broadcast(session_topic(session_id), event, payload)
 
 
 async def review_update(
