@@ -23,7 +23,7 @@ sys.path.insert(0, str(ROOT))
 from bench.harness import fixtures  # noqa: E402
 from bench.harness.fleet import Fleet  # noqa: E402
 from bench.harness.report import markdown  # noqa: E402
-from bench.harness.targets import RESULTS, Target, source_of  # noqa: E402
+from bench.harness.targets import FLOORS, RESULTS, Target, source_of  # noqa: E402
 from bench.harness.workloads import WORKLOADS  # noqa: E402
 
 
@@ -42,7 +42,8 @@ def parse() -> argparse.Namespace:
     p.add_argument(
         "--targets",
         default="floor,project",
-        help="floor, project (this tree) and/or project@REF (a commit's tree, for before/after);"
+        help="floor, daphne-floor (the floor's rules on daphne), project (this tree) and/or"
+        " project@REF (a commit's tree, for before/after);"
         " settings for one target after '?': project?CHAT_WRITERS=1&SERVER_LOOP=asyncio",
     )
     p.add_argument("--generators", type=int, default=2, help="load-generator processes")
@@ -114,7 +115,7 @@ def main() -> None:
                 kind, _, ref = served.partition("@")
                 source = source_of(ref) if ref else ROOT
                 target_env = {**env, **dict(parse_qsl(query))}
-                for count in [1] if kind == "floor" else servers:
+                for count in [1] if kind in FLOORS else servers:
                     target = Target(
                         kind, count, opts.port, target_env, backlog=opts.backlog, source=source
                     )

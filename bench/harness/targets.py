@@ -46,11 +46,14 @@ def wait_for_port(port: int, proc: subprocess.Popen, timeout: float = 30) -> Non
 
 
 SERVE = Path("inswing_realtime/serve.py")
+# In memory, one process each: `floor` (asyncio websockets) and `daphne-floor` (the
+# same rules on the project's server stack, bench/harness/daphne_floor.py).
+FLOORS = ("floor", "daphne-floor")
 
 
 @dataclass
 class Target:
-    """A set of server processes of one kind ("project" or "floor").
+    """A set of server processes of one kind ("project", "floor" or "daphne-floor").
 
     `source` is the tree the project is served from: this checkout, or an older
     commit's files (`project@REF`, see `source_of`) for a before/after in one run."""
@@ -79,6 +82,13 @@ class Target:
                 "--backlog",
                 str(backlog),
             ]
+        if self.kind == "daphne-floor":
+            # served from this checkout whatever the source: the stack, not the project
+            return [*self._daphne(port), "bench.harness.daphne_floor:application"]
+        return [*self._daphne(port), "inswing_realtime.asgi:application"]
+
+    def _daphne(self, port: int) -> list[str]:
+        """daphne as the project runs it, without the app to serve."""
         # Twisted's listen backlog is 50 unless set in an endpoint string.
         bind = (
             ["-e", f"tcp:port={port}:interface=127.0.0.1:backlog={self.backlog}"]
@@ -94,7 +104,6 @@ class Target:
             *bind,
             "--websocket_connect_timeout",
             "30",
-            "inswing_realtime.asgi:application",
         ]
 
     def start(self) -> None:
@@ -105,7 +114,7 @@ class Target:
             self.procs.append(
                 subprocess.Popen(
                     self.command(port),
-                    cwd=self.source,
+                    cwd=ROOT if self.kind == "daphne-floor" else self.source,
                     env=self.env,
                     stdout=log,
                     stderr=subprocess.STDOUT,
