@@ -13,10 +13,12 @@ from django.urls import path  # noqa: E402
 from coaching.realtime.server_tuning import (  # noqa: E402
     defer_autobahn_debug_formatting,
     quiet_garbage_collector,
+    write_immediately,
 )
 from coaching.realtime.socket import PhoenixSocket  # noqa: E402
 
 defer_autobahn_debug_formatting()
+write_immediately()
 
 application = ProtocolTypeRouter(
     {

@@ -46,6 +46,46 @@ def defer_autobahn_debug_formatting() -> None:
         module.hlval = _when_logged(util.hlval)
 
 
+def write_immediately() -> None:
+    """Twisted's TCP transport sends nothing in `write`: it buffers the bytes, registers
+    the socket with the event loop for writability, sends on a later turn and
+    unregisters again. Every frame daphne sends (each delivery, each reply) paid for two
+    registrations and a loop turn. Now a write with nothing already buffered goes
+    straight to the socket; what the socket does not take, a failed send included, is
+    buffered and left to the reactor as before, so bytes stay in order and a lost
+    connection is noticed where it always was. TLS, half-closed and closing transports
+    keep Twisted's own path."""
+    try:
+        from twisted.internet import tcp
+    except ImportError:
+        return
+    buffered_write = tcp.Connection.write
+    if getattr(buffered_write, "immediate", False):
+        return
+
+    def write(self: tcp.Connection, data: bytes) -> None:
+        if (
+            self.connected
+            and not self.TLS
+            and not self.disconnecting
+            and not self._writeDisconnecting
+            and not self._writeDisconnected
+            and not self._tempDataLen
+            and not self.dataBuffer
+            and type(data) is bytes
+        ):
+            sent = self.writeSomeData(data)
+            if not isinstance(sent, int):  # the connection is lost: the reactor's path
+                sent = 0
+            if sent == len(data):
+                return
+            data = data[sent:]
+        buffered_write(self, data)
+
+    write.immediate = True
+    tcp.Connection.write = write
+
+
 # Allocations between young-generation collections (CPython's default is 700). A busy
 # server allocates frames, dicts and futures by the million; at 700, the collections
 # of the older generations that follow walk every long-lived object (each socket's
