@@ -72,7 +72,8 @@ class Departures:
 
     async def _check_later(self, departure: Departure, now: asyncio.Event) -> None:
         try:
-            await asyncio.wait_for(now.wait(), settings.LEAVE_NOTICE_GRACE)
+            async with asyncio.timeout(settings.LEAVE_NOTICE_GRACE):
+                await now.wait()
         except TimeoutError:
             pass
         try:

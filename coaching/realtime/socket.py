@@ -194,7 +194,8 @@ class TopicProcess:
         # after the read is missed; what arrives meanwhile waits in the queue.
         self.subscribed = True
         try:
-            await asyncio.wait_for(fanout.subscribe(self.topic, self), LAYER_TIMEOUT)
+            async with asyncio.timeout(LAYER_TIMEOUT):
+                await fanout.subscribe(self.topic, self)
         except (RedisError, OSError, TimeoutError) as exc:
             logger.warning("join of %s refused: channel layer unavailable: %r", self.topic, exc)
             await self._reply(msg.ref, "error", unavailable_error())
@@ -342,7 +343,8 @@ class PhoenixSocket(AsyncConsumer):
     async def _watch_access(self, user_id: int) -> None:
         self.access_topic = user_topic(user_id)
         try:
-            await asyncio.wait_for(fanout.subscribe(self.access_topic, self), LAYER_TIMEOUT)
+            async with asyncio.timeout(LAYER_TIMEOUT):
+                await fanout.subscribe(self.access_topic, self)
         except (RedisError, OSError, TimeoutError) as exc:
             raise Refused(f"channel layer unavailable: {exc!r}") from None
 
@@ -350,7 +352,8 @@ class PhoenixSocket(AsyncConsumer):
         if self.access_topic is not None:
             topic, self.access_topic = self.access_topic, None
             try:
-                await asyncio.wait_for(fanout.unsubscribe(topic, self), LAYER_TIMEOUT)
+                async with asyncio.timeout(LAYER_TIMEOUT):
+                    await fanout.unsubscribe(topic, self)
             except (RedisError, OSError, TimeoutError) as exc:
                 logger.warning("unsubscribe from %s failed: %r", topic, exc)
 
@@ -505,7 +508,8 @@ class PhoenixSocket(AsyncConsumer):
         if process.subscribed:
             process.subscribed = False
             try:
-                await asyncio.wait_for(fanout.unsubscribe(process.topic, process), LAYER_TIMEOUT)
+                async with asyncio.timeout(LAYER_TIMEOUT):
+                    await fanout.unsubscribe(process.topic, process)
             except (RedisError, OSError, TimeoutError) as exc:
                 logger.warning("unsubscribe from %s failed: %r", process.topic, exc)
 
@@ -552,7 +556,8 @@ class PhoenixSocket(AsyncConsumer):
         # not through a layer channel of its own.
         self.scope, self.base_send = scope, send
         try:
-            await asyncio.wait_for(fanout.start(), LAYER_TIMEOUT)
+            async with asyncio.timeout(LAYER_TIMEOUT):
+                await fanout.start()
         except (RedisError, OSError, TimeoutError) as exc:
             logger.warning("socket refused: channel layer unavailable: %r", exc)
             await receive()  # websocket.connect
