@@ -24,7 +24,7 @@ from redis.exceptions import RedisError
 
 from coaching.realtime.fanout import fanout
 from coaching.realtime.lifecycle import on_server_shutdown
-from coaching.realtime.publish import broadcast
+from coaching.realtime.publish import broadcast, merge_consecutive
 from coaching.realtime.redis_client import PerLoop
 
 logger = logging.getLogger(__name__)
@@ -70,6 +70,24 @@ def group_state(entries: list[tuple[str, Meta]]) -> State:
 
 def diff(joins: list[tuple[str, Meta]], leaves: list[tuple[str, Meta]]) -> dict[str, State]:
     return {"joins": group_state(joins), "leaves": group_state(leaves)}
+
+
+def merged_diff(earlier: dict[str, State], later: dict[str, State]) -> dict[str, State]:
+    """Two diffs of a topic as one. A client applies a diff's joins, then its leaves, by
+    meta ref; a ref joins once and leaves at most once after, so the merged diff leaves
+    the same presence as the two in order (Phoenix's tracker merges deltas alike)."""
+    merged: dict[str, State] = {}
+    for part in ("joins", "leaves"):
+        keys: dict[str, list[Meta]] = {}
+        for source in (earlier[part], later[part]):
+            for key, entry in source.items():
+                keys.setdefault(key, []).extend(entry["metas"])
+        merged[part] = {key: {"metas": metas} for key, metas in keys.items()}
+    return merged
+
+
+# A reconnect storm's joins of one session, queued together, go out as one diff.
+merge_consecutive(PRESENCE_DIFF, merged_diff)
 
 
 class MemoryPresence:

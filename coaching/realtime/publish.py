@@ -9,6 +9,7 @@ import asyncio
 import logging
 import re
 import threading
+from collections.abc import Callable
 from functools import partial
 from typing import Any
 
@@ -80,6 +81,36 @@ async def broadcast_many(items: list[tuple[str, str, dict[str, Any]]]) -> None:
 
 _publishers = PerLoop(settings.REDIS_URL)
 
+Merge = Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]]
+# Events whose consecutive broadcasts on one topic may travel as one (presence diffs).
+_mergers: dict[str, Merge] = {}
+
+
+def merge_consecutive(event: str, merge: Merge) -> None:
+    """Let queued broadcasts of `event` that follow each other on a topic (nothing else
+    on that topic between them) go out as one payload, `merge(earlier, later)`, which
+    must mean the same to a client as the two in order."""
+    _mergers[event] = merge
+
+
+def _merged(items: list[tuple[str, str, dict[str, Any]]]) -> list[tuple[str, str, dict[str, Any]]]:
+    """`(topic, event, payload)` broadcasts in order, consecutive mergeable ones of a topic
+    joined (where the first of them was: each topic keeps its own order)."""
+    out: list[tuple[str, str, dict[str, Any]]] = []
+    last: dict[str, int] = {}  # topic → its latest broadcast in `out`
+    for topic, event, payload in items:
+        at = last.get(topic)
+        merge = _mergers.get(event)
+        if merge is not None and at is not None and out[at][1] == event:
+            try:
+                out[at] = (topic, event, merge(out[at][2], payload))
+                continue
+            except Exception:
+                logger.exception("%s broadcasts on %s not merged", event, topic)
+        last[topic] = len(out)
+        out.append((topic, event, payload))
+    return out
+
 
 async def confirm_layer() -> None:
     """Raise if the channel layer's Redis does not answer. A pub/sub SUBSCRIBE is sent
@@ -120,7 +151,7 @@ class _Outbox:
                 items.append(queue.get_nowait())
             waiting = [future for *_, future in items if future is not None]
             try:
-                await broadcast_many([item[:3] for item in items])
+                await broadcast_many(_merged([item[:3] for item in items]))
             except Exception as exc:
                 if len(waiting) < len(items):  # some senders are not told: log it
                     logger.exception("%d broadcasts failed", len(items))
