@@ -19,6 +19,10 @@ class Fleet:
             self.pipes.append(parent)
             self.procs.append(proc)
 
+    @property
+    def pids(self) -> list[int]:
+        return [proc.pid for proc in self.procs]
+
     def _all(self, command: str, per_worker: list[dict[str, Any]]) -> list[dict]:
         for pipe, kwargs in zip(self.pipes, per_worker, strict=True):
             pipe.send((command, kwargs))

@@ -11,6 +11,15 @@ def _n(value: float | None, fmt: str = "{:.0f}") -> str:
     return "-" if value is None else fmt.format(value)
 
 
+def _cores(result: dict[str, Any]) -> str:
+    busy = result.get("cores_busy")  # reports from before it was measured have none
+    if busy is None:
+        return "-"
+    groups = ("server", "generator", "postgres", "redis", "other")
+    parts = ", ".join(f"{busy[k]:.2f}" for k in groups)
+    return f"{parts} = {busy['machine']:.2f}"
+
+
 def _label(run: dict[str, Any]) -> str:
     return f"{run['target']} x{run['servers']}"
 
@@ -38,8 +47,9 @@ def _w1(runs: list[dict]) -> list[str]:
 def _w2(runs: list[dict]) -> list[str]:
     lines = [
         "| target | msg/s per session | offered deliv./s | delivered/s | lost | p50 | p99 "
-        "| max ms | CPU s / 1k deliv. | gen. lag p99 ms | pass |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| max ms | CPU s / 1k deliv. | cores busy: server, gen., PG, Redis, other = all "
+        "| gen. lag p99 ms | pass |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     knees = []
     for run in runs:
@@ -50,7 +60,7 @@ def _w2(runs: list[dict]) -> list[str]:
                 f"| {_n(s['offered_deliveries_per_s'])} "
                 f"| {_n(s['deliveries_per_s'])} | {s['lost']} | {_ms(lat['p50'])} "
                 f"| {_ms(lat['p99'])} | {_ms(lat['max'])} "
-                f"| {_n(s['server_cpu_s_per_1k_deliveries'], '{:.3f}')} "
+                f"| {_n(s['server_cpu_s_per_1k_deliveries'], '{:.3f}')} | {_cores(s)} "
                 f"| {_ms(s['generator_lag_ms']['p99'])} "
                 f"| {'yes' if s['pass'] else ('INVALID' if not s['valid'] else 'no')} |"
             )

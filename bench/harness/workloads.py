@@ -6,7 +6,7 @@ from argparse import Namespace
 from collections.abc import Callable
 from typing import Any
 
-from bench.harness import fixtures
+from bench.harness import fixtures, machine
 from bench.harness.fleet import Fleet
 from bench.harness.stats import delivery_summary, join_summary
 from bench.harness.targets import Target
@@ -27,17 +27,31 @@ def _timed_run(
     duration: float,
     sessions: int,
 ) -> dict[str, Any]:
-    """One open-loop run; server CPU is sampled over the measured window (+ the grace)."""
-    samples: dict[str, float] = {}
+    """One open-loop run. The server's CPU is sampled over the measured window and the
+    grace after it (late deliveries are part of the cost); where the machine's CPU went,
+    over the measured window alone (the load as offered)."""
+    samples: dict[str, Any] = {}
+
+    def start() -> None:
+        samples["start"] = target.cpu()
+        samples["machine"] = machine.sample(target.pids, fleet.pids)
+
+    def end() -> None:
+        samples["machine_end"] = machine.sample(target.pids, fleet.pids)
+
     lead = 0.3 + warmup  # Fleet.run starts its schedule 0.3 s after the call
-    timer = threading.Timer(lead, lambda: samples.__setitem__("start", target.cpu()))
-    timer.start()
+    timers = [threading.Timer(lead, start), threading.Timer(lead + duration, end)]
+    for timer in timers:
+        timer.start()
     run = fleet.run(
         rate=rate, warmup=warmup, duration=duration, deadline=opts.deadline, sessions=sessions
     )
-    timer.join()
+    for timer in timers:
+        timer.join()
     cpu = target.cpu() - samples["start"]
-    return delivery_summary(run, duration=duration, cpu_s=cpu, max_lag_ms=opts.max_lag_ms)
+    result = delivery_summary(run, duration=duration, cpu_s=cpu, max_lag_ms=opts.max_lag_ms)
+    result["cores_busy"] = machine.cores(samples["machine"], samples["machine_end"])
+    return result
 
 
 def w1(target: Target, fleet: Fleet, opts: Namespace) -> dict[str, Any]:
