@@ -7,18 +7,23 @@ checks, `client_msg_id` idempotency, payloads from events.py, broadcast after co
 
 On PostgreSQL, `PgChatWriter` skips the ORM and the thread hop: a few writer tasks
 each own an asyncpg connection (its protocol is compiled, so a round trip costs a
-fraction of what psycopg's async machinery costs in Python) and store a batch per
-transaction:
-  1. lock the batch's sessions (`FOR UPDATE`, in id order, like every other writer of
-     a session) and take message ids from the sequence, in one statement;
-  2. look up resent `client_msg_id`s (only when the batch has some);
-  3. insert the messages and their event-log rows and move the sessions' `last_seq`,
-     in one statement for the whole batch, and commit —
-and broadcasts once the commit returns (`synchronous_commit` stays on: an ok reply
-means durable). Several writers let PostgreSQL flush their commits together; a
-session always goes to the same writer, so this process publishes its messages in
-seq order. A batch that fails is retried message by message, so one bad message
-never fails the others.
+fraction of what psycopg's async machinery costs in Python) and store a batch in two
+statements, each its own transaction:
+  1. read the batch's sessions, take message ids from the sequence and look up resent
+     `client_msg_id`s (one statement, no lock); the rules run on what it read;
+  2. write: move each session's `last_seq` by its number of new messages, unless what
+     the rules read of it (status, student, coach) changed meanwhile, and insert the
+     messages and their event-log rows with the seqs that gives (one statement,
+     committed: `synchronous_commit` stays on, an ok reply means durable).
+A session whose row changed in between, or a resend stored in between (the unique
+`client_msg_id` constraint), sends its messages round again, read afresh. The row lock
+the write takes orders it with every other writer of the session; seqs come from the
+row, so no gap and no duplicate. Waiting on the machine's scheduler for each round
+trip was most of a batch's time with five (BEGIN, lock, look-up, write, COMMIT;
+bench/README.md, step 22). Several writers let PostgreSQL flush their commits
+together; a session always goes to the same writer, so this process publishes its
+messages in seq order. A batch that fails is retried message by message, so one bad
+message never fails the others.
 """
 
 import asyncio
@@ -42,32 +47,46 @@ from coaching.services.chat import ChatPost, chat_messages_post, clean_client_ms
 
 logger = logging.getLogger(__name__)
 
-# The ids come from an uncorrelated subquery: evaluated once, the same array on every row.
-LOCK_SESSIONS = """
+# Uncorrelated subqueries are evaluated once: the same ids and stored messages on every row.
+READ = """
     SELECT id, session_id, student_id, coach_id, status, last_seq,
-           (SELECT array_agg(nextval($2::regclass)) FROM generate_series(1, $3::int)) AS ids
-    FROM coaching_coachingsession WHERE session_id = ANY($1::text[]) ORDER BY id FOR UPDATE"""
-STORED_MESSAGES = """
-    SELECT cs.id, m.sender_id, m.client_msg_id, m.id, m.seq, m.message, m.created_at
-    FROM unnest($1::text[], $2::bigint[], $3::text[]) AS k(sid, sender_id, client_id)
-    JOIN coaching_coachingsession cs ON cs.session_id = k.sid
-    JOIN coaching_chatmessage m ON m.session_id = cs.id AND m.sender_id = k.sender_id
-     AND m.client_msg_id = k.client_id"""
-# Data-modifying CTEs always run, referenced or not.
+           (SELECT array_agg(nextval($2::regclass)) FROM generate_series(1, $3::int)) AS ids,
+           ARRAY(
+               SELECT ROW(cs.id, m.sender_id, m.client_msg_id, m.id, m.seq, m.message,
+                          m.created_at)
+               FROM unnest($4::text[], $5::bigint[], $6::text[]) AS k(sid, sender_id, client_id)
+               JOIN coaching_coachingsession cs ON cs.session_id = k.sid
+               JOIN coaching_chatmessage m ON m.session_id = cs.id
+                AND m.sender_id = k.sender_id AND m.client_msg_id = k.client_id
+           ) AS stored
+    FROM coaching_coachingsession WHERE session_id = ANY($1::text[])"""
+# Data-modifying CTEs always run; the inserts take only the sessions the update moved.
 WRITE = """
-    WITH messages AS (
+    WITH moved AS (
+        UPDATE coaching_coachingsession AS cs SET last_seq = cs.last_seq + v.n
+        FROM unnest($9::bigint[], $10::int[], $11::text[], $12::bigint[], $13::bigint[])
+             AS v(i, n, status, student_id, coach_id)
+        WHERE cs.id = v.i AND cs.status = v.status
+          AND cs.student_id IS NOT DISTINCT FROM v.student_id
+          AND cs.coach_id IS NOT DISTINCT FROM v.coach_id
+        RETURNING cs.id, cs.last_seq - v.n AS base
+    ), written AS (
+        SELECT t.i, t.s, moved.base + t.k AS q, t.u, t.m, t.c, t.p
+        FROM unnest($2::bigint[], $3::bigint[], $4::int[], $5::bigint[], $6::text[],
+                    $7::text[], $8::text[]) AS t(i, s, k, u, m, c, p)
+        JOIN moved ON moved.id = t.s
+    ), messages AS (
         INSERT INTO coaching_chatmessage
             (id, session_id, seq, sender_id, message, client_msg_id, created_at)
-        SELECT i, s, q, u, m, c, $1
-        FROM unnest($2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[], $6::text[],
-                    $7::text[]) AS t(i, s, q, u, m, c)
+        SELECT i, s, q, u, m, c, $1 FROM written
     ), logged AS (
         INSERT INTO coaching_sessionevent (session_id, seq, event, payload, created_at)
-        SELECT s, q, 'chat:added', p::jsonb, $1
-        FROM unnest($3::bigint[], $4::bigint[], $8::text[]) AS t(s, q, p)
+        SELECT s, q, 'chat:added', jsonb_set(p::jsonb, '{seq}', to_jsonb(q)), $1 FROM written
     )
-    UPDATE coaching_coachingsession AS cs SET last_seq = v.q
-    FROM unnest($9::bigint[], $10::bigint[]) AS v(i, q) WHERE cs.id = v.i"""
+    SELECT id, base FROM moved"""
+# Rounds a batch may take when sessions change under it before it gives up (each round
+# means another writer changed the session in the few ms between two statements).
+ROUNDS = 5
 
 
 class ChatWriter(Protocol):
@@ -198,82 +217,107 @@ class PgChatWriter:
         self, conn: asyncpg.Connection, batch: list[_Pending]
     ) -> list[dict | ServiceError]:
         results: list[dict | ServiceError | None] = [None] * len(batch)
-        keyed = [item for item in batch if item.client_msg_id is not None]
-        published: list[tuple[str, dict]] = []
-        async with conn.transaction():
-            locked = await conn.fetch(
-                LOCK_SESSIONS,
-                sorted({i.post.session_id for i in batch}),
-                self._id_sequence,
-                len(batch),
-            )
-            sessions = {row[1]: _session(row) for row in locked}
-            ids = locked[0][6] if locked else []
-            stored = {}
-            if keyed and locked:
-                stored_rows = await conn.fetch(
-                    STORED_MESSAGES,
-                    [i.post.session_id for i in keyed],
-                    [i.post.sender.pk for i in keyed],
-                    [i.client_msg_id for i in keyed],
-                )
-                stored = {(r[0], r[1], r[2]): tuple(r[3:]) for r in stored_rows}
-            now = datetime.now(UTC)
-            rows: list[tuple[CoachingSession, int, Any, str, str | None, dict]] = []
-            new_keys: dict[tuple[int, int, str], dict] = {}
-            for i, item in enumerate(batch):
-                post, session = item.post, sessions.get(item.post.session_id)
-                try:
-                    if session is None:
-                        raise ServiceError("not_found", "No such session.")
-                    policy.check_chat(post.sender, session)
-                    key = (session.pk, post.sender.pk, item.client_msg_id)
-                    if item.client_msg_id is not None:
-                        if key in new_keys:
-                            results[i] = new_keys[key]  # the same message twice in this batch
-                            continue
-                        if key in stored:
-                            results[i] = _stored_payload(session, post, item, stored[key])
-                            continue
-                    state.ensure_open(session)
-                except ServiceError as exc:
-                    results[i] = exc
-                    continue
-                session.last_seq += 1
-                payload = events.chat_added_payload(
-                    message_id=ids[i],
-                    seq=session.last_seq,
-                    session_id=session.session_id,
-                    sender_info=events.sender(post.sender),
-                    text=item.text,
-                    client_msg_id=item.client_msg_id,
-                    created_at=now,
-                )
-                if item.client_msg_id is not None:
-                    new_keys[key] = payload
-                results[i] = payload
-                rows.append(
-                    (session, ids[i], post.sender.pk, item.text, item.client_msg_id, payload)
-                )
-                published.append((session.topic, payload))
-            if rows:
-                moved = {r[0].pk: r[0].last_seq for r in rows}
-                await conn.execute(
-                    WRITE,
-                    now,
-                    [r[1] for r in rows],
-                    [r[0].pk for r in rows],
-                    [r[5]["seq"] for r in rows],
-                    [r[2] for r in rows],
-                    [r[3] for r in rows],
-                    [r[4] for r in rows],
-                    [orjson.dumps(r[5]).decode() for r in rows],
-                    list(moved),
-                    list(moved.values()),
-                )
-        for topic, payload in published:
-            broadcast_queued(topic, "chat:added", payload)
+        for _ in range(ROUNDS):
+            todo = [i for i, result in enumerate(results) if result is None]
+            if not todo:
+                break
+            try:
+                done = await self._round(conn, [batch[i] for i in todo])
+            except asyncpg.UniqueViolationError as exc:
+                if exc.constraint_name != "chat_client_msg_unique":
+                    raise
+                continue  # a resend stored meanwhile: the next round finds it
+            for i, result in zip(todo, done, strict=True):
+                results[i] = result
+        if any(result is None for result in results):
+            raise RuntimeError(f"chat batch still contended after {ROUNDS} rounds")
         return results  # type: ignore[return-value]
+
+    async def _round(
+        self, conn: asyncpg.Connection, batch: list[_Pending]
+    ) -> list[dict | ServiceError | None]:
+        """One read and one write (module docstring); None: that message's session
+        changed in between, try it again."""
+        results: list[dict | ServiceError | None] = [None] * len(batch)
+        keyed = [item for item in batch if item.client_msg_id is not None]
+        read = await conn.fetch(
+            READ,
+            sorted({i.post.session_id for i in batch}),
+            self._id_sequence,
+            len(batch),
+            [i.post.session_id for i in keyed],
+            [i.post.sender.pk for i in keyed],
+            [i.client_msg_id for i in keyed],
+        )
+        sessions = {row[1]: _session(row) for row in read}
+        ids = read[0][6] if read else []
+        stored = {(r[0], r[1], r[2]): tuple(r[3:]) for r in read[0][7]} if read else {}
+        now = datetime.now(UTC)
+        writes: list[tuple[int, CoachingSession, int, _Pending, dict]] = []  # (i, …, k, …)
+        counts: dict[int, int] = {}  # session pk → its new messages so far
+        new_keys: dict[tuple[int, int, str], int] = {}  # → the index that stores it
+        repeats: dict[int, int] = {}  # index → the index storing the same message
+        for i, item in enumerate(batch):
+            post, session = item.post, sessions.get(item.post.session_id)
+            try:
+                if session is None:
+                    raise ServiceError("not_found", "No such session.")
+                policy.check_chat(post.sender, session)
+                key = (session.pk, post.sender.pk, item.client_msg_id)
+                if item.client_msg_id is not None:
+                    if key in new_keys:
+                        repeats[i] = new_keys[key]  # the same message twice in this batch
+                        continue
+                    if key in stored:
+                        results[i] = _stored_payload(session, post, item, stored[key])
+                        continue
+                state.ensure_open(session)
+            except ServiceError as exc:
+                results[i] = exc
+                continue
+            counts[session.pk] = counts.get(session.pk, 0) + 1
+            payload = events.chat_added_payload(
+                message_id=ids[i],
+                seq=0,  # set from the session's row by the write
+                session_id=session.session_id,
+                sender_info=events.sender(post.sender),
+                text=item.text,
+                client_msg_id=item.client_msg_id,
+                created_at=now,
+            )
+            if item.client_msg_id is not None:
+                new_keys[key] = i
+            writes.append((i, session, counts[session.pk], item, payload))
+        if writes:
+            moving = {w[1].pk: w[1] for w in writes}
+            moved = await conn.fetch(
+                WRITE,
+                now,
+                [ids[w[0]] for w in writes],
+                [w[1].pk for w in writes],
+                [w[2] for w in writes],
+                [w[3].post.sender.pk for w in writes],
+                [w[3].text for w in writes],
+                [w[3].client_msg_id for w in writes],
+                [orjson.dumps(w[4]).decode() for w in writes],
+                list(moving),
+                [counts[pk] for pk in moving],
+                [s.status for s in moving.values()],
+                [s.student_id for s in moving.values()],
+                [s.coach_id for s in moving.values()],
+            )
+            bases = {row[0]: row[1] for row in moved}
+            published: list[tuple[str, dict]] = []
+            for i, session, k, _item, payload in writes:
+                if session.pk in bases:  # else its row changed: None, another round
+                    payload["seq"] = bases[session.pk] + k
+                    results[i] = payload
+                    published.append((session.topic, payload))
+            for topic, payload in published:
+                broadcast_queued(topic, "chat:added", payload)
+        for i, first in repeats.items():
+            results[i] = results[first]
+        return results
 
 
 def _session(row: asyncpg.Record) -> CoachingSession:

@@ -216,8 +216,9 @@ async def until_a_lock_is_awaited(conn: asyncpg.Connection) -> None:
 def test_a_resend_stored_by_another_writer_while_this_one_waited_is_not_stored_twice(
     student, active_session
 ):
-    """A client that resent through another process: the look-up runs once the session's
-    lock is granted, so it sees what the lock's holder stored meanwhile."""
+    """A client that resent through another process while this writer's batch waited
+    for the session's row: the unique client_msg_id sends the batch round again, and
+    the second read finds the stored message."""
     sid = active_session.session_id
 
     async def run() -> dict:
@@ -250,3 +251,67 @@ def test_a_resend_stored_by_another_writer_while_this_one_waited_is_not_stored_t
     assert (result["seq"], result["client_msg_id"]) == (1, "c1")
     assert ChatMessage.objects.count() == 1
     assert published == []  # the other writer's message, not broadcast again
+
+
+async def _while_another_writer_holds_the_session(sid: str, post: ChatPost, change: str) -> dict:
+    """Submit `post` while another connection holds the session's row, which runs
+    `change` (SQL, `$1` = the session's pk) and commits once the writer waits for it."""
+    other = await asyncpg.connect(**pg.connection_params())
+    writer = chat_writer()
+    try:
+        async with other.transaction():
+            pk = await other.fetchval(
+                "SELECT id FROM coaching_coachingsession WHERE session_id = $1 FOR UPDATE", sid
+            )
+            waiting = asyncio.ensure_future(writer.submit(post))
+            await until_a_lock_is_awaited(other)
+            await other.execute(change, pk)
+        return await waiting
+    finally:
+        await writer.close()
+        await other.close()
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the PostgreSQL writer's locks")
+def test_a_session_that_ends_while_a_batch_waits_stores_nothing_and_says_so(
+    student, active_session
+):
+    """The rules ran on what the batch read; the session changed before it wrote, so the
+    rules run again on the session as it is now."""
+    post = ChatPost(active_session.session_id, student, "too late", "late-1")
+    with captured_broadcasts() as published:
+        result = asyncio.run(
+            _while_another_writer_holds_the_session(
+                active_session.session_id,
+                post,
+                "UPDATE coaching_coachingsession SET status = 'ended' WHERE id = $1",
+            )
+        )
+    assert isinstance(result, ServiceError) and result.code == "session_ended"
+    assert not ChatMessage.objects.exists() and published == []
+    active_session.refresh_from_db()
+    assert active_session.last_seq == 0
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the PostgreSQL writer's locks")
+def test_a_seq_taken_by_another_writer_meanwhile_is_not_taken_again(student, active_session):
+    """Seqs come from the session's row as the write finds it, not as the batch read it."""
+    post = ChatPost(active_session.session_id, student, "after the card", "after-1")
+    with captured_broadcasts() as published:
+        result = asyncio.run(
+            _while_another_writer_holds_the_session(
+                active_session.session_id,
+                post,
+                "WITH card AS (INSERT INTO coaching_sessionevent"
+                " (session_id, seq, event, payload, created_at)"
+                " VALUES ($1, 1, 'feedback:added', '{}', now()))"
+                " UPDATE coaching_coachingsession SET last_seq = 1 WHERE id = $1",
+            )
+        )
+    assert result["seq"] == 2
+    assert list(SessionEvent.objects.order_by("seq").values_list("seq", "event")) == [
+        (1, "feedback:added"),
+        (2, "chat:added"),
+    ]
+    assert SessionEvent.objects.get(seq=2).payload == result
+    assert [payload for _topic, _event, payload in published] == [result]
