@@ -157,6 +157,7 @@ class RedisPresence:
         self.node = uuid.uuid4().hex
         self._local: dict[str, Entry] = {}  # by ref
         self._leaving: dict[str, Entry] = {}  # removal not yet done in Redis
+        self._removing: set[str] = set()  # of those, the ones being removed right now
         self._unsaved: set[str] = set()  # refs whose track failed in Redis
         self._verified = 0  # where the rolling check of our entries goes on
         self._redis_run: str | None = None  # Redis's run_id: a new one after each restart
@@ -244,10 +245,19 @@ class RedisPresence:
         return diff([], [(key, meta)])
 
     async def _remove(self, ref: str) -> None:
-        topic, key, meta = self._leaving[ref]
-        await self._redis().hdel(self._topic_key(topic), ref)
-        await broadcast(topic, PRESENCE_DIFF, diff([], [(key, meta)]))
-        self._leaving.pop(ref, None)
+        """Remove a leaving entry from Redis and announce it, unless that is done or under
+        way already: a heartbeat's retry and the leave itself can reach the same ref."""
+        entry = self._leaving.get(ref)
+        if entry is None or ref in self._removing:
+            return
+        topic, key, meta = entry
+        self._removing.add(ref)
+        try:
+            await self._redis().hdel(self._topic_key(topic), ref)
+            await broadcast(topic, PRESENCE_DIFF, diff([], [(key, meta)]))
+            self._leaving.pop(ref, None)
+        finally:
+            self._removing.discard(ref)
 
     async def _remove_leaving(self) -> None:
         """Retry every removal not done yet; keeps going past a failure."""

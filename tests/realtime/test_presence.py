@@ -1,5 +1,6 @@
 """Presence in Redis stays true when Redis fails: no ghost, nobody missing."""
 
+import asyncio
 import json
 from collections.abc import Iterator
 
@@ -84,6 +85,35 @@ async def test_a_leave_that_failed_while_redis_was_down_is_done_by_the_heartbeat
 
     await presence._remove_leaving()  # …the next heartbeat
     assert set(await presence.list(TOPIC)) == {"2"}
+    await presence.shutdown()
+
+
+async def test_a_heartbeat_during_a_leave_neither_fails_nor_announces_it_twice(
+    private_redis, monkeypatch
+):
+    """The heartbeat retries the removals still listed as leaving; one under way (its
+    broadcast not yet written) is the leave's own: the beat goes past it."""
+    presence = presence_on(private_redis)
+    gone, later = meta("Gone"), meta("Later")
+    await presence.track(TOPIC, "1", gone)
+    await presence.track(TOPIC, "2", later)
+    announced: list[dict] = []
+    unblock = asyncio.Event()
+
+    async def slow_broadcast(topic: str, event: str, payload: dict) -> None:
+        announced.append(payload)
+        if len(announced) == 1:
+            await unblock.wait()  # the first leave's publish is in flight
+
+    monkeypatch.setattr(presence_module, "broadcast", slow_broadcast)
+    leaving = asyncio.ensure_future(presence.untrack(TOPIC, gone["phx_ref"]))
+    await asyncio.sleep(0.05)
+    presence._leaving[later["phx_ref"]] = presence._local.pop(later["phx_ref"])  # a failed leave
+    await presence._remove_leaving()  # the beat: no KeyError, and "Gone" left alone
+    unblock.set()
+    await leaving
+    assert [list(p["leaves"]) for p in announced] == [["1"], ["2"]]
+    assert presence._leaving == {} and await presence.list(TOPIC) == {}
     await presence.shutdown()
 
 
