@@ -219,28 +219,38 @@ def test_a_resend_stored_by_another_writer_while_this_one_waited_is_not_stored_t
     """A client that resent through another process while this writer's batch waited
     for the session's row: the unique client_msg_id sends the batch round again, and
     the second read finds the stored message."""
-    sid = active_session.session_id
+    result, published = submitted_while_another_writer_holds_the_session(
+        ChatPost(active_session.session_id, student, "hi", "c1"),
+        "WITH resent AS (INSERT INTO coaching_chatmessage"
+        " (session_id, seq, sender_id, message, client_msg_id, created_at)"
+        " VALUES ($1, 1, $2, 'hi', 'c1', now()))"
+        " UPDATE coaching_coachingsession SET last_seq = 1 WHERE id = $1",
+        student.pk,
+    )
+    assert (result["seq"], result["client_msg_id"]) == (1, "c1")
+    assert ChatMessage.objects.count() == 1
+    assert published == []  # the other writer's message, not broadcast again
 
-    async def run() -> dict:
+
+def submitted_while_another_writer_holds_the_session(
+    post: ChatPost, change: str, *args: object
+) -> tuple[object, list]:
+    """Submit `post` while another connection holds its session's row; that connection
+    runs `change` (SQL: `$1` is the session's pk, then `args`) and commits once the
+    writer waits for the row. The result, and what was broadcast."""
+
+    async def run() -> object:
         other = await asyncpg.connect(**pg.connection_params())
         writer = chat_writer()
         try:
-            async with other.transaction():  # another process's writer, holding the lock
+            async with other.transaction():
                 pk = await other.fetchval(
-                    "SELECT id FROM coaching_coachingsession WHERE session_id = $1 FOR UPDATE", sid
+                    "SELECT id FROM coaching_coachingsession WHERE session_id = $1 FOR UPDATE",
+                    post.session_id,
                 )
-                waiting = asyncio.ensure_future(writer.submit(ChatPost(sid, student, "hi", "c1")))
+                waiting = asyncio.ensure_future(writer.submit(post))
                 await until_a_lock_is_awaited(other)
-                await other.execute(
-                    "INSERT INTO coaching_chatmessage"
-                    " (session_id, seq, sender_id, message, client_msg_id, created_at)"
-                    " VALUES ($1, 1, $2, 'hi', 'c1', now())",
-                    pk,
-                    student.pk,
-                )
-                await other.execute(
-                    "UPDATE coaching_coachingsession SET last_seq = 1 WHERE id = $1", pk
-                )
+                await other.execute(change, pk, *args)
             return await waiting
         finally:
             await writer.close()
@@ -248,28 +258,7 @@ def test_a_resend_stored_by_another_writer_while_this_one_waited_is_not_stored_t
 
     with captured_broadcasts() as published:
         result = asyncio.run(run())
-    assert (result["seq"], result["client_msg_id"]) == (1, "c1")
-    assert ChatMessage.objects.count() == 1
-    assert published == []  # the other writer's message, not broadcast again
-
-
-async def _while_another_writer_holds_the_session(sid: str, post: ChatPost, change: str) -> dict:
-    """Submit `post` while another connection holds the session's row, which runs
-    `change` (SQL, `$1` = the session's pk) and commits once the writer waits for it."""
-    other = await asyncpg.connect(**pg.connection_params())
-    writer = chat_writer()
-    try:
-        async with other.transaction():
-            pk = await other.fetchval(
-                "SELECT id FROM coaching_coachingsession WHERE session_id = $1 FOR UPDATE", sid
-            )
-            waiting = asyncio.ensure_future(writer.submit(post))
-            await until_a_lock_is_awaited(other)
-            await other.execute(change, pk)
-        return await waiting
-    finally:
-        await writer.close()
-        await other.close()
+    return result, published
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="the PostgreSQL writer's locks")
@@ -278,15 +267,10 @@ def test_a_session_that_ends_while_a_batch_waits_stores_nothing_and_says_so(
 ):
     """The rules ran on what the batch read; the session changed before it wrote, so the
     rules run again on the session as it is now."""
-    post = ChatPost(active_session.session_id, student, "too late", "late-1")
-    with captured_broadcasts() as published:
-        result = asyncio.run(
-            _while_another_writer_holds_the_session(
-                active_session.session_id,
-                post,
-                "UPDATE coaching_coachingsession SET status = 'ended' WHERE id = $1",
-            )
-        )
+    result, published = submitted_while_another_writer_holds_the_session(
+        ChatPost(active_session.session_id, student, "too late", "late-1"),
+        "UPDATE coaching_coachingsession SET status = 'ended' WHERE id = $1",
+    )
     assert isinstance(result, ServiceError) and result.code == "session_ended"
     assert not ChatMessage.objects.exists() and published == []
     active_session.refresh_from_db()
@@ -296,18 +280,13 @@ def test_a_session_that_ends_while_a_batch_waits_stores_nothing_and_says_so(
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="the PostgreSQL writer's locks")
 def test_a_seq_taken_by_another_writer_meanwhile_is_not_taken_again(student, active_session):
     """Seqs come from the session's row as the write finds it, not as the batch read it."""
-    post = ChatPost(active_session.session_id, student, "after the card", "after-1")
-    with captured_broadcasts() as published:
-        result = asyncio.run(
-            _while_another_writer_holds_the_session(
-                active_session.session_id,
-                post,
-                "WITH card AS (INSERT INTO coaching_sessionevent"
-                " (session_id, seq, event, payload, created_at)"
-                " VALUES ($1, 1, 'feedback:added', '{}', now()))"
-                " UPDATE coaching_coachingsession SET last_seq = 1 WHERE id = $1",
-            )
-        )
+    result, published = submitted_while_another_writer_holds_the_session(
+        ChatPost(active_session.session_id, student, "after the card", "after-1"),
+        "WITH card AS (INSERT INTO coaching_sessionevent"
+        " (session_id, seq, event, payload, created_at)"
+        " VALUES ($1, 1, 'feedback:added', '{}', now()))"
+        " UPDATE coaching_coachingsession SET last_seq = 1 WHERE id = $1",
+    )
     assert result["seq"] == 2
     assert list(SessionEvent.objects.order_by("seq").values_list("seq", "event")) == [
         (1, "feedback:added"),
