@@ -30,7 +30,7 @@ import asyncio
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import asyncpg
 import orjson
@@ -99,6 +99,17 @@ class _Pending:
     text: str
     client_msg_id: str | None
     future: asyncio.Future = field(repr=False)
+
+
+class _Write(NamedTuple):
+    """A message a round writes: its place in the batch, its session as read, its number
+    among that session's new messages in the batch (its seq is the row's + this)."""
+
+    index: int
+    session: CoachingSession
+    nth: int
+    item: _Pending
+    payload: dict
 
 
 class _Unavailable(ServiceError):
@@ -253,7 +264,7 @@ class PgChatWriter:
         ids = read[0][6] if read else []
         stored = {(r[0], r[1], r[2]): tuple(r[3:]) for r in read[0][7]} if read else {}
         now = datetime.now(UTC)
-        writes: list[tuple[int, CoachingSession, int, _Pending, dict]] = []  # (i, …, k, …)
+        writes: list[_Write] = []
         counts: dict[int, int] = {}  # session pk → its new messages so far
         new_keys: dict[tuple[int, int, str], int] = {}  # → the index that stores it
         repeats: dict[int, int] = {}  # index → the index storing the same message
@@ -287,19 +298,19 @@ class PgChatWriter:
             )
             if item.client_msg_id is not None:
                 new_keys[key] = i
-            writes.append((i, session, counts[session.pk], item, payload))
+            writes.append(_Write(i, session, counts[session.pk], item, payload))
         if writes:
-            moving = {w[1].pk: w[1] for w in writes}
+            moving = {w.session.pk: w.session for w in writes}
             moved = await conn.fetch(
                 WRITE,
                 now,
-                [ids[w[0]] for w in writes],
-                [w[1].pk for w in writes],
-                [w[2] for w in writes],
-                [w[3].post.sender.pk for w in writes],
-                [w[3].text for w in writes],
-                [w[3].client_msg_id for w in writes],
-                [orjson.dumps(w[4]).decode() for w in writes],
+                [ids[w.index] for w in writes],
+                [w.session.pk for w in writes],
+                [w.nth for w in writes],
+                [w.item.post.sender.pk for w in writes],
+                [w.item.text for w in writes],
+                [w.item.client_msg_id for w in writes],
+                [orjson.dumps(w.payload).decode() for w in writes],
                 list(moving),
                 [counts[pk] for pk in moving],
                 [s.status for s in moving.values()],
@@ -308,11 +319,11 @@ class PgChatWriter:
             )
             bases = {row[0]: row[1] for row in moved}
             published: list[tuple[str, dict]] = []
-            for i, session, k, _item, payload in writes:
-                if session.pk in bases:  # else its row changed: None, another round
-                    payload["seq"] = bases[session.pk] + k
-                    results[i] = payload
-                    published.append((session.topic, payload))
+            for w in writes:
+                if w.session.pk in bases:  # else its row changed: None, another round
+                    w.payload["seq"] = bases[w.session.pk] + w.nth
+                    results[w.index] = w.payload
+                    published.append((w.session.topic, w.payload))
             for topic, payload in published:
                 broadcast_queued(topic, "chat:added", payload)
         for i, first in repeats.items():

@@ -221,15 +221,23 @@ def test_a_resend_stored_by_another_writer_while_this_one_waited_is_not_stored_t
     the second read finds the stored message."""
     result, published = submitted_while_another_writer_holds_the_session(
         ChatPost(active_session.session_id, student, "hi", "c1"),
-        "WITH resent AS (INSERT INTO coaching_chatmessage"
-        " (session_id, seq, sender_id, message, client_msg_id, created_at)"
-        " VALUES ($1, 1, $2, 'hi', 'c1', now()))"
-        " UPDATE coaching_coachingsession SET last_seq = 1 WHERE id = $1",
+        seq_1_taken_by(
+            "INSERT INTO coaching_chatmessage"
+            " (session_id, seq, sender_id, message, client_msg_id, created_at)"
+            " VALUES ($1, 1, $2, 'hi', 'c1', now())"
+        ),
         student.pk,
     )
     assert (result["seq"], result["client_msg_id"]) == (1, "c1")
     assert ChatMessage.objects.count() == 1
     assert published == []  # the other writer's message, not broadcast again
+
+
+def seq_1_taken_by(insert: str) -> str:
+    """SQL for another writer storing `insert` (`$1`: the session's pk) as seq 1."""
+    return (
+        f"WITH taken AS ({insert}) UPDATE coaching_coachingsession SET last_seq = 1 WHERE id = $1"
+    )
 
 
 def submitted_while_another_writer_holds_the_session(
@@ -282,10 +290,10 @@ def test_a_seq_taken_by_another_writer_meanwhile_is_not_taken_again(student, act
     """Seqs come from the session's row as the write finds it, not as the batch read it."""
     result, published = submitted_while_another_writer_holds_the_session(
         ChatPost(active_session.session_id, student, "after the card", "after-1"),
-        "WITH card AS (INSERT INTO coaching_sessionevent"
-        " (session_id, seq, event, payload, created_at)"
-        " VALUES ($1, 1, 'feedback:added', '{}', now()))"
-        " UPDATE coaching_coachingsession SET last_seq = 1 WHERE id = $1",
+        seq_1_taken_by(
+            "INSERT INTO coaching_sessionevent (session_id, seq, event, payload, created_at)"
+            " VALUES ($1, 1, 'feedback:added', '{}', now())"
+        ),
     )
     assert result["seq"] == 2
     assert list(SessionEvent.objects.order_by("seq").values_list("seq", "event")) == [
