@@ -15,6 +15,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from coaching.api.schema_docs import DESCRIPTION as API_DESCRIPTION
+from inswing_realtime.db_pool import fail_waiting_requests
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -96,10 +97,31 @@ DATABASES = {
     "default": dj_database_url.parse(
         # An empty DATABASE_URL counts as unset.
         os.environ.get("DATABASE_URL") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
-        conn_max_age=int(os.environ.get("DB_CONN_MAX_AGE", "60")),
         conn_health_checks=True,
     )
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Every thread that touches the database (REST requests, which daphne runs each in a
+    # thread of its own, and the socket's database threads) borrows a connection from one
+    # bounded pool per process and gives it back when its request or call ends. A
+    # persistent connection per thread (CONN_MAX_AGE > 0) was left open by every finished
+    # request thread until a garbage collection happened to free it.
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "pool": {
+                "min_size": int(os.environ.get("DB_POOL_MIN_SIZE", "2")),
+                "max_size": int(os.environ.get("DB_POOL_MAX_SIZE", "20")),
+                # A request that waits longer for a free connection answers 503 (retryable).
+                "timeout": float(os.environ.get("DB_POOL_TIMEOUT", "10")),
+                # While the database refuses connections, waiting requests fail at once.
+                "reconnect_timeout": 0,
+                "reconnect_failed": fail_waiting_requests,
+            },
+            # Names the process's connections in pg_stat_activity.
+            "application_name": os.environ.get("DB_APPLICATION_NAME", "inswing-realtime"),
+        }
+    )
 # Test databases are named per test process, so that two test runs on one machine
 # (a developer's and CI's, or parallel helpers) never drop each other's database.
 _test_suffix = os.getpid()
@@ -277,5 +299,10 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     # Django's default config gives its logger a console handler of its own (with DEBUG on),
     # and the record reached the root's too: every 4xx was printed twice. Root's only.
-    "loggers": {"django": {"handlers": [], "level": "INFO", "propagate": True}},
+    "loggers": {
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
+        # The pool logs every failed connection attempt; coaching.outage reports an outage
+        # once per interval instead.
+        "psycopg.pool": {"level": "ERROR"},
+    },
 }

@@ -21,7 +21,6 @@ SERVER_ENV = {
     "DEBUG": "0",
     "SECRET_KEY": "bench-only-secret-key-0123456789-abcdefghijklmnop",
     "JWT_ACCESS_MINUTES": "120",
-    "DB_CONN_MAX_AGE": "600",
 }
 _batch = itertools.count()
 

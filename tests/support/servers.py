@@ -136,7 +136,6 @@ def server_env(**overrides: str) -> dict[str, str]:
         "DATABASE_URL": test_database_url(),
         "REALTIME_PREFIX": settings.REALTIME_PREFIX,
         "SECRET_KEY": settings.SECRET_KEY,
-        "DB_CONN_MAX_AGE": "0",
         "LOG_LEVEL": os.environ.get("SERVER_LOG_LEVEL", "WARNING"),
     }
     if settings.REDIS_URL:
