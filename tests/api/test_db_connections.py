@@ -26,12 +26,12 @@ def server_connections(application_name: str) -> int:
         return cursor.fetchone()[0]
 
 
-def test_many_concurrent_requests_leave_no_more_connections_than_the_pool(
-    spawn_server, student
-):
+def test_many_concurrent_requests_leave_no_more_connections_than_the_pool(spawn_server, student):
     name = "inswing-pool-test"
     server = spawn_server(
-        DB_POOL_MIN_SIZE="1", DB_POOL_MAX_SIZE=str(POOL_MAX), DB_APPLICATION_NAME=name,
+        DB_POOL_MIN_SIZE="1",
+        DB_POOL_MAX_SIZE=str(POOL_MAX),
+        DB_APPLICATION_NAME=name,
         DB_POOL_TIMEOUT="5",
     )
     token = token_for(student)
