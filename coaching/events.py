@@ -1,8 +1,8 @@
 """Event payloads, one builder per event type, and the session's event log.
 
 These dicts are the wire schema of the contract (docs/protocol.md); the socket
-and REST layers send them as they are. `log_event` gives a persisted event its
-`seq` and must run inside the transaction that changes the session.
+and REST layers send them as they are. A persisted event gets its `seq` from the
+session's event log (coaching/eventlog.py).
 """
 
 from datetime import datetime
@@ -14,7 +14,6 @@ from coaching.models import (
     Checkpoint,
     CoachingSession,
     Feedback,
-    SessionEvent,
     Swing,
     User,
 )
@@ -207,28 +206,3 @@ def analysis_milestone(
         "step": step,
         "percent": percent,
     }
-
-
-def next_seq(session: CoachingSession) -> int:
-    """Take the session's next seq. The caller holds the session row's lock."""
-    session.last_seq += 1
-    CoachingSession.objects.filter(pk=session.pk).update(last_seq=session.last_seq)
-    return session.last_seq
-
-
-def log_event(
-    session: CoachingSession,
-    event: str,
-    payload: dict[str, Any],
-    *,
-    seq: int | None = None,
-    dedupe_key: str | None = None,
-) -> dict[str, Any]:
-    """Append `event` to the session's log; returns the payload with its `seq`."""
-    if seq is None:
-        seq = next_seq(session)
-    payload = {**payload, "seq": seq}
-    SessionEvent.objects.create(
-        session=session, seq=seq, event=event, payload=payload, dedupe_key=dedupe_key
-    )
-    return payload

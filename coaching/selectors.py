@@ -31,7 +31,7 @@ MAX_REPLAY = 500
 
 
 def session_snapshot(session: CoachingSession) -> dict[str, Any]:
-    """The join reply through the ORM (coaching.services.socket_reads reads the same rows
+    """The join reply through the ORM (coaching.realtime.socket_reads reads the same rows
     with asyncpg on PostgreSQL); `snapshot_of` says what is in it."""
     messages = list(
         ChatMessage.objects.filter(session=session)

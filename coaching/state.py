@@ -11,6 +11,11 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 }
 
 
+def open_sql(alias: str) -> str:
+    """`ensure_open` as an SQL condition on a session row, for single statements."""
+    return f"{alias}.status <> '{Status.ENDED.value}'"
+
+
 def ensure_open(session: CoachingSession) -> None:
     """`ended` is final: nothing more may happen in the lesson."""
     if session.status == Status.ENDED:

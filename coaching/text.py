@@ -23,6 +23,15 @@ def is_storable(value: str) -> bool:
     return UNSTORABLE.search(value) is None
 
 
+def ensure_storable(value: str, *, field: str) -> str:
+    """`value`, or `invalid_input` naming `field` if it holds NUL or a lone surrogate."""
+    if not is_storable(value):
+        raise invalid(
+            field, f"{field} contains characters that cannot be stored (NUL or a lone surrogate)."
+        )
+    return value
+
+
 def clean_text(
     value: Any, *, field: str, max_chars: int | None = None, allow_blank: bool = False
 ) -> str:
@@ -33,10 +42,7 @@ def clean_text(
     """
     if not isinstance(value, str):
         raise invalid(field, f"{field} must be a string.")
-    if not is_storable(value):
-        raise invalid(
-            field, f"{field} contains characters that cannot be stored (NUL or a lone surrogate)."
-        )
+    ensure_storable(value, field=field)
     text = unicodedata.normalize("NFC", value).strip()
     if not text and not allow_blank:
         raise invalid(field, f"{field} is empty.")

@@ -17,8 +17,8 @@ from rest_framework_simplejwt.tokens import AccessToken
 
 from coaching.models import User
 from coaching.realtime.frames import DEFAULT_VSN, SERIALIZERS, Serializer
+from coaching.realtime.socket_reads import socket_reads
 from coaching.services.access import token_is_current
-from coaching.services.socket_reads import socket_reads
 
 PHOENIX_SUBPROTOCOL = "phoenix"
 TOKEN_SUBPROTOCOL_PREFIX = "base64url.bearer.phx."

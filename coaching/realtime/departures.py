@@ -21,8 +21,9 @@ from django.conf import settings
 from coaching.errors import ServiceError
 from coaching.models import User
 from coaching.realtime.lifecycle import on_server_shutdown
+from coaching.realtime.notices import participant_announce
 from coaching.realtime.presence import get_presence
-from coaching.services.notices import PARTICIPANT_LEFT, participant_announce
+from coaching.services.notices import PARTICIPANT_LEFT
 
 logger = logging.getLogger(__name__)
 

@@ -10,14 +10,12 @@ import logging
 import re
 import threading
 from collections.abc import Callable
-from functools import partial
 from typing import Any
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from channels_redis.pubsub import RedisPubSubChannelLayer
 from django.conf import settings
-from django.db import transaction
 
 from coaching.realtime.lifecycle import BROADCASTS, on_server_shutdown, stopping
 from coaching.realtime.redis_client import PerLoop
@@ -203,16 +201,13 @@ class _Outbox:
 outbox = _Outbox()
 
 
-def broadcast_from_sync(topic: str, event: str, payload: dict[str, Any]) -> None:
+def broadcast_soon(topic: str, event: str, payload: dict[str, Any]) -> None:
+    """From any thread: queue a broadcast behind this process's earlier ones, without
+    waiting for it (the sender `coaching.broadcasts` is plugged with)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        pass  # a database thread, or a process with no server loop
+    else:
+        outbox.bind()
     outbox.put(topic, event, payload)
-
-
-def broadcast_queued(topic: str, event: str, payload: dict[str, Any]) -> None:
-    """From code on the server's event loop: broadcast behind this process's earlier ones."""
-    outbox.bind()
-    broadcast_from_sync(topic, event, payload)
-
-
-def broadcast_on_commit(topic: str, event: str, payload: dict[str, Any]) -> None:
-    """Broadcast once the surrounding transaction commits (never for a rolled-back one)."""
-    transaction.on_commit(partial(broadcast_from_sync, topic, event, payload))

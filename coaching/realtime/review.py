@@ -10,15 +10,14 @@ Changes are read-modify-write functions applied atomically (WATCH/MULTI on Redis
 import json
 import time
 from collections.abc import Callable
-from typing import Any
 
 import redis.asyncio as aioredis
 from django.conf import settings
 from redis.exceptions import WatchError
 
 from coaching.realtime.redis_client import PerLoop
+from coaching.services.review import ReviewState
 
-ReviewState = dict[str, Any]
 Change = Callable[[ReviewState], ReviewState]
 
 STATE_TTL_SECONDS = 12 * 3600

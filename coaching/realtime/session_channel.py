@@ -8,9 +8,12 @@ from django.conf import settings
 
 from coaching import events, policy
 from coaching.errors import ServiceError, invalid
+from coaching.realtime import review_room
 from coaching.realtime.channel import Channel, RejoinNeeded
+from coaching.realtime.chat_writer import chat_writer as make_chat_writer
 from coaching.realtime.db import in_db_thread
 from coaching.realtime.departures import Departure, departures, entry_mark
+from coaching.realtime.notices import participant_announce
 from coaching.realtime.presence import (
     PRESENCE_DIFF,
     PRESENCE_STATE,
@@ -19,13 +22,12 @@ from coaching.realtime.presence import (
     new_ref,
 )
 from coaching.realtime.snapshots import snapshot_reads
+from coaching.realtime.socket_reads import socket_reads
 from coaching.services import review
 from coaching.services.annotations import annotation_save
 from coaching.services.chat import ChatPost
-from coaching.services.chat_store import chat_writer as make_chat_writer
-from coaching.services.notices import PARTICIPANT_JOINED, participant_announce
+from coaching.services.notices import PARTICIPANT_JOINED
 from coaching.services.sessions import session_control
-from coaching.services.socket_reads import socket_reads
 
 # Chat lines from every socket of this process, stored a batch per transaction.
 chat_writer = make_chat_writer()
@@ -152,8 +154,8 @@ class SessionChannel(Channel):
                 shapes=payload.get("shapes"),
                 note=payload.get("note", ""),
             )
-        if event in review.EVENTS:
-            return await review.handle(event, self.session_id, self.user, self.role, payload)
+        if event in review_room.EVENTS:
+            return await review_room.handle(event, self.session_id, self.user, self.role, payload)
         raise ServiceError("unknown_event", f"Unknown event {event!r}.")
 
     async def handle_out(self, event: str, payload: dict[str, Any]) -> dict[str, Any] | None:
@@ -191,7 +193,7 @@ class SessionChannel(Channel):
         if self.preview_over:
             return
         await self.push(PRESENCE_STATE, await get_presence().list(self.topic))
-        state = await review.stored_review(self.session_id)
+        state = await review_room.stored_review(self.session_id)
         if state is not None:
             await self.push("review:state", state)
 

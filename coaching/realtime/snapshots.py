@@ -9,8 +9,8 @@ a broadcast.
 
 import asyncio
 
-from coaching.services import review
-from coaching.services.socket_reads import Snapshot, socket_reads
+from coaching.realtime import review_room
+from coaching.realtime.socket_reads import Snapshot, socket_reads
 
 
 class _Read:
@@ -21,7 +21,7 @@ class _Read:
     async def run(self, session_id: str) -> Snapshot:
         self.started = True
         session, snapshot = await socket_reads().snapshot(session_id)
-        snapshot["review"] = await review.current_review(
+        snapshot["review"] = await review_room.current_review(
             session_id, snapshot["session"]["coach"], snapshot["swings"]
         )
         return session, snapshot

@@ -25,8 +25,8 @@ from django.db.models.signals import post_delete, post_save, pre_save
 from django.dispatch import receiver
 from rest_framework_simplejwt.tokens import Token
 
+from coaching import broadcasts
 from coaching.models import User
-from coaching.realtime.publish import broadcast_on_commit
 
 GENERATION_CLAIM = "gen"
 DISCONNECT = "disconnect"
@@ -70,7 +70,7 @@ def user_access_end(user: User, reason: str) -> None:
 
 def user_sockets_disconnect(user_id: int, reason: str) -> None:
     """Close the user's open sockets on every process (once the transaction commits)."""
-    broadcast_on_commit(user_topic(user_id), DISCONNECT, {"reason": reason})
+    broadcasts.on_commit(user_topic(user_id), DISCONNECT, {"reason": reason})
 
 
 def access_change(before: Mapping[str, Any], user: User) -> str | None:

@@ -11,9 +11,8 @@ from typing import Any
 
 from django.db import transaction
 
-from coaching import events, policy
+from coaching import broadcasts, eventlog, events, policy
 from coaching.models import Feedback, SessionEvent, Status, Step, Swing, User
-from coaching.realtime.publish import broadcast_on_commit
 from coaching.services.lookup import locked_session
 from coaching.services.sessions import step_follow_analysis
 from coaching.services.swings import clean_key_frames
@@ -45,7 +44,7 @@ def feedback_record(
         return events.ai_feedback(existing), False
     swing = Swing.objects.filter(session=session, swing_id=swing_id).first()
     key_frames = clean_key_frames(key_frames, swing.duration_ms if swing else None)
-    seq = events.next_seq(session)
+    seq = eventlog.next_seq(session)
     feedback = Feedback.objects.create(
         session=session,
         seq=seq,
@@ -56,12 +55,12 @@ def feedback_record(
         level=level,
         key_frames=key_frames,
     )
-    payload = events.log_event(session, "ai:feedback", events.ai_feedback(feedback), seq=seq)
-    broadcast_on_commit(session.topic, "ai:feedback", payload)
+    payload = eventlog.append(session, "ai:feedback", events.ai_feedback(feedback), seq=seq)
+    broadcasts.on_commit(session.topic, "ai:feedback", payload)
     step_follow_analysis(session, Step.FEEDBACK)
     if session.status == Status.WAITING:
         # Coaches triage the waiting list by the latest swing: refresh its entry.
-        broadcast_on_commit(events.LOBBY_TOPIC, "session:updated", events.lobby_entry(session))
+        broadcasts.on_commit(events.LOBBY_TOPIC, "session:updated", events.lobby_entry(session))
     return payload, True
 
 
@@ -85,13 +84,13 @@ def progress_post(*, session_id: str, actor: User, swing_id: str, percent: int, 
         step_follow_analysis(session, Step.ANALYSIS)
     key = _milestone_key(swing_id, step, percent)
     if not SessionEvent.objects.filter(session=session, dedupe_key=key).exists():
-        milestone = events.log_event(
+        milestone = eventlog.append(
             session,
             "analysis:milestone",
             events.analysis_milestone(session, swing_id, step, percent),
             dedupe_key=key,
         )
-        broadcast_on_commit(session.topic, "analysis:milestone", milestone)
+        broadcasts.on_commit(session.topic, "analysis:milestone", milestone)
     payload = events.swing_progress(session, swing_id, percent, step)
-    broadcast_on_commit(session.topic, "swing:progress", payload)
+    broadcasts.on_commit(session.topic, "swing:progress", payload)
     return payload

@@ -5,10 +5,9 @@ from typing import Any
 
 from django.db import transaction
 
-from coaching import events, policy, state, text
+from coaching import broadcasts, eventlog, events, policy, state, text
 from coaching.errors import invalid
 from coaching.models import Annotation, Swing, User
-from coaching.realtime.publish import broadcast_on_commit
 from coaching.services.lookup import locked_session
 from coaching.services.swings import MAX_DURATION_MS
 from coaching.shapes import clean_shapes
@@ -53,7 +52,7 @@ def annotation_save(
     note = clean_note(note)
     if not shapes and not note:
         raise invalid("shapes", "Draw at least one shape or write a note.")
-    seq = events.next_seq(session)
+    seq = eventlog.next_seq(session)
     annotation = Annotation.objects.create(
         session=session,
         seq=seq,
@@ -63,8 +62,8 @@ def annotation_save(
         note=note,
         coach=coach,
     )
-    payload = events.log_event(
+    payload = eventlog.append(
         session, "annotation:added", events.annotation_added(annotation), seq=seq
     )
-    broadcast_on_commit(session.topic, "annotation:added", payload)
+    broadcasts.on_commit(session.topic, "annotation:added", payload)
     return payload

@@ -1,28 +1,57 @@
-"""Chat: validate, store with a seq, broadcast `chat:added` after commit.
+"""Chat: validate, store with a seq, broadcast `chat:added` once stored.
 
-Messages are stored in batches: `chat_messages_post` writes any number of
-messages, for any sessions, in one transaction, so one durable commit (≈9 ms of
-fsync on this machine) serves them all. Each message still succeeds or fails on
-its own. `chat_message_post` is the one-message form.
+One store for every caller. The socket's chat writer (coaching/realtime/chat_writer.py,
+asyncpg from the event loop) and REST, admin and commands (`chat_messages_post`, on
+Django's connection) run the same algorithm, `store_batch`, which does no I/O of its
+own: it yields the statements to run and the broadcasts to make, and each caller's
+driver runs them. So there is one set of statements, one decision per message
+(`decide`), one write guard and one retry policy.
+
+A batch is stored in two statements, each its own transaction:
+  1. read the batch's sessions (the columns the rules read, `RULE_FIELDS`), take
+     message ids from the sequence and look up resent `client_msg_id`s (no lock);
+     `decide` runs on what it read;
+  2. write: move each session's `last_seq` by its number of new messages, unless a
+     column the rules read changed meanwhile (the guard is built from `RULE_FIELDS`, so
+     a rule reading a new column declares it there and is guarded), and insert the
+     messages and their event-log rows (coaching/eventlog.py) with the seqs that gives.
+A session whose row changed in between, or a resend stored in between (the unique
+`client_msg_id` constraint), sends its messages round again, read afresh. The row lock
+the write takes orders it with every other writer of the session; seqs come from the
+row, so no gap and no duplicate. A batch the database refuses is stored again message
+by message, so that only the refused message fails (`internal_error`).
 """
 
 import logging
+from collections import namedtuple
+from collections.abc import Generator
 from dataclasses import dataclass
-from typing import Any
+from datetime import UTC, datetime
+from functools import cache
+from typing import Any, NamedTuple
 
-from django.db import DatabaseError, transaction
+import orjson
+import psycopg
+from django.db import connection, transaction
 
-from coaching import events, policy, state
+from coaching import broadcasts, eventlog, events, policy, state
 from coaching.errors import ServiceError, invalid
-from coaching.models import ChatMessage, CoachingSession, SessionEvent, User
+from coaching.models import ChatMessage, CoachingSession, User, session_topic
 from coaching.outage import is_database_down
-from coaching.realtime.publish import broadcast_on_commit
-from coaching.text import clean_text
+from coaching.text import clean_text, ensure_storable
 
 logger = logging.getLogger(__name__)
 
 MAX_MESSAGE_CHARS = 2000
 MAX_CLIENT_MSG_ID_CHARS = 64
+CLIENT_ID_CONSTRAINT = "chat_client_msg_unique"
+# Rounds a batch may take when sessions change under it before it gives up (each round
+# means another writer changed the session in the few ms between two statements).
+ROUNDS = 5
+
+# The session fields the chat rules (`decide`: policy.check_chat, state.ensure_open)
+# read. Only these reach the rules, and the write is guarded on each of them.
+RULE_FIELDS = ("status", "student", "coach")
 
 
 def clean_message(text: Any) -> str:
@@ -38,7 +67,7 @@ def clean_client_msg_id(value: Any) -> str | None:
             "client_msg_id",
             f"client_msg_id must be a string of 1-{MAX_CLIENT_MSG_ID_CHARS} chars.",
         )
-    return value
+    return ensure_storable(value, field="client_msg_id")
 
 
 @dataclass(frozen=True)
@@ -51,6 +80,310 @@ class ChatPost:
     client_msg_id: Any = None
 
 
+@dataclass(frozen=True)
+class CleanPost:
+    """A post that passed validation: the text and client id as they are stored."""
+
+    post: ChatPost
+    text: str
+    client_msg_id: str | None
+
+
+def cleaned(post: ChatPost) -> CleanPost:
+    """Raises `invalid_input` naming the field."""
+    return CleanPost(post, clean_message(post.text), clean_client_msg_id(post.client_msg_id))
+
+
+# --- The rule -----------------------------------------------------------------------
+
+
+@cache
+def _rule_columns() -> tuple[tuple[str, str], ...]:
+    """`(column, SQL type)` of each of RULE_FIELDS."""
+    fields = [CoachingSession._meta.get_field(name) for name in RULE_FIELDS]
+    return tuple((field.column, field.db_type(connection)) for field in fields)
+
+
+@cache
+def _session_row() -> type:
+    """What the rules see of a session: its identity and RULE_FIELDS' columns, nothing
+    else (a rule reading another column fails instead of racing the write)."""
+    columns = [column for column, _ in _rule_columns()]
+    return namedtuple("ChatSessionRow", ["pk", "session_id", *columns])
+
+
+class Write:
+    """`decide`: store the message."""
+
+
+class Resend(NamedTuple):
+    """`decide`: the message was stored before; answer with it, broadcast nothing."""
+
+    payload: dict
+
+
+WRITE = Write()
+Decision = Write | Resend | ServiceError
+
+
+def decide(session: Any, sender: User, stored: dict | None) -> Decision:
+    """Whether `sender` may post to `session` (a `ChatSessionRow`, None if there is no
+    such session), given the message already stored under its `client_msg_id`."""
+    try:
+        if session is None:
+            raise ServiceError("not_found", "No such session.")
+        policy.check_chat(sender, session)
+        if stored is not None:
+            return Resend(stored)
+        state.ensure_open(session)
+    except ServiceError as exc:
+        return exc
+    return WRITE
+
+
+# --- The statements ----------------------------------------------------------------
+
+
+@cache
+def _read_sql() -> str:
+    columns = ", ".join(column for column, _ in _rule_columns())
+    message_id = f"pg_get_serial_sequence('{ChatMessage._meta.db_table}', 'id')"
+    stored = ("s", "u", "c", "id", "seq", "message", "created_at")
+    # Uncorrelated subqueries are evaluated once: the same ids and resends on every row.
+    return f"""
+        WITH stored AS (
+            SELECT cs.id AS s, m.sender_id AS u, m.client_msg_id AS c, m.id, m.seq,
+                   m.message, m.created_at
+            FROM unnest($3::text[], $4::bigint[], $5::text[]) AS k(sid, sender_id, client_id)
+            JOIN {eventlog.SESSIONS} cs ON cs.session_id = k.sid
+            JOIN {ChatMessage._meta.db_table} m ON m.session_id = cs.id
+             AND m.sender_id = k.sender_id AND m.client_msg_id = k.client_id
+        )
+        SELECT id, session_id, {columns},
+               (SELECT array_agg(nextval({message_id})) FROM generate_series(1, $2::int)),
+               {", ".join(f"(SELECT array_agg({c}) FROM stored)" for c in stored)}
+        FROM {eventlog.SESSIONS} WHERE session_id = ANY($1::text[])"""
+
+
+@cache
+def _write_sql() -> str:
+    rules = _rule_columns()
+    arrays = ", ".join(f"${11 + i}::{kind}[]" for i, (_, kind) in enumerate(rules))
+    names = ", ".join(column for column, _ in rules)
+    guard = " AND ".join(f"cs.{column} IS NOT DISTINCT FROM v.{column}" for column, _ in rules)
+    take = eventlog.take_seqs_sql(
+        count="v.n",
+        source=f"unnest($9::bigint[], $10::int[], {arrays}) AS v(i, n, {names})",
+        where=f"cs.id = v.i AND {guard}",
+    )
+    append = eventlog.append_sql(
+        "SELECT s, q, 'chat:added', p::jsonb, $1::timestamptz FROM written"
+    )
+    # Data-modifying CTEs always run; the inserts take only the sessions the update moved.
+    return f"""
+        WITH moved AS ({take}
+        ), written AS (
+            SELECT t.i, t.s, moved.base + t.k AS q, t.u, t.m, t.c, t.p
+            FROM unnest($2::bigint[], $3::bigint[], $4::int[], $5::bigint[], $6::text[],
+                        $7::text[], $8::text[]) AS t(i, s, k, u, m, c, p)
+            JOIN moved ON moved.id = t.s
+        ), messages AS (
+            INSERT INTO {ChatMessage._meta.db_table}
+                (id, session_id, seq, sender_id, message, client_msg_id, created_at)
+            SELECT i, s, q, u, m, c, $1 FROM written
+        ), logged AS ({append}
+        )
+        SELECT id, base FROM moved"""
+
+
+# --- The algorithm, without I/O ----------------------------------------------------------
+
+
+class Statement(NamedTuple):
+    """Run `sql` (`$n` placeholders) with `args`; send back its rows (indexable)."""
+
+    sql: str
+    args: tuple
+
+
+class Broadcast(NamedTuple):
+    """Broadcast this committed event; send back None."""
+
+    topic: str
+    event: str
+    payload: dict
+
+
+Result = dict | ServiceError
+Step = Statement | Broadcast
+Store = Generator[Step, Any, list[Result]]
+
+
+def store_batch(batch: list[CleanPost]) -> Store:
+    """Store `batch`; per post, its payload or its error. A driver runs the statements it
+    yields and throws what they raise back in; raises when the database is down."""
+    try:
+        return (yield from _rounds(batch))
+    except Exception as exc:
+        if is_database_down(exc) or len(batch) == 1:
+            raise
+    # The database refused something in this batch: each message on its own, so that
+    # only the one it refuses fails.
+    results: list[Result] = []
+    for item in batch:
+        try:
+            results += yield from _rounds([item])
+        except Exception as exc:
+            if is_database_down(exc):
+                raise
+            logger.exception("a chat message of a batch could not be stored")
+            results.append(ServiceError("internal_error", "This message could not be stored."))
+    return results
+
+
+def _rounds(batch: list[CleanPost]) -> Store:
+    results: list[Result | None] = [None] * len(batch)
+    for _ in range(ROUNDS):
+        todo = [i for i, result in enumerate(results) if result is None]
+        if not todo:
+            break
+        try:
+            done = yield from _round([batch[i] for i in todo])
+        except Exception as exc:
+            if _constraint(exc) != CLIENT_ID_CONSTRAINT:
+                raise
+            continue  # a resend stored meanwhile: the next round finds it
+        for i, result in zip(todo, done, strict=True):
+            results[i] = result
+    if any(result is None for result in results):
+        raise RuntimeError(f"chat batch still contended after {ROUNDS} rounds")
+    return results  # type: ignore[return-value]
+
+
+def _constraint(exc: BaseException) -> str | None:
+    """The constraint a statement violated, from asyncpg's or psycopg's error."""
+    diag = getattr(exc, "diag", None)
+    return getattr(exc, "constraint_name", None) or getattr(diag, "constraint_name", None)
+
+
+class _Planned(NamedTuple):
+    """A message a round writes: its place in the round, its session as read, its number
+    among that session's new messages in the round (its seq is the row's + this)."""
+
+    index: int
+    session: Any
+    nth: int
+    item: CleanPost
+    payload: dict
+
+
+def _round(batch: list[CleanPost]) -> Generator[Step, Any, list[Result | None]]:
+    """One read and one write (module docstring); None: that message's session changed
+    in between, try it again."""
+    results: list[Result | None] = [None] * len(batch)
+    keyed = [item for item in batch if item.client_msg_id is not None]
+    read = yield Statement(
+        _read_sql(),
+        (
+            sorted({item.post.session_id for item in batch}),
+            len(batch),
+            [item.post.session_id for item in keyed],
+            [item.post.sender.pk for item in keyed],
+            [item.client_msg_id for item in keyed],
+        ),
+    )
+    row_type = _session_row()
+    width = len(row_type._fields)
+    sessions = {row[1]: row_type(*row[:width]) for row in read}
+    ids = read[0][width] if read else []
+    stored = _stored(sessions, read[0][width + 1 :]) if read else {}
+    now = datetime.now(UTC)
+    planned: list[_Planned] = []
+    counts: dict[int, int] = {}  # session pk → its new messages so far
+    new_keys: dict[tuple, int] = {}  # (session, sender, client id) → the index storing it
+    repeats: dict[int, int] = {}  # index → the index storing the same message
+    for i, item in enumerate(batch):
+        post, session = item.post, sessions.get(item.post.session_id)
+        key = (post.session_id, post.sender.pk, item.client_msg_id)
+        if item.client_msg_id is not None and key in new_keys:
+            repeats[i] = new_keys[key]  # the same message twice in this batch
+            continue
+        row = stored.get(key)
+        decision = decide(session, post.sender, None if row is None else _payload(item, *row))
+        if decision is not WRITE:
+            results[i] = decision.payload if isinstance(decision, Resend) else decision
+            continue
+        counts[session.pk] = counts.get(session.pk, 0) + 1
+        if item.client_msg_id is not None:
+            new_keys[key] = i
+        payload = events.chat_added_payload(
+            message_id=ids[i],
+            seq=0,  # set from the session's row by the write
+            session_id=session.session_id,
+            sender_info=events.sender(post.sender),
+            text=item.text,
+            client_msg_id=item.client_msg_id,
+            created_at=now,
+        )
+        planned.append(_Planned(i, session, counts[session.pk], item, payload))
+    if planned:
+        moving = {p.session.pk: p.session for p in planned}
+        columns = [column for column, _ in _rule_columns()]
+        moved = yield Statement(
+            _write_sql(),
+            (
+                now,
+                [ids[p.index] for p in planned],
+                [p.session.pk for p in planned],
+                [p.nth for p in planned],
+                [p.item.post.sender.pk for p in planned],
+                [p.item.text for p in planned],
+                [p.item.client_msg_id for p in planned],
+                [orjson.dumps(p.payload).decode() for p in planned],
+                list(moving),
+                [counts[pk] for pk in moving],
+                *([getattr(s, column) for s in moving.values()] for column in columns),
+            ),
+        )
+        bases = {row[0]: row[1] for row in moved}
+        for p in planned:
+            if p.session.pk in bases:  # else its row changed: None, another round
+                p.payload["seq"] = bases[p.session.pk] + p.nth
+                results[p.index] = p.payload
+                yield Broadcast(session_topic(p.session.session_id), "chat:added", p.payload)
+    for i, first in repeats.items():
+        results[i] = results[first]
+    return results
+
+
+def _stored(sessions: dict[str, Any], arrays: tuple) -> dict[tuple, tuple]:
+    """Resent messages already stored, by (session id, sender, client id): their id, seq,
+    text and time."""
+    if arrays[0] is None:
+        return {}
+    by_pk = {session.pk: session.session_id for session in sessions.values()}
+    return {
+        (by_pk[pk], sender_id, client_id): (message_id, seq, text, at)
+        for pk, sender_id, client_id, message_id, seq, text, at in zip(*arrays, strict=True)
+    }
+
+
+def _payload(item: CleanPost, message_id: int, seq: int, text: str, at: datetime) -> dict:
+    """`chat:added` of a message stored before."""
+    return events.chat_added_payload(
+        message_id=message_id,
+        seq=seq,
+        session_id=item.post.session_id,
+        sender_info=events.sender(item.post.sender),
+        text=text,
+        client_msg_id=item.client_msg_id,
+        created_at=at,
+    )
+
+
+# --- REST, admin, commands: the store on Django's connection ------------------------------
+
+
 def chat_message_post(
     *, session_id: str, sender: User, text: Any, client_msg_id: Any = None
 ) -> dict:
@@ -61,118 +394,42 @@ def chat_message_post(
     return result
 
 
-def chat_messages_post(posts: list[ChatPost]) -> list[dict | ServiceError]:
-    """Store many messages in one transaction; returns, per post, its payload or its error.
-
-    A message never fails because of another: should the database refuse the batch,
-    each message is stored in a transaction of its own, and only the refused one gets
-    an `internal_error`. Only when the database is down do all fail (the error is
-    raised, for the caller to answer `unavailable`).
-
-    Rules per message: 1-2000 characters after trimming; only the session's student
-    and coach; not after `ended`; a `client_msg_id` already stored for that sender in
-    that session returns the stored message and is not broadcast again.
-    """
-    results: list[dict | ServiceError | None] = [None] * len(posts)
-    valid: list[tuple[int, ChatPost, str, str | None]] = []
+def chat_messages_post(posts: list[ChatPost]) -> list[Result]:
+    """Store many messages as one batch; per post, its payload or its error (raises when
+    the database is down). Broadcasts once the surrounding transaction commits."""
+    results: list[Result | None] = [None] * len(posts)
+    valid: list[tuple[int, CleanPost]] = []
     for i, post in enumerate(posts):
         try:
-            valid.append(
-                (i, post, clean_message(post.text), clean_client_msg_id(post.client_msg_id))
-            )
+            valid.append((i, cleaned(post)))
         except ServiceError as exc:
             results[i] = exc
     if valid:
-        try:
-            with transaction.atomic():
-                _store(valid, results)
-        except DatabaseError as exc:
-            if is_database_down(exc) or len(valid) == 1:
-                raise  # every message fails alike; the caller reports it
-            # The database refused something in this batch: store each message on its
-            # own, so that only the one it refuses fails.
-            for entry in valid:
-                results[entry[0]] = None  # what the failed batch had put there
-            for entry in valid:
-                _store_alone(entry, results)
+        stored = _run(store_batch([item for _, item in valid]))
+        for (i, _), result in zip(valid, stored, strict=True):
+            results[i] = result
     return results  # type: ignore[return-value]
 
 
-def _store_alone(entry: tuple[int, ChatPost, str, str | None], results: list) -> None:
-    try:
-        with transaction.atomic():
-            _store([entry], results)
-    except DatabaseError as exc:
-        if is_database_down(exc):
-            raise
-        logger.exception("chat message %d of a batch could not be stored", entry[0])
-        results[entry[0]] = ServiceError("internal_error", "This message could not be stored.")
-
-
-def _store(valid: list[tuple[int, ChatPost, str, str | None]], results: list) -> None:
-    # Lock every session concerned, in one order (pk) in every process: no deadlocks.
-    sessions = {
-        s.session_id: s
-        for s in CoachingSession.objects.select_for_update(of=("self",))
-        .select_related("student", "coach")
-        .filter(session_id__in={post.session_id for _, post, _, _ in valid})
-        .order_by("pk")
-    }
-    # Values: a payload (stored before) or a ChatMessage (earlier in this batch).
-    stored = _stored_by_client_id(valid, sessions)
-    new: list[ChatMessage] = []
-    for i, post, text, client_msg_id in valid:
-        session = sessions.get(post.session_id)
+def _run(store: Store) -> list[Result]:
+    """Drive `store` on Django's connection, each statement in a transaction (a
+    savepoint inside the caller's) of its own, as the socket's writer does."""
+    connection.ensure_connection()
+    raw = connection.connection
+    value: Any = None
+    error: Exception | None = None
+    while True:
         try:
-            if session is None:
-                raise ServiceError("not_found", "No such session.")
-            policy.check_chat(post.sender, session)
-            key = (session.pk, post.sender.pk, client_msg_id)
-            if client_msg_id is not None and key in stored:
-                results[i] = stored[key]  # a resend: the stored message, no broadcast
-                continue
-            state.ensure_open(session)
-        except ServiceError as exc:
-            results[i] = exc
+            step = store.send(value) if error is None else store.throw(error)
+        except StopIteration as done:
+            return done.value
+        value, error = None, None
+        if isinstance(step, Broadcast):
+            broadcasts.on_commit(step.topic, step.event, step.payload)
             continue
-        session.last_seq += 1
-        message = ChatMessage(
-            session=session,
-            seq=session.last_seq,
-            sender=post.sender,
-            message=text,
-            client_msg_id=client_msg_id,
-        )
-        if client_msg_id is not None:
-            stored[key] = message
-        results[i] = message
-        new.append(message)
-    if not new:
-        return
-    ChatMessage.objects.bulk_create(new)
-    # One plain UPDATE per session: bulk_update's CASE expression costs more to build.
-    for session in {m.session for m in new}:
-        CoachingSession.objects.filter(pk=session.pk).update(last_seq=session.last_seq)
-    payloads = {id(m): events.chat_added(m) for m in new}
-    SessionEvent.objects.bulk_create(
-        SessionEvent(session=m.session, seq=m.seq, event="chat:added", payload=payloads[id(m)])
-        for m in new
-    )
-    for m in new:
-        broadcast_on_commit(m.session.topic, "chat:added", payloads[id(m)])
-    for i, result in enumerate(results):
-        if isinstance(result, ChatMessage):
-            results[i] = payloads[id(result)]
-
-
-def _stored_by_client_id(
-    valid: list[tuple[int, ChatPost, str, str | None]], sessions: dict[str, CoachingSession]
-) -> dict[tuple[int, int, str], Any]:
-    """Messages already stored under the posts' client ids, by (session, sender, id)."""
-    wanted = {cid for _, _, _, cid in valid if cid is not None}
-    if not wanted:
-        return {}
-    rows = ChatMessage.objects.filter(
-        session__in=list(sessions.values()), client_msg_id__in=wanted
-    ).select_related("session", "sender")
-    return {(m.session_id, m.sender_id, m.client_msg_id): events.chat_added(m) for m in rows}
+        try:
+            with transaction.atomic(), psycopg.RawCursor(raw) as cursor:
+                cursor.execute(step.sql, step.args)
+                value = cursor.fetchall()
+        except psycopg.Error as exc:
+            error = exc

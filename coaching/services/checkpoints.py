@@ -1,9 +1,8 @@
 from django.db import transaction
 
-from coaching import events, policy
+from coaching import broadcasts, eventlog, events, policy
 from coaching.errors import ServiceError
 from coaching.models import Checkpoint, Feedback, User
-from coaching.realtime.publish import broadcast_on_commit
 from coaching.services.lookup import locked_session
 
 MAX_NOTE_CHARS = 2000
@@ -21,12 +20,12 @@ def checkpoint_save(*, session_id: str, coach: User, feedback_id: int, note: str
         raise ServiceError(
             "invalid_input", "feedback_id is not feedback of this session.", field="feedback_id"
         )
-    seq = events.next_seq(session)
+    seq = eventlog.next_seq(session)
     checkpoint = Checkpoint.objects.create(
         session=session, seq=seq, feedback=feedback, coach=coach, note=note.strip()
     )
-    payload = events.log_event(
+    payload = eventlog.append(
         session, "checkpoint:added", events.checkpoint_added(checkpoint), seq=seq
     )
-    broadcast_on_commit(session.topic, "checkpoint:added", payload)
+    broadcasts.on_commit(session.topic, "checkpoint:added", payload)
     return payload

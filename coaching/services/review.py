@@ -1,8 +1,9 @@
-"""Coach-led review of a swing: shared playback state, lead hand-over, live strokes.
+"""Coach-led review of a swing, the rules: shared playback state, lead hand-over, strokes.
 
 Ephemeral: nothing here is stored in the database or the event log, and nothing
-carries a seq. The state (a ReviewState, see docs/protocol.md) is kept by
-`coaching.realtime.review`; each change is stamped with the server's time
+carries a seq. The state (a ReviewState, see docs/protocol.md) is kept by the
+transport (`coaching.realtime.review`, which applies these rules in
+`coaching.realtime.review_room`); each change is stamped with the server's time
 (`server_ts`) and a per-session `version`, so a client can compute the live
 position and drop a state older than one it has.
 """
@@ -12,21 +13,16 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from django.conf import settings
-
 from coaching import events, policy
-from coaching.errors import RateLimited, invalid
-from coaching.models import CoachingSession, Swing, User, session_topic
-from coaching.realtime.db import in_db_thread
-from coaching.realtime.publish import broadcast
-from coaching.realtime.review import ReviewState, StrokeLimiter, get_review_store
+from coaching.errors import invalid
+from coaching.models import CoachingSession, Swing, User
 from coaching.services.lookup import get_session
 from coaching.shapes import clean_shape
 
+ReviewState = dict[str, Any]
+
 RATES = (0.25, 0.5, 1, 2)
 MAX_STROKE_ID_CHARS = 64
-
-stroke_limiter = StrokeLimiter(settings.REVIEW_STROKES_PER_SECOND)
 
 
 def now_ms() -> int:
@@ -64,11 +60,11 @@ def initial_state(coach: dict[str, str] | None, first_swing_id: str | None) -> R
     }
 
 
-def _initial(room: Room) -> ReviewState:
+def initial(room: Room) -> ReviewState:
     return initial_state(room.coach, next(iter(room.durations), None))
 
 
-def _leader_id(state: ReviewState) -> str | None:
+def leader_id(state: ReviewState) -> str | None:
     return state["leader"]["id"] if state.get("leader") else None
 
 
@@ -125,88 +121,46 @@ def clean_update(payload: dict[str, Any], room: Room) -> dict[str, Any]:
     return changes
 
 
-async def current_review(
-    session_id: str, coach: dict[str, str] | None, swings: list[dict[str, Any]]
-) -> ReviewState:
-    """The state a joining viewer starts from (the join snapshot's `review`)."""
-    first_swing_id = swings[0]["swing_id"] if swings else None
-    state = await get_review_store().get(session_id)
-    if state is None:
-        return initial_state(coach, first_swing_id)
-    return {**state, "swing_id": state["swing_id"] or first_swing_id}
-
-
-async def stored_review(session_id: str) -> ReviewState | None:
-    """The room's review state, if one was set since the session began."""
-    return await get_review_store().get(session_id)
-
-
-async def _publish(session_id: str, event: str, payload: dict[str, Any]) -> None:
-    await broadcast(session_topic(session_id), event, payload)
-
-
-async def review_update(
-    *, session_id: str, user: User, role: str, payload: dict[str, Any]
-) -> ReviewState:
-    """The leader plays, pauses, seeks, changes rate or swing → `review:state` to all.
+def updated(state: ReviewState, room: Room, user: User, changes: dict[str, Any]) -> ReviewState:
+    """`state` after the leader's `review:update` (`clean_update`'s changes).
 
     A position beyond the swing's duration is taken as its end; changing the swing
     without a position starts the new one at 0.
     """
-    room = await in_db_thread(load_room)(session_id)
-    changes = clean_update(payload, room)
-
-    def apply(state: ReviewState) -> ReviewState:
-        policy.check_review_update(user, _leader_id(state))
-        new = _rebased(state, room, now_ms())
-        if changes.get("swing_id", new["swing_id"]) != new["swing_id"]:
-            new["position_ms"] = 0
-        new.update(changes)
-        new["position_ms"] = _clamp(new["position_ms"], room.durations.get(new["swing_id"]))
-        return new
-
-    state = await get_review_store().change(session_id, _initial(room), apply)
-    await _publish(session_id, "review:state", state)
-    return state
+    policy.check_review_update(user, leader_id(state))
+    new = _rebased(state, room, now_ms())
+    if changes.get("swing_id", new["swing_id"]) != new["swing_id"]:
+        new["position_ms"] = 0
+    new.update(changes)
+    new["position_ms"] = _clamp(new["position_ms"], room.durations.get(new["swing_id"]))
+    return new
 
 
-async def review_lead(
-    *, session_id: str, user: User, role: str, payload: dict[str, Any]
-) -> ReviewState:
-    """Pass the lead (`{user_id}`) → `review:state` to all."""
-    room = await in_db_thread(load_room)(session_id)
+def clean_lead_target(payload: dict[str, Any]) -> str:
+    """The user id a `review:lead` passes the lead to."""
     target_id = payload.get("user_id")
     if isinstance(target_id, int) and not isinstance(target_id, bool):
         target_id = str(target_id)
     if not isinstance(target_id, str):
         raise invalid("user_id", "user_id must be the session's coach or student.")
+    return target_id
+
+
+def led(state: ReviewState, room: Room, user: User, target_id: str) -> ReviewState:
+    """`state` after `user` passes the lead to `target_id`."""
     session = room.session
     target = session.student if target_id == str(session.student_id) else session.coach
-
-    def apply(state: ReviewState) -> ReviewState:
-        policy.check_review_pass_lead(user, session, _leader_id(state), target_id)
-        return {**_rebased(state, room, now_ms()), "leader": events.person(target)}
-
-    state = await get_review_store().change(session_id, _initial(room), apply)
-    await _publish(session_id, "review:state", state)
-    return state
+    policy.check_review_pass_lead(user, session, leader_id(state), target_id)
+    return {**_rebased(state, room, now_ms()), "leader": events.person(target)}
 
 
-async def _check_draw(session_id: str, user: User, role: str) -> None:
-    state = await get_review_store().get(session_id)
-    # No state yet: nobody was given the lead, the coach leads.
-    policy.check_review_draw(user, role, _leader_id(state) if state else None)
+def check_draw(user: User, role: str, state: ReviewState | None) -> None:
+    """Who may draw; with no state yet nobody was given the lead, the coach leads."""
+    policy.check_review_draw(user, role, leader_id(state) if state else None)
 
 
-async def review_stroke(
-    *, session_id: str, user: User, role: str, payload: dict[str, Any]
-) -> dict[str, Any]:
-    """A stroke being drawn → `review:stroke` to the others in the room.
-
-    At most REVIEW_STROKES_PER_SECOND per user (per server process); above that
-    the stroke is refused with `rate_limited` and not sent.
-    """
-    await _check_draw(session_id, user, role)
+def clean_stroke(payload: dict[str, Any], user: User) -> dict[str, Any]:
+    """The `review:stroke` the others receive."""
     stroke_id = payload.get("stroke_id")
     if not isinstance(stroke_id, str) or not 0 < len(stroke_id) <= MAX_STROKE_ID_CHARS:
         raise invalid("stroke_id", f"stroke_id must be a string of 1-{MAX_STROKE_ID_CHARS} chars.")
@@ -214,39 +168,7 @@ async def review_stroke(
     if not isinstance(done, bool):
         raise invalid("done", "done must be true or false.")
     shape = clean_shape(payload.get("shape"))
-    wait_ms = stroke_limiter.take(session_id, str(user.pk))
-    if wait_ms:
-        raise RateLimited(
-            f"At most {stroke_limiter.per_second} strokes a second.", retry_after_ms=wait_ms
-        )
-    stroke = {"stroke_id": stroke_id, "shape": shape, "done": done, "by": events.person(user)}
-    await _publish(session_id, "review:stroke", stroke)
-    return {}
-
-
-async def review_clear(
-    *, session_id: str, user: User, role: str, payload: dict[str, Any]
-) -> dict[str, Any]:
-    """Wipe the live drawings on every screen → `review:clear` to all."""
-    await _check_draw(session_id, user, role)
-    cleared = {"by": events.person(user)}
-    await _publish(session_id, "review:clear", cleared)
-    return cleared
-
-
-EVENTS = {
-    "review:update": review_update,
-    "review:lead": review_lead,
-    "review:stroke": review_stroke,
-    "review:clear": review_clear,
-}
-
-
-async def handle(
-    event: str, session_id: str, user: User, role: str, payload: dict[str, Any]
-) -> dict[str, Any]:
-    """A client's review event on `session:{session_id}`; the reply's response."""
-    return await EVENTS[event](session_id=session_id, user=user, role=role, payload=payload)
+    return {"stroke_id": stroke_id, "shape": shape, "done": done, "by": events.person(user)}
 
 
 def is_own_stroke(event: str, payload: dict[str, Any], user: User) -> bool:

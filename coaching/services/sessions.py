@@ -3,16 +3,15 @@
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from coaching import events, policy, state
+from coaching import broadcasts, eventlog, events, policy, state
 from coaching.errors import ServiceError
 from coaching.models import CoachingSession, Role, Status, Step, StepSource, User
-from coaching.realtime.publish import broadcast_on_commit
 from coaching.services.lookup import locked_session
 
 
 def _publish_state(session: CoachingSession) -> dict:
-    payload = events.log_event(session, "session:state", events.session_state(session))
-    broadcast_on_commit(session.topic, "session:state", payload)
+    payload = eventlog.append(session, "session:state", events.session_state(session))
+    broadcasts.on_commit(session.topic, "session:state", payload)
     return payload
 
 
@@ -45,7 +44,7 @@ def session_create(
     try:
         with transaction.atomic():
             session = CoachingSession.objects.create(student=student, title=title.strip())
-            broadcast_on_commit(events.LOBBY_TOPIC, "session:waiting", events.lobby_entry(session))
+            broadcasts.on_commit(events.LOBBY_TOPIC, "session:waiting", events.lobby_entry(session))
     except IntegrityError:
         existing = _waiting_session_of(student)
         if existing is None:
@@ -78,7 +77,7 @@ def session_claim(*, session_id: str, coach: User) -> CoachingSession:
     session.started_at = timezone.now()
     session.save(update_fields=["coach", "status", "started_at", "updated_at"])
     _publish_state(session)
-    broadcast_on_commit(events.LOBBY_TOPIC, "session:claimed", events.lobby_entry(session))
+    broadcasts.on_commit(events.LOBBY_TOPIC, "session:claimed", events.lobby_entry(session))
     return session
 
 
@@ -119,7 +118,7 @@ def session_control(
     session.save(update_fields=[*changed, "updated_at"])
     payload = _publish_state(session)
     if session.status == Status.ENDED:
-        broadcast_on_commit(events.LOBBY_TOPIC, "session:ended", events.lobby_entry(session))
+        broadcasts.on_commit(events.LOBBY_TOPIC, "session:ended", events.lobby_entry(session))
     return payload
 
 

@@ -11,10 +11,9 @@ from typing import Any
 
 from django.db import transaction
 
-from coaching import events, policy, text
+from coaching import broadcasts, eventlog, events, policy, text
 from coaching.errors import invalid
 from coaching.models import CameraAngle, CoachingSession, Swing, User
-from coaching.realtime.publish import broadcast_on_commit
 from coaching.services.lookup import locked_session
 
 MAX_SWINGS_PER_SESSION = 100
@@ -137,10 +136,10 @@ def _attach(session: CoachingSession, fields: dict[str, Any]) -> tuple[dict, boo
         return events.swing(existing), False
     if Swing.objects.filter(session=session).count() >= MAX_SWINGS_PER_SESSION:
         raise invalid("swing_id", f"A session has at most {MAX_SWINGS_PER_SESSION} swings.")
-    seq = events.next_seq(session)
+    seq = eventlog.next_seq(session)
     swing = Swing.objects.create(session=session, seq=seq, **fields)
-    payload = events.log_event(session, "swing:added", events.swing_added(swing), seq=seq)
-    broadcast_on_commit(session.topic, "swing:added", payload)
+    payload = eventlog.append(session, "swing:added", events.swing_added(swing), seq=seq)
+    broadcasts.on_commit(session.topic, "swing:added", payload)
     return payload["swing"], True
 
 

@@ -5,7 +5,7 @@ from hypothesis import strategies as st
 
 from coaching.realtime.fanout import fanout
 from coaching.realtime.presence import PRESENCE_DIFF, diff, merged_diff
-from coaching.realtime.publish import broadcast_queued, outbox
+from coaching.realtime.publish import broadcast_soon, outbox
 from tests.support.subscribers import Collector
 
 
@@ -65,12 +65,12 @@ async def test_diffs_queued_together_on_a_topic_arrive_as_one_and_other_events_k
     await fanout.subscribe(topic, collector)
     await fanout.subscribe(other, bystander)
     try:
-        broadcast_queued(topic, PRESENCE_DIFF, diff([("1", meta(1))], []))
-        broadcast_queued(other, PRESENCE_DIFF, diff([("9", meta(9))], []))
-        broadcast_queued(topic, PRESENCE_DIFF, diff([("2", meta(2))], []))
-        broadcast_queued(topic, "participant:joined", {"seq": 1})
-        broadcast_queued(topic, PRESENCE_DIFF, diff([], [("1", meta(1))]))
-        broadcast_queued(topic, PRESENCE_DIFF, diff([("1", meta(3))], []))
+        broadcast_soon(topic, PRESENCE_DIFF, diff([("1", meta(1))], []))
+        broadcast_soon(other, PRESENCE_DIFF, diff([("9", meta(9))], []))
+        broadcast_soon(topic, PRESENCE_DIFF, diff([("2", meta(2))], []))
+        broadcast_soon(topic, "participant:joined", {"seq": 1})
+        broadcast_soon(topic, PRESENCE_DIFF, diff([], [("1", meta(1))]))
+        broadcast_soon(topic, PRESENCE_DIFF, diff([("1", meta(3))], []))
         await outbox.flush()
         received = [await collector.next() for _ in range(3)]
         elsewhere = await bystander.next()

@@ -15,6 +15,7 @@ from coaching.realtime.db import in_db_thread
 from coaching.realtime.socket import PhoenixSocket
 from coaching.selectors import MAX_REPLAY
 from tests.support.auth import token_for
+from tests.support.broadcasts import captured_broadcasts
 from tests.support.phoenix import PhoenixClient
 
 
@@ -603,18 +604,18 @@ def join_both(student: PhoenixClient, coach: PhoenixClient, topic: str) -> str:
 
 class TestGaps:
     def test_an_event_lost_on_the_way_is_sent_from_the_log_before_the_next(
-        self, server, student, coach, active_session, monkeypatch
+        self, server, student, coach, active_session
     ):
         from coaching.services.chat import chat_message_post
 
         topic = active_session.topic
         with client(server, student) as s, client(server, coach) as c:
             c_ref = join_both(s, c, topic)
-            # Stored but never broadcast: as if the channel layer dropped it.
-            monkeypatch.setattr("coaching.realtime.publish.broadcast_from_sync", lambda *args: None)
-            lost = chat_message_post(
-                session_id=active_session.session_id, sender=coach, text="lost on the way"
-            )
+            # Stored but never broadcast (captured here): as if the channel layer dropped it.
+            with captured_broadcasts():
+                lost = chat_message_post(
+                    session_id=active_session.session_id, sender=coach, text="lost on the way"
+                )
             c.call(topic, c_ref, "chat:new", {"message": "next"})
             first = s.event(topic, "chat:added")
             second = s.event(topic, "chat:added")

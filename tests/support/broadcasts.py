@@ -2,11 +2,10 @@
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from unittest import mock
 
 from django.test import TestCase
 
-from coaching.realtime import publish
+from coaching import broadcasts
 
 Broadcast = tuple[str, str, dict]
 
@@ -20,8 +19,12 @@ def captured_broadcasts() -> Iterator[list[Broadcast]]:
     read the list after the `with`.
     """
     sent: list[Broadcast] = []
+
+    async def publish(*args) -> None:
+        sent.append(args)
+
     with (
-        mock.patch.object(publish, "broadcast_from_sync", lambda *args: sent.append(args)),
+        broadcasts.plugged(lambda *args: sent.append(args), publish),
         TestCase.captureOnCommitCallbacks(execute=True),
     ):
         yield sent

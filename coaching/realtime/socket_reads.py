@@ -3,15 +3,14 @@ the events a rejoin or a gap missed.
 
 A reconnect storm brings every socket back at once, and each reads these. Through
 the ORM that cost a thread hop and SQL compiled anew per query, seven queries per
-snapshot: most of a storm's CPU (py-spy, bench/README.md). On PostgreSQL,
-`PgSocketReads` reads them from the event loop through a small asyncpg pool, a
-snapshot in one statement; the rows become model instances and the payloads come
-from `selectors.snapshot_of` and events.py, as on the ORM path (`OrmSocketReads`,
-used on other databases).
+snapshot: most of a storm's CPU (py-spy, bench/README.md). `PgSocketReads` reads them
+from the event loop through a small asyncpg pool, a snapshot in one statement; the
+rows become model instances and the payloads come from `selectors.snapshot_of` and
+events.py, as REST's reads do (`selectors.session_snapshot`).
 """
 
 from functools import cache
-from typing import Any, Protocol
+from typing import Any
 
 import asyncpg
 
@@ -27,49 +26,11 @@ from coaching.models import (
     Swing,
     User,
 )
+from coaching.realtime import pg
 from coaching.realtime.db import in_db_thread
-from coaching.services import pg
-from coaching.services.lookup import get_session
 
 Snapshot = tuple[CoachingSession, dict[str, Any]]
 Events = list[tuple[str, dict]]
-
-
-class SocketReads(Protocol):
-    async def active_user(self, user_id: int) -> User | None:
-        """The user, if they exist and are active."""
-
-    async def snapshot(self, session_id: str) -> Snapshot:
-        """The session and its join snapshot; `not_found` when there is no such session."""
-
-    async def events_after(self, session_id: str, seq: int) -> Events | None:
-        """`selectors.events_after` of the session."""
-
-
-class OrmSocketReads:
-    """The selectors, on the realtime thread pool."""
-
-    async def active_user(self, user_id: int) -> User | None:
-        return await in_db_thread(_active_user)(user_id)
-
-    async def snapshot(self, session_id: str) -> Snapshot:
-        return await in_db_thread(_snapshot)(session_id)
-
-    async def events_after(self, session_id: str, seq: int) -> Events | None:
-        return await in_db_thread(_events_after)(session_id, seq)
-
-
-def _active_user(user_id: int) -> User | None:
-    return User.objects.filter(pk=user_id, is_active=True).first()
-
-
-def _snapshot(session_id: str) -> Snapshot:
-    session = get_session(session_id)
-    return session, selectors.session_snapshot(session)
-
-
-def _events_after(session_id: str, seq: int) -> Events | None:
-    return selectors.events_after(get_session(session_id), seq)
 
 
 @cache
@@ -122,18 +83,20 @@ def _sql() -> dict[str, str]:
     }
 
 
-class PgSocketReads:
-    """The same reads from the event loop, on the process's asyncpg pool
-    (`pg.socket_pool`, module docstring)."""
+class SocketReads:
+    """The reads from the event loop, on the process's asyncpg pool (`pg.socket_pool`,
+    module docstring)."""
 
     def __init__(self, pool: pg.LoopPool) -> None:
         self._pool = pool
 
     async def active_user(self, user_id: int) -> User | None:
+        """The user, if they exist and are active."""
         rows = await self._pool.fetch(_sql()["active_user"], user_id)
         return pg.instance(User, rows[0]) if rows else None
 
     async def snapshot(self, session_id: str) -> Snapshot:
+        """The session and its join snapshot; `not_found` when there is no such session."""
         rows = await self._pool.fetch(_sql()["snapshot"], session_id)
         if not rows:
             raise ServiceError("not_found", "No such session.")  # as get_session says it
@@ -143,6 +106,7 @@ class PgSocketReads:
         return session, snapshot
 
     async def events_after(self, session_id: str, seq: int) -> Events | None:
+        """`selectors.events_after` of the session."""
         limit = selectors.MAX_REPLAY
         rows = await self._pool.fetch(_sql()["events_after"], session_id, seq, limit + 1)
         if len(rows) > limit:
@@ -200,7 +164,5 @@ def _annotation(session: CoachingSession, values: tuple) -> Annotation:
 
 @cache
 def socket_reads() -> SocketReads:
-    """This process's reads: asyncpg on PostgreSQL, else the ORM on the thread pool."""
-    if pg.on_postgresql():
-        return PgSocketReads(pg.socket_pool())
-    return OrmSocketReads()
+    """This process's reads, on its asyncpg pool."""
+    return SocketReads(pg.socket_pool())

@@ -46,10 +46,6 @@ def connection_params() -> dict[str, Any]:
     return args
 
 
-def on_postgresql() -> bool:
-    return connections["default"].vendor == "postgresql"
-
-
 def unreachable(exc: BaseException) -> bool:
     """What `is_database_down` knows, and a refused, reset or timed-out connection
     (`TimeoutError` is an `OSError`)."""

@@ -1,14 +1,14 @@
 """Participant notices: the coach's and student's comings and goings, logged with the
-next seq and broadcast, on whichever database the tests run (one asyncpg statement on
-PostgreSQL, the ORM elsewhere)."""
+next seq and broadcast, in one asyncpg statement from the event loop."""
 
 import asyncio
 
 import pytest
 
 from coaching.models import CoachingSession, SessionEvent
-from coaching.services import pg
-from coaching.services.notices import PARTICIPANT_JOINED, PARTICIPANT_LEFT, participant_announce
+from coaching.realtime import pg
+from coaching.realtime.notices import participant_announce
+from coaching.services.notices import PARTICIPANT_JOINED, PARTICIPANT_LEFT
 from coaching.services.sessions import session_end
 from tests.support.broadcasts import captured_broadcasts
 
@@ -20,8 +20,7 @@ def announce(code: str, session_id: str, user, role: str) -> tuple[dict | None, 
         try:
             return await participant_announce(code, session_id=session_id, user=user, role=role)
         finally:
-            if pg.on_postgresql():
-                await pg.socket_pool().close()
+            await pg.socket_pool().close()
 
     with captured_broadcasts() as sent:
         notice = asyncio.run(run())

@@ -1,21 +1,17 @@
-"""The socket path's chat writer keeps the rules of `chat_messages_post` on every database.
-
-On PostgreSQL it is `PgChatWriter` (its own connections, no ORM), elsewhere the ORM
-in a thread; these tests run against whichever the test database selects.
-"""
+"""The socket's chat writer: the chat store's rules from the event loop, on asyncpg
+connections of its own, batching what queues up while it writes."""
 
 import asyncio
 import time
 
 import asyncpg
 import pytest
-from django.db import connection
 
 from coaching.errors import ServiceError
 from coaching.models import ChatMessage, CoachingSession, Role, SessionEvent
-from coaching.services import pg
+from coaching.realtime import pg
+from coaching.realtime.chat_writer import chat_writer
 from coaching.services.chat import ChatPost
-from coaching.services.chat_store import PgChatWriter, chat_writer
 from tests.support.broadcasts import captured_broadcasts
 from tests.support.proxy import TcpProxy
 
@@ -38,8 +34,7 @@ def _submit_all(posts: list[ChatPost]) -> list:
                 *(writer.submit(post) for post in posts), return_exceptions=True
             )
         finally:
-            if isinstance(writer, PgChatWriter):
-                await writer.close()
+            await writer.close()
 
     return asyncio.run(run())
 
@@ -85,9 +80,6 @@ def test_each_message_succeeds_or_fails_on_its_own(student, coach, make_user, ac
     assert sorted(m.seq for m in ChatMessage.objects.all()) == [1, 2]
 
 
-@pytest.mark.skipif(
-    connection.vendor != "postgresql", reason="SQLite stores what PostgreSQL rejects"
-)
 def test_a_message_the_database_rejects_does_not_fail_the_others(student, active_session):
     sid = active_session.session_id
     results = submit_all(
@@ -121,7 +113,6 @@ def test_a_resent_client_msg_id_returns_the_stored_message_without_broadcast(
     assert ChatMessage.objects.count() == 2
 
 
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="the PostgreSQL writer's own link")
 def test_a_database_it_cannot_reach_answers_unavailable(monkeypatch, student, active_session):
     monkeypatch.setattr(
         pg,
@@ -132,7 +123,6 @@ def test_a_database_it_cannot_reach_answers_unavailable(monkeypatch, student, ac
     assert isinstance(result, ServiceError) and result.code == "unavailable"
 
 
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="the PostgreSQL writer's own link")
 def test_a_database_that_stops_answering_answers_unavailable_within_the_statement_timeout(
     monkeypatch, student, active_session
 ):
@@ -167,7 +157,6 @@ def test_a_database_that_stops_answering_answers_unavailable_within_the_statemen
     assert sorted(ChatMessage.objects.values_list("message", flat=True)) == ["after", "before"]
 
 
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="the PostgreSQL writer's own link")
 def test_a_connection_the_server_ends_is_replaced_and_a_resend_is_stored_once(
     student, active_session
 ):
@@ -212,7 +201,6 @@ async def until_a_lock_is_awaited(conn: asyncpg.Connection) -> None:
     raise AssertionError("nobody waited for the lock")
 
 
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="the PostgreSQL writer's locks")
 def test_a_resend_stored_by_another_writer_while_this_one_waited_is_not_stored_twice(
     student, active_session
 ):
@@ -269,7 +257,6 @@ def submitted_while_another_writer_holds_the_session(
     return result, published
 
 
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="the PostgreSQL writer's locks")
 def test_a_session_that_ends_while_a_batch_waits_stores_nothing_and_says_so(
     student, active_session
 ):
@@ -285,7 +272,6 @@ def test_a_session_that_ends_while_a_batch_waits_stores_nothing_and_says_so(
     assert active_session.last_seq == 0
 
 
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="the PostgreSQL writer's locks")
 def test_a_seq_taken_by_another_writer_meanwhile_is_not_taken_again(student, active_session):
     """Seqs come from the session's row as the write finds it, not as the batch read it."""
     result, published = submitted_while_another_writer_holds_the_session(

@@ -1,27 +1,22 @@
-"""The socket's hot-path reads give what the selectors give.
-
-On PostgreSQL they are `PgSocketReads` (asyncpg from the event loop, a snapshot in
-one statement), elsewhere the selectors on the thread pool; these tests compare
-whichever the test database selects with the selectors themselves.
-"""
+"""The socket's hot-path reads (asyncpg from the event loop, a snapshot in one
+statement) give what the selectors give REST."""
 
 import asyncio
 
 import asyncpg
 import pytest
-from django.db import connection
 
 from coaching import selectors
 from coaching.errors import ServiceError
 from coaching.models import CoachingSession, Status
 from coaching.outage import is_database_down
-from coaching.services import pg
+from coaching.realtime import pg
+from coaching.realtime.socket_reads import SocketReads, socket_reads
 from coaching.services.analysis import feedback_record
 from coaching.services.annotations import annotation_save
 from coaching.services.chat import chat_message_post
 from coaching.services.checkpoints import checkpoint_save
 from coaching.services.sessions import session_end
-from coaching.services.socket_reads import PgSocketReads, socket_reads
 from coaching.services.swings import swing_attach
 from tests.support.broadcasts import captured_broadcasts
 
@@ -38,8 +33,7 @@ def read(call):
         try:
             return await call(reads)
         finally:
-            if isinstance(reads, PgSocketReads):
-                await pg.socket_pool().close()
+            await pg.socket_pool().close()
 
     return asyncio.run(run())
 
@@ -153,17 +147,15 @@ def test_the_user_at_connect_is_active_only(student, coach):
     assert read(lambda reads: reads.active_user(10**9)) is None
 
 
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="the PostgreSQL reads' own link")
 def test_a_database_it_cannot_reach_counts_as_down(monkeypatch, active_session):
     monkeypatch.setattr(
         pg, "connection_params", lambda: {"host": "127.0.0.1", "port": 1, "database": "x"}
     )
     with pytest.raises(Exception) as raised:
-        asyncio.run(PgSocketReads(pg.LoopPool(1)).snapshot(active_session.session_id))
+        asyncio.run(SocketReads(pg.LoopPool(1)).snapshot(active_session.session_id))
     assert is_database_down(raised.value)
 
 
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="the PostgreSQL reads' own link")
 def test_reads_carry_on_after_the_server_ends_their_connection(lesson):
     """A restart or failover ends the pool's connection: at most the read in flight
     counts as the database being down (the client is told `unavailable` and retries),
@@ -172,7 +164,7 @@ def test_reads_carry_on_after_the_server_ends_their_connection(lesson):
 
     async def run() -> list:
         pool = pg.LoopPool(1)
-        reads = PgSocketReads(pool)
+        reads = SocketReads(pool)
         outcomes = [(await reads.snapshot(sid))[1]["last_seq"]]
         async with (await pool._connected()).acquire() as conn:
             pid = conn.get_server_pid()
