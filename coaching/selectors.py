@@ -30,35 +30,6 @@ EVENTS_PAGE_MAX = 200
 MAX_REPLAY = 500
 
 
-def session_snapshot(session: CoachingSession) -> dict[str, Any]:
-    """The join reply through the ORM (coaching.realtime.socket_reads reads the same rows
-    with asyncpg on PostgreSQL); `snapshot_of` says what is in it."""
-    messages = list(
-        ChatMessage.objects.filter(session=session)
-        .select_related("sender", "session")
-        .order_by("-seq")[:SNAPSHOT_MESSAGES]
-    )
-    feedback = list(
-        Feedback.objects.filter(session=session)
-        .select_related("session")
-        .order_by("-seq")[:SNAPSHOT_FEEDBACK]
-    )
-    return snapshot_of(
-        session,
-        newest_messages=messages,
-        newest_feedback=feedback,
-        checkpoints=list(checkpoint_list(session).filter(feedback__in=feedback)),
-        newest_events=list(
-            SessionEvent.objects.filter(session=session)
-            .order_by("-seq")
-            .values_list("event", "payload")[: SNAPSHOT_EVENTS + 1]
-        ),
-        swings=list(swing_list(session)),
-        newest_annotations=list(annotation_list(session).order_by("-seq")[:SNAPSHOT_ANNOTATIONS]),
-        recap=session_recap(session) if session.status == Status.ENDED else None,
-    )
-
-
 def snapshot_of(
     session: CoachingSession,
     *,
@@ -149,18 +120,6 @@ def session_recap(session: CoachingSession) -> dict[str, Any]:
         "practice": practice,
         "annotations": annotations_for_recap(session),
     }
-
-
-def events_after(session: CoachingSession, seq: int) -> list[tuple[str, dict]] | None:
-    """Events after `seq`, oldest first; None when more than MAX_REPLAY were missed."""
-    rows = list(
-        SessionEvent.objects.filter(session=session, seq__gt=seq)
-        .order_by("seq")
-        .values_list("event", "payload")[: MAX_REPLAY + 1]
-    )
-    if len(rows) > MAX_REPLAY:
-        return None
-    return rows
 
 
 def with_latest_feedback(sessions: QuerySet[CoachingSession]) -> QuerySet[CoachingSession]:

@@ -1,7 +1,8 @@
 """Settings, grouped by concern; each value comes from the environment with a safe default.
 
-With no `DATABASE_URL` the app runs on a local SQLite file, and with no `REDIS_URL`
-on the in-memory channel layer and in-memory presence: one process, zero set-up.
+With no `DATABASE_URL` the app runs on this checkout's embedded PostgreSQL
+(inswing_realtime/embedded_db.py), and with no `REDIS_URL` on the in-memory channel
+layer and in-memory presence: one process, zero set-up.
 """
 
 import os
@@ -9,12 +10,14 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from coaching.api.schema_docs import DESCRIPTION as API_DESCRIPTION
+from inswing_realtime import embedded_db
 from inswing_realtime.db_pool import fail_waiting_requests
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -93,48 +96,46 @@ TEMPLATES = [
 ]
 
 # --- Database ---------------------------------------------------------------
+# PostgreSQL only. DATABASE_URL names the server (CI: the machine's; production: yours).
+# Unset or empty, it is this checkout's embedded server (inswing_realtime/embedded_db.py,
+# data in .pgdata/): `make run` and the tests start it, point DATABASE_URL at it and stop
+# it when they end; other commands (`manage.py shell`, `dbshell`) reach it while one of
+# them runs, and fail to connect when none does.
 DATABASES = {
     "default": dj_database_url.parse(
-        # An empty DATABASE_URL counts as unset.
-        os.environ.get("DATABASE_URL") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
+        os.environ.get("DATABASE_URL") or embedded_db.database_url(),
         conn_health_checks=True,
     )
 }
-if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    # Every thread that touches the database (REST requests, which daphne runs each in a
-    # thread of its own, and the socket's database threads) borrows a connection from one
-    # bounded pool per process and gives it back when its request or call ends. A
-    # persistent connection per thread (CONN_MAX_AGE > 0) was left open by every finished
-    # request thread until a garbage collection happened to free it.
-    DATABASES["default"]["CONN_MAX_AGE"] = 0
-    DATABASES["default"].setdefault("OPTIONS", {}).update(
-        {
-            "pool": {
-                "min_size": int(os.environ.get("DB_POOL_MIN_SIZE", "2")),
-                "max_size": int(os.environ.get("DB_POOL_MAX_SIZE", "20")),
-                # A request that waits longer for a free connection answers 503 (retryable).
-                "timeout": float(os.environ.get("DB_POOL_TIMEOUT", "10")),
-                # While the database refuses connections, waiting requests fail at once.
-                "reconnect_timeout": 0,
-                "reconnect_failed": fail_waiting_requests,
-            },
-            # Names the process's connections in pg_stat_activity.
-            "application_name": os.environ.get("DB_APPLICATION_NAME", "inswing-realtime"),
-        }
+if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+    raise ImproperlyConfigured(
+        "DATABASE_URL must name a PostgreSQL database (postgres://user:pw@host:port/name), "
+        f"not {DATABASES['default']['ENGINE']}"
     )
-# Test databases are named per test process, so that two test runs on one machine
+# Every thread that touches the database (REST requests, which daphne runs each in a
+# thread of its own, and the socket's database threads) borrows a connection from one
+# bounded pool per process and gives it back when its request or call ends. A
+# persistent connection per thread (CONN_MAX_AGE > 0) was left open by every finished
+# request thread until a garbage collection happened to free it.
+DATABASES["default"]["CONN_MAX_AGE"] = 0
+DATABASES["default"].setdefault("OPTIONS", {}).update(
+    {
+        "pool": {
+            "min_size": int(os.environ.get("DB_POOL_MIN_SIZE", "2")),
+            "max_size": int(os.environ.get("DB_POOL_MAX_SIZE", "20")),
+            # A request that waits longer for a free connection answers 503 (retryable).
+            "timeout": float(os.environ.get("DB_POOL_TIMEOUT", "10")),
+            # While the database refuses connections, waiting requests fail at once.
+            "reconnect_timeout": 0,
+            "reconnect_failed": fail_waiting_requests,
+        },
+        # Names the process's connections in pg_stat_activity.
+        "application_name": os.environ.get("DB_APPLICATION_NAME", "inswing-realtime"),
+    }
+)
+# Test databases are named per test process, so that two test runs on one server
 # (a developer's and CI's, or parallel helpers) never drop each other's database.
-_test_suffix = os.getpid()
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # A file, not memory, so that server processes started by tests share it.
-    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / f".test-db-{_test_suffix}.sqlite3")}
-    # IMMEDIATE: a transaction takes the write lock up front, so concurrent writers
-    # wait for each other instead of failing with "database is locked".
-    DATABASES["default"].setdefault("OPTIONS", {}).update(
-        {"timeout": 20, "transaction_mode": "IMMEDIATE"}
-    )
-else:
-    DATABASES["default"]["TEST"] = {"NAME": f"test_{DATABASES['default']['NAME']}_{_test_suffix}"}
+DATABASES["default"]["TEST"] = {"NAME": f"test_{DATABASES['default']['NAME']}_{os.getpid()}"}
 
 # --- Realtime: channel layer and presence -----------------------------------
 REDIS_URL = os.environ.get("REDIS_URL", "")
@@ -246,6 +247,7 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {
         "auth_token": os.environ.get("AUTH_TOKEN_RATE", "10/minute"),
         "socket_token": os.environ.get("SOCKET_TOKEN_RATE", "30/minute"),
+        "chat_post": f"{round(CHAT_RATE_PER_SECOND * 60)}/minute",
     },
     # Proxies in front of the app whose X-Forwarded-For is trusted for the client's
     # address; 0 uses the peer address, so a client cannot pick its own throttle key.

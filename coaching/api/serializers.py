@@ -17,6 +17,7 @@ from coaching.models import CameraAngle, Status, Step, StepSource
 from coaching.selectors import EVENTS_PAGE_DEFAULT, EVENTS_PAGE_MAX
 from coaching.services import swings as swing_rules
 from coaching.services.annotations import MAX_NOTE_CHARS as MAX_ANNOTATION_NOTE_CHARS
+from coaching.services.chat import MAX_CLIENT_MSG_ID_CHARS, MAX_MESSAGE_CHARS
 from coaching.services.checkpoints import MAX_NOTE_CHARS
 from coaching.services.notices import LEVELS
 from coaching.shapes import MAX_SHAPES, POINTS_PER_KIND, clean_shape
@@ -286,6 +287,19 @@ class ChatMessageSerializer(serializers.Serializer):
     message = serializers.CharField()
     client_msg_id = serializers.CharField(allow_null=True)
     meta = ChatMetaSerializer()
+
+
+class ChatMessageCreateSerializer(serializers.Serializer):
+    """A chat line to post (the socket's `chat:new`); the chat service checks it."""
+
+    message = TextField(max_length=MAX_MESSAGE_CHARS)
+    client_msg_id = serializers.CharField(
+        max_length=MAX_CLIENT_MSG_ID_CHARS,
+        required=False,
+        allow_null=True,
+        help_text="Your id for the line: a retry with the same id is stored and sent once, "
+        "and answers with the line first stored.",
+    )
 
 
 class MessagesQuerySerializer(serializers.Serializer):

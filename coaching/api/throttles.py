@@ -1,4 +1,4 @@
-"""Request rates for the token endpoints (rates: `DEFAULT_THROTTLE_RATES` in settings).
+"""Request rates for the token endpoints and REST chat (rates: `DEFAULT_THROTTLE_RATES`).
 
 Counters live in Django's cache: Redis when `REDIS_URL` is set (shared by every
 process), else per process. A refused request gets 429 `rate_limited` with
@@ -23,3 +23,9 @@ class SocketTokenThrottle(UserRateThrottle):
     """Socket tokens per user."""
 
     scope = "socket_token"
+
+
+class ChatPostThrottle(UserRateThrottle):
+    """Chat lines posted over REST per user, at the socket's chat rate (`CHAT_RATE_PER_SECOND`)."""
+
+    scope = "chat_post"

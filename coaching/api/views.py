@@ -29,12 +29,13 @@ from coaching.api import serializers as s
 from coaching.api.authentication import TokenObtainSerializer, TokenRefreshCurrentSerializer
 from coaching.api.errors import error_body
 from coaching.api.parsers import StrictJSONParser
-from coaching.api.throttles import PasswordLoginThrottle, SocketTokenThrottle
+from coaching.api.throttles import ChatPostThrottle, PasswordLoginThrottle, SocketTokenThrottle
 from coaching.errors import ServiceError
 from coaching.models import CoachingSession
 from coaching.services.access import token_stamp
 from coaching.services.analysis import feedback_record, progress_post
 from coaching.services.annotations import annotation_save
+from coaching.services.chat import chat_message_post
 from coaching.services.checkpoints import checkpoint_save
 from coaching.services.notices import notice_post
 from coaching.services.sessions import session_claim, session_create
@@ -120,6 +121,11 @@ class SessionViewSet(viewsets.GenericViewSet):
     serializer_class = s.SessionSerializer
     pagination_class = Pagination
     parser_classes = [StrictJSONParser]
+    # Actions limited beyond the defaults (none of the others).
+    action_throttles = {"message_create": [ChatPostThrottle]}
+
+    def get_throttles(self) -> list:
+        return [throttle() for throttle in self.action_throttles.get(self.action, [])]
 
     def paginated(self, items: QuerySet, payload: Callable[[Any], dict]) -> Response:
         """One page of `items`, each as its event payload."""
@@ -241,6 +247,34 @@ class SessionViewSet(viewsets.GenericViewSet):
         return self.paginated(
             selectors.chat_history(session, after_seq=query["after_seq"]), events.chat_added
         )
+
+    @extend_schema(
+        summary="Post a chat line (student, coach)",
+        request=s.ChatMessageCreateSerializer,
+        responses={
+            201: OpenApiResponse(
+                s.ChatMessageSerializer,
+                description="Stored and broadcast as `chat:added`; a retry with a stored "
+                "`client_msg_id` answers the same, with the line first stored (sent once).",
+            ),
+            **s.error_responses(400, 401, 403, 404, 409),
+        },
+    )
+    @messages.mapping.post
+    def message_create(self, request: Request, session_id: str) -> Response:
+        """The session's student or coach posts a chat line, as the socket's `chat:new`
+        does: the same rules, the same store, the same errors."""
+        self.visible(session_id)
+        body = request.data
+        if not isinstance(body, dict):
+            raise ServiceError("invalid_input", "The body must be a JSON object.")
+        payload = chat_message_post(
+            session_id=session_id,
+            sender=request.user,
+            text=body.get("message"),
+            client_msg_id=body.get("client_msg_id"),
+        )
+        return Response(payload, status=status.HTTP_201_CREATED)
 
     @extend_schema(
         summary="Event log (the timeline)",

@@ -6,7 +6,7 @@ the ORM that cost a thread hop and SQL compiled anew per query, seven queries pe
 snapshot: most of a storm's CPU (py-spy, bench/README.md). `PgSocketReads` reads them
 from the event loop through a small asyncpg pool, a snapshot in one statement; the
 rows become model instances and the payloads come from `selectors.snapshot_of` and
-events.py, as REST's reads do (`selectors.session_snapshot`).
+events.py, as REST's do.
 """
 
 from functools import cache
@@ -106,7 +106,8 @@ class SocketReads:
         return session, snapshot
 
     async def events_after(self, session_id: str, seq: int) -> Events | None:
-        """`selectors.events_after` of the session."""
+        """The session's events after `seq`, oldest first; None when more than
+        `selectors.MAX_REPLAY` were missed."""
         limit = selectors.MAX_REPLAY
         rows = await self._pool.fetch(_sql()["events_after"], session_id, seq, limit + 1)
         if len(rows) > limit:

@@ -18,6 +18,7 @@ from coaching.services.chat import chat_message_post
 from coaching.services.checkpoints import checkpoint_save
 from coaching.services.sessions import session_end
 from coaching.services.swings import swing_attach
+from tests.support import reference_reads
 from tests.support.broadcasts import captured_broadcasts
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -87,7 +88,7 @@ def lesson(student, coach, service, active_session) -> CoachingSession:
 
 def test_a_snapshot_is_the_selectors_snapshot(lesson):
     session, snapshot = read(lambda reads: reads.snapshot(lesson.session_id))
-    expected = selectors.session_snapshot(lesson)
+    expected = reference_reads.session_snapshot(lesson)
     assert without_clock(snapshot) == without_clock(expected)
     assert snapshot["has_more_before"] is True
     assert len(snapshot["messages"]) == selectors.SNAPSHOT_MESSAGES
@@ -101,7 +102,7 @@ def test_an_ended_lesson_comes_with_its_recap(lesson, coach):
     _, snapshot = read(lambda reads: reads.snapshot(lesson.session_id))
     ended = CoachingSession.objects.get(pk=lesson.pk)
     assert ended.status == Status.ENDED
-    expected = selectors.session_snapshot(ended)
+    expected = reference_reads.session_snapshot(ended)
     assert snapshot["recap"]["practice"] == ["그립을 강하게"]
     assert without_clock(snapshot)["recap"] == {
         **expected["recap"],
@@ -111,7 +112,9 @@ def test_an_ended_lesson_comes_with_its_recap(lesson, coach):
 
 def test_a_new_session_has_an_empty_snapshot(waiting_session):
     _, snapshot = read(lambda reads: reads.snapshot(waiting_session.session_id))
-    assert without_clock(snapshot) == without_clock(selectors.session_snapshot(waiting_session))
+    assert without_clock(snapshot) == without_clock(
+        reference_reads.session_snapshot(waiting_session)
+    )
     assert snapshot["session"]["coach"] is None and snapshot["messages"] == []
 
 
@@ -123,7 +126,7 @@ def test_an_unknown_session_is_not_found(db):
 
 def test_events_after_are_the_selectors_events(lesson):
     for seq in (0, 10, lesson.last_seq - 1, lesson.last_seq):
-        expected = selectors.events_after(lesson, seq)
+        expected = reference_reads.events_after(lesson, seq)
         assert read(lambda reads, seq=seq: reads.events_after(lesson.session_id, seq)) == expected
 
 
