@@ -1,7 +1,9 @@
 # The two front-door commands (see README):
-#   make run    set up and run the app on embedded defaults (SQLite, in-memory layer)
-#   make test   set up and run the whole test suite (PostgreSQL/Redis when
-#               DATABASE_URL/REDIS_URL are set, as CI does)
+#   make run    set up and run the app on embedded defaults (the embedded PostgreSQL in
+#               .pgdata/, started and stopped with it; the in-memory layer)
+#   make test   set up and run the whole test suite (on the embedded PostgreSQL too, which
+#               the tests start themselves; on the servers DATABASE_URL/REDIS_URL name
+#               when set, as CI does)
 # Each installs what it needs first, and only what changed since the last time.
 
 PYTHON ?= python3
@@ -10,7 +12,11 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: setup run test lint bench clean
+# With no DATABASE_URL, a command runs with the embedded PostgreSQL (inswing_realtime/
+# embedded_db.py): started before it, DATABASE_URL set for it, stopped when it ends.
+WITH_DB := $(if $(DATABASE_URL),,$(PY) -m inswing_realtime.embedded_db --)
+
+.PHONY: setup run serve test lint bench clean clean-db
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -25,6 +31,10 @@ node_modules/.installed: package.json package-lock.json
 setup: $(VENV)/.installed node_modules/.installed
 
 run: setup
+	@$(WITH_DB) $(MAKE) --no-print-directory serve
+
+# `make run` on the database DATABASE_URL names (run sets it).
+serve:
 	$(PY) manage.py migrate --no-input
 	$(PY) manage.py seed_demo
 	@echo "Open http://$(HOST):$(PORT)/ and log in with an account above."
@@ -40,7 +50,11 @@ lint: setup
 	$(VENV)/bin/ruff format --check .
 
 bench: setup
-	$(PY) bench/run.py $(if $(ARGS),$(ARGS),--workload W1,W2,W3,W4 --servers 1,2)
+	$(WITH_DB) $(PY) bench/run.py $(if $(ARGS),$(ARGS),--workload W1,W2,W3,W4 --servers 1,2)
 
-clean:
-	rm -rf $(VENV) node_modules db.sqlite3 .test-db-*.sqlite3 staticfiles
+# Removes the embedded PostgreSQL's data (refused while it runs); the next run starts anew.
+clean-db:
+	@if test -x $(PY); then $(PY) -m inswing_realtime.embedded_db --reset; else rm -rf .pgdata; fi
+
+clean: clean-db
+	rm -rf $(VENV) node_modules staticfiles

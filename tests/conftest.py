@@ -3,6 +3,7 @@ import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 import redis
@@ -13,17 +14,19 @@ from django.db import connections
 from coaching.models import CoachingSession, Role, User
 from coaching.realtime.db import _pool as db_pool
 from coaching.services.analysis import feedback_record
+from inswing_realtime import embedded_db
 from tests.support.servers import ServerProcess, free_port, server_env, wait_for_quiet_database
 
 
 def pytest_sessionstart(session) -> None:
-    """With REQUIRE_SERVICES set (CI), PostgreSQL and Redis must really be in use."""
+    """With REQUIRE_SERVICES set (CI), the machine's PostgreSQL and Redis must really be
+    in use (DATABASE_URL and REDIS_URL), not the embedded server and the in-memory layer."""
     if not os.environ.get("REQUIRE_SERVICES"):
         return
-    engine = settings.DATABASES["default"]["ENGINE"]
-    if "postgresql" not in engine or not settings.REDIS_URL:
+    if not os.environ.get("DATABASE_URL") or not settings.REDIS_URL:
         pytest.exit(
-            f"REQUIRE_SERVICES: need PostgreSQL and Redis, got {engine!r} and "
+            "REQUIRE_SERVICES: need DATABASE_URL and REDIS_URL, got "
+            f"DATABASE_URL={'set' if os.environ.get('DATABASE_URL') else 'unset'} and "
             f"REDIS_URL={settings.REDIS_URL!r}",
             returncode=3,
         )
@@ -39,9 +42,25 @@ def pytest_sessionstart(session) -> None:
 
 
 def pytest_report_header(config) -> list[str]:
-    db = settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
+    db = "DATABASE_URL's" if os.environ.get("DATABASE_URL") else "embedded (.pgdata/)"
     layer = settings.CHANNEL_LAYERS["default"]["BACKEND"].rsplit(".", 1)[-1]
-    return [f"database: {db}; channel layer: {layer}; redis: {settings.REDIS_URL or 'none'}"]
+    return [
+        f"database: PostgreSQL, {db}; channel layer: {layer}; redis: {settings.REDIS_URL or 'none'}"
+    ]
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix) -> Iterator[None]:
+    """With no DATABASE_URL, the run's test database is created on the embedded
+    PostgreSQL (inswing_realtime/embedded_db.py), started for the run (or joined, when
+    `make run` has it running) and stopped after it."""
+    if os.environ.get("DATABASE_URL"):
+        yield
+        return
+    with embedded_db.running() as url:
+        # In place: the connection handler holds this very dict.
+        settings.DATABASES["default"]["PORT"] = urlsplit(url).port
+        yield
 
 
 PASSWORD = "pass-word-123"
@@ -134,12 +153,11 @@ def close_realtime_db_threads(django_db_setup, django_db_blocker):
     and asyncpg ones (chat writers, the socket pool) on event loops already closed;
     close them before the test database is dropped (PostgreSQL refuses otherwise)."""
     yield
-    if connections["default"].vendor == "postgresql":
-        with django_db_blocker.unblock(), connections["default"].cursor() as cursor:
-            cursor.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
-            )
+    with django_db_blocker.unblock(), connections["default"].cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
     workers = db_pool._max_workers
     barrier = threading.Barrier(workers)
 

@@ -1,15 +1,27 @@
 """The benchmark database and the sessions each workload uses.
 
-Django is set up against BENCH_DATABASE_URL (default: database `inswing_bench` on
-the local PostgreSQL, created and migrated if missing). Every workload run gets
-fresh sessions (an active session with its student and coach) and real tokens.
+Django is set up against BENCH_DATABASE_URL (default: database `inswing_bench` on the
+server DATABASE_URL names, which `make bench` sets to the embedded PostgreSQL when it is
+unset; created and migrated if missing). Every workload run gets fresh sessions (an
+active session with its student and coach) and real tokens.
 """
 
 import itertools
 import os
 import time
+from urllib.parse import urlsplit
 
-DB_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/inswing_bench")
+from inswing_realtime import embedded_db
+
+
+def _on_database(url: str, name: str) -> str:
+    """`url` with its database name replaced by `name`."""
+    return urlsplit(url)._replace(path=f"/{name}").geturl()
+
+
+DB_URL = os.environ.get("BENCH_DATABASE_URL") or _on_database(
+    os.environ.get("DATABASE_URL") or embedded_db.database_url(), "inswing_bench"
+)
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/2")
 
 # What the servers run with: production-like (DEBUG off, no query log).
@@ -40,8 +52,8 @@ def setup_django() -> None:
 def _ensure_database() -> None:
     import psycopg
 
-    name = DB_URL.rsplit("/", 1)[1]
-    admin = DB_URL.rsplit("/", 1)[0] + "/postgres"
+    name = urlsplit(DB_URL).path.lstrip("/")
+    admin = _on_database(DB_URL, "postgres")
     with psycopg.connect(admin, autocommit=True) as conn:
         if not conn.execute("select 1 from pg_database where datname=%s", [name]).fetchone():
             conn.execute(f'create database "{name}"')

@@ -4,14 +4,9 @@ them back: however many requests come, the process holds no more than the pool's
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
-import pytest
 from django.db import connection
 
 from tests.support.auth import token_for
-
-pytestmark = pytest.mark.skipif(
-    connection.vendor != "postgresql", reason="counts PostgreSQL's own connections"
-)
 
 POOL_MAX = 4
 

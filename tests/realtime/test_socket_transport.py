@@ -412,8 +412,6 @@ class TestDatabaseOutage:
     def test_pushes_and_joins_get_a_retryable_unavailable_and_one_log_line(
         self, spawn_server, student, active_session
     ):
-        if connection.vendor != "postgresql":
-            pytest.skip("needs PostgreSQL behind a proxy the test can cut")
         db = connection.settings_dict
         port = int(db.get("PORT") or 5432)
         proxy = TcpProxy(port, db.get("HOST") or "127.0.0.1")

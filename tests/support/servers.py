@@ -24,8 +24,6 @@ def free_port() -> int:
 def test_database_url() -> str:
     """The URL of the database pytest-django set up, for processes we start."""
     db = connection.settings_dict
-    if db["ENGINE"] == "django.db.backends.sqlite3":
-        return f"sqlite:///{db['NAME']}"
     user = db.get("USER") or "postgres"
     password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
     host = db.get("HOST") or "127.0.0.1"
@@ -114,8 +112,6 @@ def wait_for_quiet_database(timeout: float = 5.0) -> None:
     (an entry notice, a last chat batch). Flushing the tables under them can
     deadlock, so tests that used a server wait for it to settle first.
     """
-    if connection.vendor != "postgresql":
-        return  # SQLite writers queue on the database lock instead
     deadline = time.monotonic() + timeout
     quiet_checks = 0
     while time.monotonic() < deadline and quiet_checks < 2:
