@@ -23,6 +23,8 @@ SERVICE_STATUS = {
     "invalid_transition": status.HTTP_409_CONFLICT,
     "session_ended": status.HTTP_409_CONFLICT,
     "already_claimed": status.HTTP_409_CONFLICT,
+    # A chat line the database refused (logged where it happened).
+    "internal_error": status.HTTP_500_INTERNAL_SERVER_ERROR,
 }
 
 DRF_CODES = {

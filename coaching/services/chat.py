@@ -225,10 +225,10 @@ def store_batch(batch: list[CleanPost]) -> Store:
     try:
         return (yield from _rounds(batch))
     except Exception as exc:
-        if is_database_down(exc) or len(batch) == 1:
+        if is_database_down(exc):
             raise
     # The database refused something in this batch: each message on its own, so that
-    # only the one it refuses fails.
+    # only the one it refuses fails (`internal_error`, logged).
     results: list[Result] = []
     for item in batch:
         try:

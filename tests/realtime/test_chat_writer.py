@@ -80,18 +80,26 @@ def test_each_message_succeeds_or_fails_on_its_own(student, coach, make_user, ac
     assert sorted(m.seq for m in ChatMessage.objects.all()) == [1, 2]
 
 
-def test_a_message_the_database_rejects_does_not_fail_the_others(student, active_session):
+def test_a_message_the_database_refuses_fails_alone_and_its_batch_is_stored(
+    student, coach, active_session
+):
+    """The batch is written again message by message: only the refused one fails."""
+    poisoned = CoachingSession.objects.create(student=student, coach=coach, status="active")
+    # A log entry its counter does not know of: the session's next seq is refused.
+    SessionEvent.objects.create(session=poisoned, seq=1, event="system:notice", payload={})
     sid = active_session.session_id
-    results = submit_all(
-        [
-            ChatPost(sid, student, "before"),
-            ChatPost(sid, student, "nul\x00"),
-            ChatPost(sid, student, "after"),
-        ]
-    )
-    assert results[0]["message"] == "before" and results[2]["message"] == "after"
-    assert not isinstance(results[1], dict)
-    assert ChatMessage.objects.count() == 2
+    with captured_broadcasts() as published:
+        results = _submit_all(
+            [
+                ChatPost(sid, student, "before"),
+                ChatPost(poisoned.session_id, student, "refused"),
+                ChatPost(sid, coach, "after"),
+            ]
+        )
+    assert isinstance(results[1], ServiceError) and results[1].code == "internal_error"
+    assert (results[0]["seq"], results[2]["seq"]) == (1, 2)
+    assert [p["message"] for _, _, p in published] == ["before", "after"]
+    assert not ChatMessage.objects.filter(session=poisoned).exists()
 
 
 def test_a_resent_client_msg_id_returns_the_stored_message_without_broadcast(
