@@ -1,6 +1,7 @@
 // The viewer's language: strings from Django's JavaScript catalog (loaded by base.html
-// as the globals gettext/ngettext/interpolate), dates and durations through Intl in the
-// page's language and the site's time zone (TIME_ZONE, on <html data-time-zone>).
+// as the globals gettext/ngettext/interpolate; `tf` fills their %(name)s placeholders),
+// dates and durations through Intl in the page's language and the site's time zone
+// (TIME_ZONE, on <html data-time-zone>), and the names of statuses, steps, roles and swings.
 /* global gettext, ngettext, interpolate */
 
 export const lang = document.documentElement.lang || "ko";
@@ -53,6 +54,11 @@ export function formatDuration(ms) {
   return rest ? `${unit("hour", hours)} ${unit("minute", rest)}` : unit("hour", hours);
 }
 
+// 1234 ms → "1.23 s" (a position in a swing's video).
+export function formatSeconds(ms) {
+  return tf(gettext("%(seconds)s s"), { seconds: (Math.max(0, ms) / 1000).toFixed(2) });
+}
+
 // "3분째 대기 중" / "Waiting for 3 min".
 export function waitingFor(sinceMs, nowMs) {
   return tf(gettext("Waiting for %(time)s"), { time: formatDuration(nowMs - sinceMs) });
@@ -70,3 +76,17 @@ const ROLE = () => ({
 export const statusLabel = (status) => STATUS()[status] || status || "";
 export const stepLabel = (step) => STEP()[step] || step || "";
 export const roleLabel = (role) => ROLE()[role] || role || "";
+
+const CAMERA = () => ({ face_on: gettext("Face-on"), down_the_line: gettext("Down-the-line") });
+
+// How a swing is named everywhere (timeline, cards, recap, review): its own label; else
+// what it is and when, as far as known: club, camera angle and the time it was recorded
+// (else `atMs`, e.g. when it was analysed): "Driver · Face-on · 10:02 AM", or
+// "Swing at 10:02 AM" with only a time, else "Swing". Never its id.
+export function swingName(swing, atMs) {
+  if (swing && swing.label) return swing.label;
+  const when = (swing && swing.recorded_at) || atMs;
+  const what = swing ? [swing.club, CAMERA()[swing.camera_angle]].filter(Boolean) : [];
+  if (what.length) return [...what, formatTime(when)].filter(Boolean).join(" · ");
+  return when ? tf(gettext("Swing at %(time)s"), { time: formatTime(when) }) : gettext("Swing");
+}

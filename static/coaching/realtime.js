@@ -1,5 +1,5 @@
 // Shared by every page: CSRF cookie, JSON fetch, socket token and the Phoenix socket,
-// and a tiny DOM builder that only ever sets text (never HTML) from data.
+// a tiny DOM builder that only ever sets text (never HTML) from data, and safe class names.
 /* global Phoenix */
 
 export function getCookie(name) {
@@ -83,6 +83,12 @@ export function el(tag, props = {}, ...children) {
     node.append(child instanceof Node ? child : document.createTextNode(String(child)));
   }
   return node;
+}
+
+// A value as part of a class name (e.g. `role-${safeClass(role)}`): lower case, and only
+// letters, digits, "_" and "-".
+export function safeClass(value) {
+  return String(value || "").toLowerCase().replace(/[^a-z0-9_-]/g, "");
 }
 
 // Dates in the viewer's language and the site's time zone (see i18n.js).

@@ -1,4 +1,5 @@
 // The lesson room (topic session:<id>): wires the room's modules to the channel.
+//   the room's state (me, session, swings, seq) → room-state.js
 //   connection state → room/connection.js   timeline → room/timeline.js + entries.js
 //   outbox and message box → room/outbox.js, chat.js   state → room/state-banner.js
 //   analysis and cards → room/analysis.js   recap → room/recap.js   phone tabs → room/tabs.js
@@ -6,6 +7,7 @@
 import { apiFetch, connectSocket, FATAL_JOIN_REASONS } from "./realtime.js";
 import { formatDuration, tf } from "./i18n.js";
 import { mountReview } from "./review/index.js";
+import { RoomState } from "./room-state.js";
 import { AnalysisPanel } from "./room/analysis.js";
 import { Composer, messageNode } from "./room/chat.js";
 import { ConnectionStatus } from "./room/connection.js";
@@ -15,30 +17,23 @@ import { FAIL_AFTER_MS, Outbox } from "./room/outbox.js";
 import { renderPresence } from "./room/presence.js";
 import { renderRecap } from "./room/recap.js";
 import { StateBanner } from "./room/state-banner.js";
-import { rememberSwing } from "./room/swings.js";
 import { Tabs } from "./room/tabs.js";
 import { Timeline } from "./room/timeline.js";
 
 const $ = (id) => document.getElementById(id);
 const page = $("session-page");
 const sessionId = page.dataset.sessionId;
-const userId = page.dataset.userId;
-const createdAt = Number(page.dataset.createdAt) || null;
 const api = `/api/sessions/${encodeURIComponent(sessionId)}`;
-// Events of the session's log, each applied once in seq order.
+// Events of the session's log: the room's state applies each once, in seq order.
 const LOGGED = ["chat:added", "system:notice", "session:state", "ai:feedback", "checkpoint:added",
   "analysis:milestone", "swing:added", "annotation:added"];
 
-// {id, role, name, session_role}: rendered with the page, confirmed by every join reply.
-let you = JSON.parse($("you").textContent);
-let state = null;     // the current session:state
+const room = new RoomState({
+  me: JSON.parse($("you").textContent), createdAt: Number(page.dataset.createdAt) || null,
+});
 let joined = false;
-let lastSeq = null;   // highest seq received on the channel; sent as last_seq on rejoin
-let serverOffset = 0; // server time − local time, from the replies' server_time
-const serverClock = () => Date.now() + serverOffset;
-const role = () => (you ? you.session_role : null);
 // Writing needs no connection: the outbox keeps lines until they are delivered.
-const mayWrite = () => (role() === "student" || role() === "coach") && state && state.status !== "ended";
+const mayWrite = () => (room.role === "student" || room.role === "coach") && room.session && !room.ended;
 
 const connection = new ConnectionStatus({ pill: $("connection"), banner: $("connection-banner") });
 const tabs = new Tabs({ tablist: $("room-tabs"), toastRoot: $("toast-root") });
@@ -48,11 +43,11 @@ tabs.onSelect = (panelId) => {
 };
 const banner = new StateBanner({
   banner: $("state-banner"), message: $("state-message"), detail: $("state-detail"),
-  badge: $("status-badge"), step: $("current-step"), stepSource: $("step-source"), serverNow: serverClock,
+  badge: $("status-badge"), step: $("current-step"), stepSource: $("step-source"), serverNow: () => room.serverNow(),
 });
 const analysis = new AnalysisPanel({
   card: $("progress-card"), bar: $("progress-bar"), fill: $("progress-fill"), label: $("progress-label"),
-  list: $("feedback-list"), empty: $("feedback-empty"), options: { isCoach: false, api },
+  list: $("feedback-list"), empty: $("feedback-empty"), room, options: { isCoach: false, api },
 });
 const controls = new Controls({
   root: $("coach-controls"), pause: $("pause-button"), resume: $("resume-button"), end: $("end-button"),
@@ -75,7 +70,7 @@ function openRecap() {
 const timeline = new Timeline({
   scroller: $("timeline"), list: $("chat-list"), earlier: $("load-earlier"), jump: $("jump-latest"),
   live: $("timeline-live"),
-  render: entryRenderer({ you: () => you, openCard, openRecap }),
+  render: entryRenderer({ room, openCard, openRecap }),
   loadPage: (beforeSeq) => apiFetch("GET", `${api}/events/?before_seq=${beforeSeq}&limit=50`),
   onPrepend: () => {
     // A state change reads from the state before it, which an older page may just have brought.
@@ -85,8 +80,6 @@ const timeline = new Timeline({
 });
 
 // ---- the outbox: every line is kept until the server acknowledges it --------------------
-
-const me = () => you;
 
 function failText(item) {
   if (item.error === "timeout") {
@@ -98,7 +91,7 @@ function failText(item) {
 
 function showPending(item) {
   if (!outbox.items.includes(item)) return;
-  const sender = me();
+  const sender = room.me;
   timeline.showPending(item.id, messageNode(
     { sender: { id: sender.id, name: sender.name, role: sender.role }, message: item.text, meta: { ts: item.writtenAt }, client_msg_id: item.id },
     {
@@ -109,7 +102,7 @@ function showPending(item) {
   ));
 }
 
-const outbox = new Outbox(`inswing:outbox:${sessionId}:${userId}`, {
+const outbox = new Outbox(`inswing:outbox:${sessionId}:${room.me.id}`, {
   onChange: showPending,
   onAck: (item, message) => {
     timeline.dropPending(item.id);
@@ -125,40 +118,35 @@ const composer = new Composer({
 // ---- state, events ----------------------------------------------------------------------
 
 function updateUi() {
-  const r = role();
-  const ended = state && state.status === "ended";
+  const r = room.role;
   let placeholder = gettext("Write a message…");
-  if (ended) placeholder = gettext("This lesson has ended.");
+  if (room.ended) placeholder = gettext("This lesson has ended.");
   composer.setEnabled(Boolean(mayWrite()), placeholder);
   $("chat-form").hidden = r === "observer" || r === "preview" || Boolean(page.dataset.preview);
-  controls.update(state, r, joined);
+  controls.update(room.session, r, joined);
   analysis.options.isCoach = r === "coach";
-}
-
-function setState(next, changedFrom) {
-  state = { created_at: createdAt, ...next };
-  $("student-name").textContent = state.student ? state.student.name : "—";
-  $("coach-name").textContent = state.coach ? state.coach.name : "—";
-  banner.update(state, role(), { changedFrom });
-  updateUi();
 }
 
 async function loadRecap() {
   try {
-    renderRecap($("recap"), await apiFetch("GET", `${api}/recap/`));
+    renderRecap($("recap"), await apiFetch("GET", `${api}/recap/`), room);
   } catch (err) {
     // shown on the next join's snapshot instead
   }
 }
 
-// One logged event, live (from the channel) or from the snapshot.
+room.on("session", (state, { from, live }) => {
+  $("student-name").textContent = state.student ? state.student.name : "—";
+  $("coach-name").textContent = state.coach ? state.coach.name : "—";
+  banner.update(state, room.role, { changedFrom: from });
+  updateUi();
+  if (live && state.status === "ended") loadRecap();
+});
+
+// One logged event, live (from the room's state) or from the snapshot.
 function apply(event, payload, { live }) {
   let mine = false;
-  if (event === "session:state" && live) {
-    const before = state;
-    setState(payload, before);
-    if (payload.status === "ended") loadRecap();
-  } else if (event === "ai:feedback") {
+  if (event === "ai:feedback") {
     const card = analysis.feedback(payload);
     if (live) {
       tabs.news("panel-analysis");
@@ -170,10 +158,9 @@ function apply(event, payload, { live }) {
   } else if (event === "analysis:milestone") {
     analysis.progress(payload);
   } else if (event === "swing:added") {
-    rememberSwing(payload.swing);
     if (live) tabs.news("panel-swing");
   } else if (event === "chat:added") {
-    mine = Boolean(payload.sender && String(payload.sender.id) === String(me().id));
+    mine = Boolean(payload.sender && String(payload.sender.id) === String(room.me.id));
     if (mine && payload.client_msg_id) {
       outbox.remove(payload.client_msg_id); // delivered, whichever attempt got through
       timeline.dropPending(payload.client_msg_id);
@@ -183,33 +170,25 @@ function apply(event, payload, { live }) {
   if (live && event !== "chat:added") tabs.news("panel-chat");
 }
 
-// A channel event carries a seq: apply it once, and only if it is newer than what we have.
-function sequenced(event) {
-  return (payload) => {
-    const seq = payload ? payload.seq : undefined;
-    if (typeof seq === "number") {
-      if (lastSeq !== null && seq <= lastSeq) return;
-      lastSeq = seq;
-    }
-    apply(event, payload, { live: true });
-  };
-}
+room.on("event", (event, payload) => apply(event, payload, { live: true }));
 
 function applySnapshot(reply) {
   timeline.reset();
   analysis.reset();
-  for (const swing of reply.swings || []) rememberSwing(swing);
   for (const feedback of reply.feedback || []) analysis.feedback(feedback);
   for (const checkpoint of reply.checkpoints || []) analysis.checkpoint(checkpoint);
-  if (reply.session) setState(reply.session);
   for (const { event, payload } of reply.events || []) apply(event, payload, { live: false });
   if (!reply.events) for (const msg of reply.messages || []) apply("chat:added", msg, { live: false });
   timeline.setHasMoreBefore(reply.has_more_before);
   $("timeline-start").hidden = Boolean(reply.has_more_before) || !reply.events;
-  renderRecap($("recap"), reply.recap || null);
-  lastSeq = typeof reply.last_seq === "number" ? reply.last_seq : 0;
+  renderRecap($("recap"), reply.recap || null, room);
   timeline.scrollToEnd();
 }
+
+room.on("join", (reply, { snapshot }) => {
+  if (snapshot) applySnapshot(reply); // else: the missed events follow
+  updateUi();
+});
 
 // ---- the channel ---------------------------------------------------------------------------
 
@@ -217,28 +196,22 @@ async function main() {
   for (const item of outbox.items) showPending(item);
   const socket = await connectSocket({ status: connection });
   // A function, so every rejoin (after a reconnect) sends the seq we are current to.
-  const channel = socket.channel(`session:${sessionId}`, () => (lastSeq === null ? {} : { last_seq: lastSeq }));
+  const channel = socket.channel(`session:${sessionId}`, () => room.joinParams());
   controls.channel = channel;
-  const review = mountReview({ root: $("review"), channel, you, serverClock });
+  mountReview({ root: $("review"), channel, room });
 
-  for (const event of LOGGED) channel.on(event, sequenced(event));
-  channel.on("swing:progress", (progress) => analysis.progress(progress, serverClock())); // ephemeral
+  for (const event of LOGGED) channel.on(event, (payload) => room.receive(event, payload));
+  channel.on("swing:progress", (progress) => analysis.progress(progress, room.serverNow())); // ephemeral
   channel.onError(() => { joined = false; connection.lost(); updateUi(); });
 
   const presence = new Phoenix.Presence(channel, { events: { state: "presence:state", diff: "presence:diff" } });
-  presence.onSync(() => renderPresence($("presence-list"), $("presence-count"), presence, you));
+  presence.onSync(() => renderPresence($("presence-list"), $("presence-count"), presence, room.me));
 
   channel.join()
     .receive("ok", (reply) => {
-      you = reply.you || you;
       joined = true;
-      if (typeof reply.server_time === "number") serverOffset = reply.server_time - Date.now();
       $("session-error").hidden = true;
-      const mode = reply.recovery ? reply.recovery.mode : null;
-      if (!(mode === "replay" && lastSeq !== null)) applySnapshot(reply); // else: missed events follow
-      else if (reply.session) setState(reply.session, state);
-      updateUi();
-      review.onJoin(reply);
+      room.join(reply);
       outbox.attach(channel, () => joined);
     })
     .receive("error", (reply) => {
@@ -247,7 +220,7 @@ async function main() {
       $("session-error").textContent = (reply && reply.message) || gettext("Could not join the lesson.");
       $("session-error").hidden = false;
       if (FATAL_JOIN_REASONS.has(reply && reply.reason)) channel.leave(); // retrying cannot help
-      else if (reply && reply.reason === "invalid_input") lastSeq = null;
+      else if (reply && reply.reason === "invalid_input") room.forgetSeq();
     });
 }
 

@@ -1,7 +1,7 @@
 // The saved drawings of the lesson, newest last; choosing one shows its frame and shapes.
 import { el } from "../realtime.js";
+import { formatSeconds, swingName, tf } from "../i18n.js";
 import { annotationThumbnail } from "./thumbnail.js";
-import { fill, formatSeconds, gettext, ngettext, swingLabel } from "./text.js";
 
 export class AnnotationList {
   // `onSelect(annotation)` shows it on the player.
@@ -34,11 +34,11 @@ export class AnnotationList {
     el("span", { className: "annotation-text" },
       el("strong", { className: "annotation-time", text: formatSeconds(annotation.time_ms) }),
       swing && this.player.swings.size > 1
-        ? el("span", { className: "muted", text: ` · ${swingLabel(swing)}` }) : null,
+        ? el("span", { className: "muted", text: ` · ${swingName(swing)}` }) : null,
       annotation.note ? el("span", { className: "annotation-note", text: annotation.note }) : null,
       el("span", {
         className: "muted annotation-meta",
-        text: fill(ngettext("%(count)s shape · %(who)s", "%(count)s shapes · %(who)s", count), { count, who }),
+        text: tf(ngettext("%(count)s shape · %(who)s", "%(count)s shapes · %(who)s", count), { count, who }),
       }),
     ));
     const item = el("li", { dataset: { annotationId: id, seq: String(annotation.seq ?? "") } }, button);

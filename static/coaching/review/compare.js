@@ -2,8 +2,8 @@
 // (say both at impact), "Align" fixes the offset, and from then on the second video
 // plays, pauses, seeks and changes speed with the main one (on this screen).
 import { el } from "../realtime.js";
+import { formatSeconds, swingName, tf } from "../i18n.js";
 import { DEFAULT_FPS } from "./player.js";
-import { fill, formatSeconds, gettext, swingLabel } from "./text.js";
 
 const SEEK_DRIFT_MS = 120;
 const CHECK_MS = 200;
@@ -43,13 +43,13 @@ export class Compare {
   renderOptions() {
     const others = [...this.player.swings.values()].filter((s) => s.swing_id !== this.player.swingId);
     this.ui.compareSelect.replaceChildren(...others.map((swing) => el("option", {
-      value: swing.swing_id, text: swingLabel(swing),
+      value: swing.swing_id, text: swingName(swing),
     })));
     if (this.swing && others.some((s) => s.swing_id === this.swing.swing_id)) {
       this.ui.compareSelect.value = this.swing.swing_id;
     }
     this.ui.compareTools.hidden = !others.length;
-    if (this.player.swing) this.ui.mainLabel.textContent = swingLabel(this.player.swing);
+    if (this.player.swing) this.ui.mainLabel.textContent = swingName(this.player.swing);
     if (!others.length && this.open) this.toggle();
   }
 
@@ -72,7 +72,7 @@ export class Compare {
     this.video.poster = swing.poster_url || "";
     this.video.src = swing.video_url;
     this.video.load();
-    this.ui.compareLabel.textContent = swingLabel(swing);
+    this.ui.compareLabel.textContent = swingName(swing);
     this.renderStatus();
   }
 
@@ -120,13 +120,13 @@ export class Compare {
     const { offsetMs } = this;
     let text;
     if (offsetMs === null) {
-      text = fill(gettext("Step both to the same moment, then align. (This one: %(time)s)"), {
+      text = tf(gettext("Step both to the same moment, then align. (This one: %(time)s)"), {
         time: formatSeconds(this.video.currentTime * 1000),
       });
     } else {
       const offset = { offset: formatSeconds(Math.abs(offsetMs)) };
-      text = offsetMs >= 0 ? fill(gettext("Aligned: this swing is %(offset)s ahead."), offset)
-        : fill(gettext("Aligned: this swing is %(offset)s behind."), offset);
+      text = offsetMs >= 0 ? tf(gettext("Aligned: this swing is %(offset)s ahead."), offset)
+        : tf(gettext("Aligned: this swing is %(offset)s behind."), offset);
     }
     this.ui.compareStatus.textContent = text;
     this.ui.align.textContent = offsetMs === null ? gettext("Align at these frames") : gettext("Align again");

@@ -3,9 +3,9 @@
 // 20 a second) and the other screens draw them as they come; "Save" stores the frame's
 // shapes with a note as an annotation (`annotation:save` → `annotation:added`).
 import { randomId } from "../realtime.js";
+import { tf } from "../i18n.js";
 import { annotationProblem, MAX_SHAPES, normalizePoint, videoFrameRect } from "./geometry.js";
 import { drawShapes, setFrameSize, shapeCanvas } from "./shapes.js";
-import { fill, gettext } from "./text.js";
 
 const STROKE_INTERVAL_MS = 50;
 
@@ -268,7 +268,7 @@ export class Drawing {
     if (!this.tool) return gettext("Pick a tool to draw on this frame.");
     if (this.current && this.current.phase === 2) return gettext("Now press where the second arm ends.");
     if (this.tool === "angle") return gettext("Angle: drag the first arm to the vertex, then place the second arm.");
-    return fill(gettext("%(tool)s: drag on the video."), { tool: toolName(this.tool) });
+    return tf(gettext("%(tool)s: drag on the video."), { tool: toolName(this.tool) });
   }
 
   renderTools() {

@@ -2,14 +2,16 @@
 // behind a leader (the coach, or the student the coach hands the lead to), drawn on
 // together, saved with the lesson, and compared side by side.
 //
-//   const review = mountReview({root, channel, you, serverClock});  // before join
-//   review.onJoin(snapshot);                                        // after every ok join
+// Who I am, the session's state and its swings are the room's (room-state.js): the
+// panel follows its changes, and the channel only for the review's own events.
+//
+//   mountReview({root, channel, room});  // before the join
+import { tf } from "../i18n.js";
 import { AnnotationList } from "./annotations.js";
 import { Compare } from "./compare.js";
 import { Drawing } from "./drawing.js";
 import { Player } from "./player.js";
 import { Sync } from "./sync.js";
-import { fill, gettext } from "./text.js";
 
 function collect(root) {
   const one = (role) => root.querySelector(`[data-role="${role}"]`);
@@ -35,12 +37,11 @@ function collect(root) {
   };
 }
 
-export function mountReview({ root, channel, you, serverClock }) {
+export function mountReview({ root, channel, room }) {
   const ui = collect(root);
-  let me = you || null;
-  let session = null;
 
   const player = new Player(ui, {
+    swings: room.swings,
     onIntent: () => sync.intent(),
     onSwingChange: () => {
       drawing.wipe();
@@ -48,13 +49,12 @@ export function mountReview({ root, channel, you, serverClock }) {
       sync.swingChanged();
     },
   });
-  const sync = new Sync({ channel, player, serverClock, onChange: () => renderLead() });
+  const sync = new Sync({ channel, player, room, onChange: () => renderLead() });
   const may = () => {
-    const role = me ? me.session_role : null;
-    const open = !session || session.status !== "ended";
-    return { draw: open && (role === "coach" || sync.leading), save: open && role === "coach" };
+    const open = !room.ended;
+    return { draw: open && (room.role === "coach" || sync.leading), save: open && room.role === "coach" };
   };
-  const drawing = new Drawing({ ui, channel, player, may, me: () => me });
+  const drawing = new Drawing({ ui, channel, player, may, me: () => room.me });
   const compare = new Compare({ ui, player });
   const annotations = new AnnotationList({
     ui, player,
@@ -68,9 +68,9 @@ export function mountReview({ root, channel, you, serverClock }) {
     },
   });
 
-  function addSwing(swing) {
-    if (!swing || !swing.swing_id) return;
-    player.addSwing(swing);
+  // A swing the room now knows (new, or its data again from a join).
+  function showSwing(swing) {
+    player.renderSwingOptions();
     compare.renderOptions();
     ui.empty.hidden = true;
     ui.stage.hidden = false;
@@ -84,14 +84,15 @@ export function mountReview({ root, channel, you, serverClock }) {
 
   function renderLead() {
     const leader = sync.leader;
-    const role = me ? me.session_role : null;
+    const role = room.role;
+    const session = room.session;
     const leading = sync.leading;
     const leaderName = leader ? leader.name : gettext("the coach");
     const leaderIsCoach = leader && session && session.coach && String(leader.id) === String(session.coach.id);
     let status;
     if (leading) status = role === "coach" ? gettext("You lead: the room follows your player.") : gettext("You lead: the coach follows your player.");
-    else if (sync.following) status = fill(gettext("Following %(name)s"), { name: leaderName });
-    else status = fill(gettext("Watching alone · %(name)s leads"), { name: leaderName });
+    else if (sync.following) status = tf(gettext("Following %(name)s"), { name: leaderName });
+    else status = tf(gettext("Watching alone · %(name)s leads"), { name: leaderName });
     ui.leadStatus.textContent = status;
     ui.root.dataset.lead = leading ? "leading" : (sync.following ? "following" : "alone");
 
@@ -99,9 +100,9 @@ export function mountReview({ root, channel, you, serverClock }) {
     const coach = session && session.coach;
     leadButton(ui.alone, !leading && sync.following && Boolean(sync.state));
     leadButton(ui.follow, !leading && !sync.following,
-      leaderIsCoach ? gettext("Follow coach") : fill(gettext("Follow %(name)s"), { name: leaderName }));
+      leaderIsCoach ? gettext("Follow coach") : tf(gettext("Follow %(name)s"), { name: leaderName }));
     leadButton(ui.giveLead, role === "coach" && leading && Boolean(student),
-      student ? fill(gettext("Give the lead to %(name)s"), { name: student.name }) : null);
+      student ? tf(gettext("Give the lead to %(name)s"), { name: student.name }) : null);
     leadButton(ui.takeLead, role === "coach" && !leading);
     leadButton(ui.returnLead, role !== "coach" && leading && Boolean(coach));
     drawing.renderTools();
@@ -117,31 +118,21 @@ export function mountReview({ root, channel, you, serverClock }) {
 
   ui.alone.addEventListener("click", () => sync.watchAlone());
   ui.follow.addEventListener("click", () => sync.follow());
-  ui.giveLead.addEventListener("click", () => session && session.student && lead(session.student.id));
-  ui.takeLead.addEventListener("click", () => me && lead(me.id));
-  ui.returnLead.addEventListener("click", () => session && session.coach && lead(session.coach.id));
+  ui.giveLead.addEventListener("click", () => room.session && room.session.student && lead(room.session.student.id));
+  ui.takeLead.addEventListener("click", () => room.me && lead(room.me.id));
+  ui.returnLead.addEventListener("click", () => room.session && room.session.coach && lead(room.session.coach.id));
 
-  channel.on("session:state", (state) => {
-    session = state;
-    sync.session = state;
+  room.on("session", () => renderLead());
+  room.on("swing", (swing) => showSwing(swing));
+  room.on("event", (event, payload) => {
+    if (event === "annotation:added") annotations.add(payload);
+    else if (event === "ai:feedback") player.setCardKeyFrames(payload.swing_id, payload.key_frames);
+  });
+  room.on("join", (snapshot) => {
+    for (const card of snapshot.feedback || []) player.setCardKeyFrames(card.swing_id, card.key_frames);
+    annotations.reset(snapshot.annotations || []);
+    sync.reset(snapshot.review || null);
+    if (!snapshot.review && sync.leading && player.swing) sync.sendSoon();
     renderLead();
   });
-  channel.on("swing:added", (payload) => addSwing(payload.swing));
-  channel.on("annotation:added", (annotation) => annotations.add(annotation));
-  channel.on("ai:feedback", (card) => player.setCardKeyFrames(card.swing_id, card.key_frames));
-
-  return {
-    onJoin(snapshot) {
-      me = snapshot.you || me;
-      sync.me = me;
-      session = snapshot.session || session;
-      sync.session = session;
-      for (const swing of snapshot.swings || []) addSwing(swing);
-      for (const card of snapshot.feedback || []) player.setCardKeyFrames(card.swing_id, card.key_frames);
-      annotations.reset(snapshot.annotations || []);
-      sync.reset(snapshot.review || null);
-      if (!snapshot.review && sync.leading && player.swing) sync.sendSoon();
-      renderLead();
-    },
-  };
 }

@@ -3,21 +3,39 @@
 // `onIntent` is told before a change the viewer asked for, so sync can decide what it
 // means (the leader's changes are followed through the video's own events).
 import { el } from "../realtime.js";
-import { formatSeconds, gettext, keyFrameLabel, swingLabel } from "./text.js";
+import { formatSeconds, swingName } from "../i18n.js";
 
 export const DEFAULT_FPS = 30;
 
 const TEXT_ENTRY = /^(INPUT|TEXTAREA|SELECT)$/;
 
+// A key position's chip: the usual names translated, others as "Top of backswing".
+function keyFrameLabel(name) {
+  const known = {
+    address: gettext("Address"),
+    takeaway: gettext("Takeaway"),
+    top: gettext("Top"),
+    transition: gettext("Transition"),
+    downswing: gettext("Downswing"),
+    impact: gettext("Impact"),
+    follow_through: gettext("Follow-through"),
+    finish: gettext("Finish"),
+  }[name];
+  if (known) return known;
+  const words = String(name).replace(/_/g, " ");
+  return words.charAt(0).toUpperCase() + words.slice(1);
+}
+
 export class Player {
-  constructor(ui, { onIntent = () => {}, onSwingChange = () => {} } = {}) {
+  // `swings`: the room's (room-state.js), swing_id -> swing.
+  constructor(ui, { swings, onIntent = () => {}, onSwingChange = () => {} }) {
     this.ui = ui;
     this.video = ui.video;
     this.video.muted = true; // the clips are silent; muted playback may start without a click
     this.video.playsInline = true;
     this.onIntent = onIntent;
     this.onSwingChange = onSwingChange;
-    this.swings = new Map(); // swing_id -> Swing
+    this.swings = swings;
     this.keyFrames = new Map(); // swing_id -> {name: ms} from the feedback cards
     this.swing = null;
     this.rate = 1;
@@ -49,11 +67,6 @@ export class Player {
 
   // ---- swings ----------------------------------------------------------------
 
-  addSwing(swing) {
-    this.swings.set(swing.swing_id, swing);
-    this.renderSwingOptions();
-  }
-
   setCardKeyFrames(swingId, keyFrames) {
     if (!swingId || !keyFrames || typeof keyFrames !== "object") return;
     this.keyFrames.set(swingId, keyFrames);
@@ -63,7 +76,7 @@ export class Player {
   renderSwingOptions() {
     const select = this.ui.swingSelect;
     select.replaceChildren(...[...this.swings.values()].map((swing) => el("option", {
-      value: swing.swing_id, text: swingLabel(swing),
+      value: swing.swing_id, text: swingName(swing),
     })));
     if (this.swing) select.value = this.swing.swing_id;
     select.parentElement.hidden = this.swings.size < 2;

@@ -18,14 +18,13 @@ export function livePosition(state, serverNow) {
 }
 
 export class Sync {
-  constructor({ channel, player, serverClock, onChange = () => {} }) {
+  // `room`: the room's state (room-state.js): who I am, the session, the server's clock.
+  constructor({ channel, player, room, onChange = () => {} }) {
     this.channel = channel;
     this.player = player;
     this.video = player.video;
-    this.serverClock = serverClock;
+    this.room = room;
     this.onChange = onChange;
-    this.me = null; // {id, name, session_role}
-    this.session = null; // session state: {coach, student, status}
     this.state = null; // the latest ReviewState
     this.following = true; // false while a non-leader watches alone
     this.lastSent = 0;
@@ -45,18 +44,16 @@ export class Sync {
 
   get leader() {
     if (this.state && this.state.leader) return this.state.leader;
-    return this.session && this.session.coach ? this.session.coach : null;
+    const session = this.room.session;
+    return session && session.coach ? session.coach : null;
   }
 
   // Before the server has a review state, the coach leads.
   get leading() {
-    if (!this.me) return false;
-    if (this.state && this.state.leader) return String(this.state.leader.id) === String(this.me.id);
-    return this.me.session_role === "coach";
-  }
-
-  get role() {
-    return this.me ? this.me.session_role : null;
+    const me = this.room.me;
+    if (!me) return false;
+    if (this.state && this.state.leader) return String(this.state.leader.id) === String(me.id);
+    return me.session_role === "coach";
   }
 
   // ---- the leader --------------------------------------------------------------
@@ -180,7 +177,7 @@ export class Sync {
       if (!ok || this.applying !== state) return; // a newer state took over
     }
     if (this.player.rate !== state.rate) this.player.setRate(state.rate);
-    const target = livePosition(state, this.serverClock());
+    const target = livePosition(state, this.room.serverNow());
     if (state.playing) {
       if (Math.abs(this.player.positionMs - target) > SEEK_DRIFT_MS || this.video.paused) {
         this.player.seek(target);
@@ -201,7 +198,7 @@ export class Sync {
     if (this.video.seeking || this.video.readyState < HTMLMediaElement.HAVE_CURRENT_DATA) return;
     if (state.swing_id !== this.player.swingId) return;
     const duration = this.player.durationMs;
-    const target = livePosition(state, this.serverClock());
+    const target = livePosition(state, this.room.serverNow());
     if (duration && target >= duration) {
       // The leader has reached the end: so have we.
       if (!this.video.ended) this.player.seek(duration);

@@ -2,8 +2,8 @@
 // (the poster when there is one and the video cannot be shown) with the shapes on top.
 // Used by the review panel's list, the timeline and the recap.
 import { el } from "../realtime.js";
+import { formatSeconds, swingName, tf } from "../i18n.js";
 import { drawShapes, setFrameSize, shapeCanvas } from "./shapes.js";
-import { fill, formatSeconds, gettext, swingLabel } from "./text.js";
 
 export function annotationThumbnail(annotation, swing) {
   const shapes = Array.isArray(annotation.shapes) ? annotation.shapes : [];
@@ -33,9 +33,9 @@ export function annotationThumbnail(annotation, swing) {
   }
   drawShapes(overlay, shapes);
   frame.append(overlay);
-  const label = fill(gettext("Drawing at %(time)s on %(swing)s"), {
+  const label = tf(gettext("Drawing at %(time)s on %(swing)s"), {
     time: formatSeconds(annotation.time_ms || 0),
-    swing: swing ? swingLabel(swing) : (annotation.swing_id || gettext("a swing")),
+    swing: swingName(swing),
   });
   return el("figure", {
     className: "annotation-thumb",

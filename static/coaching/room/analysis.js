@@ -1,7 +1,6 @@
 // The Analysis panel: the swing's progress bar and the feedback cards, newest first.
-import { formatPercent, tf } from "../i18n.js";
+import { formatPercent, swingName, tf } from "../i18n.js";
 import { feedbackCard } from "./feedback-card.js";
-import { swingName } from "./swings.js";
 
 const STEPS = () => ({
   queued: gettext("queued"), upload: gettext("uploading"), uploaded: gettext("uploaded"), pose: gettext("finding the pose"),
@@ -10,8 +9,9 @@ const STEPS = () => ({
 export const analysisStep = (step) => STEPS()[step] || step || gettext("analysing");
 
 export class AnalysisPanel {
-  constructor({ card, bar, fill, label, list, empty, options }) {
-    Object.assign(this, { card, bar, fill, label, list, empty, options });
+  // `room`: the room's state (room-state.js); `options`: {isCoach, api} for the cards.
+  constructor({ card, bar, fill, label, list, empty, room, options }) {
+    Object.assign(this, { card, bar, fill, label, list, empty, room, options });
     this.cards = new Map();
     this.pendingCheckpoints = [];
     this.progressSwing = null;
@@ -31,7 +31,7 @@ export class AnalysisPanel {
     this.card.hidden = false;
     this.fill.style.width = `${value}%`;
     this.bar.setAttribute("aria-valuenow", String(value));
-    const name = swingName(swingId, this.progressAt);
+    const name = swingName(this.room.swing(swingId), this.progressAt);
     const pct = formatPercent(value);
     this.bar.setAttribute("aria-valuetext", tf(gettext("%(percent)s — %(step)s"), { percent: pct, step: analysisStep(step) }));
     this.label.textContent = tf(gettext("%(swing)s · %(step)s · %(percent)s"), { swing: name, step: analysisStep(step), percent: pct });
@@ -40,7 +40,7 @@ export class AnalysisPanel {
   // Returns the card element, new or replaced.
   feedback(payload) {
     const key = String(payload.id);
-    const built = feedbackCard(payload, { ...this.options, onCheckpoint: (c) => this.checkpoint(c) });
+    const built = feedbackCard(payload, { ...this.options, room: this.room, onCheckpoint: (c) => this.checkpoint(c) });
     const old = this.cards.get(key);
     if (old) old.card.replaceWith(built.card);
     else this.list.prepend(built.card);

@@ -1,13 +1,11 @@
 // Chat lines and the message box. User text is only ever set as textContent; links are
 // anchors we create for http(s) URLs found in it.
-import { el } from "../realtime.js";
+import { el, safeClass } from "../realtime.js";
 import { formatNumber, formatTime, roleLabel, tf } from "../i18n.js";
 
 export const MAX_CHARS = 2000;
 const WARN_AT = 1800;
 const URL_PATTERN = /\bhttps?:\/\/[^\s<>"']+/gi;
-
-const safeClass = (value) => String(value || "").toLowerCase().replace(/[^a-z0-9_-]/g, "");
 
 // Text with its http(s) URLs as links (rel=noopener, new tab); everything else as text.
 export function linkify(text) {

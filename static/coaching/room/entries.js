@@ -1,12 +1,9 @@
 // How each logged event reads in the timeline. Returns {node, announce} or null.
-import { el } from "../realtime.js";
-import { formatPercent, stepLabel, tf } from "../i18n.js";
+import { el, safeClass } from "../realtime.js";
+import { formatPercent, stepLabel, swingName, tf } from "../i18n.js";
 import { annotationThumbnail } from "../review/thumbnail.js";
 import { messageNode } from "./chat.js";
 import { analysisStep } from "./analysis.js";
-import { swingName, swingOf } from "./swings.js";
-
-const safeClass = (value) => String(value || "").toLowerCase().replace(/[^a-z0-9_-]/g, "");
 
 export function noticeText(notice) {
   const p = notice.params || {};
@@ -39,10 +36,11 @@ function line(kind, seq, text, ...extra) {
     el("span", { className: "tl-text", text }), ...extra);
 }
 
-// ctx: {you(), openCard(feedbackId), openRecap(), actions: {retry, discard}}
+// ctx: {room (room-state.js), openCard(feedbackId), openRecap()}
 export function entryRenderer(ctx) {
+  const swingOf = (swingId) => ctx.room.swing(swingId);
   return (event, p, timeline) => {
-    const me = ctx.you();
+    const me = ctx.room.me;
     switch (event) {
       case "chat:added": {
         const mine = Boolean(me && p.sender && String(p.sender.id) === String(me.id));
@@ -63,12 +61,12 @@ export function entryRenderer(ctx) {
       }
       case "analysis:milestone": {
         const text = tf(gettext("Analysis of %(swing)s: %(step)s (%(percent)s)"), {
-          swing: swingName(p.swing_id), step: analysisStep(p.step), percent: formatPercent(Math.round(Number(p.percent) || 0)),
+          swing: swingName(swingOf(p.swing_id)), step: analysisStep(p.step), percent: formatPercent(Math.round(Number(p.percent) || 0)),
         });
         return { node: line("milestone", p.seq, text), announce: text };
       }
       case "ai:feedback": {
-        const text = tf(gettext("AI feedback on %(swing)s"), { swing: swingName(p.swing_id, p.created_at) });
+        const text = tf(gettext("AI feedback on %(swing)s"), { swing: swingName(swingOf(p.swing_id), p.created_at) });
         const node = el("li", { className: "tl-entry tl-card" },
           el("span", { className: "tl-text", text }),
           el("p", { className: "tl-summary", text: p.summary }),
@@ -84,12 +82,12 @@ export function entryRenderer(ctx) {
       }
       case "swing:added": {
         const swing = p.swing || {};
-        const text = tf(gettext("New swing: %(swing)s"), { swing: swingName(swing.swing_id, swing.recorded_at) });
+        const text = tf(gettext("New swing: %(swing)s"), { swing: swingName(swing) });
         return { node: line("swing", p.seq, text), announce: text };
       }
       case "annotation:added": {
         const who = p.coach ? p.coach.name : gettext("Coach");
-        const text = tf(gettext("%(name)s drew on %(swing)s"), { name: who, swing: swingName(p.swing_id) });
+        const text = tf(gettext("%(name)s drew on %(swing)s"), { name: who, swing: swingName(swingOf(p.swing_id)) });
         const node = line("annotation", p.seq, text, annotationThumbnail(p, swingOf(p.swing_id)),
           p.note ? el("p", { className: "tl-summary", text: p.note }) : null);
         return { node, announce: text };

@@ -1,9 +1,8 @@
 // The AI feedback card: summary, metrics (room/metrics.js), what to practise, the level
 // explained, the coach's checkpoints, and (for the coach) a checkpoint form.
 import { apiFetch, el } from "../realtime.js";
-import { formatTime, tf } from "../i18n.js";
+import { formatTime, swingName, tf } from "../i18n.js";
 import { metricsTable } from "./metrics.js";
-import { swingName, swingOf } from "./swings.js";
 
 const LEVELS = () => ({
   beginner: [gettext("Beginner"), gettext("The AI rates this swing as a beginner's: the tips start from the basics.")],
@@ -54,8 +53,9 @@ export function checkpointLine(checkpoint) {
     }));
 }
 
-// {card, addCheckpoint(checkpoint)}
-export function feedbackCard(feedback, { isCoach, api, onCheckpoint }) {
+// {card, addCheckpoint(checkpoint)}; `room`: the room's state (room-state.js).
+export function feedbackCard(feedback, { isCoach, api, room, onCheckpoint }) {
+  const swing = room.swing(feedback.swing_id);
   const marks = el("div", { className: "checkpoint-marks" });
   const level = feedback.level ? levelInfo(feedback.level) : null;
   const recommendations = feedback.recommendations || [];
@@ -68,10 +68,10 @@ export function feedbackCard(feedback, { isCoach, api, onCheckpoint }) {
     attrs: { "aria-labelledby": headingId },
   },
   el("header", { className: "feedback-head" },
-    el("h3", { className: "feedback-swing", id: headingId, text: swingName(feedback.swing_id, feedback.created_at) }),
+    el("h3", { className: "feedback-swing", id: headingId, text: swingName(swing, feedback.created_at) }),
     level ? el("span", { className: "badge level", text: tf(gettext("Level: %(level)s"), { level: level.name }) }) : null,
     // The name already tells the time unless the swing has its own label.
-    swingOf(feedback.swing_id) && swingOf(feedback.swing_id).label
+    swing && swing.label
       ? el("time", { className: "muted", text: formatTime(feedback.created_at) }) : null,
   ),
   level ? el("p", { className: "level-help muted", text: level.help }) : null,

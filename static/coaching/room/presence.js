@@ -1,11 +1,9 @@
 // Who is in the lesson now (Phoenix Presence).
-import { el } from "../realtime.js";
+import { el, safeClass } from "../realtime.js";
 import { roleLabel } from "../i18n.js";
 
 const ROLE_ORDER = { coach: 0, student: 1, admin: 2, service: 3 };
-const safeClass = (value) => String(value || "").toLowerCase().replace(/[^a-z0-9_-]/g, "");
-
-export function renderPresence(list, count, presence, you) {
+export function renderPresence(list, count, presence, me) {
   const people = presence.list((id, { metas }) => ({ id, name: metas[0].name, role: metas[0].role }));
   people.sort((a, b) => (ROLE_ORDER[a.role] ?? 9) - (ROLE_ORDER[b.role] ?? 9)
     || String(a.name).localeCompare(String(b.name)));
@@ -15,7 +13,7 @@ export function renderPresence(list, count, presence, you) {
   },
   el("span", { className: "dot", attrs: { "aria-hidden": "true" } }),
   el("span", { className: "presence-name", text: p.name }),
-  you && String(you.id) === String(p.id) ? el("span", { className: "muted", text: gettext("(you)") }) : null,
+  me && String(me.id) === String(p.id) ? el("span", { className: "muted", text: gettext("(you)") }) : null,
   el("span", { className: `role-badge role-${safeClass(p.role)}`, text: roleLabel(p.role) }),
   )));
 }

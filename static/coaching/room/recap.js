@@ -3,9 +3,8 @@
 // Kept on the page after the lesson.
 import { annotationThumbnail } from "../review/thumbnail.js";
 import { el } from "../realtime.js";
-import { formatDateTime, formatDuration, formatTime, tf } from "../i18n.js";
+import { formatDateTime, formatDuration, formatTime, swingName, tf } from "../i18n.js";
 import { levelInfo } from "./feedback-card.js";
-import { swingName, swingOf } from "./swings.js";
 
 function section(title, ...children) {
   return el("section", { className: "recap-section" }, el("h3", { text: title }), ...children);
@@ -17,7 +16,8 @@ function span(start, end) {
   return `${formatDateTime(start)} – ${sameDay ? formatTime(end) : formatDateTime(end)}`;
 }
 
-export function renderRecap(root, recap) {
+// `room`: the room's state (room-state.js), for the swings.
+export function renderRecap(root, recap, room) {
   if (!recap) {
     root.hidden = true;
     return;
@@ -39,18 +39,18 @@ export function renderRecap(root, recap) {
       ? el("ul", { className: "recap-checkpoints" }, checkpoints.map((c) => {
         const card = cardById.get(String(c.feedback_id));
         return el("li", {},
-          el("strong", { text: swingName(c.swing_id, card && card.created_at) }),
+          el("strong", { text: swingName(room.swing(c.swing_id), card && card.created_at) }),
           el("span", { text: c.note ? ` — ${c.note}` : ` — ${gettext("(no note)")}` }));
       }))
       : el("p", { className: "muted", text: gettext("No checkpoints were saved.") })),
     section(tf(gettext("Feedback cards (%(count)s)"), { count: cards.length }), cards.length
       ? el("ul", { className: "recap-cards" }, cards.map((card) => el("li", {},
-        el("strong", { text: swingName(card.swing_id, card.created_at) }),
+        el("strong", { text: swingName(room.swing(card.swing_id), card.created_at) }),
         card.level ? el("span", { className: "badge level", text: levelInfo(card.level).name }) : null,
         el("p", { text: card.summary }))))
       : el("p", { className: "muted", text: gettext("No feedback cards in this lesson.") })),
     annotations.length ? section(gettext("Coach's drawings"), el("ul", { className: "recap-annotations" },
-      annotations.map((a) => el("li", {}, annotationThumbnail(a, swingOf(a.swing_id)),
+      annotations.map((a) => el("li", {}, annotationThumbnail(a, room.swing(a.swing_id)),
         a.note ? el("p", { text: a.note }) : null)))) : null,
   ];
   root.replaceChildren(...parts.filter(Boolean));
