@@ -4,7 +4,8 @@ Text is stored in PostgreSQL `text` and `jsonb` columns, which refuse NUL, and
 encoded as UTF-8, which has no form for a lone surrogate (`\\ud800`): such text
 is refused here, before any transaction, so that one sender's unstorable line
 never fails a write shared with others. Accepted text is NFC-normalized (one
-form for what looks the same) and trimmed, then its length is checked.
+form for what looks the same) and trimmed, then its length is checked; text that
+shows nothing (whitespace and invisible characters only) is blank.
 """
 
 import re
@@ -15,8 +16,22 @@ from coaching.errors import invalid
 
 # NUL and the surrogate range: what PostgreSQL text or UTF-8 cannot hold.
 UNSTORABLE = re.compile(r"[\x00\ud800-\udfff]")
+# Characters that show nothing: format characters (zero-width space and joiners, the
+# byte-order mark, direction marks), the Hangul fillers and the blank Braille pattern,
+# besides what `str.strip` removes. Text made only of these is blank. (A character class's
+# inside, escaped as both Python's and ECMA-262's regexes read it.)
+INVISIBLE = (
+    r"\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180e\u200b-\u200f\u202a-\u202e"
+    r"\u2060-\u206f\u2800\u3164\ufe00-\ufe0f\ufeff\uffa0"
+)
+_VISIBLE = re.compile(rf"[^\s{INVISIBLE}]")
 # The same rule for the OpenAPI schema (JSON strings cannot carry lone surrogates there).
 STORABLE_PATTERN = r"^[^\x00]*$"
+
+
+def is_blank(value: str) -> bool:
+    """Nothing a reader would see: only whitespace and invisible characters."""
+    return _VISIBLE.search(value) is None
 
 
 def is_storable(value: str) -> bool:
@@ -44,8 +59,10 @@ def clean_text(
         raise invalid(field, f"{field} must be a string.")
     ensure_storable(value, field=field)
     text = unicodedata.normalize("NFC", value).strip()
-    if not text and not allow_blank:
-        raise invalid(field, f"{field} is empty.")
+    if is_blank(text):
+        if not allow_blank:
+            raise invalid(field, f"{field} is empty.")
+        text = ""
     if max_chars is not None and len(text) > max_chars:
         raise invalid(field, f"{field} is longer than {max_chars} characters.")
     return text

@@ -27,8 +27,10 @@ from coaching.services import swings
 # The schema's form of text.UNSTORABLE (JSON Schema regexes are ECMA-262).
 SCHEMA_PATTERN = r"^[^\u0000]*$"
 # Text that must not be blank once trimmed: at least one character that is not
-# whitespace (to JavaScript's regexes or to Python's `str.strip`).
-NONBLANK_SCHEMA_PATTERN = r"^[^\u0000]*[^\s\u0000\u001c-\u001f\u0085][^\u0000]*$"
+# whitespace (to JavaScript's regexes or to Python's `str.strip`) nor invisible.
+NONBLANK_SCHEMA_PATTERN = (
+    rf"^[^\u0000]*[^\s\u0000\u001c-\u001f\u0085{text.INVISIBLE}][^\u0000]*$"
+)
 
 
 class TextField(serializers.CharField):

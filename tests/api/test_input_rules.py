@@ -2,6 +2,7 @@
 bounded metrics, and the API's JSON 404 for any path under /api/."""
 
 import json
+import re
 
 import pytest
 
@@ -84,7 +85,7 @@ def test_request_strings_declare_that_nul_is_refused():
     schemas = openapi()["components"]["schemas"]
     # A required text must also hold something besides spaces once trimmed.
     step = schemas["ProgressRequest"]["properties"]["step"]["pattern"]
-    assert step == "^[^\\u0000]*[^\\s\\u0000\\u001c-\\u001f\\u0085][^\\u0000]*$"
+    assert step.startswith("^[^\\u0000]*[^\\s\\u0000\\u001c-\\u001f\\u0085\\u00ad")
     assert schemas["NoticeCreateRequest"]["properties"]["notice_id"]["pattern"]
     title = schemas["SessionCreateRequest"]["properties"]["title"]["oneOf"][0]  # or blank
     assert title["pattern"] == "^[^\\u0000]*$"
@@ -175,3 +176,20 @@ def test_a_path_with_a_newline_gets_the_json_404(student, path):
     response = api_client_for(student).get(path)
     assert response.status_code == 404
     assert response.json() == {"error": {"code": "not_found", "message": "Not found."}}
+
+
+@pytest.mark.parametrize("shown_nothing", ["\u200b\u200b", " \ufeff\u2060 ", "\u3164", "\u200d\n"])
+def test_text_that_shows_nothing_is_blank(student, service, active_session, shown_nothing):
+    chat = post_json(student, session_url(active_session, "messages"), {"message": shown_nothing})
+    assert chat.status_code == 400
+    assert chat.json()["error"]["fields"] == {"message": ["message is empty."]}
+    notice = post_json(service, session_url(active_session, "notices"), {"text": shown_nothing})
+    assert notice.status_code == 400
+    assert list(notice.json()["error"]["fields"]) == ["text"]
+
+
+def test_the_schema_says_invisible_text_is_blank():
+    from coaching.api.fields import NONBLANK_SCHEMA_PATTERN
+
+    assert not re.search(NONBLANK_SCHEMA_PATTERN, "\u200b \u3164")
+    assert re.search(NONBLANK_SCHEMA_PATTERN, "a\u200d")

@@ -31,3 +31,20 @@ def test_recap_lists_every_annotation_in_order(service, coach, active_session):
 
 def test_recap_of_a_lesson_without_drawings_is_empty(active_session):
     assert annotations_for_recap(active_session) == []
+
+
+def test_a_note_that_shows_nothing_is_stored_blank(service, coach, active_session):
+    swing_attach(
+        session_id=active_session.session_id,
+        actor=service,
+        swing={"swing_id": "sw_1", "video_url": "/media/a.mp4"},
+    )
+    saved = annotation_save(
+        session_id=active_session.session_id,
+        coach=coach,
+        swing_id="sw_1",
+        time_ms=0,
+        shapes=[LINE],
+        note="\u200b \u3164",
+    )
+    assert saved["note"] == ""
