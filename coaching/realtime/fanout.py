@@ -20,6 +20,13 @@ from coaching.realtime.publish import confirm_layer, group_name, message_for
 
 logger = logging.getLogger(__name__)
 
+# Longest wait for the channel layer (Redis) when a socket opens or a topic is joined;
+# past it the client is refused with `unavailable` and retries, rather than wait. A
+# backstop for a hang: the Redis clients' own timeouts (redis_client.py) find a dead
+# Redis in seconds, while a process in a reconnect storm (5,000 sockets at once: 30-40 s
+# until the last join on this machine) must not refuse joins it would serve.
+LAYER_TIMEOUT = 60.0
+
 
 class Subscriber(Protocol):
     def deliver(self, message: dict[str, Any]) -> None:

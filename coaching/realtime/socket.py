@@ -1,15 +1,13 @@
 """One WebSocket connection speaking Phoenix Channels V2 or V1 (see docs/protocol.md).
 
-The consumer itself only parses frames, answers heartbeats and routes: each
-joined topic gets a `TopicProcess`, a task with its own queue, so one topic's
-slow handler never delays heartbeats or other topics, and each topic keeps its
-order (join reply, then replay, then pushes and broadcasts as they came).
+The consumer itself only connects and closes, parses frames, answers heartbeats and
+routes: each joined topic gets a `TopicProcess` (topic_process.py), a task with its
+own queue, so one topic's slow handler never delays heartbeats or other topics.
 """
 
 import asyncio
 import logging
 import time
-import weakref
 from collections.abc import Coroutine
 from typing import Any
 
@@ -20,38 +18,23 @@ from channels.utils import await_many_dispatch
 from django.conf import settings
 from redis.exceptions import RedisError
 
-from coaching.errors import ServiceError
-from coaching.outage import is_database_down, log_database_down, unavailable_error
-from coaching.realtime import frames, ratelimit
+from coaching.outage import is_database_down, log_database_down
+from coaching.realtime import frames, open_sockets, ratelimit
 from coaching.realtime.auth import Refused, authenticate
-from coaching.realtime.channel import Channel, RejoinNeeded
-from coaching.realtime.db import in_db_thread
-from coaching.realtime.delivery_watch import delivery_watch
-from coaching.realtime.fanout import fanout
-from coaching.realtime.lifecycle import SOCKETS, on_server_shutdown, stopping
+from coaching.realtime.fanout import LAYER_TIMEOUT, fanout
+from coaching.realtime.lifecycle import stopping
 from coaching.realtime.publish import outbox
 from coaching.realtime.router import channel_for
-from coaching.services.access import current_generations, user_topic
+from coaching.realtime.topic_process import TopicProcess
+from coaching.services.access import user_topic
 
 logger = logging.getLogger(__name__)
 
-# Broadcasts a topic may have waiting for a slow client before it is made to rejoin
-# (phx_error), which it does with its last_seq and so loses nothing.
-TOPIC_QUEUE_LIMIT = 1000
-_STOP = object()
-_CATCH_UP = object()  # queued by `PhoenixSocket.catch_up`
-# Longest wait for the channel layer (Redis) when a socket opens or a topic is joined;
-# past it the client is refused with `unavailable` and retries, rather than wait. A
-# backstop for a hang: the Redis clients' own timeouts (redis_client.py) find a dead
-# Redis in seconds, while a process in a reconnect storm (5,000 sockets at once: 30-40 s
-# until the last join on this machine) must not refuse joins it would serve.
-LAYER_TIMEOUT = 60.0
 # At shutdown, how long the pushes already read may take to finish and be answered.
 DRAIN_TIMEOUT = 4.0
 # Close code sent at shutdown: the client reconnects. 1012 ("service restart") would say
 # it best, but the WebSocket library under daphne only sends 1000 or 3000-4999.
 CLOSE_SERVICE_RESTART = 4012
-CLOSE_FLUSH_SECONDS = 0.5
 RESTARTING = {"reason": "unavailable", "message": "The server is restarting; reconnect."}
 
 # Close codes (the close frame carries no reason text: daphne drops it; a
@@ -59,240 +42,6 @@ RESTARTING = {"reason": "unavailable", "message": "The server is restarting; rec
 CLOSE_ACCESS_ENDED = 4001  # logout, deactivation, role or password change
 CLOSE_TOKEN_EXPIRED = 4002  # the token the socket connected with has expired
 CLOSE_RATE_LIMITED = 4029  # kept pushing far over the rate limit
-
-
-class TopicProcess:
-    """One join of one topic on one socket: runs its channel's callbacks in order."""
-
-    def __init__(
-        self,
-        socket: "PhoenixSocket",
-        topic: str,
-        join_ref: str | None,
-        channel_cls: type[Channel],
-        replaces: "TopicProcess | None" = None,
-    ) -> None:
-        self.socket = socket
-        # The earlier join of this topic on this socket, ended by this task before it
-        # joins (not by the socket's dispatch loop, which must keep routing meanwhile).
-        self.replaces = replaces
-        self.topic = topic
-        self.join_ref = join_ref
-        self.channel: Channel = channel_cls(
-            topic=topic, user=socket.user, push=self.push, push_untied=self.push_untied
-        )
-        self.queue: asyncio.Queue = asyncio.Queue(maxsize=TOPIC_QUEUE_LIMIT)
-        self.joined = False
-        self.subscribed = False
-        self.closing = False
-        self.overloaded = False
-        self.task: asyncio.Task | None = None
-        self._stopping: asyncio.Task | None = None
-
-    def start(self, join: frames.Message) -> None:
-        self.queue.put_nowait(join)
-        self.task = asyncio.get_running_loop().create_task(self._run())
-
-    def enqueue(self, item: Any) -> bool:
-        try:
-            self.queue.put_nowait(item)
-            return True
-        except asyncio.QueueFull:
-            return False
-
-    def deliver(self, item: Any) -> None:
-        """A broadcast on the topic (from fanout) or a catch-up, queued behind the join's
-        other work. A client that cannot keep up is made to rejoin, and recovers by seq."""
-        if not self.enqueue(item) and not self.overloaded:
-            self.overloaded = True
-            self.socket.rejoin_soon(self, "overloaded")
-
-    async def push(self, event: str, payload: dict[str, Any]) -> None:
-        await self.socket.send_text(
-            self.socket.serializer.encode(self.join_ref, None, self.topic, event, payload)
-        )
-
-    async def push_untied(self, event: str, payload: dict[str, Any]) -> None:
-        """Send like a broadcast. From an ended join, it goes through the topic's current
-        join when there is one, behind the broadcasts already queued there."""
-        current = self.socket.topics.get(self.topic)
-        if (
-            current is not None
-            and current is not self
-            and current.enqueue({"event": event, "payload": payload})
-        ):
-            return
-        await self.socket.send_text(
-            self.socket.serializer.encode(None, None, self.topic, event, payload)
-        )
-
-    async def _reply(self, ref: str | None, status: str, response: dict[str, Any]) -> None:
-        await self.socket.send_text(
-            self.socket.serializer.reply(self.join_ref, ref, self.topic, status, response)
-        )
-
-    async def _run(self) -> None:
-        if self.replaces is not None:
-            old = self.replaces
-            await old.stop()
-            self.replaces = None
-            await self.socket.send_text(
-                self.socket.serializer.encode(
-                    old.join_ref, old.join_ref, self.topic, "phx_close", {}
-                )
-            )
-        # `closing` as well as cancellation: asgiref's sync_to_async swallows a
-        # cancellation that arrives while its thread runs, and lets the call finish.
-        while not self.closing:
-            item = await self.queue.get()
-            if item is _STOP:
-                return
-            try:
-                if isinstance(item, frames.Message):
-                    if item.event == "phx_join":
-                        if not await self._join(item):
-                            return
-                    else:
-                        await self._handle_in(item)
-                elif item is _CATCH_UP:
-                    if self.joined:
-                        await self.channel.catch_up()
-                else:
-                    await self._deliver(item)
-            except asyncio.CancelledError:
-                raise
-            except RejoinNeeded as exc:
-                self.joined = False  # nothing more is sent on this join
-                self.socket.rejoin_soon(self, exc.reason)
-            except Exception as exc:
-                if is_database_down(exc):
-                    log_database_down("socket topic task", exc)
-                else:
-                    logger.exception("error on %s", self.topic)
-
-    async def _deliver(self, message: dict[str, Any]) -> None:
-        """A broadcast (or a presence leave queued by an ended join of this topic)."""
-        if not self.joined:
-            return
-        event, payload = message["event"], message["payload"]
-        out = await self.channel.handle_out(event, payload)
-        if out is None:
-            return
-        if out is not payload:
-            await self.push_untied(event, out)
-            return
-        # Every local subscriber gets the same message object from the layer: encode it
-        # once per wire version.
-        serializer = self.socket.serializer
-        encoded = message.setdefault("frames", {})
-        if serializer.vsn not in encoded:
-            encoded[serializer.vsn] = serializer.encode(None, None, self.topic, event, payload)
-        await self.socket.send_text(encoded[serializer.vsn])
-
-    async def _join(self, msg: frames.Message) -> bool:
-        # Subscribe before the channel reads its snapshot, so nothing committed
-        # after the read is missed; what arrives meanwhile waits in the queue.
-        self.subscribed = True
-        try:
-            async with asyncio.timeout(LAYER_TIMEOUT):
-                await fanout.subscribe(self.topic, self)
-        except (RedisError, OSError, TimeoutError) as exc:
-            logger.warning("join of %s refused: channel layer unavailable: %r", self.topic, exc)
-            await self._reply(msg.ref, "error", unavailable_error())
-            await self.socket.forget(self)
-            return False
-        try:
-            response = await self.channel.join(msg.payload)
-        except ServiceError as exc:
-            await self._reply(msg.ref, "error", exc.as_dict())
-            await self.socket.forget(self)
-            return False
-        except Exception as exc:
-            if is_database_down(exc):
-                log_database_down("socket join", exc)
-                await self._reply(msg.ref, "error", unavailable_error())
-            else:
-                logger.exception("join of %s crashed", self.topic)
-                await self._reply(msg.ref, "error", {"reason": "join_failed"})
-            await self.socket.forget(self)
-            return False
-        await self._reply(msg.ref, "ok", response)
-        self.joined = True
-        await self.channel.after_join()
-        return True
-
-    async def _handle_in(self, msg: frames.Message) -> None:
-        try:
-            response = await self.channel.handle_in(msg.event, msg.payload)
-        except ServiceError as exc:
-            await self._reply(msg.ref, "error", exc.as_dict())
-        except Exception as exc:
-            if is_database_down(exc):
-                log_database_down(f"socket {msg.event}", exc)
-                await self._reply(msg.ref, "error", unavailable_error())
-            else:
-                logger.exception("%s on %s crashed", msg.event, self.topic)
-                await self._reply(msg.ref, "error", {"reason": "internal_error"})
-        else:
-            await self._reply(msg.ref, "ok", response)
-
-    async def stop(self, *, drain: bool = False, reason: str = "not_joined") -> None:
-        """End this join. Broadcasts still queued are dropped (a rejoin recovers them
-        by seq). While the socket is open, every push already read gets its one reply:
-        `drain` lets queued pushes run first (a client's leave), else they are refused
-        with `reason` unread; the push being handled finishes and replies either way.
-        Once the socket is closed, the task is cancelled (nobody to reply to; a chat
-        line stored meanwhile is found again by its `client_msg_id` when resent).
-
-        Runs once, to the end, even if the caller is cancelled: a half-done stop
-        would leave the join in presence.
-        """
-        if self._stopping is None:
-            self._stopping = asyncio.get_running_loop().create_task(self._stop(drain, reason))
-        elif self.socket.closed:
-            self.abort()
-        await asyncio.shield(self._stopping)
-
-    def abort(self) -> None:
-        """Stop the join's task now; what is still queued is dropped."""
-        if self.task is not None and not self.task.done():
-            self.closing = True
-            self.task.cancel()
-
-    async def _refuse_queued(self, reason: str) -> None:
-        while not self.queue.empty():
-            item = self.queue.get_nowait()
-            if isinstance(item, frames.Message):
-                await self._reply(
-                    item.ref,
-                    "error",
-                    {"reason": reason, "message": "This join ended before the push was read."},
-                )
-
-    async def _stop(self, drain: bool, reason: str) -> None:
-        self.joined = False
-        # Decided now: a client gone before the shutdown reached its socket has left.
-        by_server_stop = self.socket.draining
-        if self.task is not None and not self.task.done():
-            if self.socket.closed:
-                self.abort()
-            else:
-                if not drain:
-                    await self._refuse_queued(reason)
-                # Behind the pushes left to run. A full queue (a leave) waits for room,
-                # unless the task ends first (cancelled: the socket closed meanwhile).
-                put = asyncio.ensure_future(self.queue.put(_STOP))
-                await asyncio.wait({put, self.task}, return_when=asyncio.FIRST_COMPLETED)
-                put.cancel()
-            await asyncio.wait({self.task})
-        if self.replaces is not None:  # stopped before it had ended the earlier join
-            await self.replaces.stop()
-        try:
-            await self.channel.terminate(by_server_stop=by_server_stop)
-        finally:
-            if self.subscribed:
-                self.subscribed = False
-                await fanout.unsubscribe(self.topic, self)
 
 
 class PhoenixSocket(AsyncConsumer):
@@ -333,8 +82,7 @@ class PhoenixSocket(AsyncConsumer):
             await self.send({"type": "websocket.close"})  # HTTP 403; phoenix.js backs off
             return
         self.user, self.serializer = connect.user, connect.serializer
-        _open_sockets.add(self)
-        on_server_shutdown(close_all_sockets, stage=SOCKETS)
+        open_sockets.register(self)
         await self.send({"type": "websocket.accept", "subprotocol": connect.subprotocol})
         self._expiry = asyncio.get_running_loop().call_later(
             max(0.0, connect.expires_at - time.time()), self._token_expired
@@ -497,21 +245,15 @@ class PhoenixSocket(AsyncConsumer):
         if self.leaving.get(msg.topic) is process:
             del self.leaving[msg.topic]
         await self._reply(msg, "ok", {})
-        await self.send_text(
-            self.serializer.encode(process.join_ref, process.join_ref, msg.topic, "phx_close", {})
-        )
+        await process.tell_ended("phx_close", {})
 
-    async def forget(self, process: TopicProcess) -> None:
+    def current_join(self, topic: str) -> TopicProcess | None:
+        return self.topics.get(topic)
+
+    def forget(self, process: TopicProcess) -> None:
         """A join that failed: drop it without a close (the client got the error)."""
         if self.topics.get(process.topic) is process:
             del self.topics[process.topic]
-        if process.subscribed:
-            process.subscribed = False
-            try:
-                async with asyncio.timeout(LAYER_TIMEOUT):
-                    await fanout.unsubscribe(process.topic, process)
-            except (RedisError, OSError, TimeoutError) as exc:
-                logger.warning("unsubscribe from %s failed: %r", process.topic, exc)
 
     async def force_rejoin(self, process: TopicProcess, reason: str) -> None:
         """End a join with `phx_error`: phoenix.js rejoins (with its last_seq) and gets
@@ -520,11 +262,7 @@ class PhoenixSocket(AsyncConsumer):
             return  # left or replaced meanwhile
         del self.topics[process.topic]
         await process.stop(reason=reason)
-        await self.send_text(
-            self.serializer.encode(
-                process.join_ref, process.join_ref, process.topic, "phx_error", {"reason": reason}
-            )
-        )
+        await process.tell_ended("phx_error", {"reason": reason})
 
     def rejoin_soon(self, process: TopicProcess, reason: str) -> None:
         """`force_rejoin`, from where it cannot be awaited (the join's own task, which
@@ -541,7 +279,7 @@ class PhoenixSocket(AsyncConsumer):
             await self.close_for(CLOSE_ACCESS_ENDED, "access_ended")
             return
         for process in list(self.topics.values()):
-            process.deliver(_CATCH_UP)
+            process.catch_up()
 
     async def websocket_disconnect(self, message: dict) -> None:
         self.closed = True
@@ -575,7 +313,7 @@ class PhoenixSocket(AsyncConsumer):
             await self.shut_down()
         finally:
             self.closed = True
-            _open_sockets.discard(self)
+            open_sockets.unregister(self)
             await self._stop_all()
 
     async def shut_down(self) -> None:
@@ -614,29 +352,3 @@ class PhoenixSocket(AsyncConsumer):
         if self._expiry is not None:
             self._expiry.cancel()
         await self._unwatch_access()
-
-
-_open_sockets: "weakref.WeakSet[PhoenixSocket]" = weakref.WeakSet()
-
-
-async def catch_up_all_sockets() -> None:
-    """The channel layer's subscriptions were restored after a break: every open socket
-    of this process catches up on what it may have missed."""
-    sockets = list(_open_sockets)
-    generations = await in_db_thread(current_generations)([s.user.pk for s in sockets])
-    logger.info("catching up %d sockets after a channel layer reconnect", len(sockets))
-    await asyncio.gather(*(s.catch_up(generations) for s in sockets), return_exceptions=True)
-
-
-delivery_watch.catch_up_with(catch_up_all_sockets)
-
-
-async def close_all_sockets() -> None:
-    """Server shutdown, first stage: every open socket finishes its pushes and closes."""
-    sockets = list(_open_sockets)
-    logger.info("shutdown: closing %d sockets", len(sockets))
-    await asyncio.gather(*(s.shut_down() for s in sockets), return_exceptions=True)
-    if sockets:
-        # Twisted drops its connections at once when the reactor stops: let the close
-        # frames reach the clients first, so they see the close code and not a lost connection.
-        await asyncio.sleep(CLOSE_FLUSH_SECONDS)

@@ -12,7 +12,7 @@ from django.conf import settings
 from websockets.exceptions import ConnectionClosed
 
 from coaching.models import ChatMessage
-from coaching.realtime import ratelimit, router, socket
+from coaching.realtime import ratelimit, router, socket, topic_process
 from coaching.realtime.channel import Channel
 from coaching.realtime.publish import broadcast
 from coaching.realtime.socket import PhoenixSocket
@@ -188,7 +188,7 @@ class GateChannel(Channel):
 @pytest.fixture
 def gated(monkeypatch):
     monkeypatch.setattr(router, "ROUTES", [("gate:", GateChannel), *router.ROUTES])
-    monkeypatch.setattr(socket, "TOPIC_QUEUE_LIMIT", 4)
+    monkeypatch.setattr(topic_process, "TOPIC_QUEUE_LIMIT", 4)
     monkeypatch.setattr(ratelimit, "user_limits", ratelimit.UserLimits())
     GateChannel.gate = asyncio.Event()
 

@@ -9,7 +9,8 @@ from channels.testing import WebsocketCommunicator
 
 from coaching.realtime import router
 from coaching.realtime.channel import Channel
-from coaching.realtime.socket import PhoenixSocket, close_all_sockets
+from coaching.realtime.open_sockets import close_all_sockets
+from coaching.realtime.socket import PhoenixSocket
 from tests.support.auth import token_for
 
 

@@ -1,0 +1,66 @@
+"""This process's open sockets, for the work that reaches all of them at once:
+catching up after the channel layer's subscriptions were restored (delivery_watch),
+and closing them when the server shuts down (lifecycle)."""
+
+import asyncio
+import logging
+import weakref
+from typing import Protocol
+
+from coaching.models import User
+from coaching.realtime.db import in_db_thread
+from coaching.realtime.delivery_watch import delivery_watch
+from coaching.realtime.lifecycle import SOCKETS, on_server_shutdown
+from coaching.services.access import current_generations
+
+logger = logging.getLogger(__name__)
+
+# Twisted drops its connections at once when the reactor stops: how long the close
+# frames get to reach the clients first.
+CLOSE_FLUSH_SECONDS = 0.5
+
+
+class OpenSocket(Protocol):
+    user: User
+
+    async def catch_up(self, generations: dict[int, int]) -> None:
+        """Broadcasts may have been lost (`generations`: current_generations)."""
+
+    async def shut_down(self) -> None:
+        """The server stops: finish the pushes already read, then close."""
+
+
+_open_sockets: "weakref.WeakSet[OpenSocket]" = weakref.WeakSet()
+
+
+def register(socket: OpenSocket) -> None:
+    """An accepted socket, listed until `unregister` (or until it is collected)."""
+    _open_sockets.add(socket)
+    on_server_shutdown(close_all_sockets, stage=SOCKETS)
+
+
+def unregister(socket: OpenSocket) -> None:
+    _open_sockets.discard(socket)
+
+
+async def catch_up_all_sockets() -> None:
+    """The channel layer's subscriptions were restored after a break: every open socket
+    of this process catches up on what it may have missed."""
+    sockets = list(_open_sockets)
+    generations = await in_db_thread(current_generations)([s.user.pk for s in sockets])
+    logger.info("catching up %d sockets after a channel layer reconnect", len(sockets))
+    await asyncio.gather(*(s.catch_up(generations) for s in sockets), return_exceptions=True)
+
+
+delivery_watch.catch_up_with(catch_up_all_sockets)
+
+
+async def close_all_sockets() -> None:
+    """Server shutdown, first stage: every open socket finishes its pushes and closes."""
+    sockets = list(_open_sockets)
+    logger.info("shutdown: closing %d sockets", len(sockets))
+    await asyncio.gather(*(s.shut_down() for s in sockets), return_exceptions=True)
+    if sockets:
+        # Let the close frames reach the clients first, so they see the close code and
+        # not a lost connection.
+        await asyncio.sleep(CLOSE_FLUSH_SECONDS)
