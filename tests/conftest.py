@@ -1,7 +1,7 @@
 import os
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -16,6 +16,7 @@ from coaching.realtime.db import _pool as db_pool
 from coaching.services.analysis import feedback_record
 from inswing_realtime import embedded_db
 from tests.support.servers import ServerProcess, free_port, server_env, wait_for_quiet_database
+from tests.support.sockets import Connect, ConnectInProcess
 
 
 def pytest_sessionstart(session) -> None:
@@ -212,3 +213,27 @@ def spawn_server(django_db_setup, django_db_blocker, server_log_dir, transaction
     for proc in started:
         proc.stop()
     wait_for_quiet_database()
+
+
+@pytest.fixture
+def connect(request, transactional_db) -> Iterator[Connect]:
+    """`connect(user)`: a Phoenix V2 client of `user`'s (tests.support.phoenix) on the
+    shared test server, or `on=` a process from `spawn_server`; see
+    tests.support.sockets.Connect. Whatever is still open is closed when the test ends,
+    before the servers are stopped or the database flushed."""
+    if "spawn_server" in request.fixturenames:
+        request.getfixturevalue("spawn_server")  # set up first, torn down after
+        opener = Connect(None)
+    else:
+        opener = Connect(request.getfixturevalue("server"))
+    yield opener
+    opener.close_all()
+
+
+@pytest.fixture
+async def connect_in_process() -> AsyncIterator[ConnectInProcess]:
+    """`await connect_in_process(user)`: a socket served by the app in this process, for
+    tests that hold its code at a gate; disconnected when the test ends."""
+    opener = ConnectInProcess()
+    yield opener
+    await opener.close_all()

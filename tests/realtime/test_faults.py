@@ -9,7 +9,7 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
 from django.db import connection
@@ -17,10 +17,12 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from coaching.models import ChatMessage, CoachingSession
 from tests.support import servers
-from tests.support.auth import token_for
 from tests.support.faults import RedisServer
 from tests.support.phoenix import PhoenixClient
 from tests.support.proxy import TcpProxy
+from tests.support.servers import ServerProcess
+from tests.support.sockets import Connect
+from tests.support.waiting import wait_until
 
 # Short liveness settings so that the bounds are seconds; defaults are 5 s / 20 s.
 HEARTBEAT, NODE_TTL = 0.5, 2.0
@@ -36,10 +38,10 @@ def private_redis() -> Iterator[RedisServer]:
     server.close()
 
 
-def present(url: str, user, topic: str) -> dict[str, int]:
+def present(connect: Connect, on: ServerProcess, user, topic: str) -> dict[str, int]:
     """Who a fresh join of `topic` on this process is shown (user id → connections),
     not counting the looking connection itself."""
-    with PhoenixClient(url, token_for(user)) as probe:
+    with connect(user, on=on) as probe:
         probe.join_ok(topic)
         state = probe.event(topic, "presence:state")
     seen = {key: len(value["metas"]) for key, value in state.items()}
@@ -47,16 +49,19 @@ def present(url: str, user, topic: str) -> dict[str, int]:
     return {key: n for key, n in seen.items() if n}
 
 
-def converge(url: str, user, topic: str, expected: dict[str, int], bound: float) -> float:
+def converge(
+    connect: Connect, on: ServerProcess, user, topic: str, expected: dict[str, int], bound: float
+) -> float:
     """Poll fresh joins until presence is `expected`; returns when, within `bound` seconds."""
     started = time.monotonic()
-    while True:
-        seen = present(url, user, topic)
-        if seen == expected:
-            return time.monotonic() - started
-        if time.monotonic() - started > bound:
-            raise AssertionError(f"presence is {seen}, expected {expected}")
-        time.sleep(0.1)
+    wait_until(
+        f"presence to be {expected}",
+        lambda: present(connect, on, user, topic),
+        until=lambda seen: seen == expected,
+        wait=bound,
+        every=0.1,
+    )
+    return time.monotonic() - started
 
 
 # These tests push chat faster than a person: the per-user chat limit is not under test.
@@ -158,16 +163,16 @@ def received_until(client: PhoenixClient, topic: str, last: str, timeout: float)
 
 class TestProcessCrash:
     def test_kill_9_mid_chat_loses_no_acknowledged_line_and_presence_follows(
-        self, spawn_server, private_redis, make_user, student, coach, active_session
+        self, spawn_server, connect, private_redis, make_user, student, coach, active_session
     ):
         topic = active_session.topic
         env = {**FAST_PRESENCE, **NO_CHAT_LIMIT, "REDIS_URL": private_redis.url}
         doomed, survivor = spawn_server(**env), spawn_server(**env)
         watcher = make_user("student", staff=True, name="Watcher")
 
-        w = PhoenixClient(doomed.socket_url, token_for(watcher))
-        d = PhoenixClient(doomed.socket_url, token_for(student))
-        c = PhoenixClient(survivor.socket_url, token_for(coach))
+        w = connect(watcher, on=doomed)
+        d = connect(student, on=doomed)
+        c = connect(coach, on=survivor)
         w.join_ok(topic)
         d_ref, _ = d.join_ok(topic)
         c_ref, _ = c.join_ok(topic)
@@ -182,7 +187,7 @@ class TestProcessCrash:
 
         seen = drain_until_closed(w, topic)
         last_seq = max((m["seq"] for m in seen), default=0)
-        w = PhoenixClient(survivor.socket_url, token_for(watcher))  # phoenix.js would rejoin
+        w = connect(watcher, on=survivor)  # phoenix.js would rejoin
         w.join_ok(topic, {"last_seq": last_seq})
         for i in range(10, 15):
             on_survivor.say(f"c{i}")
@@ -196,20 +201,26 @@ class TestProcessCrash:
         assert set(on_doomed.acked + on_survivor.acked) <= set(texts)
 
         expected = {str(coach.pk): 1, str(watcher.pk): 1}
-        took = converge(survivor.socket_url, watcher, topic, expected, CONVERGENCE_BOUND + SLACK)
+        took = converge(connect, survivor, watcher, topic, expected, CONVERGENCE_BOUND + SLACK)
         print(
             f"after kill -9: {len(on_doomed.acked) + len(on_survivor.acked)} acked lines "
             f"delivered once in order; presence right {time.monotonic() - killed_at:.2f}s "
             f"after the kill (probe {took:.2f}s)"
         )
-        for client in (w, c):
-            client.close()
 
 
 class TestRedisRestart:
     @pytest.mark.parametrize("keeps_data", [False, True], ids=["data_lost", "data_reloaded"])
     def test_presence_converges_and_acknowledged_chat_is_delivered_once_in_order(
-        self, spawn_server, private_redis, make_user, student, coach, active_session, keeps_data
+        self,
+        spawn_server,
+        connect,
+        private_redis,
+        make_user,
+        student,
+        coach,
+        active_session,
+        keeps_data,
     ):
         topic = active_session.topic
         env = {**FAST_PRESENCE, **NO_CHAT_LIMIT, "REDIS_URL": private_redis.url}
@@ -218,11 +229,11 @@ class TestRedisRestart:
         early = make_user("student", staff=True, name="Early")
         late = make_user("student", staff=True, name="Late")
 
-        s = PhoenixClient(one.socket_url, token_for(student))
-        c = PhoenixClient(two.socket_url, token_for(coach))
-        w = PhoenixClient(two.socket_url, token_for(watcher))
-        leaves_early = PhoenixClient(one.socket_url, token_for(early))
-        leaves_late = PhoenixClient(two.socket_url, token_for(late))
+        s = connect(student, on=one)
+        c = connect(coach, on=two)
+        w = connect(watcher, on=two)
+        leaves_early = connect(early, on=one)
+        leaves_late = connect(late, on=two)
         s_ref, _ = s.join_ok(topic)
         for client in (c, w, leaves_early, leaves_late):
             client.join_ok(topic)
@@ -238,7 +249,8 @@ class TestRedisRestart:
         leaves_early.close()  # leaves while Redis is down
         for i in range(3):
             chat.say(f"during {i}")
-        # Longer than the clients' own retries, so that their failures surface.
+        # The outage lasts 6 s (the scenario, not an ordering): longer than the clients'
+        # own retries, so that their failures surface.
         time.sleep(max(0.0, 6 - (time.monotonic() - killed_at)))
         private_redis.start()
         restarted_at = time.monotonic()
@@ -248,9 +260,9 @@ class TestRedisRestart:
         chat.say("last")
 
         expected = {str(student.pk): 1, str(coach.pk): 1, str(watcher.pk): 1}
-        converge(one.socket_url, watcher, topic, expected, CONVERGENCE_BOUND + SLACK)
+        converge(connect, one, watcher, topic, expected, CONVERGENCE_BOUND + SLACK)
         converged = time.monotonic() - restarted_at
-        converge(two.socket_url, watcher, topic, expected, SLACK)
+        converge(connect, two, watcher, topic, expected, SLACK)
 
         lines = received_until(w, topic, "last", timeout=SLACK)
         texts = [m["message"] for m in lines]
@@ -267,8 +279,6 @@ class TestRedisRestart:
             f"{client_converged:.2f}s); "
             f"{len(chat.acked)} acked lines delivered once in order, {chat.refused} refused"
         )
-        for client in (s, c, w):
-            client.close()
 
 
 class TestBroadcastsLostToARedisRestart:
@@ -276,14 +286,14 @@ class TestBroadcastsLostToARedisRestart:
     even when nothing is broadcast afterwards to reveal the gap."""
 
     def test_a_missed_access_end_closes_the_socket_and_a_missed_lobby_change_is_refetched(
-        self, spawn_server, private_redis, make_user, student, coach
+        self, spawn_server, connect, private_redis, make_user, student, coach
     ):
         server = spawn_server(**FAST_PRESENCE, REDIS_URL=private_redis.url)
         leaving = make_user("student", name="Leaving")
-        lobby = PhoenixClient(server.socket_url, token_for(coach))
+        lobby = connect(coach, on=server)
         _, joined = lobby.join_ok("lobby:coaches")
         assert joined["sessions"] == []
-        doomed = PhoenixClient(server.socket_url, token_for(leaving))
+        doomed = connect(leaving, on=server)
         doomed.heartbeat()
 
         # Made in this process, whose broadcasts never reach the server's Redis: lost.
@@ -303,16 +313,15 @@ class TestBroadcastsLostToARedisRestart:
             f"after a Redis restart: the deactivated user's socket closed {closed:.2f}s later; "
             "the lobby was told to rejoin and got the new waiting session"
         )
-        lobby.close()
 
 
 class TestRedisDown:
     def test_a_join_is_refused_at_once_and_new_sockets_are_refused_cleanly(
-        self, spawn_server, private_redis, student, active_session
+        self, spawn_server, connect, private_redis, student, active_session
     ):
         topic = active_session.topic
         server = spawn_server(**FAST_PRESENCE, REDIS_URL=private_redis.url)
-        with PhoenixClient(server.socket_url, token_for(student)) as s:
+        with connect(student, on=server) as s:
             s.heartbeat()
             private_redis.kill()
             asked_at = time.monotonic()
@@ -326,27 +335,24 @@ class TestRedisDown:
             assert s.reply(ref)["response"]["reason"] == "not_joined"
 
             with pytest.raises(InvalidStatus) as refused:
-                PhoenixClient(server.socket_url, token_for(student))
+                connect(student, on=server)
             assert refused.value.response.status_code == 403
 
             private_redis.start()
-            retry_join = retry_until_ok(lambda: s.join(topic)[1], timeout=SLACK)
+            retry_join = wait_until(
+                "a join to be accepted once Redis is back",
+                lambda: s.join(topic)[1],
+                until=lambda reply: reply["status"] == "ok",
+                wait=SLACK,
+                every=0.3,
+            )
         assert retry_join["status"] == "ok"
         print(f"join answered `unavailable` {answered:.2f}s after it was sent, Redis down")
 
 
-def retry_until_ok(join: Callable[[], dict], timeout: float) -> dict:
-    deadline = time.monotonic() + timeout
-    while True:
-        reply = join()
-        if reply["status"] == "ok" or time.monotonic() > deadline:
-            return reply
-        time.sleep(0.3)
-
-
 class TestPostgresOutage:
     def test_pushes_fail_during_it_and_service_resumes_without_losing_acknowledged_lines(
-        self, spawn_server, student, coach, active_session
+        self, spawn_server, connect, student, coach, active_session
     ):
         db = connection.settings_dict
         proxy = TcpProxy(int(db.get("PORT") or 5432), db.get("HOST") or "127.0.0.1")
@@ -356,8 +362,8 @@ class TestPostgresOutage:
             )
             server = spawn_server(DATABASE_URL=url, **NO_CHAT_LIMIT)
             topic = active_session.topic
-            s = PhoenixClient(server.socket_url, token_for(student))
-            w = PhoenixClient(server.socket_url, token_for(coach))
+            s = connect(student, on=server)
+            w = connect(coach, on=server)
             s_ref, _ = s.join_ok(topic)
             w.join_ok(topic)
             chat = ChatLog(s, topic, s_ref)
@@ -369,7 +375,7 @@ class TestPostgresOutage:
             while time.monotonic() - down_at < 4:
                 chat.say(f"during {during}")
                 during += 1
-                time.sleep(0.1)
+                time.sleep(0.1)  # a push every tenth of a second: the load, not an ordering
             failed_during = chat.refused
             proxy.restore()
             resumed = retry_until_ok_push(chat, "after 0", timeout=SLACK)
@@ -387,7 +393,7 @@ class TestPostgresOutage:
                 f"service resumed {resumed:.2f}s after the outage; {len(chat.acked)} acked, "
                 "all stored and delivered once in order"
             )
-            s.close()
+            s.close()  # before the proxy goes: the server's leaves reach the database
             w.close()
         finally:
             proxy.close()
@@ -396,19 +402,19 @@ class TestPostgresOutage:
 def retry_until_ok_push(chat: ChatLog, text: str, timeout: float) -> float:
     """Push `text` until acknowledged; returns the seconds it took."""
     started = time.monotonic()
-    while True:
+
+    def acknowledged() -> bool:
         acked = len(chat.acked)
         chat.say(text)
-        if len(chat.acked) > acked:
-            return time.monotonic() - started
-        if time.monotonic() - started > timeout:
-            raise AssertionError(f"service did not resume within {timeout}s")
-        time.sleep(0.2)
+        return len(chat.acked) > acked
+
+    wait_until("the service to resume (a push acknowledged)", acknowledged, wait=timeout, every=0.2)
+    return time.monotonic() - started
 
 
 class TestShutdown:
     def test_sigterm_under_chat_load_exits_promptly_and_keeps_every_acknowledged_line(
-        self, spawn_server, student, coach, active_session
+        self, spawn_server, connect, student, coach, active_session
     ):
         server = spawn_server(
             CHAT_RATE_PER_SECOND="1000", CHAT_RATE_BURST="1000"
@@ -419,7 +425,7 @@ class TestShutdown:
         stop = threading.Event()
 
         def chatter(user, name: str) -> None:
-            client = PhoenixClient(server.socket_url, token_for(user))
+            client = connect(user, on=server)
             join_ref, _ = client.join_ok(topic)
             n = 0
             try:
@@ -446,9 +452,7 @@ class TestShutdown:
         ]
         for thread in threads:
             thread.start()
-        deadline = time.monotonic() + 10
-        while len(acked) < 200 and time.monotonic() < deadline:
-            time.sleep(0.05)
+        wait_until("200 acknowledged lines: the chat load is on", lambda: len(acked) >= 200)
         server.proc.send_signal(signal.SIGTERM)
         signalled_at = time.monotonic()
         try:

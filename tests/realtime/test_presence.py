@@ -10,6 +10,7 @@ from redis.exceptions import RedisError
 from coaching.realtime import presence as presence_module
 from coaching.realtime.presence import MemoryPresence, RedisPresence, Tracked, new_ref
 from tests.support.faults import RedisServer
+from tests.support.waiting import wait_for_event
 
 TOPIC = "session:sess_presence_test"
 
@@ -98,16 +99,17 @@ async def test_a_heartbeat_during_a_leave_neither_fails_nor_announces_it_twice(
     await presence.track(TOPIC, "1", gone)
     await presence.track(TOPIC, "2", later)
     announced: list[dict] = []
-    unblock = asyncio.Event()
+    publishing, unblock = asyncio.Event(), asyncio.Event()
 
     async def slow_broadcast(topic: str, event: str, payload: dict) -> None:
         announced.append(payload)
         if len(announced) == 1:
+            publishing.set()
             await unblock.wait()  # the first leave's publish is in flight
 
     monkeypatch.setattr(presence_module, "broadcast", slow_broadcast)
     leaving = asyncio.ensure_future(presence.untrack(TOPIC, gone["phx_ref"]))
-    await asyncio.sleep(0.05)
+    await wait_for_event("the leave's broadcast to be under way", publishing)
     presence._leaving[later["phx_ref"]] = presence._local.pop(later["phx_ref"])  # a failed leave
     await presence._remove_leaving()  # the beat: no KeyError, and "Gone" left alone
     unblock.set()

@@ -1,26 +1,20 @@
 """Topic `session:{id}`: who may join, chat, control, notices, presence and recovery."""
 
 import asyncio
-import json
-import time
 import urllib.request
 
 import pytest
-from channels.testing import WebsocketCommunicator
 from django.conf import settings
 
 from coaching.models import ChatMessage, CoachingSession, Role, SessionEvent
 from coaching.realtime import presence
 from coaching.realtime.db import in_db_thread
-from coaching.realtime.socket import PhoenixSocket
+from coaching.realtime.session_channel import SessionChannel
 from coaching.selectors import MAX_REPLAY
 from tests.support.auth import token_for
 from tests.support.broadcasts import captured_broadcasts
 from tests.support.phoenix import PhoenixClient
-
-
-def client(server, user) -> PhoenixClient:
-    return PhoenixClient(server.socket_url, token_for(user))
+from tests.support.waiting import eventually, wait_until
 
 
 def store_unbroadcast_notices(session: CoachingSession, count: int) -> int:
@@ -41,8 +35,8 @@ def store_unbroadcast_notices(session: CoachingSession, count: int) -> int:
 
 
 class TestJoin:
-    def test_student_joins_own_session_with_a_snapshot(self, server, student, active_session):
-        with client(server, student) as c:
+    def test_student_joins_own_session_with_a_snapshot(self, connect, student, active_session):
+        with connect(student) as c:
             _, reply = c.join_ok(active_session.topic)
         assert reply["session"]["session_id"] == active_session.session_id
         assert reply["session"]["status"] == "active"
@@ -53,21 +47,21 @@ class TestJoin:
         assert reply["last_seq"] == 0
         assert reply["you"]["session_role"] == "student"
 
-    def test_snapshot_has_recent_chat_and_last_seq(self, server, student, coach, active_session):
-        with client(server, student) as c:
+    def test_snapshot_has_recent_chat_and_last_seq(self, connect, student, coach, active_session):
+        with connect(student) as c:
             ref, _ = c.join_ok(active_session.topic)
             for text in ["one", "two"]:
                 assert (
                     c.call(active_session.topic, ref, "chat:new", {"message": text})["status"]
                     == "ok"
                 )
-        with client(server, coach) as c:
+        with connect(coach) as c:
             _, reply = c.join_ok(active_session.topic)
         assert [m["message"] for m in reply["messages"]] == ["one", "two"]
         assert reply["last_seq"] >= reply["messages"][-1]["seq"]
 
     def test_snapshot_has_feedback_cards_and_their_checkpoints(
-        self, server, student, coach, active_session, feedback_card
+        self, connect, student, coach, active_session, feedback_card
     ):
         from coaching.services.checkpoints import checkpoint_save
 
@@ -78,25 +72,25 @@ class TestJoin:
             feedback_id=int(card["id"]),
             note="Work on this",
         )
-        with client(server, student) as c:
+        with connect(student) as c:
             _, reply = c.join_ok(active_session.topic)
         assert reply["feedback"] == [card]
         assert reply["checkpoints"] == [mark]
         assert reply["last_seq"] == mark["seq"]
 
-    def test_coach_of_the_session_joins(self, server, coach, active_session):
-        with client(server, coach) as c:
+    def test_coach_of_the_session_joins(self, connect, coach, active_session):
+        with connect(coach) as c:
             _, reply = c.join_ok(active_session.topic)
         assert reply["you"]["session_role"] == "coach"
 
-    def test_admin_joins_any_session_as_observer(self, server, admin_user, active_session):
-        with client(server, admin_user) as c:
+    def test_admin_joins_any_session_as_observer(self, connect, admin_user, active_session):
+        with connect(admin_user) as c:
             _, reply = c.join_ok(active_session.topic)
         assert reply["you"]["session_role"] == "observer"
 
     @pytest.mark.parametrize("role", [Role.STUDENT, Role.COACH, Role.SERVICE])
-    def test_outsiders_are_forbidden(self, server, make_user, active_session, role):
-        with client(server, make_user(role)) as c:
+    def test_outsiders_are_forbidden(self, connect, make_user, active_session, role):
+        with connect(make_user(role)) as c:
             _, reply = c.join(active_session.topic)
         assert reply == {
             "status": "error",
@@ -107,13 +101,13 @@ class TestJoin:
         }
 
     def test_snapshot_has_the_timeline_recap_and_server_time(
-        self, server, student, coach, active_session
+        self, connect, student, coach, active_session
     ):
-        with client(server, coach) as c:
+        with connect(coach) as c:
             ref, _ = c.join_ok(active_session.topic)
             c.event(active_session.topic, "system:notice")  # the coach's own entry
             c.call(active_session.topic, ref, "chat:new", {"message": "hello"})
-        with client(server, student) as s:
+        with connect(student) as s:
             _, reply = s.join_ok(active_session.topic)
         assert [e["event"] for e in reply["events"]] == ["system:notice", "chat:added"]
         assert reply["events"][1]["payload"] == reply["messages"][0]
@@ -128,27 +122,27 @@ class TestJoin:
         )
         assert isinstance(state["created_at"], int)
 
-    def test_snapshot_timeline_is_the_latest_100_events(self, server, student, active_session):
+    def test_snapshot_timeline_is_the_latest_100_events(self, connect, student, active_session):
         assert store_unbroadcast_notices(active_session, 130) == 1
-        with client(server, student) as s:
+        with connect(student) as s:
             _, reply = s.join_ok(active_session.topic)
         assert [e["payload"]["seq"] for e in reply["events"]] == list(range(31, 131))
         assert reply["has_more_before"] is True
 
     def test_snapshot_of_an_ended_session_has_its_recap(
-        self, server, student, coach, active_session
+        self, connect, student, coach, active_session
     ):
         from coaching.services.sessions import session_end
 
         session_end(session_id=active_session.session_id, actor=coach)
-        with client(server, student) as s:
+        with connect(student) as s:
             _, reply = s.join_ok(active_session.topic)
         recap = reply["recap"]
         assert recap["ended_at"] == reply["session"]["ended_at"]
         assert (recap["feedback"], recap["practice"], recap["annotations"]) == ([], [], [])
 
-    def test_coach_previews_an_unclaimed_session_read_only(self, server, coach, waiting_session):
-        with client(server, coach) as c:
+    def test_coach_previews_an_unclaimed_session_read_only(self, connect, coach, waiting_session):
+        with connect(coach) as c:
             ref, reply = c.join_ok(waiting_session.topic)
             chat = c.call(waiting_session.topic, ref, "chat:new", {"message": "hi"})
             control = c.call(waiting_session.topic, ref, "session:control", {"status": "ended"})
@@ -160,13 +154,13 @@ class TestJoin:
         assert not SessionEvent.objects.exists()
 
     def test_a_previewing_coach_sees_who_is_there_without_being_listed(
-        self, server, student, coach, waiting_session
+        self, connect, student, coach, waiting_session
     ):
         topic = waiting_session.topic
-        with client(server, student) as s:
+        with connect(student) as s:
             s.join_ok(topic)
             s.event(topic, "presence:state")
-            with client(server, coach) as c:
+            with connect(coach) as c:
                 c.join_ok(topic)
                 state = c.event(topic, "presence:state")
                 s.no_event(
@@ -175,11 +169,11 @@ class TestJoin:
         assert list(state) == [str(student.pk)]
 
     def test_a_preview_ends_when_another_coach_claims(
-        self, server, make_user, student, coach, waiting_session
+        self, server, connect, make_user, student, coach, waiting_session
     ):
         topic = waiting_session.topic
         other = make_user(Role.COACH, name="Other Pro")
-        with client(server, coach) as c, client(server, other) as o, client(server, student) as s:
+        with connect(coach) as c, connect(other) as o, connect(student) as s:
             c.join_ok(topic)
             o.join_ok(topic)  # previews too, then claims through the server
             s_ref, _ = s.join_ok(topic)
@@ -196,19 +190,19 @@ class TestJoin:
         assert state["coach"]["name"] == "Other Pro"
 
     def test_another_coachs_session_is_not_previewed(
-        self, server, make_user, coach, active_session
+        self, connect, make_user, coach, active_session
     ):
-        with client(server, make_user(Role.COACH)) as c:
+        with connect(make_user(Role.COACH)) as c:
             _, reply = c.join(active_session.topic)
         assert reply["response"]["reason"] == "forbidden"
 
-    def test_unknown_session_is_not_found(self, server, student):
-        with client(server, student) as c:
+    def test_unknown_session_is_not_found(self, connect, student):
+        with connect(student) as c:
             _, reply = c.join("session:sess_doesnotexist")
         assert reply["response"]["reason"] == "not_found"
 
-    def test_bad_last_seq_is_refused(self, server, student, active_session):
-        with client(server, student) as c:
+    def test_bad_last_seq_is_refused(self, connect, student, active_session):
+        with connect(student) as c:
             _, reply = c.join(active_session.topic, {"last_seq": "soon"})
         assert reply["response"]["reason"] == "invalid_input"
         assert reply["response"]["field"] == "last_seq"
@@ -216,9 +210,9 @@ class TestJoin:
 
 class TestChat:
     def test_chat_reaches_everyone_with_sender_from_the_token(
-        self, server, student, coach, active_session
+        self, connect, student, coach, active_session
     ):
-        with client(server, student) as s, client(server, coach) as c:
+        with connect(student) as s, connect(coach) as c:
             s_ref, _ = s.join_ok(active_session.topic)
             c.join_ok(active_session.topic)
             forged = {"message": " Head opens at impact ", "sender": {"id": "999", "role": "coach"}}
@@ -234,9 +228,9 @@ class TestChat:
         assert isinstance(sent["seq"], int) and isinstance(sent["meta"]["ts"], int)
 
     def test_resent_client_msg_id_is_stored_and_broadcast_once(
-        self, server, student, active_session
+        self, connect, student, active_session
     ):
-        with client(server, student) as s:
+        with connect(student) as s:
             ref, _ = s.join_ok(active_session.topic)
             payload = {"message": "hello", "client_msg_id": "m-1"}
             first = s.call(active_session.topic, ref, "chat:new", payload)
@@ -247,9 +241,9 @@ class TestChat:
         assert ChatMessage.objects.count() == 1
 
     def test_a_line_with_a_lone_surrogate_is_answered_invalid_input(
-        self, server, student, active_session
+        self, connect, student, active_session
     ):
-        with client(server, student) as s:
+        with connect(student) as s:
             ref, _ = s.join_ok(active_session.topic)
             reply = s.call(active_session.topic, ref, "chat:new", {"message": "lone \ud800"})
         assert (reply["response"]["reason"], reply["response"]["field"]) == (
@@ -258,8 +252,8 @@ class TestChat:
         )
         assert not ChatMessage.objects.exists()
 
-    def test_observer_cannot_chat(self, server, admin_user, active_session):
-        with client(server, admin_user) as a:
+    def test_observer_cannot_chat(self, connect, admin_user, active_session):
+        with connect(admin_user) as a:
             ref, _ = a.join_ok(active_session.topic)
             reply = a.call(active_session.topic, ref, "chat:new", {"message": "hi"})
         assert reply["response"]["reason"] == "forbidden"
@@ -267,8 +261,10 @@ class TestChat:
 
 
 class TestControl:
-    def test_coach_pauses_and_everyone_sees_the_state(self, server, student, coach, active_session):
-        with client(server, student) as s, client(server, coach) as c:
+    def test_coach_pauses_and_everyone_sees_the_state(
+        self, connect, student, coach, active_session
+    ):
+        with connect(student) as s, connect(coach) as c:
             s.join_ok(active_session.topic)
             c_ref, _ = c.join_ok(active_session.topic)
             reply = c.call(
@@ -284,8 +280,8 @@ class TestControl:
         assert state["coach"] == {"id": str(coach.pk), "name": "IanPro"}
         assert isinstance(state["seq"], int)
 
-    def test_student_cannot_control(self, server, student, active_session):
-        with client(server, student) as s:
+    def test_student_cannot_control(self, connect, student, active_session):
+        with connect(student) as s:
             ref, _ = s.join_ok(active_session.topic)
             reply = s.call(active_session.topic, ref, "session:control", {"status": "ended"})
         assert reply["response"]["reason"] == "forbidden"
@@ -293,23 +289,23 @@ class TestControl:
         assert active_session.status == "active"
         assert not SessionEvent.objects.filter(event="session:state").exists()
 
-    def test_admin_may_end_but_not_pause(self, server, admin_user, active_session):
-        with client(server, admin_user) as a:
+    def test_admin_may_end_but_not_pause(self, connect, admin_user, active_session):
+        with connect(admin_user) as a:
             ref, _ = a.join_ok(active_session.topic)
             paused = a.call(active_session.topic, ref, "session:control", {"status": "paused"})
             ended = a.call(active_session.topic, ref, "session:control", {"status": "ended"})
         assert paused["response"]["reason"] == "forbidden"
         assert ended["response"]["status"] == "ended"
 
-    def test_invalid_transition_is_refused_with_reason(self, server, coach, active_session):
-        with client(server, coach) as c:
+    def test_invalid_transition_is_refused_with_reason(self, connect, coach, active_session):
+        with connect(coach) as c:
             ref, _ = c.join_ok(active_session.topic)
             reply = c.call(active_session.topic, ref, "session:control", {"status": "waiting"})
         assert reply["response"]["reason"] == "invalid_transition"
         assert "active to waiting" in reply["response"]["message"]
 
-    def test_ended_is_final_for_chat_and_control(self, server, student, coach, active_session):
-        with client(server, student) as s, client(server, coach) as c:
+    def test_ended_is_final_for_chat_and_control(self, connect, student, coach, active_session):
+        with connect(student) as s, connect(coach) as c:
             s_ref, _ = s.join_ok(active_session.topic)
             c_ref, _ = c.join_ok(active_session.topic)
             assert (
@@ -331,12 +327,12 @@ class TestControl:
 
 class TestNotices:
     def test_coach_entering_is_announced_to_the_student(
-        self, server, student, coach, active_session
+        self, connect, student, coach, active_session
     ):
-        with client(server, student) as s:
+        with connect(student) as s:
             s.join_ok(active_session.topic)
             s.event(active_session.topic, "system:notice")  # the student's own entry
-            with client(server, coach) as c:
+            with connect(coach) as c:
                 c.join_ok(active_session.topic)
                 notice = s.event(active_session.topic, "system:notice")
         assert notice["type"] == "system"
@@ -347,13 +343,13 @@ class TestNotices:
         assert isinstance(notice["seq"], int)
 
     def test_reconnecting_soon_after_is_not_announced_again(
-        self, server, student, coach, active_session
+        self, connect, student, coach, active_session
     ):
-        with client(server, coach) as c:
+        with connect(coach) as c:
             c.join_ok(active_session.topic)
-        with client(server, student) as s:
+        with connect(student) as s:
             s.join_ok(active_session.topic)
-            with client(server, coach) as c:
+            with connect(coach) as c:
                 c.join_ok(active_session.topic)
             s.event(active_session.topic, "presence:diff", where=lambda d: d["leaves"])
         texts = [e.payload["text"] for e in SessionEvent.objects.filter(event="system:notice")]
@@ -361,33 +357,35 @@ class TestNotices:
 
     @pytest.mark.django_db(transaction=True)
     async def test_a_socket_closed_while_its_join_enters_is_announced_in_then_out(
-        self, monkeypatch, settings, coach, active_session
+        self, monkeypatch, settings, connect_in_process, coach, active_session
     ):
-        class SlowToTrack(presence.MemoryPresence):
+        ending = asyncio.Event()
+        end_join = SessionChannel.terminate
+
+        async def terminate(channel, **kwargs):
+            ending.set()
+            await end_join(channel, **kwargs)
+
+        class ListedOnlyOnceTheJoinEnds(presence.MemoryPresence):
             async def track(self, *args):
-                await asyncio.sleep(0.3)  # the client is gone before the join is listed
+                await ending.wait()  # the client is gone before the join is listed
                 return await super().track(*args)
 
-        monkeypatch.setattr(presence, "_presence", SlowToTrack())
+        monkeypatch.setattr(SessionChannel, "terminate", terminate)
+        monkeypatch.setattr(presence, "_presence", ListedOnlyOnceTheJoinEnds())
         settings.LEAVE_NOTICE_GRACE = 0
-        comm = WebsocketCommunicator(
-            PhoenixSocket.as_asgi(), f"/socket/websocket?vsn=2.0.0&token={token_for(coach)}"
-        )
-        assert (await comm.connect())[0]
-        join = ["1", "1", active_session.topic, "phx_join", {}]
-        await comm.send_to(text_data=json.dumps(join))
-        assert json.loads(await comm.receive_from(timeout=5))[4]["status"] == "ok"
+        comm = await connect_in_process(coach)
+        await comm.join_ok("1", active_session.topic)
         await comm.send_input({"type": "websocket.disconnect", "code": 1001})
         await comm.wait(timeout=5)
-        for _ in range(50):
-            if await in_db_thread(notices)("participant_left"):
-                break
-            await asyncio.sleep(0.1)
+        left = await eventually(
+            "the leave to be announced", lambda: in_db_thread(notices)("participant_left")
+        )
         assert len(await in_db_thread(notices)("participant_joined")) == 1
-        assert len(await in_db_thread(notices)("participant_left")) == 1
+        assert len(left) == 1
 
-    def test_observer_enters_silently(self, server, admin_user, active_session):
-        with client(server, admin_user) as a:
+    def test_observer_enters_silently(self, connect, admin_user, active_session):
+        with connect(admin_user) as a:
             a.join_ok(active_session.topic)
             a.expect(lambda f: f[3] == "presence:state")
         assert not SessionEvent.objects.filter(event="system:notice").exists()
@@ -398,27 +396,18 @@ def notices(code: str) -> list[dict]:
     return [e.payload for e in rows if e.payload.get("code") == code]
 
 
-def wait_for(condition, timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return condition()
-
-
 class TestLeaveNotices:
     """A participant's leave is announced when their last connection has stayed gone for
     LEAVE_NOTICE_GRACE seconds; a short drop announces neither leave nor return."""
 
     def test_a_coach_who_stays_away_is_announced_gone(
-        self, spawn_server, student, coach, active_session
+        self, spawn_server, connect, student, coach, active_session
     ):
         server = spawn_server(LEAVE_NOTICE_GRACE="0.3")
         topic = active_session.topic
-        with client(server, student) as s:
+        with connect(student, on=server) as s:
             s.join_ok(topic)
-            with client(server, coach) as c:
+            with connect(coach, on=server) as c:
                 c.join_ok(topic)
                 s.event(topic, "system:notice", where=lambda n: n["params"].get("role") == "coach")
             left = s.event(topic, "system:notice", where=lambda n: n["code"] == "participant_left")
@@ -427,95 +416,110 @@ class TestLeaveNotices:
         assert isinstance(left["seq"], int)
 
     def test_a_short_drop_announces_neither_leave_nor_return(
-        self, spawn_server, student, coach, active_session
+        self, spawn_server, connect, student, coach, active_session
     ):
         server = spawn_server(LEAVE_NOTICE_GRACE="1.5")
         topic = active_session.topic
-        with client(server, coach) as c:
+        with connect(coach, on=server) as c:
             c.join_ok(topic)
             c.event(topic, "system:notice")
-        with client(server, coach) as c:  # back at once, then stays past the grace period
+        with connect(coach, on=server) as c:  # back at once, then stays past the grace period
             c.join_ok(topic)
             c.no_event(topic, "system:notice", wait=2.5)
         assert len(notices("participant_joined")) == 1
         assert notices("participant_left") == []
 
-    def test_an_announced_leave_rearms_the_entry_notice(self, spawn_server, coach, active_session):
+    def test_an_announced_leave_rearms_the_entry_notice(
+        self, spawn_server, connect, coach, active_session
+    ):
         server = spawn_server(LEAVE_NOTICE_GRACE="0.2")
         topic = active_session.topic
-        with client(server, coach) as c:
+        with connect(coach, on=server) as c:
             c.join_ok(topic)
             c.event(topic, "system:notice")
-        assert wait_for(lambda: len(notices("participant_left")) == 1)
-        with client(server, coach) as c:
+        wait_until(
+            "the leave to be announced",
+            lambda: notices("participant_left"),
+            until=lambda left: len(left) == 1,
+        )
+        with connect(coach, on=server) as c:
             c.join_ok(topic)
             c.event(topic, "system:notice", where=lambda n: n["code"] == "participant_joined")
         codes = [n["code"] for n in notices("participant_joined") + notices("participant_left")]
         assert sorted(codes) == ["participant_joined", "participant_joined", "participant_left"]
 
     def test_coming_back_through_another_server_process_is_not_a_leave(
-        self, spawn_server, coach, active_session
+        self, spawn_server, connect, coach, active_session
     ):
         if not settings.REDIS_URL:
             pytest.skip("needs REDIS_URL: processes share presence only through Redis")
         first, second = (spawn_server(LEAVE_NOTICE_GRACE="1.5") for _ in range(2))
         topic = active_session.topic
-        with client(first, coach) as c:
+        with connect(coach, on=first) as c:
             c.join_ok(topic)
             c.event(topic, "system:notice")
-        with client(second, coach) as c:
+        with connect(coach, on=second) as c:
             c.join_ok(topic)
             c.no_event(topic, "system:notice", wait=2.5)
         assert notices("participant_left") == []
         assert len(notices("participant_joined")) == 1
 
-    def test_closing_one_of_two_tabs_is_not_a_leave(self, spawn_server, student, active_session):
+    def test_closing_one_of_two_tabs_is_not_a_leave(
+        self, spawn_server, connect, student, active_session
+    ):
         server = spawn_server(LEAVE_NOTICE_GRACE="0.2")
         topic = active_session.topic
-        with client(server, student) as tab1:
+        with connect(student, on=server) as tab1:
             tab1.join_ok(topic)
             tab1.event(topic, "system:notice")
-            with client(server, student) as tab2:
+            with connect(student, on=server) as tab2:
                 tab2.join_ok(topic)
             tab1.no_event(topic, "system:notice", wait=1.0)
         assert notices("participant_left") == []
 
     def test_a_leave_still_in_its_grace_period_is_announced_when_the_server_stops(
-        self, spawn_server, student, coach, active_session
+        self, spawn_server, connect, student, coach, active_session
     ):
         server = spawn_server(LEAVE_NOTICE_GRACE="600")
-        with client(server, student) as s:
-            s.join_ok(active_session.topic)
-            s.event(active_session.topic, "system:notice")
-            with client(server, coach) as c:
-                c.join_ok(active_session.topic)
-                c.event(active_session.topic, "system:notice")
-            s.event(active_session.topic, "presence:diff", where=lambda d: d["leaves"])
-            server.stop()  # the student is still connected: the stop is not their leave
+        leave_then_stop(connect, server, active_session.topic, stays=student, leaves=coach)
         assert [n["params"]["role"] for n in notices("participant_left")] == ["coach"]
 
-    def test_observers_leave_silently(self, spawn_server, admin_user, active_session):
-        server = spawn_server(LEAVE_NOTICE_GRACE="0.1")
-        with client(server, admin_user) as a:
-            a.join_ok(active_session.topic)
-            a.event(active_session.topic, "presence:state")
-        time.sleep(0.6)
-        assert not SessionEvent.objects.filter(event="system:notice").exists()
+    def test_observers_leave_silently(
+        self, spawn_server, connect, student, admin_user, active_session
+    ):
+        server = spawn_server(LEAVE_NOTICE_GRACE="600")
+        leave_then_stop(connect, server, active_session.topic, stays=student, leaves=admin_user)
+        assert [n["params"]["role"] for n in notices("participant_joined")] == ["student"]
+        assert notices("participant_left") == []
+
+
+def leave_then_stop(connect, server, topic: str, *, stays, leaves) -> None:
+    """`stays` joins, `leaves` comes and goes; once `stays` has seen that leave, the
+    server stops. A stop runs the leave checks still in their grace period at once;
+    `stays`, still connected, is closed by the stop, which is not a leave."""
+    with connect(stays, on=server) as s:
+        s.join_ok(topic)
+        s.event(topic, "presence:state")  # entered: its entry notice is written
+        with connect(leaves, on=server) as other:
+            other.join_ok(topic)
+            other.event(topic, "presence:state")
+        s.event(topic, "presence:diff", where=lambda d: str(leaves.pk) in d["leaves"])
+        server.stop()
 
 
 class TestPresence:
     def test_state_after_join_then_diffs_on_join_and_leave(
-        self, server, student, coach, active_session
+        self, connect, student, coach, active_session
     ):
         topic = active_session.topic
-        with client(server, student) as s:
+        with connect(student) as s:
             s.join_ok(topic)
             state = s.event(topic, "presence:state")
             assert list(state) == [str(student.pk)]
             meta = state[str(student.pk)]["metas"][0]
             assert meta["name"] == "Ian" and meta["role"] == "student"
             assert meta["phx_ref"] and isinstance(meta["online_at"], int)
-            with client(server, coach) as c:
+            with connect(coach) as c:
                 c.join_ok(topic)
                 coach_state = c.event(topic, "presence:state")
                 assert set(coach_state) == {str(student.pk), str(coach.pk)}
@@ -527,9 +531,11 @@ class TestPresence:
         assert left["joins"] == {}
         assert left["leaves"][str(coach.pk)]["metas"][0]["role"] == "coach"
 
-    def test_two_tabs_of_one_user_are_one_key_with_two_metas(self, server, student, active_session):
+    def test_two_tabs_of_one_user_are_one_key_with_two_metas(
+        self, connect, student, active_session
+    ):
         topic = active_session.topic
-        with client(server, student) as tab1, client(server, student) as tab2:
+        with connect(student) as tab1, connect(student) as tab2:
             tab1.join_ok(topic)
             tab1.event(topic, "presence:state")
             tab2.join_ok(topic)
@@ -538,9 +544,9 @@ class TestPresence:
         assert len(state) == 1 and len(metas) == 2
         assert metas[0]["phx_ref"] != metas[1]["phx_ref"]
 
-    def test_presence_state_is_sent_again_after_a_rejoin(self, server, student, active_session):
+    def test_presence_state_is_sent_again_after_a_rejoin(self, connect, student, active_session):
         topic = active_session.topic
-        with client(server, student) as s:
+        with connect(student) as s:
             s.join_ok(topic)
             s.event(topic, "presence:state")
             s.join_ok(topic)
@@ -550,18 +556,18 @@ class TestPresence:
 
 class TestRecovery:
     def test_rejoin_with_last_seq_replays_missed_events_in_order_before_live_ones(
-        self, server, student, coach, active_session
+        self, connect, student, coach, active_session
     ):
         topic = active_session.topic
-        with client(server, student) as s:
+        with connect(student) as s:
             s.join_ok(topic)
             last_seq = s.event(topic, "system:notice")["seq"]  # its own entry, after the reply
-        with client(server, coach) as c:
+        with connect(coach) as c:
             c_ref, _ = c.join_ok(topic)
             for text in ["missed 1", "missed 2"]:
                 c.call(topic, c_ref, "chat:new", {"message": text})
             c.call(topic, c_ref, "session:control", {"status": "paused"})
-        with client(server, student) as s:
+        with connect(student) as s:
             join_ref, reply = s.join_ok(topic, {"last_seq": last_seq})
             assert reply["recovery"]["mode"] == "replay"
             replayed = [s.expect(lambda f: f[2] == topic and f[3] != "phx_reply") for _ in range(4)]
@@ -580,10 +586,10 @@ class TestRecovery:
         assert reply["recovery"]["count"] == 4
 
     def test_rejoin_that_missed_too_much_is_told_to_reload_the_snapshot(
-        self, server, student, active_session
+        self, connect, student, active_session
     ):
         first = store_unbroadcast_notices(active_session, MAX_REPLAY + 1)
-        with client(server, student) as s:
+        with connect(student) as s:
             _, reply = s.join_ok(active_session.topic, {"last_seq": 0})
             s.no_event(
                 active_session.topic, "system:notice", wait=0.3, where=lambda n: n["seq"] < first
@@ -604,12 +610,12 @@ def join_both(student: PhoenixClient, coach: PhoenixClient, topic: str) -> str:
 
 class TestGaps:
     def test_an_event_lost_on_the_way_is_sent_from_the_log_before_the_next(
-        self, server, student, coach, active_session
+        self, connect, student, coach, active_session
     ):
         from coaching.services.chat import chat_message_post
 
         topic = active_session.topic
-        with client(server, student) as s, client(server, coach) as c:
+        with connect(student) as s, connect(coach) as c:
             c_ref = join_both(s, c, topic)
             # Stored but never broadcast (captured here): as if the channel layer dropped it.
             with captured_broadcasts():
@@ -623,10 +629,10 @@ class TestGaps:
         assert (second["message"], second["seq"]) == ("next", lost["seq"] + 1)
 
     def test_a_gap_too_long_to_send_makes_the_client_rejoin_instead_of_skipping_it(
-        self, server, student, coach, active_session
+        self, connect, student, coach, active_session
     ):
         topic = active_session.topic
-        with client(server, student) as s, client(server, coach) as c:
+        with connect(student) as s, connect(coach) as c:
             c_ref = join_both(s, c, topic)
             # Stored but never broadcast, more than a replay may carry.
             first = store_unbroadcast_notices(active_session, MAX_REPLAY + 1)

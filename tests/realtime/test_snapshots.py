@@ -6,22 +6,23 @@ import asyncio
 import pytest
 
 from coaching.realtime.snapshots import snapshot_reads
-from coaching.services.socket_reads import socket_reads
+from coaching.realtime.socket_reads import socket_reads
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
 def reads(monkeypatch):
-    """Counts snapshot reads; `gate` holds each read until set."""
+    """Counts snapshot reads; `started` gets each read's number as it starts, and `gate`
+    holds each read until set."""
     reader = socket_reads()
     real = reader.snapshot
-    state = {"calls": 0, "started": asyncio.Event(), "gate": asyncio.Event()}
+    state = {"calls": 0, "started": asyncio.Queue(), "gate": asyncio.Event()}
     state["gate"].set()
 
     async def counting(session_id):
         state["calls"] += 1
-        state["started"].set()
+        state["started"].put_nowait(state["calls"])
         await asyncio.wait_for(state["gate"].wait(), 5)
         return await real(session_id)
 
@@ -41,9 +42,13 @@ async def test_joins_arriving_together_share_one_read(reads, active_session):
 async def test_a_read_already_under_way_is_not_shared(reads, active_session):
     reads["gate"].clear()
     first = asyncio.ensure_future(snapshot_reads.read(active_session.session_id))
-    await asyncio.wait_for(reads["started"].wait(), 5)
+    assert await asyncio.wait_for(reads["started"].get(), 5) == 1
     second = asyncio.ensure_future(snapshot_reads.read(active_session.session_id))
-    await asyncio.sleep(0.05)
+    # The second join's read starts while the first is still held: it did not wait for it.
+    try:
+        assert await asyncio.wait_for(reads["started"].get(), 5) == 2
+    except TimeoutError:
+        raise AssertionError("the second join waited for the read already under way") from None
     reads["gate"].set()
     (_, one), (_, two) = await first, await second
     assert reads["calls"] == 2

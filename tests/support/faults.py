@@ -10,13 +10,13 @@ import os
 import shutil
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 
 import pytest
 import redis
 
 from tests.support.servers import free_port
+from tests.support.waiting import wait_until
 
 
 def require_binary(name: str) -> str:
@@ -69,15 +69,17 @@ class RedisServer:
             stdout=open(self.dir / "redis.log", "ab"),
             stderr=subprocess.STDOUT,
         )
-        deadline = time.monotonic() + 10
-        while True:
+
+        def answers() -> bool:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"private redis-server exited: see {self.dir / 'redis.log'}")
             try:
-                if self.client().ping():
-                    return self
+                return bool(self.client().ping())
             except redis.RedisError:
-                if time.monotonic() > deadline or self.proc.poll() is not None:
-                    raise RuntimeError("private redis-server did not start") from None
-                time.sleep(0.05)
+                return False
+
+        wait_until("the private redis-server to answer PING", answers, wait=10)
+        return self
 
     def kill(self) -> None:
         """SIGKILL: every key is lost, every connection drops."""
