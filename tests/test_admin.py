@@ -13,9 +13,7 @@ from coaching.services.chat import chat_message_post
 from coaching.services.checkpoints import checkpoint_save
 from coaching.services.notices import notice_post
 from coaching.services.swings import swing_attach
-from tests.support.auth import token_for
 from tests.support.broadcasts import captured_broadcasts, events_named
-from tests.support.phoenix import PhoenixClient
 
 SESSIONS = "/admin/coaching/coachingsession/"
 
@@ -165,13 +163,13 @@ def test_feedback_and_checkpoints_are_listed(admin_client, active_session, bookm
 
 
 def test_ending_from_the_admin_reaches_connected_sockets(
-    server, admin_user, active_session, student
+    connect, admin_user, active_session, student
 ):
     if not settings.REDIS_URL:
         pytest.skip("needs REDIS_URL: the admin's broadcasts reach the server only through it")
     client = Client()
     client.force_login(admin_user)
-    with PhoenixClient(server.socket_url, token_for(student)) as socket:
+    with connect(student) as socket:
         socket.join_ok(active_session.topic)
         end_via_admin(client, active_session)
         state = socket.event(active_session.topic, "session:state")

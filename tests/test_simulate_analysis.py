@@ -5,9 +5,7 @@ from django.conf import settings
 from django.core.management import CommandError, call_command
 
 from coaching.models import Feedback, Role, User
-from tests.support.auth import token_for
 from tests.support.broadcasts import captured_broadcasts, events_named
-from tests.support.phoenix import PhoenixClient
 
 
 def simulate(session, *args: str) -> None:
@@ -84,10 +82,10 @@ def test_warns_when_broadcasts_cannot_leave_the_process(active_session, service,
     assert "REDIS_URL is not set" in capsys.readouterr().err
 
 
-def test_an_open_session_page_sees_the_whole_analysis(server, active_session, student, service):
+def test_an_open_session_page_sees_the_whole_analysis(connect, active_session, student, service):
     if not settings.REDIS_URL:
         pytest.skip("needs REDIS_URL: the command's broadcasts reach the server only through it")
-    with PhoenixClient(server.socket_url, token_for(student)) as client:
+    with connect(student) as client:
         client.join_ok(active_session.topic)
         simulate(active_session, "--swing-id", "sw_live")
         last = client.event(

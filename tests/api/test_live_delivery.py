@@ -61,19 +61,19 @@ def post(request, server) -> Post:
     return lambda user, path, body: http_post(server, user, path, body)
 
 
-def joined(server: ServerProcess, user: User, topic: str) -> PhoenixClient:
-    client = PhoenixClient(server.socket_url, token_for(user))
+def joined(client: PhoenixClient, topic: str) -> PhoenixClient:
+    """`client`, joined to `topic`."""
     client.join_ok(topic)
     return client
 
 
 def test_posted_feedback_reaches_every_socket_in_the_session_once(
-    server, post, active_session, student, coach, service
+    connect, post, active_session, student, coach, service
 ):
     path = f"/api/sessions/{active_session.session_id}/feedback/"
     with (
-        joined(server, student, active_session.topic) as s,
-        joined(server, coach, active_session.topic) as c,
+        joined(connect(student), active_session.topic) as s,
+        joined(connect(coach), active_session.topic) as c,
     ):
         status, card = post(service, path, FEEDBACK)
         assert status == 201
@@ -84,18 +84,18 @@ def test_posted_feedback_reaches_every_socket_in_the_session_once(
         s.no_event(active_session.topic, "ai:feedback")
 
 
-def test_progress_ticks_reach_the_session(server, post, active_session, student, service):
+def test_progress_ticks_reach_the_session(connect, post, active_session, student, service):
     body = {"swing_id": "sw_live", "percent": 55, "step": "impact"}
-    with joined(server, student, active_session.topic) as client:
+    with joined(connect(student), active_session.topic) as client:
         status, tick = post(service, f"/api/sessions/{active_session.session_id}/progress/", body)
         assert status == 202
         assert client.event(active_session.topic, "swing:progress") == tick
         assert "seq" not in tick
 
 
-def test_notices_reach_the_session(server, post, active_session, student, service):
+def test_notices_reach_the_session(connect, post, active_session, student, service):
     body = {"text": "Results are delayed.", "level": "warning", "notice_id": "n-live"}
-    with joined(server, student, active_session.topic) as client:
+    with joined(connect(student), active_session.topic) as client:
         status, notice = post(service, f"/api/sessions/{active_session.session_id}/notices/", body)
         assert status == 201
         received = client.event(
@@ -105,10 +105,10 @@ def test_notices_reach_the_session(server, post, active_session, student, servic
 
 
 def test_checkpoints_reach_the_session(
-    server, post, active_session, student, coach, service, feedback_card
+    connect, post, active_session, student, coach, service, feedback_card
 ):
     body = {"feedback_id": feedback_card["id"], "note": "Look at this one"}
-    with joined(server, student, active_session.topic) as client:
+    with joined(connect(student), active_session.topic) as client:
         status, checkpoint = post(
             coach, f"/api/sessions/{active_session.session_id}/checkpoints/", body
         )
@@ -117,12 +117,12 @@ def test_checkpoints_reach_the_session(
 
 
 def test_coach_lobby_join_reply_lists_the_waiting_sessions(
-    server, coach, student, other_student, other_coach
+    connect, coach, student, other_student, other_coach
 ):
     older = CoachingSession.objects.create(student=student, title="First")
     newer = CoachingSession.objects.create(student=other_student, title="Second")
     CoachingSession.objects.create(student=student, coach=other_coach, status=Status.ACTIVE)
-    with PhoenixClient(server.socket_url, token_for(coach)) as client:
+    with connect(coach) as client:
         _, reply = client.join_ok(LOBBY_TOPIC)
     assert [s["session_id"] for s in reply["sessions"]] == [older.session_id, newer.session_id]
     assert reply["sessions"][0]["title"] == "First"
@@ -130,18 +130,18 @@ def test_coach_lobby_join_reply_lists_the_waiting_sessions(
 
 
 @pytest.mark.parametrize("who", ["student", "admin_user", "service"])
-def test_only_coaches_join_the_lobby(request, server, who):
+def test_only_coaches_join_the_lobby(request, connect, who):
     user = request.getfixturevalue(who)
-    with PhoenixClient(server.socket_url, token_for(user)) as client:
+    with connect(user) as client:
         _, reply = client.join(LOBBY_TOPIC)
     assert reply["status"] == "error"
     assert reply["response"]["reason"] == "forbidden"
 
 
 def test_lobby_follows_a_session_from_waiting_to_claimed_to_ended(
-    server, post, coach, other_coach, student
+    connect, post, coach, other_coach, student
 ):
-    with joined(server, coach, LOBBY_TOPIC) as dashboard:
+    with joined(connect(coach), LOBBY_TOPIC) as dashboard:
         status, created = post(student, "/api/sessions/", {"title": "Slice"})
         assert status == 201
         waiting = dashboard.event(LOBBY_TOPIC, "session:waiting")
@@ -154,7 +154,7 @@ def test_lobby_follows_a_session_from_waiting_to_claimed_to_ended(
         assert event["coach"]["id"] == str(other_coach.pk)
 
         topic = f"session:{created['session_id']}"
-        with PhoenixClient(server.socket_url, token_for(other_coach)) as lesson:
+        with connect(other_coach) as lesson:
             join_ref, _ = lesson.join_ok(topic)
             reply = lesson.call(topic, join_ref, "session:control", {"status": "ended"})
             assert reply["status"] == "ok", reply

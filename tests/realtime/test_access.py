@@ -16,8 +16,8 @@ from websockets.exceptions import InvalidStatus
 from coaching.models import Role, User
 from tests.conftest import PASSWORD
 from tests.support.auth import token_for
-from tests.support.phoenix import PhoenixClient
 from tests.support.servers import ServerProcess
+from tests.support.sockets import Connect
 
 needs_redis = pytest.mark.skipif(
     not settings.REDIS_URL,
@@ -26,9 +26,10 @@ needs_redis = pytest.mark.skipif(
 CLOSE_WITHIN = 5.0  # seconds
 
 
-def refused(server: ServerProcess, token: str) -> bool:
+def refused(connect: Connect, user: User, token: str, on: ServerProcess | None = None) -> bool:
+    """Whether a socket with `token` is refused before the upgrade (HTTP 403)."""
     try:
-        PhoenixClient(server.socket_url, token).close()
+        connect(user, on=on, token=token).close()
     except InvalidStatus as exc:
         assert exc.response.status_code == 403
         return True
@@ -68,38 +69,40 @@ class PageSession:
 
 
 def test_logout_closes_the_pages_sockets_and_voids_the_socket_token(
-    server, student, active_session
+    server, connect, student, active_session
 ):
     page = PageSession(server)
     page.login(student)
     token = page.socket_token()
-    with PhoenixClient(server.socket_url, token) as socket:
+    with connect(student, token=token) as socket:
         socket.join_ok(active_session.topic)
         page.logout()
         assert socket.wait_closed(CLOSE_WITHIN) == (4001, "logged_out")
-    assert refused(server, token)
+    assert refused(connect, student, token)
 
 
-def test_a_token_fetched_again_after_logging_in_again_works(server, student, active_session):
+def test_a_token_fetched_again_after_logging_in_again_works(
+    server, connect, student, active_session
+):
     page = PageSession(server)
     page.login(student)
     page.socket_token()
     page.logout()
     page.login(student)
-    with PhoenixClient(server.socket_url, page.socket_token()) as socket:
+    with connect(student, token=page.socket_token()) as socket:
         socket.join_ok(active_session.topic)
 
 
 @needs_redis
 def test_deactivating_a_user_closes_their_sockets_on_every_process(
-    spawn_server, student, coach, active_session
+    spawn_server, connect, student, coach, active_session
 ):
     one, two = spawn_server(), spawn_server()
     token = token_for(student)
     with (
-        PhoenixClient(one.socket_url, token) as first,
-        PhoenixClient(two.socket_url, token) as second,
-        PhoenixClient(two.socket_url, token_for(coach)) as lesson,
+        connect(student, on=one, token=token) as first,
+        connect(student, on=two, token=token) as second,
+        connect(coach, on=two) as lesson,
     ):
         first.join_ok(active_session.topic)
         second.join_ok(active_session.topic)
@@ -117,8 +120,8 @@ def test_deactivating_a_user_closes_their_sockets_on_every_process(
             ]
             == "ok"
         )
-    assert refused(one, token)
-    assert refused(two, token)
+    assert refused(connect, student, token, on=one)
+    assert refused(connect, student, token, on=two)
 
 
 @needs_redis
@@ -129,29 +132,29 @@ def test_deactivating_a_user_closes_their_sockets_on_every_process(
         pytest.param({"is_staff": True}, id="staff"),
     ],
 )
-def test_a_role_change_closes_the_users_sockets(server, coach, active_session, change):
+def test_a_role_change_closes_the_users_sockets(connect, coach, active_session, change):
     token = token_for(coach)
-    with PhoenixClient(server.socket_url, token) as socket:
+    with connect(coach, token=token) as socket:
         socket.join_ok(active_session.topic)
         for field, value in change.items():
             setattr(coach, field, value)
         coach.save()
         assert socket.wait_closed(CLOSE_WITHIN) == (4001, "role_changed")
-    assert refused(server, token)
+    assert refused(connect, coach, token)
 
 
-def test_a_socket_closes_when_its_token_expires(server, student, active_session):
+def test_a_socket_closes_when_its_token_expires(connect, student, active_session):
     token = AccessToken.for_user(student)
     token.set_exp(lifetime=timedelta(seconds=2))
-    with PhoenixClient(server.socket_url, str(token)) as socket:
+    with connect(student, token=str(token)) as socket:
         socket.join_ok(active_session.topic)
         assert socket.wait_closed(10) == (4002, "token_expired")
 
 
 @needs_redis
-def test_deleting_a_user_closes_their_sockets(server, make_user):
+def test_deleting_a_user_closes_their_sockets(connect, make_user):
     outsider = make_user(Role.STUDENT)
-    with PhoenixClient(server.socket_url, token_for(outsider)) as socket:
+    with connect(outsider) as socket:
         socket.heartbeat()
         outsider.delete()
         assert socket.wait_closed(CLOSE_WITHIN) == (4001, "deleted")

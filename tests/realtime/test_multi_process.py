@@ -5,9 +5,6 @@ import time
 import pytest
 from django.conf import settings
 
-from tests.support.auth import token_for
-from tests.support.phoenix import PhoenixClient
-
 pytestmark = pytest.mark.skipif(
     not settings.REDIS_URL,
     reason="needs REDIS_URL: processes share broadcasts and presence through Redis",
@@ -19,14 +16,11 @@ LEAVE_BOUND = 2 + 0.5  # PRESENCE_NODE_TTL + PRESENCE_HEARTBEAT
 
 
 def test_student_and_coach_on_different_processes_see_each_other(
-    spawn_server, student, coach, active_session
+    spawn_server, connect, student, coach, active_session
 ):
     topic = active_session.topic
     one, two = spawn_server(**FAST_PRESENCE), spawn_server(**FAST_PRESENCE)
-    with (
-        PhoenixClient(one.socket_url, token_for(student)) as s,
-        PhoenixClient(two.socket_url, token_for(coach)) as c,
-    ):
+    with connect(student, on=one) as s, connect(coach, on=two) as c:
         s_ref, _ = s.join_ok(topic)
         s.event(topic, "presence:state")
         c_ref, _ = c.join_ok(topic)
@@ -46,12 +40,12 @@ def test_student_and_coach_on_different_processes_see_each_other(
 
 
 def test_killed_process_users_leave_presence_on_the_other_process(
-    spawn_server, student, coach, active_session
+    spawn_server, connect, student, coach, active_session
 ):
     topic = active_session.topic
     doomed, survivor = spawn_server(**FAST_PRESENCE), spawn_server(**FAST_PRESENCE)
-    s = PhoenixClient(doomed.socket_url, token_for(student))
-    with PhoenixClient(survivor.socket_url, token_for(coach)) as c:
+    s = connect(student, on=doomed)
+    with connect(coach, on=survivor) as c:
         s.join_ok(topic)
         s.event(topic, "presence:state")
         c.join_ok(topic)
@@ -70,7 +64,7 @@ def test_killed_process_users_leave_presence_on_the_other_process(
         print(f"student left the survivor's presence {waited:.2f}s after SIGKILL")
 
         # The survivor's view is now right for newcomers too.
-        with PhoenixClient(survivor.socket_url, token_for(student)) as again:
+        with connect(student, on=survivor) as again:
             again.join_ok(topic)
             state = again.event(topic, "presence:state")
         assert len(state[str(student.pk)]["metas"]) == 1

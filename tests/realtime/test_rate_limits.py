@@ -7,7 +7,6 @@ import time
 import uuid
 
 import pytest
-from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from websockets.exceptions import ConnectionClosed
 
@@ -15,9 +14,8 @@ from coaching.models import ChatMessage
 from coaching.realtime import ratelimit, router, socket, topic_process
 from coaching.realtime.channel import Channel
 from coaching.realtime.publish import broadcast
-from coaching.realtime.socket import PhoenixSocket
-from tests.support.auth import token_for
 from tests.support.phoenix import PhoenixClient
+from tests.support.waiting import wait_for_event
 
 # A server whose chat bucket holds 10 and refills too slowly to matter: exact counts.
 TIGHT = {"CHAT_RATE_PER_SECOND": "0.0001", "CHAT_RATE_BURST": "10"}
@@ -62,20 +60,20 @@ def statuses(got: dict[str, list[dict]]) -> dict[str, int]:
 
 
 def test_a_burst_of_5000_pushes_gets_one_reply_each_and_rows_match_ok_replies(
-    spawn_server, student, active_session
+    spawn_server, connect, student, active_session
 ):
     # The server measures a burst as it reads it: on a loaded machine a 2 s burst can
     # take it longer to read than the closing rule allows (tested on its own below).
     server = spawn_server(RATE_LIMIT_CLOSE_SECONDS="60")
     topic = active_session.topic
-    with PhoenixClient(server.socket_url, token_for(student)) as client:
+    with connect(student, on=server) as client:
         join_ref, _ = client.join_ok(topic)
         client.event(topic, "presence:state")
         started = time.monotonic()
         refs = []
         for _ in range(20):  # 5,000 pushes over about 2 s
             refs += [chat(client, topic, join_ref) for _ in range(250)]
-            time.sleep(0.1)
+            time.sleep(0.1)  # the burst's pace (250 a tenth of a second), not an ordering
         sent = time.monotonic() - started
         got = replies(client, refs)
         # The server read every push within this window, with a full bucket at its start.
@@ -94,13 +92,10 @@ def test_a_burst_of_5000_pushes_gets_one_reply_each_and_rows_match_ok_replies(
     print(f"\n5,000 pushes sent in {sent:.2f} s, all answered in {window:.2f} s: {counts}")
 
 
-def test_two_sockets_of_one_user_share_the_limit(spawn_server, student, active_session):
+def test_two_sockets_of_one_user_share_the_limit(spawn_server, connect, student, active_session):
     server = spawn_server(**TIGHT)
     topic = active_session.topic
-    with (
-        PhoenixClient(server.socket_url, token_for(student)) as one,
-        PhoenixClient(server.socket_url, token_for(student)) as two,
-    ):
+    with connect(student, on=server) as one, connect(student, on=server) as two:
         refs = {}
         for client in (one, two):
             join_ref, _ = client.join_ok(topic)
@@ -111,14 +106,11 @@ def test_two_sockets_of_one_user_share_the_limit(spawn_server, student, active_s
 
 
 def test_a_coachs_and_a_students_limits_are_independent(
-    spawn_server, student, coach, active_session
+    spawn_server, connect, student, coach, active_session
 ):
     server = spawn_server(**TIGHT)
     topic = active_session.topic
-    with (
-        PhoenixClient(server.socket_url, token_for(student)) as s,
-        PhoenixClient(server.socket_url, token_for(coach)) as c,
-    ):
+    with connect(student, on=server) as s, connect(coach, on=server) as c:
         s_ref, _ = s.join_ok(topic)
         c_ref, _ = c.join_ok(topic)
         student_counts = statuses(replies(s, [chat(s, topic, s_ref) for _ in range(15)]))
@@ -127,10 +119,10 @@ def test_a_coachs_and_a_students_limits_are_independent(
         assert coach_counts == {"ok": 10}
 
 
-def test_heartbeats_and_leaves_are_never_limited(spawn_server, student, active_session):
+def test_heartbeats_and_leaves_are_never_limited(spawn_server, connect, student, active_session):
     server = spawn_server(CLIENT_EVENTS_PER_SECOND="0.1", CLIENT_EVENTS_BURST="2")
     topic = active_session.topic
-    with PhoenixClient(server.socket_url, token_for(student)) as client:
+    with connect(student, on=server) as client:
         join_ref, _ = client.join_ok(topic)  # 1
         client.call(topic, join_ref, "session:control", {})  # 2
         refused = client.call(topic, join_ref, "chat:new", {"message": "hi"})
@@ -141,13 +133,13 @@ def test_heartbeats_and_leaves_are_never_limited(spawn_server, student, active_s
 
 
 def test_a_socket_that_keeps_pushing_far_over_the_limit_is_closed(
-    spawn_server, student, active_session
+    spawn_server, connect, student, active_session
 ):
     server = spawn_server(
         CLIENT_EVENTS_PER_SECOND="5", CLIENT_EVENTS_BURST="5", RATE_LIMIT_CLOSE_SECONDS="2"
     )
     topic = active_session.topic
-    with PhoenixClient(server.socket_url, token_for(student)) as client:
+    with connect(student, on=server) as client:
         join_ref, _ = client.join_ok(topic)
         frames, deadline = [], time.monotonic() + 15
         with pytest.raises(ConnectionClosed):
@@ -173,14 +165,16 @@ def received(client: PhoenixClient, wait: float) -> list:
 
 
 class GateChannel(Channel):
-    """Each push waits for the test to open the gate."""
+    """Each push waits for the test to open the gate; `holding` is set once one does."""
 
     gate: asyncio.Event
+    holding: asyncio.Event
 
     async def join(self, params):
         return {}
 
     async def handle_in(self, event, payload):
+        GateChannel.holding.set()
         await GateChannel.gate.wait()
         return {"done": payload["n"]}
 
@@ -190,57 +184,57 @@ def gated(monkeypatch):
     monkeypatch.setattr(router, "ROUTES", [("gate:", GateChannel), *router.ROUTES])
     monkeypatch.setattr(topic_process, "TOPIC_QUEUE_LIMIT", 4)
     monkeypatch.setattr(ratelimit, "user_limits", ratelimit.UserLimits())
-    GateChannel.gate = asyncio.Event()
+    GateChannel.gate, GateChannel.holding = asyncio.Event(), asyncio.Event()
 
 
-async def frames_until(comm: WebsocketCommunicator, done) -> list[list]:
-    frames: list[list] = []
-    while not done(frames):
-        frames.append(json.loads(await comm.receive_from(timeout=5)))
-    return frames
+def push(n: int, join_ref: str = "1") -> list:
+    return [join_ref, str(n), "gate:a", "push", {"n": n}]
+
+
+def replied(*refs: str):
+    """`frames_until` condition: every one of `refs` has its reply."""
+    return lambda frames: set(refs) <= {f[1] for f in frames if f[3] == "phx_reply"}
 
 
 @pytest.mark.django_db(transaction=True)
-async def test_a_channel_errored_for_overload_answers_every_push_it_read_first(gated, student):
-    comm = WebsocketCommunicator(
-        PhoenixSocket.as_asgi(), f"/socket/websocket?vsn=2.0.0&token={token_for(student)}"
-    )
-    assert (await comm.connect())[0]
-    await comm.send_to(text_data=json.dumps(["1", "1", "gate:a", "phx_join", {}]))
-    assert (await frames_until(comm, len))[0][4]["status"] == "ok"
+async def test_a_channel_errored_for_overload_answers_every_push_it_read_first(
+    gated, connect_in_process, student
+):
+    comm = await connect_in_process(student)
+    await comm.join_ok("1", "gate:a")
     for n in range(2, 5):  # one in flight, two queued
-        await comm.send_to(text_data=json.dumps(["1", str(n), "gate:a", "push", {"n": n}]))
-    await asyncio.sleep(0.2)
+        await comm.send_frame(push(n))
+    await wait_for_event("push 2 in the channel's hands", GateChannel.holding)
+    await comm.send_frame([None, "hb", "phoenix", "heartbeat", {}])
+    frames = await comm.frames_until(replied("hb"))  # frames are read in order: 3 and 4 too
     for n in range(5):  # fills the queue, then overflows it
         await broadcast("gate:a", "tick", {"n": n})
-    await asyncio.sleep(0.2)
+    # The queued pushes are refused while the one in flight is still held.
+    frames += await comm.frames_until(replied("3", "4"))
     GateChannel.gate.set()
-    frames = await frames_until(comm, lambda fs: fs and fs[-1][3] == "phx_error")
-    answered = [f[1] for f in frames if f[3] == "phx_reply"]
+    frames += await comm.frames_until(lambda fs: fs and fs[-1][3] == "phx_error")
+    answered = [f[1] for f in frames if f[3] == "phx_reply" and f[2] == "gate:a"]
     assert sorted(answered) == ["2", "3", "4"]  # each once, all before the phx_error
     by_ref = {f[1]: f[4] for f in frames if f[3] == "phx_reply"}
     assert by_ref["2"] == {"status": "ok", "response": {"done": 2}}  # in flight: finished
     assert by_ref["3"]["response"]["reason"] == "overloaded"
-    await comm.disconnect()
 
 
 @pytest.mark.django_db(transaction=True)
-async def test_a_rejoin_answers_the_pushes_queued_on_the_old_join(gated, student):
-    comm = WebsocketCommunicator(
-        PhoenixSocket.as_asgi(), f"/socket/websocket?vsn=2.0.0&token={token_for(student)}"
-    )
-    assert (await comm.connect())[0]
-    await comm.send_to(text_data=json.dumps(["1", "1", "gate:a", "phx_join", {}]))
-    await frames_until(comm, len)
+async def test_a_rejoin_answers_the_pushes_queued_on_the_old_join(
+    gated, connect_in_process, student
+):
+    comm = await connect_in_process(student)
+    await comm.join_ok("1", "gate:a")
     for n in range(2, 4):
-        await comm.send_to(text_data=json.dumps(["1", str(n), "gate:a", "push", {"n": n}]))
-    await asyncio.sleep(0.1)
-    await comm.send_to(text_data=json.dumps(["5", "5", "gate:a", "phx_join", {}]))
-    await asyncio.sleep(0.1)
+        await comm.send_frame(push(n))
+    await wait_for_event("push 2 in the channel's hands", GateChannel.holding)
+    await comm.send_frame(["5", "5", "gate:a", "phx_join", {}])
+    # The rejoin refuses the queued push while the one in flight is still held.
+    frames = await comm.frames_until(replied("3"))
     GateChannel.gate.set()
-    frames = await frames_until(comm, lambda fs: any(f[1] == "5" for f in fs))
+    frames += await comm.frames_until(lambda fs: any(f[1] == "5" for f in fs))
     replies_by_ref = {f[1]: f[4] for f in frames if f[3] == "phx_reply"}
     assert replies_by_ref["2"]["status"] == "ok"
     assert replies_by_ref["3"]["response"]["reason"] == "not_joined"
     assert replies_by_ref["5"]["status"] == "ok"
-    await comm.disconnect()

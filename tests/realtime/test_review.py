@@ -10,7 +10,6 @@ from django.conf import settings
 from coaching.models import CoachingSession, SessionEvent
 from coaching.services.annotations import annotation_save
 from coaching.services.swings import swing_attach
-from tests.support.auth import token_for
 from tests.support.phoenix import PhoenixClient
 
 ANGLE = {"kind": "angle", "points": [[0.42, 0.2], [0.45, 0.55], [0.6, 0.6]]}
@@ -27,9 +26,9 @@ def swings(service, active_session) -> list[dict]:
 
 
 @contextmanager
-def joined(server, user, session: CoachingSession, params: dict | None = None):
-    """A client joined to the session: (client, join_ref, join reply)."""
-    with PhoenixClient(server.socket_url, token_for(user)) as client:
+def joined(client: PhoenixClient, session: CoachingSession, params: dict | None = None):
+    """`client` joined to the session, its presence state read: (client, join_ref, reply)."""
+    with client:
         ref, reply = client.join_ok(session.topic, params)
         client.event(session.topic, "presence:state")
         yield client, ref, reply
@@ -52,7 +51,7 @@ def refused(reply: dict, reason: str, field: str | None = None) -> bool:
 
 
 def test_snapshot_has_swings_annotations_and_the_coach_leading(
-    server, student, coach, active_session, swings
+    connect, student, coach, active_session, swings
 ):
     note = annotation_save(
         session_id=active_session.session_id,
@@ -62,7 +61,7 @@ def test_snapshot_has_swings_annotations_and_the_coach_leading(
         shapes=[ANGLE],
         note="Here",
     )
-    with joined(server, student, active_session) as (_, _, reply):
+    with joined(connect(student), active_session) as (_, _, reply):
         assert reply["swings"] == swings
         assert reply["annotations"] == [note]
         review = reply["review"]
@@ -77,8 +76,8 @@ def test_snapshot_has_swings_annotations_and_the_coach_leading(
     assert isinstance(review["server_ts"], int)
 
 
-def test_waiting_session_has_no_leader_and_no_swing(server, student, waiting_session):
-    with joined(server, student, waiting_session) as (_, _, reply):
+def test_waiting_session_has_no_leader_and_no_swing(connect, student, waiting_session):
+    with joined(connect(student), waiting_session) as (_, _, reply):
         assert reply["swings"] == reply["annotations"] == []
         assert reply["review"]["leader"] is None
         assert reply["review"]["swing_id"] is None
@@ -87,10 +86,10 @@ def test_waiting_session_has_no_leader_and_no_swing(server, student, waiting_ses
 # --- annotation:save -------------------------------------------------------------------
 
 
-def test_coach_saves_an_annotation_over_the_socket(server, student, coach, active_session, swings):
+def test_coach_saves_an_annotation_over_the_socket(connect, student, coach, active_session, swings):
     topic = active_session.topic
-    with joined(server, coach, active_session) as (c, c_ref, _):
-        with joined(server, student, active_session) as (s, _, _):
+    with joined(connect(coach), active_session) as (c, c_ref, _):
+        with joined(connect(student), active_session) as (s, _, _):
             reply = call(
                 c,
                 active_session,
@@ -103,7 +102,7 @@ def test_coach_saves_an_annotation_over_the_socket(server, student, coach, activ
             assert (saved["time_ms"], saved["note"], saved["shapes"]) == (1200, "Spine", [ANGLE])
             assert s.event(topic, "annotation:added") == saved
         # It replays on a rejoin from before it, and is in the snapshot.
-        with joined(server, student, active_session, {"last_seq": saved["seq"] - 1}) as (
+        with joined(connect(student), active_session, {"last_seq": saved["seq"] - 1}) as (
             s,
             _,
             reply,
@@ -127,15 +126,15 @@ def test_coach_saves_an_annotation_over_the_socket(server, student, coach, activ
     ],
 )
 def test_invalid_annotation_over_the_socket_is_refused(
-    server, coach, active_session, swings, payload, field
+    connect, coach, active_session, swings, payload, field
 ):
-    with joined(server, coach, active_session) as (c, ref, _):
+    with joined(connect(coach), active_session) as (c, ref, _):
         reply = call(c, active_session, ref, "annotation:save", payload)
     assert refused(reply, "invalid_input", field), reply
 
 
-def test_student_cannot_save_an_annotation(server, student, active_session, swings):
-    with joined(server, student, active_session) as (s, ref, _):
+def test_student_cannot_save_an_annotation(connect, student, active_session, swings):
+    with joined(connect(student), active_session) as (s, ref, _):
         payload = {"swing_id": "sw_1", "time_ms": 0, "shapes": [ANGLE]}
         assert refused(call(s, active_session, ref, "annotation:save", payload), "forbidden")
 
@@ -143,10 +142,10 @@ def test_student_cannot_save_an_annotation(server, student, active_session, swin
 # --- review:update ---------------------------------------------------------------------
 
 
-def test_coach_leads_and_the_student_follows(server, student, coach, active_session, swings):
+def test_coach_leads_and_the_student_follows(connect, student, coach, active_session, swings):
     topic = active_session.topic
-    with joined(server, coach, active_session) as (c, c_ref, _):
-        with joined(server, student, active_session) as (s, _, _):
+    with joined(connect(coach), active_session) as (c, c_ref, _):
+        with joined(connect(student), active_session) as (s, _, _):
             reply = call(
                 c, active_session, c_ref, "review:update", {"position_ms": 1200, "playing": False}
             )
@@ -172,15 +171,15 @@ def test_coach_leads_and_the_student_follows(server, student, coach, active_sess
             assert s.event(topic, "review:state") == paused
 
 
-def test_changing_swing_starts_it_at_zero(server, coach, active_session, swings):
-    with joined(server, coach, active_session) as (c, ref, _):
+def test_changing_swing_starts_it_at_zero(connect, coach, active_session, swings):
+    with joined(connect(coach), active_session) as (c, ref, _):
         call(c, active_session, ref, "review:update", {"position_ms": 2000})
         state = call(c, active_session, ref, "review:update", {"swing_id": "sw_2"})["response"]
     assert (state["swing_id"], state["position_ms"]) == ("sw_2", 0)
 
 
-def test_a_position_past_the_end_is_the_end(server, coach, active_session, swings):
-    with joined(server, coach, active_session) as (c, ref, _):
+def test_a_position_past_the_end_is_the_end(connect, coach, active_session, swings):
+    with joined(connect(coach), active_session) as (c, ref, _):
         state = call(c, active_session, ref, "review:update", {"position_ms": 3533.3})["response"]
     assert state["position_ms"] == SWING["duration_ms"]
 
@@ -201,31 +200,31 @@ def test_a_position_past_the_end_is_the_end(server, coach, active_session, swing
         ({"position_ms": False}, "position_ms"),
     ],
 )
-def test_invalid_review_updates_are_refused(server, coach, active_session, swings, payload, field):
-    with joined(server, coach, active_session) as (c, ref, _):
+def test_invalid_review_updates_are_refused(connect, coach, active_session, swings, payload, field):
+    with joined(connect(coach), active_session) as (c, ref, _):
         reply = call(c, active_session, ref, "review:update", payload)
         assert refused(reply, "invalid_input", field), reply
         c.no_event(active_session.topic, "review:state", wait=0.2)
 
 
 @pytest.mark.parametrize("rate", [0.25, 0.5, 1, 2])
-def test_every_offered_rate_is_accepted(server, coach, active_session, swings, rate):
-    with joined(server, coach, active_session) as (c, ref, _):
+def test_every_offered_rate_is_accepted(connect, coach, active_session, swings, rate):
+    with joined(connect(coach), active_session) as (c, ref, _):
         assert (
             call(c, active_session, ref, "review:update", {"rate": rate})["response"]["rate"]
             == rate
         )
 
 
-def test_only_the_leader_moves_the_playback(server, student, admin_user, active_session, swings):
+def test_only_the_leader_moves_the_playback(connect, student, admin_user, active_session, swings):
     for user in (student, admin_user):
-        with joined(server, user, active_session) as (client, ref, _):
+        with joined(connect(user), active_session) as (client, ref, _):
             reply = call(client, active_session, ref, "review:update", {"playing": True})
             assert refused(reply, "forbidden"), reply
 
 
-def test_nobody_leads_a_session_without_a_coach(server, student, waiting_session):
-    with joined(server, student, waiting_session) as (s, ref, _):
+def test_nobody_leads_a_session_without_a_coach(connect, student, waiting_session):
+    with joined(connect(student), waiting_session) as (s, ref, _):
         assert refused(
             call(s, waiting_session, ref, "review:update", {"playing": True}), "forbidden"
         )
@@ -235,11 +234,11 @@ def test_nobody_leads_a_session_without_a_coach(server, student, waiting_session
 
 
 def test_coach_hands_the_lead_to_the_student_and_takes_it_back(
-    server, student, coach, active_session, swings
+    connect, student, coach, active_session, swings
 ):
     topic = active_session.topic
-    with joined(server, coach, active_session) as (c, c_ref, _):
-        with joined(server, student, active_session) as (s, s_ref, _):
+    with joined(connect(coach), active_session) as (c, c_ref, _):
+        with joined(connect(student), active_session) as (s, s_ref, _):
             given = call(c, active_session, c_ref, "review:lead", {"user_id": str(student.pk)})
             assert given["response"]["leader"] == {"id": str(student.pk), "name": "Ian"}
             assert s.event(topic, "review:state")["leader"]["id"] == str(student.pk)
@@ -263,32 +262,32 @@ def test_coach_hands_the_lead_to_the_student_and_takes_it_back(
             )
 
 
-def test_the_leading_student_may_hand_the_lead_back(server, student, coach, active_session):
-    with joined(server, coach, active_session) as (c, c_ref, _):
+def test_the_leading_student_may_hand_the_lead_back(connect, student, coach, active_session):
+    with joined(connect(coach), active_session) as (c, c_ref, _):
         call(c, active_session, c_ref, "review:lead", {"user_id": str(student.pk)})
-    with joined(server, student, active_session) as (s, s_ref, reply):
+    with joined(connect(student), active_session) as (s, s_ref, reply):
         assert reply["review"]["leader"]["id"] == str(student.pk)
         back = call(s, active_session, s_ref, "review:lead", {"user_id": str(coach.pk)})
         assert back["response"]["leader"]["id"] == str(coach.pk)
 
 
-def test_a_student_cannot_take_the_lead(server, student, active_session):
-    with joined(server, student, active_session) as (s, ref, _):
+def test_a_student_cannot_take_the_lead(connect, student, active_session):
+    with joined(connect(student), active_session) as (s, ref, _):
         reply = call(s, active_session, ref, "review:lead", {"user_id": str(student.pk)})
         assert refused(reply, "forbidden"), reply
 
 
-def test_an_observer_cannot_pass_the_lead(server, admin_user, student, active_session):
-    with joined(server, admin_user, active_session) as (a, ref, _):
+def test_an_observer_cannot_pass_the_lead(connect, admin_user, student, active_session):
+    with joined(connect(admin_user), active_session) as (a, ref, _):
         reply = call(a, active_session, ref, "review:lead", {"user_id": str(student.pk)})
         assert refused(reply, "forbidden"), reply
 
 
 @pytest.mark.parametrize("user_id", ["admin", None, "", 12.5])
 def test_the_lead_goes_only_to_the_coach_or_the_student(
-    server, coach, admin_user, active_session, user_id
+    connect, coach, admin_user, active_session, user_id
 ):
-    with joined(server, coach, active_session) as (c, ref, _):
+    with joined(connect(coach), active_session) as (c, ref, _):
         target = str(admin_user.pk) if user_id == "admin" else user_id
         reply = call(c, active_session, ref, "review:lead", {"user_id": target})
         assert refused(reply, "invalid_input", "user_id"), reply
@@ -300,11 +299,11 @@ STROKE = {"stroke_id": "st_1", "shape": ANGLE, "done": False}
 
 
 def test_coach_strokes_reach_the_others_but_not_the_drawer(
-    server, student, coach, active_session, swings
+    connect, student, coach, active_session, swings
 ):
     topic = active_session.topic
-    with joined(server, coach, active_session) as (c, c_ref, _):
-        with joined(server, student, active_session) as (s, _, _):
+    with joined(connect(coach), active_session) as (c, c_ref, _):
+        with joined(connect(student), active_session) as (s, _, _):
             assert call(c, active_session, c_ref, "review:stroke", STROKE) == {
                 "status": "ok",
                 "response": {},
@@ -320,18 +319,18 @@ def test_coach_strokes_reach_the_others_but_not_the_drawer(
             c.no_event(topic, "review:stroke", wait=0.3)
 
 
-def test_a_student_draws_only_while_leading(server, student, coach, active_session):
-    with joined(server, student, active_session) as (s, s_ref, _):
+def test_a_student_draws_only_while_leading(connect, student, coach, active_session):
+    with joined(connect(student), active_session) as (s, s_ref, _):
         assert refused(call(s, active_session, s_ref, "review:stroke", STROKE), "forbidden")
         assert refused(call(s, active_session, s_ref, "review:clear", {}), "forbidden")
-        with joined(server, coach, active_session) as (c, c_ref, _):
+        with joined(connect(coach), active_session) as (c, c_ref, _):
             call(c, active_session, c_ref, "review:lead", {"user_id": str(student.pk)})
             assert call(s, active_session, s_ref, "review:stroke", STROKE)["status"] == "ok"
             assert c.event(active_session.topic, "review:stroke")["by"]["id"] == str(student.pk)
 
 
-def test_an_observer_cannot_draw(server, admin_user, active_session):
-    with joined(server, admin_user, active_session) as (a, ref, _):
+def test_an_observer_cannot_draw(connect, admin_user, active_session):
+    with joined(connect(admin_user), active_session) as (a, ref, _):
         assert refused(call(a, active_session, ref, "review:stroke", STROKE), "forbidden")
 
 
@@ -346,16 +345,16 @@ def test_an_observer_cannot_draw(server, admin_user, active_session):
         ({"done": "yes"}, "done"),
     ],
 )
-def test_invalid_strokes_are_refused(server, coach, active_session, change, field):
-    with joined(server, coach, active_session) as (c, ref, _):
+def test_invalid_strokes_are_refused(connect, coach, active_session, change, field):
+    with joined(connect(coach), active_session) as (c, ref, _):
         reply = call(c, active_session, ref, "review:stroke", {**STROKE, **change})
         assert refused(reply, "invalid_input", field), reply
 
 
-def test_strokes_above_the_rate_limit_are_refused(spawn_server, coach, active_session):
+def test_strokes_above_the_rate_limit_are_refused(spawn_server, connect, coach, active_session):
     """With a limit of 1 a second, the second of two strokes sent at once is refused."""
     limited = spawn_server(REVIEW_STROKES_PER_SECOND="1")
-    with joined(limited, coach, active_session) as (c, ref, _):
+    with joined(connect(coach, on=limited), active_session) as (c, ref, _):
         first = c.push(active_session.topic, "review:stroke", STROKE, ref)
         second = c.push(active_session.topic, "review:stroke", STROKE, ref)
         assert c.reply(first)["status"] == "ok"
@@ -367,8 +366,8 @@ def test_strokes_above_the_rate_limit_are_refused(spawn_server, coach, active_se
 # --- Ephemeral --------------------------------------------------------------------------
 
 
-def test_review_events_do_not_grow_the_event_log(server, student, coach, active_session, swings):
-    with joined(server, coach, active_session) as (c, ref, _):
+def test_review_events_do_not_grow_the_event_log(connect, student, coach, active_session, swings):
+    with joined(connect(coach), active_session) as (c, ref, _):
         c.event(active_session.topic, "system:notice")  # "coach joined": logged, before
         before = SessionEvent.objects.filter(session=active_session).count()
         for event, payload in [
@@ -388,22 +387,22 @@ def test_review_events_do_not_grow_the_event_log(server, student, coach, active_
 
 
 def test_a_joining_viewer_starts_at_the_current_state(
-    server, student, coach, active_session, swings
+    connect, student, coach, active_session, swings
 ):
-    with joined(server, coach, active_session) as (c, ref, _):
+    with joined(connect(coach), active_session) as (c, ref, _):
         state = call(c, active_session, ref, "review:update", {"position_ms": 1200})["response"]
-    with joined(server, student, active_session) as (_, _, reply):
+    with joined(connect(student), active_session) as (_, _, reply):
         assert reply["review"] == state
 
 
 @pytest.mark.skipif(not settings.REDIS_URL, reason="needs REDIS_URL: state shared through Redis")
 def test_review_state_is_shared_by_every_process(
-    spawn_server, student, coach, active_session, swings
+    spawn_server, connect, student, coach, active_session, swings
 ):
     one, two = spawn_server(), spawn_server()
     topic = active_session.topic
-    with joined(one, coach, active_session) as (c, c_ref, _):
-        with joined(two, student, active_session) as (s, s_ref, reply):
+    with joined(connect(coach, on=one), active_session) as (c, c_ref, _):
+        with joined(connect(student, on=two), active_session) as (s, s_ref, reply):
             assert reply["review"]["version"] == 0
             state = call(c, active_session, c_ref, "review:update", {"position_ms": 1200})
             assert s.event(topic, "review:state") == state["response"]
@@ -413,20 +412,20 @@ def test_review_state_is_shared_by_every_process(
             assert moved["status"] == "ok", moved
             assert c.event(topic, "review:state", where=lambda p: p["playing"]) == moved["response"]
         # A viewer reconnecting to process one starts where process two left it.
-        with joined(one, student, active_session) as (_, _, reply):
+        with joined(connect(student, on=one), active_session) as (_, _, reply):
             assert reply["review"] == moved["response"]
 
 
 @pytest.mark.skipif(not settings.REDIS_URL, reason="needs REDIS_URL: state shared through Redis")
 def test_review_state_delivery_figures_across_processes(
-    spawn_server, student, coach, active_session, swings
+    spawn_server, connect, student, coach, active_session, swings
 ):
     """Prints how long a leader's seek takes to reach a follower on another process."""
     one, two = spawn_server(), spawn_server()
     topic = active_session.topic
     delays = []
-    with joined(one, coach, active_session) as (c, c_ref, _):
-        with joined(two, student, active_session) as (s, _, _):
+    with joined(connect(coach, on=one), active_session) as (c, c_ref, _):
+        with joined(connect(student, on=two), active_session) as (s, _, _):
             for i in range(1, 41):
                 sent = time.perf_counter()
                 c.push(topic, "review:update", {"position_ms": i * 10}, c_ref)
@@ -441,13 +440,13 @@ def test_review_state_delivery_figures_across_processes(
 
 
 def test_a_state_set_before_any_swing_takes_the_first_swing_attached(
-    server, service, student, coach, active_session
+    connect, service, student, coach, active_session
 ):
-    with joined(server, coach, active_session) as (c, ref, _):
+    with joined(connect(coach), active_session) as (c, ref, _):
         before = call(c, active_session, ref, "review:update", {"playing": False})["response"]
         assert before["swing_id"] is None
         swing_attach(session_id=active_session.session_id, actor=service, swing=SWING)
         after = call(c, active_session, ref, "review:update", {"rate": 0.5})["response"]
         assert after["swing_id"] == "sw_1"
-    with joined(server, student, active_session) as (_, _, reply):
+    with joined(connect(student), active_session) as (_, _, reply):
         assert reply["review"]["swing_id"] == "sw_1"

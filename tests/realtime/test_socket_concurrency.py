@@ -2,95 +2,93 @@
 a server stop waits for the joins that were already ending."""
 
 import asyncio
-import json
+from collections import defaultdict
 
 import pytest
-from channels.testing import WebsocketCommunicator
 
 from coaching.realtime import router
 from coaching.realtime.channel import Channel
 from coaching.realtime.open_sockets import close_all_sockets
-from coaching.realtime.socket import PhoenixSocket
-from tests.support.auth import token_for
+from tests.support.waiting import wait_for_event
 
 
-class SlowChannel(Channel):
+class HeldChannel(Channel):
+    """A push with `hold` waits until the test opens `gate`; others are answered at once."""
+
+    gate: asyncio.Event
+
     async def join(self, params):
         return {}
 
     async def handle_in(self, event, payload):
-        await asyncio.sleep(float(payload["seconds"]))
-        return {"slept": payload["seconds"]}
+        if payload.get("hold"):
+            await HeldChannel.gate.wait()
+        return {"held": bool(payload.get("hold"))}
 
 
 class SlowToEndChannel(Channel):
-    """Records how each join ended, after a while (like a leave's presence round trips)."""
+    """Records how each join ended, after a while (like a leave's presence round trips);
+    `ending[username]` is set when that user's join starts to end."""
 
     ended: dict[str, bool] = {}
+    ending: dict[str, asyncio.Event]
 
     async def join(self, params):
         self.seconds = float(params["seconds"])
         return {}
 
     async def terminate(self, *, by_server_stop=False):
-        await asyncio.sleep(self.seconds)
+        SlowToEndChannel.ending[self.user.username].set()
+        await asyncio.sleep(self.seconds)  # the time it takes to end: the behaviour here
         SlowToEndChannel.ended[self.user.username] = by_server_stop
 
 
 @pytest.fixture
-def slow_topic(monkeypatch):
-    monkeypatch.setattr(router, "ROUTES", [("slow:", SlowChannel), *router.ROUTES])
+def held_topic(monkeypatch):
+    monkeypatch.setattr(router, "ROUTES", [("held:", HeldChannel), *router.ROUTES])
+    monkeypatch.setattr(HeldChannel, "gate", asyncio.Event(), raising=False)
 
 
 @pytest.fixture
 def slow_to_end_topic(monkeypatch):
     monkeypatch.setattr(router, "ROUTES", [("ending:", SlowToEndChannel), *router.ROUTES])
     monkeypatch.setattr(SlowToEndChannel, "ended", {})
-
-
-async def receive_json(comm: WebsocketCommunicator) -> list:
-    return json.loads(await comm.receive_from(timeout=5))
+    monkeypatch.setattr(SlowToEndChannel, "ending", defaultdict(asyncio.Event), raising=False)
 
 
 @pytest.mark.django_db(transaction=True)
-async def test_heartbeat_and_other_topics_answer_while_a_handler_is_slow(slow_topic, student):
-    comm = WebsocketCommunicator(
-        PhoenixSocket.as_asgi(), f"/socket/websocket?vsn=2.0.0&token={token_for(student)}"
-    )
-    connected, _ = await comm.connect()
-    assert connected
-    for topic in ("slow:a", "slow:b"):
-        await comm.send_to(text_data=json.dumps([topic, topic, topic, "phx_join", {}]))
-        assert (await receive_json(comm))[4]["status"] == "ok"
-    await comm.send_to(text_data=json.dumps(["slow:a", "1", "slow:a", "nap", {"seconds": 1.5}]))
-    await comm.send_to(text_data=json.dumps([None, "2", "phoenix", "heartbeat", {}]))
-    await comm.send_to(text_data=json.dumps(["slow:b", "3", "slow:b", "nap", {"seconds": 0}]))
-    await comm.send_to(text_data=json.dumps(["slow:a", "4", "slow:a", "nap", {"seconds": 0}]))
-    order = [(await receive_json(comm))[1] for _ in range(4)]
-    # Heartbeat and the other topic first; topic a keeps its own order (1 before 4).
-    assert set(order[:2]) == {"2", "3"}
-    assert order[2:] == ["1", "4"]
-    await comm.disconnect()
+async def test_heartbeat_and_other_topics_answer_while_a_handler_is_slow(
+    held_topic, connect_in_process, student
+):
+    comm = await connect_in_process(student)
+    for topic in ("held:a", "held:b"):
+        await comm.join_ok(topic, topic)
+    await comm.send_frame(["held:a", "1", "held:a", "nap", {"hold": True}])
+    await comm.send_frame([None, "2", "phoenix", "heartbeat", {}])
+    await comm.send_frame(["held:b", "3", "held:b", "nap", {}])
+    await comm.send_frame(["held:a", "4", "held:a", "nap", {}])
+    # Heartbeat and the other topic are answered while topic a's handler is held.
+    answered = [(await comm.receive_frame())[1] for _ in range(2)]
+    assert set(answered) == {"2", "3"}
+    HeldChannel.gate.set()
+    # Topic a keeps its own order (1 before 4).
+    assert [(await comm.receive_frame())[1] for _ in range(2)] == ["1", "4"]
 
 
 @pytest.mark.django_db(transaction=True)
 async def test_a_server_stop_waits_for_a_leave_under_way_and_tells_it_from_its_own_closes(
-    slow_to_end_topic, student, coach
+    slow_to_end_topic, connect_in_process, student, coach
 ):
     sockets = {}
     # The student's join takes longer to end than the coach's and the stop's own pause.
     for user, seconds in ((student, 2.0), (coach, 0.1)):
-        comm = WebsocketCommunicator(
-            PhoenixSocket.as_asgi(), f"/socket/websocket?vsn=2.0.0&token={token_for(user)}"
-        )
-        assert (await comm.connect())[0]
-        join = ["1", "1", "ending:x", "phx_join", {"seconds": seconds}]
-        await comm.send_to(text_data=json.dumps(join))
-        assert (await receive_json(comm))[4]["status"] == "ok"
-        sockets[user] = comm
+        sockets[user] = await connect_in_process(user)
+        await sockets[user].join_ok("1", "ending:x", {"seconds": seconds})
     # The student's client goes; the server is still ending that join when it stops.
     await sockets[student].send_input({"type": "websocket.disconnect", "code": 1001})
-    await asyncio.sleep(0.1)
+    await wait_for_event(
+        "the student's join to start ending", SlowToEndChannel.ending[student.username]
+    )
     await close_all_sockets()
     assert SlowToEndChannel.ended == {student.username: False, coach.username: True}
     assert (await sockets[coach].receive_output(timeout=1))["code"] == 4012

@@ -16,7 +16,6 @@ from coaching.models import ChatMessage, SessionEvent
 from coaching.realtime.socket import PhoenixSocket
 from tests.support import servers
 from tests.support.auth import token_for
-from tests.support.phoenix import PhoenixClient
 from tests.support.proxy import TcpProxy
 
 
@@ -27,8 +26,8 @@ def refused_status(url: str, **kwargs) -> int:
 
 
 class TestConnect:
-    def test_token_param_connects(self, server, student):
-        with PhoenixClient(server.socket_url, token_for(student)) as client:
+    def test_token_param_connects(self, connect, student):
+        with connect(student) as client:
             assert client.heartbeat()["status"] == "ok"
 
     def test_missing_token_is_refused_before_upgrade(self, server):
@@ -71,19 +70,19 @@ class TestConnect:
         url = f"{server.socket_url}?vsn=2.0.0&token={token_for(student)}"
         assert refused_status(url, origin="http://evil.example") == 403
 
-    def test_same_origin_browser_connects(self, server, student):
+    def test_same_origin_browser_connects(self, server, connect, student):
         origin = f"http://127.0.0.1:{server.port}"
-        with PhoenixClient(server.socket_url, token_for(student), origin=origin) as client:
+        with connect(student, origin=origin) as client:
             assert client.heartbeat()["status"] == "ok"
 
-    def test_client_without_origin_connects_by_token_alone(self, server, student):
-        with PhoenixClient(server.socket_url, token_for(student)) as client:
+    def test_client_without_origin_connects_by_token_alone(self, connect, student):
+        with connect(student) as client:
             assert client.heartbeat()["status"] == "ok"
 
 
 class TestFraming:
-    def test_heartbeat_reply_echoes_ref(self, server, student):
-        with PhoenixClient(server.socket_url, token_for(student)) as client:
+    def test_heartbeat_reply_echoes_ref(self, connect, student):
+        with connect(student) as client:
             client.send([None, "abc-17", "phoenix", "heartbeat", {}])
             frame = client.expect(lambda f: f[1] == "abc-17")
             assert frame == [
@@ -94,25 +93,25 @@ class TestFraming:
                 {"status": "ok", "response": {}},
             ]
 
-    def test_join_reply_echoes_join_ref_and_ref(self, server, student, active_session):
-        with PhoenixClient(server.socket_url, token_for(student)) as client:
+    def test_join_reply_echoes_join_ref_and_ref(self, connect, student, active_session):
+        with connect(student) as client:
             client.send(["j9", "j9", active_session.topic, "phx_join", {}])
             frame = client.expect(lambda f: f[3] == "phx_reply")
             assert frame[:4] == ["j9", "j9", active_session.topic, "phx_reply"]
             assert frame[4]["status"] == "ok"
 
-    def test_unknown_topic_gets_unmatched_topic_error(self, server, student):
-        with PhoenixClient(server.socket_url, token_for(student)) as client:
+    def test_unknown_topic_gets_unmatched_topic_error(self, connect, student):
+        with connect(student) as client:
             _, reply = client.join("nope:1")
             assert reply == {"status": "error", "response": {"reason": "unmatched topic"}}
 
-    def test_leave_of_unknown_or_unjoined_topic_is_ok(self, server, student):
-        with PhoenixClient(server.socket_url, token_for(student)) as client:
+    def test_leave_of_unknown_or_unjoined_topic_is_ok(self, connect, student):
+        with connect(student) as client:
             ref = client.push("nope:1", "phx_leave", {}, "42")
             assert client.reply(ref)["status"] == "ok"
 
-    def test_leave_replies_ok_then_closes_with_join_ref(self, server, student, active_session):
-        with PhoenixClient(server.socket_url, token_for(student)) as client:
+    def test_leave_replies_ok_then_closes_with_join_ref(self, connect, student, active_session):
+        with connect(student) as client:
             join_ref, _ = client.join_ok(active_session.topic)
             ref = client.push(active_session.topic, "phx_leave", {}, join_ref)
             assert client.reply(ref)["status"] == "ok"
@@ -122,8 +121,10 @@ class TestFraming:
             reply = client.call(active_session.topic, join_ref, "chat:new", {"message": "hi"})
             assert reply == {"status": "error", "response": {"reason": "not_joined"}}
 
-    def test_duplicate_join_closes_old_join_then_joins_again(self, server, student, active_session):
-        with PhoenixClient(server.socket_url, token_for(student)) as client:
+    def test_duplicate_join_closes_old_join_then_joins_again(
+        self, connect, student, active_session
+    ):
+        with connect(student) as client:
             first, _ = client.join_ok(active_session.topic)
             second, reply = client.join_ok(active_session.topic)
             assert reply["session"]["session_id"] == active_session.session_id
@@ -134,12 +135,12 @@ class TestFraming:
             stale = client.call(active_session.topic, first, "chat:new", {"message": "stale"})
             assert stale["response"]["reason"] == "not_joined"
 
-    def test_several_topics_on_one_socket(self, server, student, make_user, coach):
+    def test_several_topics_on_one_socket(self, connect, student, make_user, coach):
         from coaching.models import CoachingSession
 
         one = CoachingSession.objects.create(student=student, coach=coach, status="active")
         two = CoachingSession.objects.create(student=student, coach=coach, status="active")
-        with PhoenixClient(server.socket_url, token_for(student)) as client:
+        with connect(student) as client:
             ref_one, _ = client.join_ok(one.topic)
             ref_two, _ = client.join_ok(two.topic)
             assert client.call(two.topic, ref_two, "chat:new", {"message": "two"})["status"] == "ok"
@@ -148,8 +149,8 @@ class TestFraming:
             one_msg = client.event(one.topic, "chat:added")
             assert (one_msg["message"], two_msg["message"]) == ("one", "two")
 
-    def test_push_replies_carry_the_callers_refs(self, server, student, active_session):
-        with PhoenixClient(server.socket_url, token_for(student)) as client:
+    def test_push_replies_carry_the_callers_refs(self, connect, student, active_session):
+        with connect(student) as client:
             join_ref, _ = client.join_ok(active_session.topic)
             client.send([join_ref, "r-77", active_session.topic, "chat:new", {"message": "x"}])
             frame = client.expect(lambda f: f[1] == "r-77")
@@ -172,28 +173,28 @@ class TestBadInput:
             "[" * 5000 + "]" * 5000,
         ],
     )
-    def test_malformed_frames_keep_the_socket_working(self, server, student, frame):
-        with PhoenixClient(server.socket_url, token_for(student)) as client:
+    def test_malformed_frames_keep_the_socket_working(self, connect, student, frame):
+        with connect(student) as client:
             client.send(frame)
             assert client.heartbeat()["status"] == "ok"
 
-    def test_malformed_frame_with_a_readable_ref_gets_an_error_reply(self, server, student):
-        with PhoenixClient(server.socket_url, token_for(student)) as client:
+    def test_malformed_frame_with_a_readable_ref_gets_an_error_reply(self, connect, student):
+        with connect(student) as client:
             client.send('[null, "5", "phoenix", "heartbeat", [1]]')
             reply = client.reply("5")
             assert reply["status"] == "error"
             assert reply["response"]["reason"] == "bad_frame"
 
-    def test_unknown_event_gets_error_reply(self, server, student, active_session):
-        with PhoenixClient(server.socket_url, token_for(student)) as client:
+    def test_unknown_event_gets_error_reply(self, connect, student, active_session):
+        with connect(student) as client:
             join_ref, _ = client.join_ok(active_session.topic)
             reply = client.call(active_session.topic, join_ref, "chat:explode", {})
             assert reply["status"] == "error"
             assert reply["response"]["reason"] == "unknown_event"
             assert client.heartbeat()["status"] == "ok"
 
-    def test_push_to_a_topic_not_joined_gets_error_reply(self, server, student, active_session):
-        with PhoenixClient(server.socket_url, token_for(student)) as client:
+    def test_push_to_a_topic_not_joined_gets_error_reply(self, connect, student, active_session):
+        with connect(student) as client:
             reply = client.call(active_session.topic, "99", "chat:new", {"message": "hi"})
             assert reply["response"]["reason"] == "not_joined"
         assert not ChatMessage.objects.exists()
@@ -212,9 +213,9 @@ class TestBadInput:
         ],
     )
     def test_invalid_chat_is_refused_naming_the_field_and_nothing_is_written(
-        self, server, student, active_session, payload, field
+        self, connect, student, active_session, payload, field
     ):
-        with PhoenixClient(server.socket_url, token_for(student)) as client:
+        with connect(student) as client:
             join_ref, _ = client.join_ok(active_session.topic)
             reply = client.call(active_session.topic, join_ref, "chat:new", payload)
             assert reply["status"] == "error"
@@ -224,9 +225,9 @@ class TestBadInput:
         assert not ChatMessage.objects.exists()
 
     def test_chat_of_exactly_2000_characters_after_trimming_is_accepted(
-        self, server, student, active_session
+        self, connect, student, active_session
     ):
-        with PhoenixClient(server.socket_url, token_for(student)) as client:
+        with connect(student) as client:
             join_ref, _ = client.join_ok(active_session.topic)
             text = "  " + "x" * 2000 + "  "
             reply = client.call(active_session.topic, join_ref, "chat:new", {"message": text})
@@ -234,9 +235,9 @@ class TestBadInput:
             assert reply["response"]["message"]["message"] == "x" * 2000
 
     def test_oversize_frame_gets_payload_too_large_and_socket_keeps_working(
-        self, server, student, active_session
+        self, connect, student, active_session
     ):
-        with PhoenixClient(server.socket_url, token_for(student)) as client:
+        with connect(student) as client:
             join_ref, _ = client.join_ok(active_session.topic)
             big = {"message": "x" * 200_000}
             reply = client.call(active_session.topic, join_ref, "chat:new", big)
@@ -245,8 +246,8 @@ class TestBadInput:
             assert ok["status"] == "ok"
         assert list(ChatMessage.objects.values_list("message", flat=True)) == ["fine"]
 
-    def test_wrong_types_in_control_are_refused(self, server, coach, active_session):
-        with PhoenixClient(server.socket_url, token_for(coach)) as client:
+    def test_wrong_types_in_control_are_refused(self, connect, coach, active_session):
+        with connect(coach) as client:
             join_ref, _ = client.join_ok(active_session.topic)
             reply = client.call(active_session.topic, join_ref, "session:control", {"status": 1})
             assert reply["response"] == {
@@ -261,12 +262,9 @@ class TestBadInput:
         assert not SessionEvent.objects.filter(event="session:state").exists()
 
     def test_bad_input_on_one_socket_does_not_disturb_another(
-        self, server, student, coach, active_session
+        self, connect, student, coach, active_session
     ):
-        with (
-            PhoenixClient(server.socket_url, token_for(student)) as bad,
-            PhoenixClient(server.socket_url, token_for(coach)) as good,
-        ):
+        with connect(student) as bad, connect(coach) as good:
             good_ref, _ = good.join_ok(active_session.topic)
             bad_ref, _ = bad.join_ok(active_session.topic)
             for frame in [
@@ -305,8 +303,8 @@ def upgrade_status(server, user, *, host: str) -> int:
 
 
 class TestFrameFaults:
-    def test_an_invalid_join_ref_with_a_readable_ref_gets_bad_frame(self, server, student):
-        with PhoenixClient(server.socket_url, token_for(student)) as client:
+    def test_an_invalid_join_ref_with_a_readable_ref_gets_bad_frame(self, connect, student):
+        with connect(student) as client:
             client.send('[{"bad": 1}, "7", "phoenix", "heartbeat", {}]')
             reply = client.reply("7")
             assert reply["status"] == "error"
@@ -314,10 +312,10 @@ class TestFrameFaults:
             assert "join_ref" in reply["response"]["message"]
 
     def test_a_binary_push_is_answered_bad_frame_through_its_ref(
-        self, server, student, active_session
+        self, connect, student, active_session
     ):
         topic = active_session.topic.encode()
-        with PhoenixClient(server.socket_url, token_for(student)) as client:
+        with connect(student) as client:
             join_ref, _ = client.join_ok(active_session.topic)
             # Phoenix's binary push: kind 0, sizes of join_ref, ref, topic, event; then data.
             header = bytes([0, len(join_ref), 2, len(topic), 8])
@@ -329,9 +327,9 @@ class TestFrameFaults:
 
     @pytest.mark.parametrize("data", [b"", b"\x00", b"\xff\x01\x02", b"\x00\x01\x05\x00\x00ab"])
     def test_other_binary_frames_are_dropped_and_the_socket_keeps_working(
-        self, server, student, data
+        self, connect, student, data
     ):
-        with PhoenixClient(server.socket_url, token_for(student)) as client:
+        with connect(student) as client:
             client.ws.send(data)
             assert client.heartbeat()["status"] == "ok"
             assert client.inbox == []
@@ -380,13 +378,10 @@ class TestPhoenixV1:
             }
 
     def test_v1_and_v2_sockets_get_the_same_broadcast_each_in_its_own_version(
-        self, server, student, coach, active_session
+        self, server, connect, student, coach, active_session
     ):
         topic = active_session.topic
-        with (
-            self.v1(server, coach, vsn="1.0.0") as ws,
-            PhoenixClient(server.socket_url, token_for(student)) as v2,
-        ):
+        with self.v1(server, coach, vsn="1.0.0") as ws, connect(student) as v2:
             ws.send(json.dumps({"topic": topic, "event": "phx_join", "payload": {}, "ref": "1"}))
             assert json.loads(ws.recv(timeout=5))["payload"]["status"] == "ok"
             join_ref, _ = v2.join_ok(topic)
@@ -410,7 +405,7 @@ class TestPhoenixV1:
 
 class TestDatabaseOutage:
     def test_pushes_and_joins_get_a_retryable_unavailable_and_one_log_line(
-        self, spawn_server, student, active_session
+        self, spawn_server, connect, student, active_session
     ):
         db = connection.settings_dict
         port = int(db.get("PORT") or 5432)
@@ -419,7 +414,7 @@ class TestDatabaseOutage:
             url = servers.test_database_url().replace(f":{port}/", f":{proxy.port}/")
             server = spawn_server(DATABASE_URL=url, OUTAGE_LOG_INTERVAL="60")
             topic = active_session.topic
-            with PhoenixClient(server.socket_url, token_for(student)) as client:
+            with connect(student, on=server) as client:
                 join_ref, _ = client.join_ok(topic)
                 proxy.outage()
                 for i in range(5):

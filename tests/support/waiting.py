@@ -15,7 +15,10 @@ T = TypeVar("T")
 
 
 def _failure(what: str, wait: float, last: object) -> AssertionError:
-    return AssertionError(f"waited {wait:g} s for {what}; last seen: {last!r}")
+    seen = repr(last)
+    if len(seen) > 2000:
+        seen = f"…{seen[-2000:]}"
+    return AssertionError(f"waited {wait:g} s for {what}; last seen: {seen}")
 
 
 def wait_until(
