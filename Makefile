@@ -39,7 +39,7 @@ serve:
 	$(PY) manage.py seed_demo
 	@echo "Open http://$(HOST):$(PORT)/ and log in with an account above."
 	$(PY) -m inswing_realtime.serve -e tcp:port=$(PORT):interface=$(HOST):backlog=4096 --websocket_connect_timeout 30 \
-		--websocket-max-message-size 1048576 inswing_realtime.asgi:application
+		inswing_realtime.asgi:application
 
 test: setup
 	@bash scripts/ensure-chromium.sh

@@ -1,5 +1,6 @@
 """`python -m inswing_realtime.serve [daphne's options] inswing_realtime.asgi:application`:
-daphne on uvloop's event loop (`SERVER_LOOP=asyncio`: the standard one).
+daphne on uvloop's event loop (`SERVER_LOOP=asyncio`: the standard one), refusing
+WebSocket messages over the protocol's cap (`WEBSOCKET_MAX_FRAME_BYTES`) as they arrive.
 
 daphne creates its event loop (and Twisted's reactor on it) when its server module is
 imported, so the loop policy is set before that import. uvloop's loop runs our event
@@ -8,6 +9,7 @@ loop work (the sockets' tasks, the chat writer, fan-out) with less CPU: bench/RE
 
 import asyncio
 import os
+import sys
 
 if os.environ.get("SERVER_LOOP", "uvloop") == "uvloop":
     import uvloop
@@ -16,5 +18,21 @@ if os.environ.get("SERVER_LOOP", "uvloop") == "uvloop":
 
 from daphne.cli import CommandLineInterface
 
+MAX_MESSAGE_OPTION = "--websocket-max-message-size"
+
+
+def with_message_cap(argv: list[str]) -> list[str]:
+    """daphne's arguments, with its WebSocket message limit set to the protocol's cap
+    unless given: a larger frame drops the connection before it is buffered whole or
+    parsed, instead of costing a parse to refuse."""
+    if any(arg.split("=")[0] == MAX_MESSAGE_OPTION for arg in argv):
+        return argv
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "inswing_realtime.settings")
+    from django.conf import settings
+
+    return [MAX_MESSAGE_OPTION, str(settings.WEBSOCKET_MAX_FRAME_BYTES), *argv]
+
+
 if __name__ == "__main__":
+    sys.argv[1:] = with_message_cap(sys.argv[1:])
     CommandLineInterface.entrypoint()

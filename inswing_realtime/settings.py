@@ -212,7 +212,8 @@ SOCKET_DB_CONNECTIONS = int(os.environ.get("SOCKET_DB_CONNECTIONS", "2"))
 # Browser origins allowed to open the socket, besides the page's own origin.
 # Clients that send no Origin (apps, services, scripts) authenticate by token alone.
 WEBSOCKET_ALLOWED_ORIGINS = env_list("WEBSOCKET_ALLOWED_ORIGINS")
-# Largest text frame the channel code will parse; larger ones get an error reply.
+# Largest WebSocket message the server takes (inswing_realtime/serve.py): a larger one
+# drops the connection as it arrives, before it is parsed.
 WEBSOCKET_MAX_FRAME_BYTES = int(os.environ.get("WEBSOCKET_MAX_FRAME_BYTES", str(64 * 1024)))
 
 # While the database is down: what clients are told to wait before retrying

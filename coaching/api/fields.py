@@ -28,9 +28,7 @@ from coaching.services import swings
 SCHEMA_PATTERN = r"^[^\u0000]*$"
 # Text that must not be blank once trimmed: at least one character that is not
 # whitespace (to JavaScript's regexes or to Python's `str.strip`) nor invisible.
-NONBLANK_SCHEMA_PATTERN = (
-    rf"^[^\u0000]*[^\s\u0000\u001c-\u001f\u0085{text.INVISIBLE}][^\u0000]*$"
-)
+NONBLANK_SCHEMA_PATTERN = rf"^[^\u0000]*[^\s\u0000\u001c-\u001f\u0085{text.INVISIBLE}][^\u0000]*$"
 
 
 class TextField(serializers.CharField):

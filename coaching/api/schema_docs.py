@@ -87,7 +87,7 @@ and authenticate by token alone.
 Frames are JSON arrays `[join_ref, ref, topic, event, payload]`. Replies are
 `phx_reply` with `{"status": "ok"|"error", "response": {…}}`; an error response is
 `{"reason": "<code>", "message": "…"}` with the codes above, or one of
-`unknown_event`, `bad_frame`, `payload_too_large`, `not_joined`,
+`unknown_event`, `bad_frame`, `not_joined`,
 `too_many_requests`, `join_failed`, `internal_error`, `unmatched topic`, `overloaded`,
 `unavailable` (the database is down; the response has `retry_after_ms`), and
 `rate_limited` with `retry_after_ms` (per-user limits on pushes: chat 5/s, bursts of 20).

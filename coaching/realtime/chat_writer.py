@@ -1,7 +1,8 @@
 """The socket's chat writer: the chat store (coaching/services/chat.py) from the event loop.
 
 `chat_writer()` gives the process's writer; `await writer.submit(post)` returns the
-message's payload or its `ServiceError`. It runs the store's algorithm,
+message's payload, a `Resend` (the message stored before under its `client_msg_id`) or
+its `ServiceError`. It runs the store's algorithm,
 `chat.store_batch`, with asyncpg instead of the ORM: no thread hop, and a compiled
 protocol, so a round trip costs a fraction of what psycopg's machinery costs in Python.
 A few writer tasks each own a connection and store what queued up while they were busy
@@ -28,7 +29,15 @@ from coaching.outage import (
     unavailable_error,
 )
 from coaching.realtime import pg
-from coaching.services.chat import Broadcast, ChatPost, CleanPost, Store, cleaned, store_batch
+from coaching.services.chat import (
+    Broadcast,
+    ChatPost,
+    CleanPost,
+    Result,
+    Store,
+    cleaned,
+    store_batch,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -58,7 +67,7 @@ class ChatWriter:
         self._tasks: list[asyncio.Task] = []
         self._connections: list[asyncpg.Connection | None] = []
 
-    async def submit(self, post: ChatPost) -> dict | ServiceError:
+    async def submit(self, post: ChatPost) -> Result:
         try:
             item = cleaned(post)
         except ServiceError as exc:
@@ -112,7 +121,7 @@ class ChatWriter:
                 if not pending.future.done():
                     pending.future.set_result(result)
 
-    async def _drive(self, writer: int, store: Store) -> list[dict | ServiceError]:
+    async def _drive(self, writer: int, store: Store) -> list[Result]:
         """Run the store's statements on this writer's connection (each its own
         transaction) and publish what it broadcasts, in order."""
         value: Any = None

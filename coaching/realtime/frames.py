@@ -12,16 +12,20 @@ frame has no readable ref and is dropped.
 """
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
 import orjson
 
+# A ref as the client sent it (phoenix.js: strings; other clients: integers), echoed as is.
+Ref = str | int | None
+
 
 class FrameError(ValueError):
     """A frame that is not a message; `ref` (and `topic`) are set when they could be read."""
 
-    def __init__(self, message: str, *, ref: str | None = None, topic: str | None = None):
+    def __init__(self, message: str, *, ref: Ref = None, topic: str | None = None):
         super().__init__(message)
         self.ref = ref
         self.topic = topic
@@ -29,21 +33,29 @@ class FrameError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Message:
-    join_ref: str | None
-    ref: str | None
+    join_ref: Ref
+    ref: Ref
     topic: str
     event: str
     payload: dict[str, Any]
 
 
-def _ref(value: Any) -> str | None:
+def _ref(value: Any) -> Ref:
     if value is None:
         return None
     if isinstance(value, str) and len(value) <= 64:
         return value
-    if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
-    raise FrameError("refs must be strings or null")
+    if isinstance(value, int) and not isinstance(value, bool) and -(2**63) <= value < 2**63:
+        return value
+    raise FrameError("refs must be strings, integers or null")
+
+
+def _readable_ref(value: Any) -> Ref:
+    """The ref of a frame that is otherwise wrong, if it can be read (to answer it)."""
+    try:
+        return _ref(value)
+    except FrameError:
+        return None
 
 
 def _message(join_ref_raw: Any, ref_raw: Any, topic: Any, event: Any, payload: Any) -> Message:
@@ -65,7 +77,15 @@ def _message(join_ref_raw: Any, ref_raw: Any, topic: Any, event: Any, payload: A
     return Message(join_ref, ref, topic, event, payload)
 
 
-def _json(text: str) -> Any:
+# The start of a V2 frame, `[join_ref, ref, "topic", …`: read from a frame that is not
+# JSON (or nests too deep to parse), so that it can still be answered.
+_V2_HEAD = re.compile(
+    r'\s*\[\s*(?:null|-?\d{1,19}|"(?:[^"\\]|\\.){0,64}")\s*,'
+    r'\s*(null|-?\d{1,19}|"(?:[^"\\]|\\.){0,64}")\s*,\s*("(?:[^"\\]|\\.){1,200}")'
+)
+
+
+def _json(text: str, head: re.Pattern | None = None) -> Any:
     try:
         return orjson.loads(text)
     except orjson.JSONDecodeError:
@@ -76,7 +96,20 @@ def _json(text: str) -> Any:
     try:
         return json.loads(text)
     except (ValueError, RecursionError):
-        raise FrameError("frame is not JSON") from None
+        ref, topic = _head(text, head)
+        raise FrameError("frame is not JSON", ref=ref, topic=topic) from None
+
+
+def _head(text: str, head: re.Pattern | None) -> tuple[Ref, str | None]:
+    """The ref and topic at the start of an unparsable frame, when they can be read."""
+    match = head.match(text) if head is not None else None
+    if match is None:
+        return None, None
+    try:
+        ref, topic = json.loads(match.group(1)), json.loads(match.group(2))
+    except ValueError:
+        return None, None
+    return _readable_ref(ref), topic if isinstance(topic, str) else None
 
 
 def _dumps(data: Any) -> str:
@@ -99,14 +132,10 @@ class Serializer:
     def decode(self, text: str) -> Message:
         raise NotImplementedError
 
-    def encode(
-        self, join_ref: str | None, ref: str | None, topic: str, event: str, payload: dict
-    ) -> str:
+    def encode(self, join_ref: Ref, ref: Ref, topic: str, event: str, payload: dict) -> str:
         raise NotImplementedError
 
-    def reply(
-        self, join_ref: str | None, ref: str | None, topic: str, status: str, response: dict
-    ) -> str:
+    def reply(self, join_ref: Ref, ref: Ref, topic: str, status: str, response: dict) -> str:
         return self.encode(
             join_ref, ref, topic, "phx_reply", {"status": status, "response": response}
         )
@@ -121,14 +150,16 @@ class V2Serializer(Serializer):
     vsn = "2.0.0"
 
     def decode(self, text: str) -> Message:
-        data = _json(text)
+        data = _json(text, _V2_HEAD)
         if not isinstance(data, list) or len(data) != 5:
-            raise FrameError("frame must be [join_ref, ref, topic, event, payload]")
+            shape = "frame must be [join_ref, ref, topic, event, payload]"
+            if isinstance(data, list) and len(data) >= 2:  # answer it where the ref is readable
+                topic = data[2] if len(data) >= 3 and isinstance(data[2], str) else None
+                raise FrameError(shape, ref=_readable_ref(data[1]), topic=topic)
+            raise FrameError(shape)
         return _message(*data)
 
-    def encode(
-        self, join_ref: str | None, ref: str | None, topic: str, event: str, payload: dict
-    ) -> str:
+    def encode(self, join_ref: Ref, ref: Ref, topic: str, event: str, payload: dict) -> str:
         return _dumps([join_ref, ref, topic, event, payload])
 
     def decode_binary(self, data: bytes) -> NoReturn:
@@ -169,9 +200,7 @@ class V1Serializer(Serializer):
             return Message(message.ref, message.ref, message.topic, message.event, message.payload)
         return message
 
-    def encode(
-        self, join_ref: str | None, ref: str | None, topic: str, event: str, payload: dict
-    ) -> str:
+    def encode(self, join_ref: Ref, ref: Ref, topic: str, event: str, payload: dict) -> str:
         return _dumps(
             {"topic": topic, "event": event, "payload": payload, "ref": ref, "join_ref": join_ref}
         )

@@ -7,7 +7,8 @@ from multiplying the limit by opening sockets). Every push but heartbeats and
 leaves takes a token from the user's `client` bucket (CLIENT_EVENTS_PER_SECOND,
 CLIENT_EVENTS_BURST); `chat:new` also from the `chat` bucket (CHAT_RATE_PER_SECOND,
 CHAT_RATE_BURST). A push that finds a bucket empty takes nothing and is refused
-with `rate_limited` and the wait until it would pass.
+with `rate_limited` and the wait until it would pass; a push refused for what the client
+could not help, or a chat resend answered from the store, gets its tokens back (`refund`).
 """
 
 import math
@@ -18,6 +19,8 @@ from django.conf import settings
 
 # Never limited: the socket's keep-alive and leaving.
 FREE_EVENTS = frozenset({"heartbeat", "phx_leave"})
+# What a frame that is not a message counts as: a push (the `client` bucket).
+BAD_FRAME = "bad_frame"
 # Full buckets are forgotten (a new one is the same) this often.
 SWEEP_SECONDS = 60.0
 
@@ -72,6 +75,17 @@ class UserLimits:
             for bucket in buckets:
                 bucket.tokens -= 1
         return wait
+
+    def refund(self, user_id: int, event: str) -> None:
+        """Give back the tokens `check` took for `event`: a push refused for a reason the
+        client did not cause or cannot help (`unavailable`, `rate_limited`, invalid
+        input), or a chat resend answered from what was stored, costs nothing."""
+        if event in FREE_EVENTS:
+            return
+        for name, _, _ in _limits(event):
+            bucket = self._buckets.get((user_id, name))
+            if bucket is not None:
+                bucket.tokens = min(bucket.burst, bucket.tokens + 1)
 
     def _sweep(self, now: float) -> None:
         if now - self._swept < SWEEP_SECONDS:

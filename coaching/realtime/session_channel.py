@@ -8,7 +8,7 @@ from django.conf import settings
 
 from coaching import events, policy
 from coaching.errors import ServiceError, invalid
-from coaching.realtime import review_room
+from coaching.realtime import ratelimit, review_room
 from coaching.realtime.channel import Channel, RejoinNeeded
 from coaching.realtime.chat_writer import chat_writer as make_chat_writer
 from coaching.realtime.db import in_db_thread
@@ -25,7 +25,7 @@ from coaching.realtime.snapshots import snapshot_reads
 from coaching.realtime.socket_reads import socket_reads
 from coaching.services import review
 from coaching.services.annotations import annotation_save
-from coaching.services.chat import ChatPost
+from coaching.services.chat import ChatPost, Resend
 from coaching.services.notices import PARTICIPANT_JOINED
 from coaching.services.sessions import session_control
 
@@ -138,6 +138,10 @@ class SessionChannel(Channel):
             result = await chat_writer.submit(post)
             if isinstance(result, ServiceError):
                 raise result
+            if isinstance(result, Resend):
+                # Stored before (the outbox resends after a reconnect): costs no token.
+                ratelimit.user_limits.refund(self.user.pk, event)
+                return {"message": result.payload}
             return {"message": result}
         if event == "session:control":
             status = _optional_str(payload, "status")

@@ -15,7 +15,6 @@ from autobahn.exception import Disconnected  # daphne's WebSocket library
 from channels.consumer import AsyncConsumer, get_handler_name
 from channels.exceptions import StopConsumer
 from channels.utils import await_many_dispatch
-from django.conf import settings
 from redis.exceptions import RedisError
 
 from coaching.outage import is_database_down, log_database_down
@@ -154,6 +153,8 @@ class PhoenixSocket(AsyncConsumer):
             await self.send({"type": "websocket.send", "text": text})
 
     async def websocket_receive(self, message: dict) -> None:
+        # Frames over WEBSOCKET_MAX_FRAME_BYTES never get here: the server drops the
+        # connection as they arrive (inswing_realtime/serve.py).
         if self.user is None or self.closed:
             return
         text = message.get("text")
@@ -162,30 +163,21 @@ class PhoenixSocket(AsyncConsumer):
                 self.serializer.decode_binary(message.get("bytes") or b"")
             msg = self.serializer.decode(text)
         except frames.FrameError as exc:
-            if exc.ref is not None:
-                await self.send_text(
-                    self.serializer.reply(
-                        None,
-                        exc.ref,
-                        exc.topic or "phoenix",
-                        "error",
-                        {"reason": "bad_frame", "message": str(exc)},
-                    )
+            # A frame that is not a message spends the sender's budget like any push, so
+            # a stream of them is refused and closed like any other flood.
+            if not await self._within_budget(None, ratelimit.BAD_FRAME) or exc.ref is None:
+                return
+            await self.send_text(
+                self.serializer.reply(
+                    None,
+                    exc.ref,
+                    exc.topic or "phoenix",
+                    "error",
+                    {"reason": "bad_frame", "message": str(exc)},
                 )
-            return
-        if len(text) > settings.WEBSOCKET_MAX_FRAME_BYTES:
-            await self._reply(
-                msg,
-                "error",
-                {"reason": "payload_too_large", "message": "This message is too large."},
             )
             return
-        wait = ratelimit.user_limits.check(self.user.pk, msg.event)
-        if wait:
-            if self.abuse.refused():
-                await self.close_for(CLOSE_RATE_LIMITED, "rate_limited")
-            else:
-                await self._reply(msg, "error", ratelimit.rate_limited(wait))
+        if not await self._within_budget(msg, msg.event):
             return
         if msg.topic == "phoenix" and msg.event == "heartbeat":
             await self._reply(msg, "ok", {})
@@ -201,6 +193,18 @@ class PhoenixSocket(AsyncConsumer):
                 await self._reply(msg, "error", {"reason": "not_joined"})
             elif not process.enqueue(msg):
                 await self._reply(msg, "error", {"reason": "too_many_requests"})
+
+    async def _within_budget(self, msg: frames.Message | None, event: str) -> bool:
+        """Take `event`'s tokens from the user's budget (ratelimit); when it is spent,
+        answer `rate_limited` (`msg`, if readable), or close a socket that keeps on."""
+        wait = ratelimit.user_limits.check(self.user.pk, event)
+        if not wait:
+            return True
+        if self.abuse.refused():
+            await self.close_for(CLOSE_RATE_LIMITED, "rate_limited")
+        elif msg is not None:
+            await self._reply(msg, "error", ratelimit.rate_limited(wait))
+        return False
 
     def _addresses(self, msg: frames.Message, process: TopicProcess) -> bool:
         """Whether `msg` is for this join of its topic (not a stale one). V1 clients may

@@ -17,7 +17,7 @@ from redis.exceptions import RedisError
 from coaching.errors import ServiceError
 from coaching.models import User
 from coaching.outage import is_database_down, log_database_down, unavailable_error
-from coaching.realtime import frames
+from coaching.realtime import frames, ratelimit
 from coaching.realtime.channel import Channel, RejoinNeeded
 from coaching.realtime.fanout import LAYER_TIMEOUT, fanout
 
@@ -28,6 +28,9 @@ logger = logging.getLogger(__name__)
 TOPIC_QUEUE_LIMIT = 1000
 _STOP = object()
 _CATCH_UP = object()  # queued by `TopicProcess.catch_up`
+# Refusals that give the push's rate-limit tokens back: a client that retries as told
+# (`retry_after_ms`) or corrects its input is not pushed into the limit by them.
+FREE_REFUSALS = frozenset({"unavailable", "rate_limited", "invalid_input"})
 
 
 class Transport(Protocol):
@@ -232,10 +235,13 @@ class TopicProcess:
         try:
             response = await self.channel.handle_in(msg.event, msg.payload)
         except ServiceError as exc:
+            if exc.code in FREE_REFUSALS:
+                ratelimit.user_limits.refund(self.socket.user.pk, msg.event)
             await self._reply(msg.ref, "error", exc.as_dict())
         except Exception as exc:
             if is_database_down(exc):
                 log_database_down(f"socket {msg.event}", exc)
+                ratelimit.user_limits.refund(self.socket.user.pk, msg.event)
                 await self._reply(msg.ref, "error", unavailable_error())
             else:
                 logger.exception("%s on %s crashed", msg.event, self.topic)

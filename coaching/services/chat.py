@@ -214,7 +214,8 @@ class Broadcast(NamedTuple):
     payload: dict
 
 
-Result = dict | ServiceError
+# A stored message's payload, a resend's (the message stored before), or the refusal.
+Result = dict | Resend | ServiceError
 Step = Statement | Broadcast
 Store = Generator[Step, Any, list[Result]]
 
@@ -311,7 +312,7 @@ def _round(batch: list[CleanPost]) -> Generator[Step, Any, list[Result | None]]:
         row = stored.get(key)
         decision = decide(session, post.sender, None if row is None else _payload(item, *row))
         if decision is not WRITE:
-            results[i] = decision.payload if isinstance(decision, Resend) else decision
+            results[i] = decision
             continue
         counts[session.pk] = counts.get(session.pk, 0) + 1
         if item.client_msg_id is not None:
@@ -352,7 +353,8 @@ def _round(batch: list[CleanPost]) -> Generator[Step, Any, list[Result | None]]:
                 results[p.index] = p.payload
                 yield Broadcast(session_topic(p.session.session_id), "chat:added", p.payload)
     for i, first in repeats.items():
-        results[i] = results[first]
+        stored_first = results[first]
+        results[i] = Resend(stored_first) if isinstance(stored_first, dict) else stored_first
     return results
 
 
@@ -394,10 +396,11 @@ def chat_message_post(
     return result
 
 
-def chat_messages_post(posts: list[ChatPost]) -> list[Result]:
-    """Store many messages as one batch; per post, its payload or its error (raises when
-    the database is down). Broadcasts once the surrounding transaction commits."""
-    results: list[Result | None] = [None] * len(posts)
+def chat_messages_post(posts: list[ChatPost]) -> list[dict | ServiceError]:
+    """Store many messages as one batch; per post, its payload (a resend's: the message
+    stored before) or its error (raises when the database is down). Broadcasts once the
+    surrounding transaction commits."""
+    results: list[dict | ServiceError | None] = [None] * len(posts)
     valid: list[tuple[int, CleanPost]] = []
     for i, post in enumerate(posts):
         try:
@@ -407,7 +410,7 @@ def chat_messages_post(posts: list[ChatPost]) -> list[Result]:
     if valid:
         stored = _run(store_batch([item for _, item in valid]))
         for (i, _), result in zip(valid, stored, strict=True):
-            results[i] = result
+            results[i] = result.payload if isinstance(result, Resend) else result
     return results  # type: ignore[return-value]
 
 

@@ -6,13 +6,13 @@ import json
 from collections.abc import Iterator
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from coaching.errors import ServiceError
 from coaching.models import ChatMessage, CoachingSession, SessionEvent
 from coaching.realtime.chat_writer import ChatWriter, chat_writer
-from coaching.services.chat import ChatPost
+from coaching.services.chat import ChatPost, Resend
 from tests.api.support import session_url
 from tests.support.auth import api_client_for
 from tests.support.broadcasts import captured_broadcasts
@@ -43,10 +43,12 @@ def socket_writer() -> Iterator[tuple[asyncio.AbstractEventLoop, ChatWriter]]:
     loop.close()
 
 
-def outcome(result: dict | ServiceError) -> tuple:
+def outcome(result: dict | Resend | ServiceError) -> tuple:
     """What a client sees, less what differs by session (ids, times) and who sent it."""
     if isinstance(result, ServiceError):
         return ("error", result.code, result.field)
+    if isinstance(result, Resend):  # the socket answers a resend with the stored line
+        result = result.payload
     return (
         "ok",
         result["seq"],
@@ -79,6 +81,7 @@ def via_rest(session: CoachingSession, user, body: dict) -> dict | ServiceError:
 
 
 @given(message=inputs, client_msg_id=client_ids, twice=st.booleans())
+@example(message="  hello  ", client_msg_id="c-1", twice=True)
 @settings(
     max_examples=40,
     deadline=None,

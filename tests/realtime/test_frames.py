@@ -25,7 +25,7 @@ def test_an_invalid_ref_leaves_nothing_to_answer():
 
 
 def test_v1_frames_are_objects_and_their_replies_too():
-    msg = V1.decode('{"topic": "t:1", "event": "chat:new", "payload": {"a": 1}, "ref": 5}')
+    msg = V1.decode('{"topic": "t:1", "event": "chat:new", "payload": {"a": 1}, "ref": "5"}')
     assert msg == Message(None, "5", "t:1", "chat:new", {"a": 1})
     assert json.loads(V1.reply(None, "5", "t:1", "ok", {})) == {
         "topic": "t:1",
@@ -34,6 +34,34 @@ def test_v1_frames_are_objects_and_their_replies_too():
         "ref": "5",
         "join_ref": None,
     }
+
+
+@pytest.mark.parametrize("serializer", [V2, V1], ids=["v2", "v1"])
+def test_an_integer_ref_comes_back_an_integer(serializer):
+    text = (
+        '[null, 5, "t:1", "chat:new", {}]'
+        if serializer is V2
+        else '{"topic": "t:1", "event": "chat:new", "payload": {}, "ref": 5}'
+    )
+    msg = serializer.decode(text)
+    assert msg.ref == 5
+    reply = json.loads(serializer.reply(msg.join_ref, msg.ref, msg.topic, "ok", {}))
+    assert (reply[1] if serializer is V2 else reply["ref"]) == 5
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '["1", "7", "room:1"]',  # too short
+        '["1", "7", "room:1", "ev", {}, "extra"]',  # too long
+        '["1", "7", "room:1", "ev", {"a": ' + "[" * 1100 + "]" * 1100 + "}]",  # too deep
+        '["1", "7", "room:1", "ev", {"a": nope}]',  # not JSON
+    ],
+)
+def test_a_broken_v2_frame_whose_ref_is_readable_is_answered(text):
+    with pytest.raises(FrameError) as info:
+        V2.decode(text)
+    assert (info.value.ref, info.value.topic) == ("7", "room:1")
 
 
 @pytest.mark.parametrize("serializer", [V2, V1], ids=["v2", "v1"])
@@ -110,7 +138,8 @@ def test_any_text_decodes_to_a_message_or_a_frame_error(serializer, as_text, dat
     try:
         msg = serializer.decode(text)
     except FrameError as exc:
-        assert exc.ref is None or (isinstance(exc.ref, str) and len(exc.ref) <= 64)
+        ref = exc.ref
+        assert ref is None or (isinstance(ref, str) and len(ref) <= 64) or isinstance(ref, int)
         return
     assert isinstance(msg.topic, str) and msg.topic
     assert isinstance(msg.event, str) and msg.event

@@ -11,7 +11,7 @@ const PUSH_TIMEOUT_MS = 10_000;
 const RETRY_EVERY_MS = 5000;
 // Replies that resending cannot change.
 const FINAL_ERRORS = new Set([
-  "invalid_input", "forbidden", "session_ended", "payload_too_large", "not_found", "unauthorized",
+  "invalid_input", "forbidden", "session_ended", "not_found", "unauthorized",
 ]);
 
 export class Outbox {
