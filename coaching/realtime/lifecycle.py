@@ -4,7 +4,7 @@ Under daphne (Twisted) this is a reactor "before shutdown" trigger, which Twiste
 waits for. It does not depend on daphne cancelling every consumer first: daphne
 4.2 skips that entirely when any connection has no application yet (an idle
 keep-alive or health-check connection makes its shutdown raise a KeyError).
-Other servers get no hook; there the reaper in presence.py still bounds the harm.
+Other servers get no hook; there the presence heartbeat's reaper still bounds the harm.
 
 The cleanups run in stages, one stage after the other, within SHUTDOWN_GRACE
 seconds in all: first the sockets (pushes already read finish and are answered,

@@ -7,8 +7,14 @@ from collections.abc import Iterator
 import pytest
 from redis.exceptions import RedisError
 
-from coaching.realtime import presence as presence_module
-from coaching.realtime.presence import MemoryPresence, RedisPresence, Tracked, new_ref
+from coaching.realtime.presence import (
+    MemoryPresence,
+    RedisPresence,
+    Tracked,
+    heartbeat,
+    new_ref,
+    stores,
+)
 from tests.support.faults import RedisServer
 from tests.support.waiting import wait_for_event
 
@@ -54,7 +60,7 @@ def either_presence(request) -> Iterator[MemoryPresence | RedisPresence]:
 async def test_a_track_says_whether_it_is_the_keys_first_and_whos_there_with_it(
     either_presence, monkeypatch
 ):
-    monkeypatch.setattr(presence_module, "broadcast", lambda *args: _nothing())
+    monkeypatch.setattr(stores, "broadcast", lambda *args: _nothing())
     one, two, again = meta("One"), meta("Two"), meta("One again")
     first = await either_presence.track(TOPIC, "1", one)
     assert first == Tracked(True, {"1": {"metas": [one]}})
@@ -84,7 +90,7 @@ async def test_a_leave_that_failed_while_redis_was_down_is_done_by_the_heartbeat
     private_redis.start()
     assert set(await presence.list(TOPIC)) == {"1", "2"}  # the ghost, until…
 
-    await presence._remove_leaving()  # …the next heartbeat
+    await presence.remove_leaving()  # …the next heartbeat
     assert set(await presence.list(TOPIC)) == {"2"}
     await presence.shutdown()
 
@@ -107,15 +113,15 @@ async def test_a_heartbeat_during_a_leave_neither_fails_nor_announces_it_twice(
             publishing.set()
             await unblock.wait()  # the first leave's publish is in flight
 
-    monkeypatch.setattr(presence_module, "broadcast", slow_broadcast)
+    monkeypatch.setattr(stores, "broadcast", slow_broadcast)
     leaving = asyncio.ensure_future(presence.untrack(TOPIC, gone["phx_ref"]))
     await wait_for_event("the leave's broadcast to be under way", publishing)
-    presence._leaving[later["phx_ref"]] = presence._local.pop(later["phx_ref"])  # a failed leave
-    await presence._remove_leaving()  # the beat: no KeyError, and "Gone" left alone
+    presence.leaving[later["phx_ref"]] = presence.local.pop(later["phx_ref"])  # a failed leave
+    await presence.remove_leaving()  # the beat: no KeyError, and "Gone" left alone
     unblock.set()
     await leaving
     assert [list(p["leaves"]) for p in announced] == [["1"], ["2"]]
-    assert presence._leaving == {} and await presence.list(TOPIC) == {}
+    assert presence.leaving == {} and await presence.list(TOPIC) == {}
     await presence.shutdown()
 
 
@@ -126,7 +132,7 @@ async def test_entries_redis_lost_are_written_back_by_the_heartbeat(private_redi
     private_redis.kill()
     private_redis.start()  # empty
 
-    await presence._beat()
+    await presence.heartbeat._beat()
     assert set(await presence.list(TOPIC)) == {"1", "2"}
     await presence.shutdown()
 
@@ -137,7 +143,7 @@ async def test_entries_of_a_process_that_is_gone_are_reaped_wherever_they_are(pr
     plant_orphan(private_redis, "9", node="dead-process")  # its list entry lost too
     assert set(await presence.list(TOPIC)) == {"1", "9"}
 
-    await presence._reap()
+    await presence.heartbeat._reap()
     assert set(await presence.list(TOPIC)) == {"1"}
     await presence.shutdown()
 
@@ -146,11 +152,11 @@ async def test_a_listed_process_that_stops_beating_is_reaped_at_the_next_beat(pr
     alive, doomed = presence_on(private_redis), presence_on(private_redis)
     await alive.track(TOPIC, "1", meta("Live"))
     await doomed.track(TOPIC, "2", meta("Doomed"))
-    doomed._beating.cancel()  # it dies: no more beats, and its alive key expires
+    doomed.heartbeat.stop()  # it dies: no more beats, and its alive key expires
     private_redis.client().delete(f"presence-test:presence:node:{doomed.node}:alive")
-    alive._beats = 1  # not a beat that reads every entry anyway
+    alive.heartbeat._beats = 1  # not a beat that reads every entry anyway
 
-    await alive._sweep()
+    await alive.heartbeat._sweep()
     assert set(await alive.list(TOPIC)) == {"1"}
     assert private_redis.client().smembers("presence-test:presence:nodes") == {alive.node}
     await alive.shutdown()
@@ -160,12 +166,12 @@ async def test_an_orphan_no_process_lists_is_reaped_by_the_occasional_full_sweep
     presence = presence_on(private_redis)
     await presence.track(TOPIC, "1", meta("Live"))
     plant_orphan(private_redis, "9", node="unlisted-process")
-    presence._beats = 1
-    await presence._sweep()  # only a cheap look at the listed processes
+    presence.heartbeat._beats = 1
+    await presence.heartbeat._sweep()  # only a cheap look at the listed processes
     assert set(await presence.list(TOPIC)) == {"1", "9"}
 
-    presence._beats = presence_module.FULL_SWEEP_EVERY - 1
-    await presence._sweep()
+    presence.heartbeat._beats = heartbeat.FULL_SWEEP_EVERY - 1
+    await presence.heartbeat._sweep()
     assert set(await presence.list(TOPIC)) == {"1"}
     await presence.shutdown()
 
@@ -173,7 +179,7 @@ async def test_an_orphan_no_process_lists_is_reaped_by_the_occasional_full_sweep
 async def test_a_beat_checks_a_bounded_share_of_its_entries_and_every_one_in_turn(
     private_redis, monkeypatch
 ):
-    monkeypatch.setattr(presence_module, "VERIFIED_PER_BEAT", 3)
+    monkeypatch.setattr(heartbeat, "VERIFIED_PER_BEAT", 3)
     presence = presence_on(private_redis)
     metas = [meta(f"U{i}") for i in range(7)]
     for i, m in enumerate(metas):
@@ -181,17 +187,17 @@ async def test_a_beat_checks_a_bounded_share_of_its_entries_and_every_one_in_tur
     # Redis loses one behind our back (an older snapshot reloaded): our alive key stays.
     private_redis.client().hdel(f"presence-test:presence:topic:{TOPIC}", metas[5]["phx_ref"])
     checked: list[int] = []
-    to_verify = presence._to_verify
+    to_verify = presence.heartbeat._to_verify
 
     def counted(local):
         entries = to_verify(local)
         checked.append(len(entries))
         return entries
 
-    monkeypatch.setattr(presence, "_to_verify", counted)
+    monkeypatch.setattr(presence.heartbeat, "_to_verify", counted)
 
     for _ in range(3):  # 7 entries, 3 a beat
-        await presence._beat()
+        await presence.heartbeat._beat()
     assert checked == [3, 3, 3]
     assert set(await presence.list(TOPIC)) == {str(i) for i in range(7)}
     await presence.shutdown()
@@ -200,22 +206,22 @@ async def test_a_beat_checks_a_bounded_share_of_its_entries_and_every_one_in_tur
 async def test_a_restart_that_reloads_an_older_snapshot_is_noticed_though_our_alive_key_survived(
     private_redis, monkeypatch
 ):
-    monkeypatch.setattr(presence_module, "VERIFIED_PER_BEAT", 0)  # no rolling check
+    monkeypatch.setattr(heartbeat, "VERIFIED_PER_BEAT", 0)  # no rolling check
     presence = RedisPresence(private_redis.url, "presence-test", heartbeat=0.2, node_ttl=30.0)
     gone = meta("Gone")
     await presence.track(TOPIC, "1", meta("Stays"))
     await presence.track(TOPIC, "3", gone)
-    presence._beating.cancel()  # the test beats by hand
+    presence.heartbeat.stop()  # the test beats by hand
     private_redis.client().save()  # the snapshot: our alive key, "1" and "3"
     await presence.track(TOPIC, "2", meta("Later"))
     await presence.untrack(TOPIC, gone["phx_ref"])
     private_redis.kill()
     private_redis.start()  # as it was at the snapshot, our alive key still valid
     assert set(await presence.list(TOPIC)) == {"1", "3"}
-    presence._beats = 1  # not a beat that sweeps every topic anyway
+    presence.heartbeat._beats = 1  # not a beat that sweeps every topic anyway
 
-    await presence._beat()
-    await presence._sweep()
+    await presence.heartbeat._beat()
+    await presence.heartbeat._sweep()
     assert set(await presence.list(TOPIC)) == {"1", "2"}
     await presence.shutdown()
 
@@ -225,12 +231,12 @@ async def test_where_info_is_not_allowed_a_restart_is_still_noticed_by_the_lost_
     try:
         presence = presence_on(no_info)
         await presence.track(TOPIC, "1", meta("One"))
-        presence._beating.cancel()  # the test beats by hand
-        await presence._beat()
+        presence.heartbeat.stop()  # the test beats by hand
+        await presence.heartbeat._beat()
         no_info.kill()
         no_info.start()  # empty
 
-        await presence._beat()
+        await presence.heartbeat._beat()
         assert set(await presence.list(TOPIC)) == {"1"}
         await presence.shutdown()
     finally:
@@ -238,22 +244,22 @@ async def test_where_info_is_not_allowed_a_restart_is_still_noticed_by_the_lost_
 
 
 async def test_an_entry_whose_track_failed_is_written_by_the_next_beat(private_redis, monkeypatch):
-    monkeypatch.setattr(presence_module, "VERIFIED_PER_BEAT", 0)  # no rolling check
+    monkeypatch.setattr(heartbeat, "VERIFIED_PER_BEAT", 0)  # no rolling check
     # Beats only by hand: the first comes a minute from now.
     presence = RedisPresence(private_redis.url, "presence-test", heartbeat=60, node_ttl=120)
     await presence.track(TOPIC, "1", meta("One"))
-    working = presence._redis
+    working = presence.redis
 
     class Refusing:
         def pipeline(self, **options):
             raise RedisError("refused this once")
 
-    monkeypatch.setattr(presence, "_redis", Refusing)
+    monkeypatch.setattr(presence, "redis", Refusing)
     # Not reported first, and no state: the channel asks for it again.
     assert await presence.track(TOPIC, "2", meta("Two")) == Tracked(False, None)
-    monkeypatch.setattr(presence, "_redis", working)
+    monkeypatch.setattr(presence, "redis", working)
     assert set(await presence.list(TOPIC)) == {"1"}
 
-    await presence._beat()
+    await presence.heartbeat._beat()
     assert set(await presence.list(TOPIC)) == {"1", "2"}
     await presence.shutdown()

@@ -1,0 +1,214 @@
+"""Where presence entries live: in a dict (one process) or in Redis hashes (several).
+
+Every track and untrack is announced as a `presence:diff` broadcast. Both stores
+answer the same calls: track, untrack, list, and the marks (flags with a lifetime).
+"""
+
+import asyncio
+import json
+import logging
+import time
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from coaching.realtime.lifecycle import on_server_shutdown
+from coaching.realtime.presence.heartbeat import Heartbeat
+from coaching.realtime.presence.wire import (
+    PRESENCE_DIFF,
+    Entry,
+    Meta,
+    State,
+    diff,
+    group_state,
+    merged_diff,
+)
+from coaching.realtime.publish import broadcast, merge_consecutive
+from coaching.realtime.redis_client import PerLoop
+
+logger = logging.getLogger(__name__)
+
+# How long a stopping process tries to remove its entries before leaving them to the
+# reaper (which removes them PRESENCE_NODE_TTL + PRESENCE_HEARTBEAT later).
+SHUTDOWN_TIMEOUT = 3.0
+
+# A reconnect storm's joins of one session, queued together, go out as one diff.
+merge_consecutive(PRESENCE_DIFF, merged_diff)
+
+
+@dataclass(frozen=True, slots=True)
+class Tracked:
+    first: bool  # the key's first connection in the topic
+    state: State | None  # the topic's presence with it (None: Redis failed, ask later)
+
+
+class MemoryPresence:
+    """One process: entries in a dict. For development and single-process runs."""
+
+    def __init__(self) -> None:
+        self._topics: dict[str, dict[str, tuple[str, Meta]]] = defaultdict(dict)
+        self._marks: dict[str, float] = {}
+
+    async def track(self, topic: str, key: str, meta: Meta) -> Tracked:
+        """Add a connection (and broadcast its join)."""
+        entries = self._topics[topic]
+        first = all(k != key for k, _ in entries.values())
+        entries[meta["phx_ref"]] = (key, meta)
+        await broadcast(topic, PRESENCE_DIFF, diff([(key, meta)], []))
+        return Tracked(first, group_state(list(entries.values())))
+
+    async def untrack(self, topic: str, ref: str) -> dict[str, State] | None:
+        """Remove a connection; returns the leave diff it broadcast (None if gone already)."""
+        entry = self._topics.get(topic, {}).pop(ref, None)
+        if not self._topics.get(topic):
+            self._topics.pop(topic, None)
+        if entry is None:
+            return None
+        leave = diff([], [entry])
+        await broadcast(topic, PRESENCE_DIFF, leave)
+        return leave
+
+    async def list(self, topic: str) -> State:
+        return group_state(list(self._topics.get(topic, {}).values()))
+
+    async def mark_once(self, name: str, ttl: float) -> bool:
+        now = time.monotonic()
+        if self._marks.get(name, 0) > now:
+            return False
+        self._marks[name] = now + ttl
+        return True
+
+    async def mark(self, name: str, ttl: float) -> None:
+        """Set (or extend) a mark, whether or not it was set."""
+        self._marks[name] = time.monotonic() + ttl
+
+    async def unmark(self, name: str) -> bool:
+        """Clear a mark; True if it was set (only one caller gets True)."""
+        return self._marks.pop(name, 0) > time.monotonic()
+
+
+class RedisPresence:
+    """Several processes: entries in Redis hashes, kept true by every process's heartbeat.
+
+    This process's own connections (`local`) are the truth for its entries; the
+    heartbeat (heartbeat.py) writes back any that Redis lost and retries the removals
+    that failed (`leaving`), so a Redis outage delays presence but cannot leave a ghost
+    or hide someone for good.
+    """
+
+    def __init__(self, url: str, prefix: str, heartbeat: float, node_ttl: float) -> None:
+        self._prefix = f"{prefix}:presence"
+        self.node = uuid.uuid4().hex
+        self.local: dict[str, Entry] = {}  # by ref
+        self.leaving: dict[str, Entry] = {}  # removal not yet done in Redis
+        self._removing: set[str] = set()  # of those, the ones being removed right now
+        self.unsaved: set[str] = set()  # refs whose track failed in Redis
+        self._clients = PerLoop(url, decode_responses=True)
+        self.heartbeat = Heartbeat(self, self._prefix, heartbeat, node_ttl)
+
+    def topic_key(self, topic: str) -> str:
+        return f"{self._prefix}:topic:{topic}"
+
+    def encoded(self, key: str, meta: Meta) -> str:
+        return json.dumps({"key": key, "meta": meta, "node": self.node})
+
+    def redis(self) -> aioredis.Redis:
+        return self._clients.get()
+
+    async def _ensure_heartbeat(self) -> None:
+        if not self.heartbeat.running:
+            on_server_shutdown(self.shutdown)
+            await self.heartbeat.start()
+
+    async def shutdown(self) -> None:
+        """This process stops: remove its connections and announce their leaves now."""
+        self.heartbeat.stop()
+        self.leaving.update(self.local)
+        self.local = {}
+        try:
+            await asyncio.wait_for(self.remove_leaving(), timeout=SHUTDOWN_TIMEOUT)
+            await self.heartbeat.retire()
+        except (TimeoutError, RedisError):
+            logger.warning("presence: %d leaves left to the reaper", len(self.leaving))
+
+    # -- public API (same as MemoryPresence) --
+    async def track(self, topic: str, key: str, meta: Meta) -> Tracked:
+        """Add a connection (and broadcast its join). If Redis fails, the heartbeat
+        writes it later (and it is not reported first)."""
+        await self._ensure_heartbeat()
+        ref = meta["phx_ref"]
+        self.local[ref] = (topic, key, meta)
+        try:
+            async with self.redis().pipeline(transaction=True) as pipe:
+                pipe.hset(self.topic_key(topic), ref, self.encoded(key, meta))
+                pipe.hvals(self.topic_key(topic))
+                _, values = await pipe.execute()
+            await broadcast(topic, PRESENCE_DIFF, diff([(key, meta)], []))
+        except RedisError as exc:
+            logger.warning("presence: track of %s deferred to the heartbeat: %s", topic, exc)
+            self.unsaved.add(ref)
+            return Tracked(False, None)
+        entries = [(e["key"], e["meta"]) for e in map(json.loads, values)]
+        return Tracked(sum(1 for k, _ in entries if k == key) == 1, group_state(entries))
+
+    async def untrack(self, topic: str, ref: str) -> dict[str, State] | None:
+        """Remove a connection; returns its leave diff (None if it was not tracked here).
+
+        The leave is announced even when Redis had lost the entry: other clients still
+        list it. If Redis fails, the heartbeat retries the removal and the announcement.
+        """
+        entry = self.local.pop(ref, None)
+        self.unsaved.discard(ref)
+        if entry is None:
+            return None
+        _, key, meta = entry
+        self.leaving[ref] = entry
+        try:
+            await self._remove(ref)
+        except RedisError as exc:
+            logger.warning("presence: leave of %s deferred to the heartbeat: %s", topic, exc)
+        return diff([], [(key, meta)])
+
+    async def _remove(self, ref: str) -> None:
+        """Remove a leaving entry from Redis and announce it, unless that is done or under
+        way already: a heartbeat's retry and the leave itself can reach the same ref."""
+        entry = self.leaving.get(ref)
+        if entry is None or ref in self._removing:
+            return
+        topic, key, meta = entry
+        self._removing.add(ref)
+        try:
+            await self.redis().hdel(self.topic_key(topic), ref)
+            await broadcast(topic, PRESENCE_DIFF, diff([], [(key, meta)]))
+            self.leaving.pop(ref, None)
+        finally:
+            self._removing.discard(ref)
+
+    async def remove_leaving(self) -> None:
+        """Retry every removal not done yet; keeps going past a failure."""
+        failed: Exception | None = None
+        for ref in list(self.leaving):
+            try:
+                await self._remove(ref)
+            except RedisError as exc:
+                failed = exc
+        if failed is not None:
+            raise failed
+
+    async def list(self, topic: str) -> State:
+        values = await self.redis().hvals(self.topic_key(topic))
+        return group_state([(e["key"], e["meta"]) for e in map(json.loads, values)])
+
+    async def mark_once(self, name: str, ttl: float) -> bool:
+        return bool(
+            await self.redis().set(f"{self._prefix}:mark:{name}", "1", nx=True, px=int(ttl * 1000))
+        )
+
+    async def mark(self, name: str, ttl: float) -> None:
+        await self.redis().set(f"{self._prefix}:mark:{name}", "1", px=int(ttl * 1000))
+
+    async def unmark(self, name: str) -> bool:
+        return bool(await self.redis().delete(f"{self._prefix}:mark:{name}"))
