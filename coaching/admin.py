@@ -31,11 +31,11 @@ from coaching.models import (
     Checkpoint,
     CoachingSession,
     Feedback,
-    SessionEvent,
     Status,
     Swing,
     User,
 )
+from coaching.selectors import event_log_page
 from coaching.services.sessions import session_end
 
 # The event log on a session's page: the newest entries (the REST events endpoint pages
@@ -84,14 +84,13 @@ def shown(payload: dict[str, Any]) -> dict[str, Any]:
 
 
 def event_log_table(session: CoachingSession) -> SafeString:
-    rows = list(SessionEvent.objects.filter(session=session).order_by("-seq")[: EVENT_LOG_ROWS + 1])
-    more = len(rows) > EVENT_LOG_ROWS
+    rows, more = event_log_page(session, limit=EVENT_LOG_ROWS)
     body = format_html_join(
         "",
         "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
         (
             (row.seq, local_time(row.created_at), row.event, key_value_table(shown(row.payload)))
-            for row in rows[:EVENT_LOG_ROWS]
+            for row in rows
         ),
     )
     note = (

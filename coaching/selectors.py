@@ -74,15 +74,23 @@ def timeline(newest_events: list[tuple[str, dict]]) -> dict[str, Any]:
     }
 
 
-def events_before(
-    session: CoachingSession, before_seq: int | None = None, limit: int = EVENTS_PAGE_DEFAULT
-) -> dict[str, Any]:
-    """Up to `limit` log entries before `before_seq` (the newest ones when None), oldest
+def event_log_page(
+    session: CoachingSession, *, before_seq: int | None = None, limit: int
+) -> tuple[list[SessionEvent], bool]:
+    """Up to `limit` log rows before `before_seq` (the newest ones when None), newest
     first, and whether earlier ones remain."""
     rows = SessionEvent.objects.filter(session=session)
     if before_seq is not None:
         rows = rows.filter(seq__lt=before_seq)
     page = list(rows.order_by("-seq")[: limit + 1])
+    return page[:limit], len(page) > limit
+
+
+def events_before(
+    session: CoachingSession, before_seq: int | None = None, limit: int = EVENTS_PAGE_DEFAULT
+) -> dict[str, Any]:
+    """`event_log_page` for the API: its entries oldest first, times in epoch ms."""
+    rows, has_more = event_log_page(session, before_seq=before_seq, limit=limit)
     return {
         "events": [
             {
@@ -91,9 +99,9 @@ def events_before(
                 "payload": row.payload,
                 "created_at": events.epoch_ms(row.created_at),
             }
-            for row in reversed(page[:limit])
+            for row in reversed(rows)
         ],
-        "has_more": len(page) > limit,
+        "has_more": has_more,
     }
 
 
