@@ -19,8 +19,6 @@ from django.conf import settings
 
 # Never limited: the socket's keep-alive and leaving.
 FREE_EVENTS = frozenset({"heartbeat", "phx_leave"})
-# Refusals within one second after which a socket is closed at once, in push rates.
-FLOOD_FACTOR = 50
 # What a frame that is not a message counts as: a push (the `client` bucket).
 BAD_FRAME = "bad_frame"
 # Full buckets are forgotten (a new one is the same) this often.
@@ -78,15 +76,6 @@ class UserLimits:
                 bucket.tokens -= 1
         return wait
 
-    def spent(self, user_id: int, now: float | None = None) -> bool:
-        """Whether the user's `client` bucket is empty: a flood, whose frames are then
-        refused before they are even parsed."""
-        bucket = self._buckets.get((user_id, "client"))
-        if bucket is None:
-            return False
-        bucket.refill(time.monotonic() if now is None else now)
-        return bucket.tokens < 1
-
     def refund(self, user_id: int, event: str) -> None:
         """Give back the tokens `check` took for `event`: a push refused for a reason the
         client did not cause or cannot help (`unavailable`, `rate_limited`, invalid
@@ -126,8 +115,7 @@ class AbuseMeter:
     `refused()` is True once the socket has been refused at least
     CLIENT_EVENTS_PER_SECOND times in each of RATE_LIMIT_CLOSE_SECONDS consecutive
     seconds: it keeps pushing well over the limit, and is closed. A burst of a
-    couple of seconds never gets there; a flood of FLOOD_FACTOR times the limit
-    within one second (a script, not a page) is closed at once.
+    couple of seconds never gets there.
     """
 
     def __init__(self) -> None:
@@ -143,6 +131,4 @@ class AbuseMeter:
             self._streak = self._streak + 1 if follows and self._count >= threshold else 0
             self._second, self._count = second, 0
         self._count += 1
-        if self._count >= FLOOD_FACTOR * threshold:
-            return True  # no client that keeps to the protocol sends this many
         return self._count >= threshold and self._streak + 1 >= settings.RATE_LIMIT_CLOSE_SECONDS

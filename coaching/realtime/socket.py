@@ -157,12 +157,6 @@ class PhoenixSocket(AsyncConsumer):
         # connection as they arrive (inswing_realtime/serve.py).
         if self.user is None or self.closed:
             return
-        if ratelimit.user_limits.spent(self.user.pk):
-            # A flood (no legitimate client gets here): refused unread and unanswered,
-            # and closed if it goes on.
-            if self.abuse.refused():
-                await self.close_for(CLOSE_RATE_LIMITED, "rate_limited")
-            return
         text = message.get("text")
         try:
             if text is None:

@@ -2,7 +2,7 @@
 
 import pytest
 
-from coaching.realtime.ratelimit import FLOOD_FACTOR, AbuseMeter, UserLimits
+from coaching.realtime.ratelimit import AbuseMeter, UserLimits
 
 
 @pytest.fixture
@@ -40,7 +40,7 @@ def refuse_for(meter: AbuseMeter, seconds: range, per_second: int) -> bool:
 
 
 def test_only_sustained_refusals_close_the_socket(limits):
-    assert not refuse_for(AbuseMeter(), range(4), per_second=999)  # a 4 s burst
+    assert not refuse_for(AbuseMeter(), range(4), per_second=1000)  # a 4 s burst
     assert refuse_for(AbuseMeter(), range(5), per_second=20)
     assert not refuse_for(AbuseMeter(), range(30), per_second=19)  # under the threshold
 
@@ -51,12 +51,6 @@ def test_a_quiet_second_restarts_the_count(limits):
     assert not refuse_for(meter, range(5, 9), per_second=50)  # second 4 was quiet
 
 
-def test_a_flood_is_closed_within_its_first_second(limits):
-    meter = AbuseMeter()
-    flood = [meter.refused(now=7 + i / 5000) for i in range(FLOOD_FACTOR * 20)]
-    assert flood[-1] and not any(flood[:-1])
-
-
 def test_refused_pushes_get_their_tokens_back(limits):
     for _ in range(20):
         assert limits.check(1, "chat:new", now=0.0) == 0
@@ -65,11 +59,3 @@ def test_refused_pushes_get_their_tokens_back(limits):
     for _ in range(100):
         limits.refund(1, "chat:new")
     assert sum(limits.check(1, "chat:new", now=0.0) == 0 for _ in range(30)) == 20  # the burst
-
-
-def test_a_spent_budget_says_so_until_it_refills(limits):
-    assert not limits.spent(1, now=0.0)
-    for _ in range(60):
-        limits.check(1, "session:control", now=0.0)
-    assert limits.spent(1, now=0.0)
-    assert not limits.spent(1, now=0.05)  # a token a twentieth of a second
