@@ -44,6 +44,7 @@ def annotation_save(
     state.ensure_open(session)
     if not isinstance(swing_id, str):
         raise invalid("swing_id", "swing_id must be a string.")
+    text.ensure_storable(swing_id, field="swing_id")
     swing = Swing.objects.filter(session=session, swing_id=swing_id).first()
     if swing is None:
         raise invalid("swing_id", "swing_id is not a swing of this session.")

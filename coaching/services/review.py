@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from coaching import events, policy
+from coaching import events, policy, text
 from coaching.errors import invalid
 from coaching.models import CoachingSession, Swing, User
 from coaching.services.lookup import get_session
@@ -96,7 +96,8 @@ def clean_update(payload: dict[str, Any], room: Room) -> dict[str, Any]:
     """The fields of a `review:update`, checked; absent fields stay as they are."""
     changes: dict[str, Any] = {}
     if "swing_id" in payload:
-        if payload["swing_id"] not in room.durations:
+        swing_id = payload["swing_id"]
+        if not isinstance(swing_id, str) or swing_id not in room.durations:
             raise invalid("swing_id", "swing_id is not a swing of this session.")
         changes["swing_id"] = payload["swing_id"]
     if "playing" in payload:
@@ -164,6 +165,7 @@ def clean_stroke(payload: dict[str, Any], user: User) -> dict[str, Any]:
     stroke_id = payload.get("stroke_id")
     if not isinstance(stroke_id, str) or not 0 < len(stroke_id) <= MAX_STROKE_ID_CHARS:
         raise invalid("stroke_id", f"stroke_id must be a string of 1-{MAX_STROKE_ID_CHARS} chars.")
+    text.ensure_storable(stroke_id, field="stroke_id")  # it is sent on as JSON
     done = payload.get("done", False)
     if not isinstance(done, bool):
         raise invalid("done", "done must be true or false.")
