@@ -13,7 +13,7 @@ from django.db import transaction
 
 from coaching import broadcasts, eventlog, events, policy, text
 from coaching.errors import invalid
-from coaching.models import CameraAngle, CoachingSession, Swing, User
+from coaching.models import CameraAngle, CoachingSession, Feedback, Swing, User
 from coaching.services.lookup import locked_session
 
 MAX_SWINGS_PER_SESSION = 100
@@ -136,11 +136,24 @@ def _attach(session: CoachingSession, fields: dict[str, Any]) -> tuple[dict, boo
         return events.swing(existing), False
     if Swing.objects.filter(session=session).count() >= MAX_SWINGS_PER_SESSION:
         raise invalid("swing_id", f"A session has at most {MAX_SWINGS_PER_SESSION} swings.")
+    _check_card_within(session, fields["swing_id"], fields["duration_ms"])
     seq = eventlog.next_seq(session)
     swing = Swing.objects.create(session=session, seq=seq, **fields)
     payload = eventlog.append(session, "swing:added", events.swing_added(swing), seq=seq)
     broadcasts.on_commit(session.topic, "swing:added", payload)
     return payload["swing"], True
+
+
+def _check_card_within(session: CoachingSession, swing_id: str, duration_ms: int | None) -> None:
+    """A card that came before its swing had its key frames checked against no duration:
+    the swing may not be shorter than they are (key frames lie within the swing)."""
+    card = Feedback.objects.filter(session=session, swing_id=swing_id).first()
+    latest = max((card.key_frames or {}).values(), default=0) if card else 0
+    if duration_ms is not None and latest > duration_ms:
+        raise invalid(
+            "duration_ms",
+            f"duration_ms is shorter than the key frames of this swing's analysis ({latest} ms).",
+        )
 
 
 @transaction.atomic

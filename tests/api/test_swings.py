@@ -252,3 +252,22 @@ def test_feedback_key_frames_are_validated_like_the_swings(service, active_sessi
     )
     assert response.status_code == 400
     assert list(response.json()["error"]["fields"]) == ["key_frames"]
+
+
+def test_a_swing_may_not_be_shorter_than_the_key_frames_of_its_earlier_card(
+    service, active_session
+):
+    """A card may come before its swing; the swing then keeps the card's key frames within it."""
+    client = api_client_for(service)
+    card = {"swing_id": "sw_late", "summary": "s", "key_frames": {"top": 5000}}
+    assert (
+        client.post(session_url(active_session, "feedback"), card, format="json").status_code == 201
+    )
+    swing = {"swing_id": "sw_late", "video_url": "/media/a.mp4", "duration_ms": 1000}
+    response = client.post(session_url(active_session, "swings"), swing, format="json")
+    assert response.status_code == 400
+    assert list(response.json()["error"]["fields"]) == ["duration_ms"]
+    swing["duration_ms"] = 5000
+    assert (
+        client.post(session_url(active_session, "swings"), swing, format="json").status_code == 201
+    )
