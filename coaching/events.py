@@ -1,8 +1,9 @@
 """Event payloads, one builder per event type, and the session's event log.
 
 These dicts are the wire schema of the contract (docs/protocol.md); the socket
-and REST layers send them as they are. A persisted event gets its `seq` from the
-session's event log (coaching/eventlog.py).
+and REST layers send them as they are. A persisted event gets its `seq` and `eid`
+from the session's event log (coaching/eventlog.py); a record's payload carries the
+eid stored with it.
 """
 
 from datetime import datetime
@@ -93,6 +94,7 @@ def chat_added(message: ChatMessage) -> dict[str, Any]:
         text=message.message,
         client_msg_id=message.client_msg_id,
         created_at=message.created_at,
+        eid=message.eid,
     )
 
 
@@ -105,11 +107,13 @@ def chat_added_payload(
     text: str,
     client_msg_id: str | None,
     created_at: datetime,
+    eid: str | None,
 ) -> dict[str, Any]:
     """`chat:added` from plain values (the PostgreSQL chat store has no model instances)."""
     return {
         "id": str(message_id),
         "seq": seq,
+        "eid": eid,
         "session_id": session_id,
         "sender": sender_info,
         "message": text,
@@ -122,6 +126,7 @@ def ai_feedback(feedback: Feedback) -> dict[str, Any]:
     return {
         "id": str(feedback.pk),
         "seq": feedback.seq,
+        "eid": feedback.eid,
         "session_id": feedback.session.session_id,
         "swing_id": feedback.swing_id,
         "summary": feedback.summary,
@@ -145,6 +150,7 @@ def checkpoint_added(checkpoint: Checkpoint) -> dict[str, Any]:
     return {
         "id": str(checkpoint.pk),
         "seq": checkpoint.seq,
+        "eid": checkpoint.eid,
         "session_id": checkpoint.session.session_id,
         "feedback_id": str(checkpoint.feedback_id),
         "swing_id": checkpoint.feedback.swing_id,
@@ -178,6 +184,7 @@ def annotation_added(annotation: Annotation) -> dict[str, Any]:
     return {
         "id": str(annotation.pk),
         "seq": annotation.seq,
+        "eid": annotation.eid,
         "session_id": annotation.session.session_id,
         "swing_id": annotation.swing.swing_id,
         "time_ms": annotation.time_ms,

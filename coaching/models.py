@@ -3,7 +3,9 @@
 Every persisted event of a session (chat, state change, feedback, notice,
 checkpoint, swing, annotation) is a `SessionEvent` row with a per-session
 increasing `seq`; the domain rows (`ChatMessage`, `Feedback`, `Checkpoint`,
-`Swing`, `Annotation`) point at the same seq.
+`Swing`, `Annotation`) point at the same seq. Each log row's payload carries an
+`eid` (coaching/eventlog.py); the domain rows whose payloads are built again from
+them (all but `Swing`) store the same one.
 """
 
 import secrets
@@ -65,6 +67,18 @@ def session_topic(session_id: str) -> str:
 
 def new_session_id() -> str:
     return "sess_" + secrets.token_urlsafe(16)
+
+
+def new_event_id() -> str:
+    """A logged event's `eid` (coaching/eventlog.py): 12 random URL-safe characters, so
+    that an event stored again at a seq the database lost is told from the one a client
+    saw there."""
+    return secrets.token_urlsafe(9)
+
+
+def event_id_field() -> models.CharField:
+    """A record's `eid`, the same as its log row's (null on rows stored before eids)."""
+    return models.CharField(max_length=16, null=True, editable=False, default=new_event_id)
 
 
 class CoachingSession(models.Model):
@@ -143,6 +157,7 @@ class ChatMessage(models.Model):
     # The client's own id for the message, so that a resent message is stored once.
     client_msg_id = models.CharField(max_length=64, null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    eid = event_id_field()
 
     class Meta:
         ordering = ["session", "seq"]
@@ -170,6 +185,7 @@ class Feedback(models.Model):
     # The analysis's key positions of the swing, name → ms, like `Swing.key_frames`.
     key_frames = models.JSONField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    eid = event_id_field()
 
     class Meta:
         ordering = ["session", "seq"]
@@ -193,6 +209,7 @@ class Checkpoint(models.Model):
     coach = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT)
     note = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    eid = event_id_field()
 
     class Meta:
         ordering = ["session", "seq"]
@@ -249,6 +266,7 @@ class Annotation(models.Model):
     note = models.TextField(blank=True)
     coach = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT)
     created_at = models.DateTimeField(auto_now_add=True)
+    eid = event_id_field()
 
     class Meta:
         ordering = ["session", "seq"]

@@ -43,7 +43,8 @@ def snapshot_of(
 ) -> dict[str, Any]:
     """The join reply: state, recent chat, feedback cards with the coach's checkpoints,
     the latest event-log entries (the timeline), the recap once ended, the swings and
-    the latest annotations, the server's clock, and the seq it is current to.
+    the latest annotations, the server's clock, and the seq it is current to with the
+    eid of the event at that seq (null before the first event).
 
     `newest_*` are newest first: up to SNAPSHOT_MESSAGES, SNAPSHOT_FEEDBACK and
     SNAPSHOT_ANNOTATIONS, and SNAPSHOT_EVENTS + 1 `(event, payload)` log rows (one more
@@ -58,9 +59,17 @@ def snapshot_of(
         "recap": recap,
         "server_time": int(time.time() * 1000),
         "last_seq": session.last_seq,
+        "last_eid": _eid_at(newest_events, session.last_seq),
         "swings": [events.swing(w) for w in swings],
         "annotations": [events.annotation_added(a) for a in reversed(newest_annotations)],
     }
+
+
+def _eid_at(newest_events: list[tuple[str, dict]], seq: int) -> str | None:
+    """The eid of the event at `seq`, the newest one (every seq has its log row)."""
+    if newest_events and newest_events[0][1].get("seq") == seq:
+        return newest_events[0][1].get("eid")
+    return None
 
 
 def timeline(newest_events: list[tuple[str, dict]]) -> dict[str, Any]:

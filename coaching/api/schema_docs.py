@@ -94,18 +94,20 @@ Frames are JSON arrays `[join_ref, ref, topic, event, payload]`. Replies are
 A channel that cannot keep up gets `phx_error` `{"reason": "overloaded"}`; one that
 missed too much (`too_far_behind`) or whose broadcasts were lost to a Redis outage
 (`resync`, the lobby) gets it too: the client rejoins with its `last_seq` and loses
-nothing. The server closes the socket when the
+nothing. `{"reason": "diverged"}`: the database lost events the client was sent (see
+Recovery); its rejoin gets a fresh snapshot. The server closes the socket when the
 token expires (4002) or the user's access ends (4001): reconnect with a fresh token.
 Heartbeat: topic `phoenix`, event `heartbeat`.
 
 ### Topic `session:{session_id}`
 Joinable by the session's student and coach, and by admins as read-only observers.
 
-* `phx_join` (client → server), params `{"last_seq"?: N}`. Ok reply:
+* `phx_join` (client → server), params `{"last_seq"?: N, "last_eid"?: "<eid>"}`. Ok reply:
   `{"session": <state>, "messages": [<chat:added>…] (latest 50),
   "feedback": [<ai:feedback>…] (latest 20), "checkpoints": [<checkpoint:added>…],
   "events": [{"event", "payload"}…] (the latest 100 log entries), "has_more_before",
-  "recap" (once ended, else null), "server_time", "last_seq",
+  "recap" (once ended, else null), "server_time", "last_seq", "last_eid" (of the event at
+  last_seq, null before the first),
   "swings": [<swing>…], "annotations": [<annotation:added>…] (latest 200),
   "review": <review state>,
   "you": {"id", "role", "name", "session_role": "student"|"coach"|"observer"|"preview"},
@@ -113,25 +115,25 @@ Joinable by the session's student and coach, and by admins as read-only observer
   Error reply: `{"reason": "not_found"|"forbidden"|"invalid_input"}`.
 * `chat:new` (client → server): `{"message", "client_msg_id"?}`; the sender comes from the
   token. Ok reply: `{"message": <chat:added>}`; a resent `client_msg_id` is stored once.
-* `chat:added` (to all): `{"id", "seq", "session_id", "sender": {"id", "role", "name"},
+* `chat:added` (to all): `{"id", "seq", "eid", "session_id", "sender": {"id", "role", "name"},
   "message", "client_msg_id", "meta": {"ts"}}`.
 * `session:control` (coach → server): `{"status"?: "active"|"paused"|"ended",
   "current_step"?: "upload"|"analysis"|"feedback"}`. Ok reply: the new state. Errors:
   `forbidden`, `invalid_transition`, `session_ended`, `invalid_input`. Admins may only end.
 * `session:state` (to all): `{"session_id", "status", "current_step",
   "coach": {"id", "name"}|null, "student": {"id", "name"}, "updated_at", "created_at",
-  "started_at"|null, "ended_at"|null, "step_source": "auto"|"coach", "seq"}`.
+  "started_at"|null, "ended_at"|null, "step_source": "auto"|"coach", "seq", "eid"}`.
 * `swing:progress` (to all): `{"session_id", "swing_id", "percent", "step"}`, no seq.
-* `ai:feedback` (to all): `{"id", "seq", "session_id", "swing_id", "summary", "metrics",
-  "recommendations", "level", "created_at"}`.
+* `ai:feedback` (to all): `{"id", "seq", "eid", "session_id", "swing_id", "summary",
+  "metrics", "recommendations", "level", "key_frames", "created_at"}`.
 * `system:notice` (to all): `{"type": "system", "text" (Korean), "level", "code", "params",
-  "seq"}`; `code` is `participant_joined` / `participant_left` (`params` `{name, role}`) or
+  "seq", "eid"}`; `code` is `participant_joined` / `participant_left` (`params` `{name, role}`) or
   `service` (posted over REST).
-* `analysis:milestone` (to all): `{"seq", "session_id", "swing_id", "step", "percent"}`,
+* `analysis:milestone` (to all): `{"seq", "eid", "session_id", "swing_id", "step", "percent"}`,
   logged when a swing's progress reaches a new step or 100 %.
-* `checkpoint:added` (to all): `{"id", "seq", "session_id", "feedback_id", "swing_id",
+* `checkpoint:added` (to all): `{"id", "seq", "eid", "session_id", "feedback_id", "swing_id",
   "coach": {"id", "name"}, "note", "created_at"}`.
-* `swing:added` (to all): `{"seq", "session_id", "swing": {"swing_id", "video_url",
+* `swing:added` (to all): `{"seq", "eid", "session_id", "swing": {"swing_id", "video_url",
   "poster_url", "fps", "duration_ms", "club", "camera_angle", "label", "recorded_at",
   "key_frames"}}`.
 * `annotation:save` (coach → server): `{"swing_id", "time_ms", "shapes": [<shape>…],
@@ -139,7 +141,7 @@ Joinable by the session's student and coach, and by admins as read-only observer
   "color"?: "#rrggbb"}` with coordinates in 0..1 of the frame (2 points, 3 for an angle).
   Ok reply: the `annotation:added` payload. Errors: `forbidden`, `session_ended`,
   `invalid_input`.
-* `annotation:added` (to all): `{"id", "seq", "session_id", "swing_id", "time_ms", "shapes",
+* `annotation:added` (to all): `{"id", "seq", "eid", "session_id", "swing_id", "time_ms", "shapes",
   "note", "coach": {"id", "name"}, "created_at"}`.
 * `review:update` (the review's leader → server): `{"swing_id"?, "playing"?,
   "position_ms"?, "rate"?: 0.25|0.5|1|2}`. Ok reply and `review:state` (to all): `{"swing_id",
@@ -171,12 +173,16 @@ waiting list, oldest first. Then, with the same session object as `GET /api/sess
 
 ### Recovery
 Every persisted event of a session (chat, state change, feedback, notice, checkpoint,
-swing, annotation) carries a per-session increasing `seq`; progress ticks, presence and
-review events carry none. A client remembers the highest `seq` it has seen and rejoins
-with `{"last_seq": N}`: the reply has
+swing, annotation, milestone) carries a per-session increasing `seq` and an `eid` (12
+random characters naming the event); progress ticks, presence and review events carry
+neither. A client remembers the highest `seq` it has seen and that event's `eid`, and
+rejoins with `{"last_seq": N, "last_eid": "<eid>"}`: the reply has
 `"recovery": {"mode": "replay", "after_seq": N, "count": K}` and the K missed events follow,
 in order, before live ones. When it missed too many (over 500) the reply says
 `"recovery": {"mode": "snapshot", "reason": "too_far_behind"}` and the client renders the
-snapshot in the reply instead. `GET /api/sessions/{id}/messages/?after_seq=N` gives missed
-chat over REST.
+snapshot in the reply instead. When the server's event at N is not the client's (another
+`eid`, or none: the database lost events the client saw and gave their seqs again), the
+reply says `"recovery": {"mode": "snapshot", "reason": "diverged"}`: the client drops what
+it holds of the session's events and renders the snapshot alone.
+`GET /api/sessions/{id}/messages/?after_seq=N` gives missed chat over REST.
 """.strip()

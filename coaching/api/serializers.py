@@ -25,6 +25,16 @@ from coaching.shapes import MAX_SHAPES, POINTS_PER_KIND, clean_shape
 # The largest id or seq the database stores (a signed 64-bit integer).
 MAX_DB_INT = 2**63 - 1
 
+
+def eid_field() -> serializers.CharField:
+    """A logged event's `eid` (docs/protocol.md, Recovery)."""
+    return serializers.CharField(
+        allow_null=True,
+        help_text="The event's id: 12 random characters (null on events stored before "
+        "eids). A client that saw another event at this seq rejoins to a fresh snapshot.",
+    )
+
+
 # --- Errors -------------------------------------------------------------------
 
 
@@ -101,6 +111,7 @@ class SwingAddedSerializer(serializers.Serializer):
     """The `swing:added` payload."""
 
     seq = serializers.IntegerField()
+    eid = eid_field()
     session_id = serializers.CharField()
     swing = SwingSerializer()
 
@@ -282,6 +293,7 @@ class ChatMessageSerializer(serializers.Serializer):
 
     id = serializers.CharField()
     seq = serializers.IntegerField()
+    eid = eid_field()
     session_id = serializers.CharField()
     sender = SenderSerializer()
     message = serializers.CharField()
@@ -327,6 +339,7 @@ class FeedbackSerializer(serializers.Serializer):
 
     id = serializers.CharField()
     seq = serializers.IntegerField()
+    eid = eid_field()
     session_id = serializers.CharField()
     swing_id = serializers.CharField()
     summary = serializers.CharField()
@@ -398,6 +411,7 @@ class NoticeSerializer(serializers.Serializer):
         child=serializers.CharField(), help_text="`{name, role}` for the participant codes."
     )
     seq = serializers.IntegerField()
+    eid = eid_field()
 
 
 class NoticeCreateSerializer(serializers.Serializer):
@@ -415,6 +429,7 @@ class CheckpointSerializer(serializers.Serializer):
 
     id = serializers.CharField()
     seq = serializers.IntegerField()
+    eid = eid_field()
     session_id = serializers.CharField()
     feedback_id = serializers.CharField()
     swing_id = serializers.CharField()
@@ -479,6 +494,7 @@ EVENTS_EXAMPLE = OpenApiExample(
                     "code": "participant_joined",
                     "params": {"name": "IanPro", "role": "coach"},
                     "seq": 41,
+                    "eid": "k3Jq9xZ_b2Qa",
                 },
                 "created_at": 1733395200000,
             },
@@ -491,6 +507,7 @@ EVENTS_EXAMPLE = OpenApiExample(
                     "step": "pose_detection",
                     "percent": 15,
                     "seq": 42,
+                    "eid": "Xw0c8TnL4pRe",
                 },
                 "created_at": 1733395201500,
             },
@@ -528,6 +545,7 @@ RECAP_EXAMPLE = OpenApiExample(
             {
                 "id": "7",
                 "seq": 12,
+                "eid": "Qm7_fV2sKd9a",
                 "session_id": "sess_abc",
                 "swing_id": "sw_999",
                 "summary": "The club face tends to be open at impact.",
@@ -541,6 +559,7 @@ RECAP_EXAMPLE = OpenApiExample(
             {
                 "id": "3",
                 "seq": 14,
+                "eid": "b8RzT1wYq0Hn",
                 "session_id": "sess_abc",
                 "feedback_id": "7",
                 "swing_id": "sw_999",
@@ -609,6 +628,7 @@ class AnnotationSerializer(serializers.Serializer):
 
     id = serializers.CharField()
     seq = serializers.IntegerField()
+    eid = eid_field()
     session_id = serializers.CharField()
     swing_id = serializers.CharField()
     time_ms = serializers.IntegerField(help_text="The frame's time in the swing, in ms.")

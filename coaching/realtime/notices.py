@@ -1,8 +1,9 @@
 """Who came in or left, announced from the event loop in one statement.
 
 A reconnect storm announces every coach and student again, so the notice is one
-statement on the socket's asyncpg pool: the next seq and the log row (coaching/eventlog.py),
-unless the session has ended (`state.open_sql`), then the broadcast.
+statement on the socket's asyncpg pool: the next seq and the log row (coaching/eventlog.py;
+the payload is stamped with its eid first), unless the session has ended
+(`state.open_sql`), then the broadcast.
 """
 
 from functools import cache
@@ -32,6 +33,7 @@ async def participant_announce(code: str, *, session_id: str, user: User, role: 
     notice = participant_notice(code, user, role)
     if notice is None:
         return None
+    notice = eventlog.stamped(notice)
     rows = await pg.socket_pool().fetch(
         _log_unless_ended_sql(), session_id, orjson.dumps(notice).decode()
     )

@@ -22,7 +22,7 @@ from coaching.realtime.presence import (
     new_ref,
 )
 from coaching.realtime.snapshots import snapshot_reads
-from coaching.realtime.socket_reads import socket_reads
+from coaching.realtime.socket_reads import Diverged, socket_reads
 from coaching.services import review
 from coaching.services.annotations import annotation_save
 from coaching.services.chat import ChatPost, Resend
@@ -34,6 +34,11 @@ chat_writer = make_chat_writer()
 
 # A user who drops and comes back within this many seconds is not announced again.
 ENTRY_NOTICE_QUIET_SECONDS = 300
+
+MAX_EID_CHARS = 64
+# The eids of this many of the latest events a join sent are kept: a broadcast at one
+# of their seqs with another eid means the database lost them and gave the seqs again.
+RECENT_EIDS = 8
 
 
 def _last_seq_param(params: dict[str, Any]) -> int | None:
@@ -51,6 +56,15 @@ def _last_seq_param(params: dict[str, Any]) -> int | None:
     return number
 
 
+def _last_eid_param(params: dict[str, Any]) -> str | None:
+    value = params.get("last_eid")
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or len(value) > MAX_EID_CHARS:
+        raise invalid("last_eid", f"last_eid must be a string of 1-{MAX_EID_CHARS} chars.")
+    return value
+
+
 def _optional_str(payload: dict[str, Any], field: str) -> str | None:
     value = payload.get(field)
     if value is not None and not isinstance(value, str):
@@ -60,11 +74,14 @@ def _optional_str(payload: dict[str, Any], field: str) -> str | None:
 
 class SessionChannel(Channel):
     role: str
+    # The seq of the latest event sent on this join, and its eid.
     last_seq: int = 0
+    last_eid: str | None = None
     presence_ref: str | None = None
     preview_over = False
     _entering: asyncio.Task | None = None
     _replay: list[tuple[str, dict]] = []
+    _recent: dict[int, str | None]  # seq -> eid of the latest events sent (RECENT_EIDS)
 
     @property
     def session_id(self) -> str:
@@ -72,24 +89,49 @@ class SessionChannel(Channel):
 
     async def join(self, params: dict[str, Any]) -> dict[str, Any]:
         last_seq = _last_seq_param(params)
+        last_eid = _last_eid_param(params)
         session, snapshot = await snapshot_reads.read(self.session_id)
         self.role = policy.check_join(self.user, session)
         reply = {**snapshot, "you": {**events.sender(self.user), "session_role": self.role}}
-        self.last_seq = reply["last_seq"]
+        self._recent = {}
+        for entry in reply["events"][-RECENT_EIDS:]:
+            self._sent(entry["payload"])
+        self.last_seq, self.last_eid = reply["last_seq"], reply["last_eid"]
         if last_seq is not None:
-            missed = (
-                await socket_reads().events_after(self.session_id, last_seq)
-                if last_seq <= session.last_seq
-                else None
-            )
-            if missed is None:
-                reply["recovery"] = {"mode": "snapshot", "reason": "too_far_behind"}
-            else:
-                self._replay = missed
-                reply["recovery"] = {"mode": "replay", "after_seq": last_seq, "count": len(missed)}
-                if missed:
-                    self.last_seq = max(self.last_seq, missed[-1][1]["seq"])
+            reply["recovery"] = await self._recovery(last_seq, last_eid, session.last_seq)
         return reply
+
+    async def _recovery(self, last_seq: int, last_eid: str | None, current: int) -> dict:
+        """What a rejoin that holds the events up to `last_seq` (the one there: `last_eid`)
+        gets: the events it missed, or the snapshot when they are too many or when the
+        log it holds is not the server's (the database lost events it saw)."""
+        if last_seq > current:  # it saw events the log no longer has
+            reason = "too_far_behind" if last_eid is None else "diverged"
+            return {"mode": "snapshot", "reason": reason}
+        try:
+            missed = await socket_reads().events_after(self.session_id, last_seq, last_eid)
+        except Diverged:
+            return {"mode": "snapshot", "reason": "diverged"}
+        if missed is None:
+            return {"mode": "snapshot", "reason": "too_far_behind"}
+        self._replay = missed
+        for _, payload in missed:
+            self._sent(payload)
+        if missed and missed[-1][1]["seq"] > self.last_seq:
+            self.last_seq, self.last_eid = missed[-1][1]["seq"], missed[-1][1].get("eid")
+        return {"mode": "replay", "after_seq": last_seq, "count": len(missed)}
+
+    def _sent(self, payload: dict[str, Any]) -> None:
+        """Remember the eid of a logged event sent on this join (the latest RECENT_EIDS)."""
+        self._recent[payload["seq"]] = payload.get("eid")
+        if len(self._recent) > RECENT_EIDS:
+            del self._recent[min(self._recent)]
+
+    def _seen_another(self, seq: int, payload: dict[str, Any]) -> bool:
+        """Whether this join sent another event at `seq` than `payload` (by their eids)."""
+        sent = self._recent.get(seq)
+        eid = payload.get("eid")
+        return sent is not None and eid is not None and sent != eid
 
     async def after_join(self) -> None:
         for event, payload in self._replay:
@@ -171,26 +213,38 @@ class SessionChannel(Channel):
         if not isinstance(seq, int):
             return payload  # ephemeral: progress ticks, presence, review
         if seq <= self.last_seq:
+            if self._seen_another(seq, payload):
+                # The database lost events this join sent and gave their seqs again:
+                # the client's log is not the server's, and its rejoin resets it.
+                raise RejoinNeeded("diverged")
             return None  # already sent: in the join reply, the replay or a gap fill
         if seq > self.last_seq + 1:
             # Events before this one were lost on the way (the channel layer delivers at
             # most once) or overtaken: send them from the log first, in order.
-            missed = await socket_reads().events_after(self.session_id, self.last_seq)
-            if missed is None:
-                raise RejoinNeeded("too_far_behind")
-            for missed_event, missed_payload in missed:
+            for missed_event, missed_payload in await self._missed():
                 if missed_payload["seq"] < seq:
                     await self.push(missed_event, missed_payload)
-        self.last_seq = seq
+                    self._sent(missed_payload)
+        self.last_seq, self.last_eid = seq, payload.get("eid")
+        self._sent(payload)
         return payload
+
+    async def _missed(self) -> list[tuple[str, dict]]:
+        """The events after the latest one sent, from the log, if it still holds that one."""
+        try:
+            missed = await socket_reads().events_after(
+                self.session_id, self.last_seq, self.last_eid
+            )
+        except Diverged:
+            raise RejoinNeeded("diverged") from None
+        if missed is None:
+            raise RejoinNeeded("too_far_behind")
+        return missed
 
     async def catch_up(self) -> None:
         """After the channel layer lost broadcasts: the events missed (from the log),
         then who is here and the review state, which are not in the log."""
-        missed = await socket_reads().events_after(self.session_id, self.last_seq)
-        if missed is None:
-            raise RejoinNeeded("too_far_behind")
-        for event, payload in missed:
+        for event, payload in await self._missed():
             out = await self.handle_out(event, payload)
             if out is not None:
                 await self.push(event, out)

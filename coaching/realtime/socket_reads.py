@@ -1,5 +1,5 @@
 """What the socket reads on its hot path: the user at connect, the join snapshot, and
-the events a rejoin or a gap missed.
+the events a rejoin or a gap missed (checked against the eid the reader holds).
 
 A reconnect storm brings every socket back at once, and each reads these. Through
 the ORM that cost a thread hop and SQL compiled anew per query, seven queries per
@@ -31,6 +31,12 @@ from coaching.realtime.db import in_db_thread
 
 Snapshot = tuple[CoachingSession, dict[str, Any]]
 Events = list[tuple[str, dict]]
+
+
+class Diverged(Exception):
+    """The log has another event at the seq a reader holds (its eid differs, or there
+    is none there): the database lost events the reader saw, and their seqs were
+    given again (docs/protocol.md, Recovery)."""
 
 
 @cache
@@ -76,10 +82,10 @@ def _sql() -> dict[str, str]:
             JOIN coaching_user st ON st.id = s.student_id
             LEFT JOIN coaching_user co ON co.id = s.coach_id
             WHERE s.session_id = $1""",
-        "events_after": """
-            SELECT e.event, e.payload FROM coaching_sessionevent e
+        "events_from": """
+            SELECT e.seq, e.event, e.payload FROM coaching_sessionevent e
             JOIN coaching_coachingsession s ON s.id = e.session_id
-            WHERE s.session_id = $1 AND e.seq > $2 ORDER BY e.seq LIMIT $3""",
+            WHERE s.session_id = $1 AND e.seq >= $2 ORDER BY e.seq LIMIT $3""",
     }
 
 
@@ -105,14 +111,23 @@ class SocketReads:
             snapshot["recap"] = await in_db_thread(selectors.session_recap)(session)
         return session, snapshot
 
-    async def events_after(self, session_id: str, seq: int) -> Events | None:
+    async def events_after(
+        self, session_id: str, seq: int, eid: str | None = None
+    ) -> Events | None:
         """The session's events after `seq`, oldest first; None when more than
-        `selectors.MAX_REPLAY` were missed."""
+        `selectors.MAX_REPLAY` were missed. With `eid` (what the reader holds at `seq`),
+        raises `Diverged` unless the log's event at `seq` is that one."""
         limit = selectors.MAX_REPLAY
-        rows = await self._pool.fetch(_sql()["events_after"], session_id, seq, limit + 1)
+        if eid is None:
+            rows = await self._pool.fetch(_sql()["events_from"], session_id, seq + 1, limit + 1)
+        else:
+            rows = await self._pool.fetch(_sql()["events_from"], session_id, seq, limit + 2)
+            if not rows or rows[0][0] != seq or pg.json_value(rows[0][2]).get("eid") != eid:
+                raise Diverged(seq)
+            rows = rows[1:]
         if len(rows) > limit:
             return None
-        return [(event, pg.json_value(payload)) for event, payload in rows]
+        return [(event, pg.json_value(payload)) for _, event, payload in rows]
 
 
 def _snapshot_from(row: asyncpg.Record) -> Snapshot:

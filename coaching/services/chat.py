@@ -14,7 +14,8 @@ A batch is stored in two statements, each its own transaction:
   2. write: move each session's `last_seq` by its number of new messages, unless a
      column the rules read changed meanwhile (the guard is built from `RULE_FIELDS`, so
      a rule reading a new column declares it there and is guarded), and insert the
-     messages and their event-log rows (coaching/eventlog.py) with the seqs that gives.
+     messages and their event-log rows (coaching/eventlog.py) with the seqs that gives
+     (each message's row and log row store the eid its payload was stamped with).
 A session whose row changed in between, or a resend stored in between (the unique
 `client_msg_id` constraint), sends its messages round again, read afresh. The row lock
 the write takes orders it with every other writer of the session; seqs come from the
@@ -148,12 +149,12 @@ def decide(session: Any, sender: User, stored: dict | None) -> Decision:
 def _read_sql() -> str:
     columns = ", ".join(column for column, _ in _rule_columns())
     message_id = f"pg_get_serial_sequence('{ChatMessage._meta.db_table}', 'id')"
-    stored = ("s", "u", "c", "id", "seq", "message", "created_at")
+    stored = ("s", "u", "c", "id", "seq", "message", "created_at", "eid")
     # Uncorrelated subqueries are evaluated once: the same ids and resends on every row.
     return f"""
         WITH stored AS (
             SELECT cs.id AS s, m.sender_id AS u, m.client_msg_id AS c, m.id, m.seq,
-                   m.message, m.created_at
+                   m.message, m.created_at, m.eid
             FROM unnest($3::text[], $4::bigint[], $5::text[]) AS k(sid, sender_id, client_id)
             JOIN {eventlog.SESSIONS} cs ON cs.session_id = k.sid
             JOIN {ChatMessage._meta.db_table} m ON m.session_id = cs.id
@@ -189,8 +190,8 @@ def _write_sql() -> str:
             JOIN moved ON moved.id = t.s
         ), messages AS (
             INSERT INTO {ChatMessage._meta.db_table}
-                (id, session_id, seq, sender_id, message, client_msg_id, created_at)
-            SELECT i, s, q, u, m, c, $1 FROM written
+                (id, session_id, seq, sender_id, message, client_msg_id, created_at, eid)
+            SELECT i, s, q, u, m, c, $1, p::jsonb ->> 'eid' FROM written
         ), logged AS ({append}
         )
         SELECT id, base FROM moved"""
@@ -317,14 +318,17 @@ def _round(batch: list[CleanPost]) -> Generator[Step, Any, list[Result | None]]:
         counts[session.pk] = counts.get(session.pk, 0) + 1
         if item.client_msg_id is not None:
             new_keys[key] = i
-        payload = events.chat_added_payload(
-            message_id=ids[i],
-            seq=0,  # set from the session's row by the write
-            session_id=session.session_id,
-            sender_info=events.sender(post.sender),
-            text=item.text,
-            client_msg_id=item.client_msg_id,
-            created_at=now,
+        payload = eventlog.stamped(
+            events.chat_added_payload(
+                message_id=ids[i],
+                seq=0,  # set from the session's row by the write
+                session_id=session.session_id,
+                sender_info=events.sender(post.sender),
+                text=item.text,
+                client_msg_id=item.client_msg_id,
+                created_at=now,
+                eid=None,  # stamped: the message's row and its log row store this one
+            )
         )
         planned.append(_Planned(i, session, counts[session.pk], item, payload))
     if planned:
@@ -360,17 +364,19 @@ def _round(batch: list[CleanPost]) -> Generator[Step, Any, list[Result | None]]:
 
 def _stored(sessions: dict[str, Any], arrays: tuple) -> dict[tuple, tuple]:
     """Resent messages already stored, by (session id, sender, client id): their id, seq,
-    text and time."""
+    text, time and eid."""
     if arrays[0] is None:
         return {}
     by_pk = {session.pk: session.session_id for session in sessions.values()}
     return {
-        (by_pk[pk], sender_id, client_id): (message_id, seq, text, at)
-        for pk, sender_id, client_id, message_id, seq, text, at in zip(*arrays, strict=True)
+        (by_pk[pk], sender_id, client_id): tuple(stored)
+        for pk, sender_id, client_id, *stored in zip(*arrays, strict=True)
     }
 
 
-def _payload(item: CleanPost, message_id: int, seq: int, text: str, at: datetime) -> dict:
+def _payload(
+    item: CleanPost, message_id: int, seq: int, text: str, at: datetime, eid: str | None
+) -> dict:
     """`chat:added` of a message stored before."""
     return events.chat_added_payload(
         message_id=message_id,
@@ -380,6 +386,7 @@ def _payload(item: CleanPost, message_id: int, seq: int, text: str, at: datetime
         text=text,
         client_msg_id=item.client_msg_id,
         created_at=at,
+        eid=eid,
     )
 
 

@@ -1,11 +1,13 @@
 // The lesson room's state, one copy for the page: who I am, the session's state, its
-// swings, the server's clock, and the seq the page is current to. session.js feeds it
-// the join replies and the channel's logged events; the room and the review panel read
-// it and listen to it:
+// swings, the server's clock, and the seq (and eid) the page is current to. session.js
+// feeds it the join replies and the channel's logged events; the room and the review
+// panel read it and listen to it:
 //   on("session", (state, {from, live}))  the session's state, from a join or live
 //   on("swing", (swing))                  a swing of the session, from a join or live
-//   on("join", (reply, {snapshot}))       after every ok join; `snapshot`: the page starts
-//                                         over from the reply (else the missed events follow)
+//   on("join", (reply, {snapshot, diverged}))  after every ok join; `snapshot`: the page
+//                                         starts over from the reply (else the missed events
+//                                         follow); `diverged`: because the server lost events
+//                                         the page showed (docs/protocol.md, Recovery)
 //   on("event", (event, payload))         a live logged event: once each, in seq order
 
 export class RoomState {
@@ -16,6 +18,7 @@ export class RoomState {
     this.session = null; // the current session:state
     this.swings = new Map(); // swing_id -> swing, in the order they became known
     this.lastSeq = null; // the highest seq applied; sent as last_seq on a rejoin
+    this.lastEid = null; // the eid of the event at lastSeq; sent as last_eid
     this.serverOffset = 0; // server time − local time, from the join replies' server_time
     this.listeners = { session: [], swing: [], join: [], event: [] };
   }
@@ -44,24 +47,31 @@ export class RoomState {
     for (const listener of this.listeners[type]) listener(...args);
   }
 
-  // The (re)join's params: only the events after the seq we are current to should follow.
+  // The (re)join's params: only the events after the seq we are current to should follow,
+  // if the server's event at that seq is still the one we have (else a fresh snapshot).
   joinParams() {
-    return this.lastSeq === null ? {} : { last_seq: this.lastSeq };
+    if (this.lastSeq === null) return {};
+    return this.lastEid ? { last_seq: this.lastSeq, last_eid: this.lastEid } : { last_seq: this.lastSeq };
   }
 
   // The server refused our last_seq: the next join starts over from a snapshot.
   forgetSeq() {
     this.lastSeq = null;
+    this.lastEid = null;
   }
 
   join(reply) {
     this.me = reply.you || this.me;
     if (typeof reply.server_time === "number") this.serverOffset = reply.server_time - Date.now();
     const snapshot = !(reply.recovery && reply.recovery.mode === "replay" && this.lastSeq !== null);
-    if (snapshot) this.lastSeq = typeof reply.last_seq === "number" ? reply.last_seq : 0;
+    const diverged = Boolean(reply.recovery && reply.recovery.reason === "diverged");
+    if (snapshot) {
+      this.lastSeq = typeof reply.last_seq === "number" ? reply.last_seq : 0;
+      this.lastEid = reply.last_eid || null;
+    }
     for (const swing of reply.swings || []) this.addSwing(swing);
     if (reply.session) this.setSession(reply.session, { from: snapshot ? null : this.session, live: false });
-    this.emit("join", reply, { snapshot });
+    this.emit("join", reply, { snapshot, diverged });
   }
 
   // A logged event from the channel: applied once, and only if it is newer than what we have.
@@ -70,6 +80,7 @@ export class RoomState {
     if (typeof seq === "number") {
       if (this.lastSeq !== null && seq <= this.lastSeq) return;
       this.lastSeq = seq;
+      this.lastEid = payload.eid || null;
     }
     if (event === "session:state") this.setSession(payload, { from: this.session, live: true });
     else if (event === "swing:added") this.addSwing(payload.swing);

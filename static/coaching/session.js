@@ -185,8 +185,11 @@ function applySnapshot(reply) {
   timeline.scrollToEnd();
 }
 
-room.on("join", (reply, { snapshot }) => {
+room.on("join", (reply, { snapshot, diverged }) => {
+  // A snapshot replaces the timeline, chat and cards (lines in the outbox stay, and are
+  // sent again); `diverged`: the server lost events shown here, which go with them.
   if (snapshot) applySnapshot(reply); // else: the missed events follow
+  if (diverged) timeline.live.textContent = gettext("The timeline was reloaded from the server.");
   updateUi();
 });
 
@@ -210,6 +213,8 @@ async function main() {
   channel.join()
     .receive("ok", (reply) => {
       joined = true;
+      // A rejoin after the server ended the join (phx_error) on a socket that stayed up.
+      if (socket.isConnected()) connection.set("online");
       $("session-error").hidden = true;
       room.join(reply);
       outbox.attach(channel, () => joined);

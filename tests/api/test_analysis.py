@@ -6,6 +6,7 @@ from coaching.models import Feedback, SessionEvent
 from tests.api.support import PARTICIPANT_READS, session_url
 from tests.support.auth import api_client_for
 from tests.support.broadcasts import captured_broadcasts, events_named
+from tests.support.event_log import is_eid
 
 FEEDBACK = {
     "swing_id": "sw_999",
@@ -156,7 +157,10 @@ def test_progress_reaching_a_new_step_is_logged_once_as_a_milestone(service, act
         "step": "pose_detection",
         "percent": 15,
         "seq": milestones[0]["seq"],
+        "eid": milestones[0]["eid"],
     }
+    assert is_eid(milestones[0]["eid"])
+    assert milestones[0]["eid"] != milestones[1]["eid"]
     assert events_named(sent, "analysis:milestone") == milestones
     assert len(events_named(sent, "swing:progress")) == 4
 
@@ -227,7 +231,15 @@ def test_service_and_admins_post_notices(request, active_session, who):
         )
     assert response.status_code == 201
     notice = response.json()
-    assert notice == {"type": "system", **NOTICE, "code": "service", "params": {}, "seq": 1}
+    assert notice == {
+        "type": "system",
+        **NOTICE,
+        "code": "service",
+        "params": {},
+        "seq": 1,
+        "eid": notice["eid"],
+    }
+    assert is_eid(notice["eid"])
     assert sent == [(active_session.topic, "system:notice", notice)]
 
 

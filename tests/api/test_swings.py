@@ -8,6 +8,7 @@ from coaching.services.swings import MAX_SWINGS_PER_SESSION
 from tests.api.support import PARTICIPANT_READS, session_url
 from tests.support.auth import api_client_for
 from tests.support.broadcasts import captured_broadcasts, events_named
+from tests.support.event_log import is_eid
 
 # The schema's own example: what the Node API is shown is what works.
 SWING = dict(SWING_EXAMPLE.value)
@@ -23,7 +24,13 @@ def test_service_attaches_a_swing_and_everyone_gets_swing_added(service, active_
     assert response.status_code == 201
     assert response.json() == SWING
     [added] = events_named(sent, "swing:added")
-    assert added == {"seq": 1, "session_id": active_session.session_id, "swing": SWING}
+    assert added == {
+        "seq": 1,
+        "eid": added["eid"],
+        "session_id": active_session.session_id,
+        "swing": SWING,
+    }
+    assert is_eid(added["eid"])
     logged = SessionEvent.objects.get(session=active_session, seq=1)
     assert (logged.event, logged.payload) == ("swing:added", added)
 

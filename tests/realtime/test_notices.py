@@ -11,6 +11,7 @@ from coaching.realtime.notices import participant_announce
 from coaching.services.notices import PARTICIPANT_JOINED, PARTICIPANT_LEFT
 from coaching.services.sessions import session_end
 from tests.support.broadcasts import captured_broadcasts
+from tests.support.event_log import is_eid
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -37,7 +38,9 @@ def test_an_entry_is_logged_with_the_next_seq_and_broadcast(student, coach, acti
         "code": "participant_joined",
         "params": {"name": coach.display_name, "role": "coach"},
         "seq": 1,
+        "eid": notice["eid"],
     }
+    assert is_eid(notice["eid"])
     assert sent == [(f"session:{sid}", "system:notice", notice)]
     [logged] = SessionEvent.objects.filter(session=active_session)
     assert (logged.seq, logged.event, logged.payload) == (1, "system:notice", notice)
