@@ -21,5 +21,7 @@ EXPOSE 8000
 # backlog and handshake timeout: a reconnect storm queues instead of failing (bench/README.md)
 CMD ["python", "-m", "inswing_realtime.serve", \
      "-e", "tcp:port=8000:backlog=4096", "--websocket_connect_timeout", "30", \
-     "--websocket-max-message-size", "1048576", \
      "--proxy-headers", "inswing_realtime.asgi:application"]
+# Ready: PostgreSQL and Redis answer and the process is not draining (coaching/realtime/health.py).
+HEALTHCHECK --interval=5s --timeout=3s --retries=3 \
+  CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/readyz', timeout=3)"]

@@ -1,4 +1,5 @@
-"""ASGI entry point: HTTP goes to Django, `/socket/websocket` to the Phoenix socket."""
+"""ASGI entry point: HTTP goes to Django (the probes `/healthz` and `/readyz` before it),
+`/socket/websocket` to the Phoenix socket."""
 
 import os
 
@@ -10,6 +11,7 @@ django_asgi_app = get_asgi_application()
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.urls import path  # noqa: E402
 
+from coaching.realtime.health import with_health  # noqa: E402
 from coaching.realtime.server_tuning import (  # noqa: E402
     defer_autobahn_debug_formatting,
     quiet_garbage_collector,
@@ -22,7 +24,7 @@ write_immediately()
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        "http": with_health(django_asgi_app),
         "websocket": URLRouter([path("socket/websocket", PhoenixSocket.as_asgi())]),
     }
 )

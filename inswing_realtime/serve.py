@@ -10,12 +10,14 @@ loop work (the sockets' tasks, the chat writer, fan-out) with less CPU: bench/RE
 import asyncio
 import os
 import sys
+from collections.abc import Callable
 
 if os.environ.get("SERVER_LOOP", "uvloop") == "uvloop":
     import uvloop
 
     asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
 
+from daphne.access import AccessLogGenerator
 from daphne.cli import CommandLineInterface
 
 MAX_MESSAGE_OPTION = "--websocket-max-message-size"
@@ -33,6 +35,24 @@ def with_message_cap(argv: list[str]) -> list[str]:
     return [MAX_MESSAGE_OPTION, str(settings.WEBSOCKET_MAX_FRAME_BYTES), *argv]
 
 
+PROBES = ("/healthz", "/readyz")
+
+
+LogAction = Callable[[AccessLogGenerator, str, str, dict], None]
+
+
+def without_probes(log_action: LogAction) -> LogAction:
+    """daphne's access log, less the probes' requests (a line every few seconds each)."""
+
+    def log(self: AccessLogGenerator, protocol: str, action: str, details: dict) -> None:
+        if protocol == "http" and details.get("path") in PROBES:
+            return
+        log_action(self, protocol, action, details)
+
+    return log
+
+
 if __name__ == "__main__":
+    AccessLogGenerator.__call__ = without_probes(AccessLogGenerator.__call__)
     sys.argv[1:] = with_message_cap(sys.argv[1:])
     CommandLineInterface.entrypoint()
