@@ -1,6 +1,7 @@
 """`python -m inswing_realtime.serve [daphne's options] inswing_realtime.asgi:application`:
 daphne on uvloop's event loop (`SERVER_LOOP=asyncio`: the standard one), refusing
-WebSocket messages over the protocol's cap (`WEBSOCKET_MAX_FRAME_BYTES`) as they arrive.
+WebSocket messages over the protocol's cap (`WEBSOCKET_MAX_FRAME_BYTES`) as they arrive,
+with an access log of HTTP requests (JSON with `LOG_FORMAT=json`) less the probes.
 
 daphne creates its event loop (and Twisted's reactor on it) when its server module is
 imported, so the loop policy is set before that import. uvloop's loop runs our event
@@ -8,6 +9,7 @@ loop work (the sockets' tasks, the chat writer, fan-out) with less CPU: bench/RE
 """
 
 import asyncio
+import logging
 import os
 import sys
 from collections.abc import Callable
@@ -36,23 +38,37 @@ def with_message_cap(argv: list[str]) -> list[str]:
 
 
 PROBES = ("/healthz", "/readyz")
-
-
 LogAction = Callable[[AccessLogGenerator, str, str, dict], None]
+access_logger = logging.getLogger("access")
 
 
-def without_probes(log_action: LogAction) -> LogAction:
-    """daphne's access log, less the probes' requests (a line every few seconds each)."""
+def access_log(log_action: LogAction, *, as_json: bool) -> LogAction:
+    """daphne's access log: HTTP requests but the probes' (a line every few seconds
+    each); not WebSocket connects and disconnects, which the socket logs itself with the
+    user, duration and close code (coaching/realtime/socket.py). With `as_json`, through
+    logging (LOG_FORMAT=json), else as daphne writes it."""
 
     def log(self: AccessLogGenerator, protocol: str, action: str, details: dict) -> None:
-        if protocol == "http" and details.get("path") in PROBES:
+        if protocol != "http" or details.get("path") in PROBES:
             return
-        log_action(self, protocol, action, details)
+        if not as_json:
+            log_action(self, protocol, action, details)
+        elif action == "complete":
+            access_logger.info(
+                "%s %s",
+                details["method"],
+                details["path"],
+                extra={
+                    "status": details["status"],
+                    "duration_ms": round(details.get("time_taken", 0) * 1000, 1),
+                },
+            )
 
     return log
 
 
 if __name__ == "__main__":
-    AccessLogGenerator.__call__ = without_probes(AccessLogGenerator.__call__)
+    as_json = os.environ.get("LOG_FORMAT") == "json"
+    AccessLogGenerator.__call__ = access_log(AccessLogGenerator.__call__, as_json=as_json)
     sys.argv[1:] = with_message_cap(sys.argv[1:])
     CommandLineInterface.entrypoint()

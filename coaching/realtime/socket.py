@@ -57,6 +57,12 @@ class PhoenixSocket(AsyncConsumer):
     background: set[asyncio.Task]
     draining = False
     _shutting: asyncio.Task | None = None
+    opened_at: float | None = None  # monotonic, once accepted; None again once logged closed
+    close_code: int | None = None  # when the server closed it
+
+    def _log_context(self) -> dict[str, Any]:
+        """What identifies this socket in its log lines (never its token)."""
+        return {"socket_id": f"{id(self):x}", "user_id": getattr(self.user, "pk", None)}
 
     async def websocket_connect(self, message: dict) -> None:
         outbox.bind()
@@ -83,6 +89,8 @@ class PhoenixSocket(AsyncConsumer):
         self.user, self.serializer = connect.user, connect.serializer
         open_sockets.register(self)
         await self.send({"type": "websocket.accept", "subprotocol": connect.subprotocol})
+        self.opened_at = time.monotonic()
+        logger.info("socket opened", extra=self._log_context())
         self._expiry = asyncio.get_running_loop().call_later(
             max(0.0, connect.expires_at - time.time()), self._token_expired
         )
@@ -127,7 +135,8 @@ class PhoenixSocket(AsyncConsumer):
         self.closed = True
         disconnect = self.serializer.encode(None, None, "phoenix", "disconnect", {"reason": reason})
         await self.send({"type": "websocket.send", "text": disconnect})
-        logger.info("closing socket of user %s: %s", getattr(self.user, "pk", None), reason)
+        logger.info("closing socket: %s", reason, extra={**self._log_context(), "code": code})
+        self.close_code = code
         await self._stop_all()
         await self.send({"type": "websocket.close", "code": code})
 
@@ -286,6 +295,14 @@ class PhoenixSocket(AsyncConsumer):
             process.catch_up()
 
     async def websocket_disconnect(self, message: dict) -> None:
+        if self.opened_at is not None:
+            duration_ms = round((time.monotonic() - self.opened_at) * 1000)
+            code = self.close_code or message.get("code")
+            logger.info(
+                "socket closed",
+                extra={**self._log_context(), "duration_ms": duration_ms, "code": code},
+            )
+            self.opened_at = None
         self.closed = True
         await self._stop_all()
         raise StopConsumer()
