@@ -6,10 +6,14 @@ The one action, ending sessions, does exactly that.
 
 The event log and a card's metrics are rendered as tables (metric labels, units and
 ranges from coaching.metrics), long values wrapped or shortened, times in TIME_ZONE,
-so no page grows wider than the window.
+so no page grows wider than the window. A session's page reads top down: the session
+in a few lines, its chat and feedback, then its event log (folded, a page at a time,
+the payloads' epoch-millisecond times shown in TIME_ZONE).
 """
 
 import json
+import re
+from datetime import UTC, datetime
 from typing import Any
 
 from django.contrib import admin, messages
@@ -20,7 +24,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
-from django.utils.translation import get_language, gettext_lazy
+from django.utils.translation import get_language, gettext_lazy, ngettext
 from django.utils.translation import gettext as _
 
 from coaching import metrics as catalog
@@ -38,15 +42,46 @@ from coaching.models import (
 from coaching.selectors import event_log_page
 from coaching.services.sessions import session_end
 
-# The event log on a session's page: the newest entries (the REST events endpoint pages
-# further back).
-EVENT_LOG_ROWS = 200
+# The event log on a session's page: this many entries a page, newest first.
+EVENT_LOG_ROWS = 50
+# The page's query parameter: the entries before this seq (none: the newest).
+EVENT_LOG_BEFORE = "log_before"
 # A value longer than this is cut, with an ellipsis: the table stays readable.
 MAX_CELL_CHARS = 300
+# A name in a narrow column is cut at this many characters (the whole of it on hover).
+MAX_NAME_CHARS = 40
+# Payload times are epoch milliseconds (`created_at`, `meta.ts`, …): between these
+# (1973 and 5138) an integer under such a key is shown as a time.
+EPOCH_MS_RANGE = (10**11, 10**14)
 
 
 def local_time(moment: Any) -> str:
     return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M:%S") if moment else "—"
+
+
+def is_epoch_ms(key: str, value: Any) -> bool:
+    """A payload's time: an integer of epoch milliseconds under a `*_at` or `ts` key."""
+    return (
+        (key.endswith("_at") or key == "ts")
+        and isinstance(value, int)
+        and not isinstance(value, bool)
+        and EPOCH_MS_RANGE[0] <= value < EPOCH_MS_RANGE[1]
+    )
+
+
+def epoch_ms_time(value: int) -> str:
+    """Epoch milliseconds as a local time (TIME_ZONE), to the millisecond."""
+    moment = timezone.localtime(datetime.fromtimestamp(value / 1000, tz=UTC))
+    return moment.strftime("%Y-%m-%d %H:%M:%S.") + f"{value % 1000:03d}"
+
+
+def narrow(text: str) -> SafeString:
+    """A short value that keeps to one line; a long one cut, whole in its tooltip."""
+    if len(text) <= MAX_NAME_CHARS:
+        return format_html('<span class="inswing-nowrap">{}</span>', text)
+    return format_html(
+        '<span class="inswing-nowrap" title="{}">{}…</span>', text, text[: MAX_NAME_CHARS - 1]
+    )
 
 
 def short_text(value: Any) -> str:
@@ -60,20 +95,30 @@ def short_text(value: Any) -> str:
     return text if len(text) <= MAX_CELL_CHARS else text[: MAX_CELL_CHARS - 1] + "…"
 
 
-def key_value_table(data: dict[str, Any], *, nested: bool = True) -> SafeString:
-    """A payload as a two-column table; one level of nested objects as inner tables."""
+def payload_value(key: str, value: Any) -> Any:
+    """A payload's value: an epoch-millisecond time as a local time, else `short_text`."""
+    if is_epoch_ms(key, value):
+        return format_html('<time data-epoch-ms="{}">{}</time>', value, epoch_ms_time(value))
+    return short_text(value)
+
+
+def key_value_table(data: dict[str, Any]) -> SafeString:
+    """A payload as a two-column table, one row a key; a nested object (a sender, `meta`)
+    in one line of `key value` pairs; epoch-millisecond times as local times."""
+
+    def cell(key: str, value: Any) -> Any:
+        if isinstance(value, dict) and value:
+            return format_html_join(
+                " · ",
+                "<b>{}</b> {}",
+                ((k, payload_value(k, v)) for k, v in value.items()),
+            )
+        return payload_value(key, value)
+
     rows = format_html_join(
         "",
         "<tr><th>{}</th><td>{}</td></tr>",
-        (
-            (
-                key,
-                key_value_table(value, nested=False)
-                if nested and isinstance(value, dict) and value
-                else short_text(value),
-            )
-            for key, value in data.items()
-        ),
+        ((key, cell(key, value)) for key, value in data.items()),
     )
     return format_html('<table class="inswing-kv">{}</table>', rows)
 
@@ -83,34 +128,72 @@ def shown(payload: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in payload.items() if k not in ("seq", "session_id")}
 
 
-def event_log_table(session: CoachingSession) -> SafeString:
-    rows, more = event_log_page(session, limit=EVENT_LOG_ROWS)
+def log_before(request: HttpRequest) -> int | None:
+    """The event log page asked for: entries before this seq; None (or nonsense): the newest."""
+    value = request.GET.get(EVENT_LOG_BEFORE, "")
+    if not re.fullmatch(r"[0-9]{1,19}", value):
+        return None
+    return int(value) if 0 < int(value) < 2**63 else None
+
+
+def event_log_section(session: CoachingSession, request: HttpRequest) -> SafeString:
+    """The session's event log, folded: a page of EVENT_LOG_ROWS entries, newest first,
+    with links to older entries and back to the newest. Open when paging through it."""
+    before = log_before(request)
+    rows, more = event_log_page(session, before_seq=before, limit=EVENT_LOG_ROWS)
+    total = session.events.count()
     body = format_html_join(
         "",
-        "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+        '<tr><td class="seq">{}</td><td class="time">{}</td><td class="event">{}</td>'
+        "<td>{}</td></tr>",
         (
             (row.seq, local_time(row.created_at), row.event, key_value_table(shown(row.payload)))
             for row in rows
         ),
     )
-    note = (
-        format_html(
-            "<p>{}</p>",
-            _("The newest %(count)d events; the API's events endpoint has all.")
-            % {"count": EVENT_LOG_ROWS},
+    links = []
+    if before is not None:
+        links.append(format_html('<a href="?#event-log">{}</a>', _("Newest events")))
+    if more:
+        links.append(
+            format_html(
+                '<a href="?{}={}#event-log">{}</a>',
+                EVENT_LOG_BEFORE,
+                rows[-1].seq,
+                _("Older events"),
+            )
         )
-        if more
-        else ""
+    if rows:
+        shown_range = _("seq %(first)d to %(last)d of %(total)d events") % {
+            "first": rows[-1].seq,
+            "last": rows[0].seq,
+            "total": total,
+        }
+    else:
+        shown_range = _("No events here.")
+    pager = format_html(
+        '<p class="inswing-pager"><span>{}</span> {}</p>',
+        shown_range,
+        format_html_join(" ", "{}", ((link,) for link in links)),
     )
-    return format_html(
-        '{}<table class="inswing-log"><colgroup><col class="seq"><col class="time">'
+    table = format_html(
+        '<table class="inswing-log"><colgroup><col class="seq"><col class="time">'
         '<col class="event"><col></colgroup><thead><tr><th>seq</th><th>{}</th>'
         "<th>{}</th><th>{}</th></tr></thead><tbody>{}</tbody></table>",
-        note,
         _("time"),
         _("event"),
         _("payload"),
         body,
+    )
+    return format_html(
+        '<details class="module inswing-log-box" id="event-log"{}><summary><h2>{}</h2> '
+        "<span>{}</span></summary>{}{}{}</details>",
+        " open" if before is not None else "",
+        _("Event log"),
+        ngettext("%(count)d event", "%(count)d events", total) % {"count": total},
+        pager,
+        table,
+        pager if len(rows) > 10 else "",
     )
 
 
@@ -194,20 +277,42 @@ class UserAdmin(DjangoUserAdmin):
 
 
 class ChatInline(ReadOnlyMixin, admin.TabularInline):
+    """Columns sized to their content (admin.css): seq, sender and time on one line each,
+    the message taking the rest."""
+
     model = ChatMessage
-    fields = ("seq", "sender", "message", "created_at")
+    fields = ("seq", "sender_name", "message", "sent_at")
     readonly_fields = fields
     ordering = ("seq",)
     extra = 0
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return super().get_queryset(request).select_related("sender")
+
+    @admin.display(description=gettext_lazy("sender"))
+    def sender_name(self, message: ChatMessage) -> str:
+        return narrow(message.sender.display_name)
+
+    @admin.display(description=gettext_lazy("sent at"))
+    def sent_at(self, message: ChatMessage) -> str:
+        return narrow(local_time(message.created_at))
 
 
 class FeedbackInline(ReadOnlyMixin, admin.TabularInline):
     model = Feedback
-    fields = ("seq", "swing_id", "level", "summary", "created_at")
+    fields = ("seq", "swing", "level", "summary", "analysed_at")
     readonly_fields = fields
     ordering = ("seq",)
     extra = 0
     show_change_link = True
+
+    @admin.display(description=gettext_lazy("swing"))
+    def swing(self, feedback: Feedback) -> str:
+        return narrow(feedback.swing_id)
+
+    @admin.display(description=gettext_lazy("analysed at"))
+    def analysed_at(self, feedback: Feedback) -> str:
+        return narrow(local_time(feedback.created_at))
 
 
 @admin.action(
@@ -251,23 +356,31 @@ class CoachingSessionAdmin(AdminCss, ReadOnlyMixin, admin.ModelAdmin):
     search_fields = ("session_id", "student__username", "student__name", "title")
     list_select_related = ("student", "coach")
     date_hierarchy = "created_at"
+    # The session in a few lines; then the chat and feedback inlines, then the event log
+    # (templates/admin/coaching/coachingsession/change_form.html).
     fields = (
+        ("session_id", "page"),
+        ("status", "current_step", "step_source"),
+        "title",
+        ("student", "coach"),
+        ("created_at", "started_at", "ended_at"),
+        ("updated_at", "last_seq"),
+    )
+    readonly_fields = (
         "session_id",
+        "page",
         "status",
         "current_step",
         "step_source",
         "title",
         "student",
         "coach",
-        "last_seq",
         "created_at",
-        "updated_at",
         "started_at",
         "ended_at",
-        "page",
-        "event_log",
+        "updated_at",
+        "last_seq",
     )
-    readonly_fields = fields
     inlines = (ChatInline, FeedbackInline)
     actions = (end_sessions,)
 
@@ -276,9 +389,18 @@ class CoachingSessionAdmin(AdminCss, ReadOnlyMixin, admin.ModelAdmin):
         url = reverse("session_page", args=[session.session_id])
         return format_html('<a href="{}">watch</a>', url)
 
-    @admin.display(description=gettext_lazy("event log"))
-    def event_log(self, session: CoachingSession) -> str:
-        return event_log_table(session)
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict | None = None,
+    ) -> Any:
+        session = self.get_object(request, object_id)
+        if session is not None:
+            log = event_log_section(session, request)
+            extra_context = {**(extra_context or {}), "event_log": log}
+        return super().change_view(request, object_id, form_url, extra_context)
 
     def has_end_permission(self, request: HttpRequest) -> bool:
         """Staff who see sessions may end them (the policy lets staff end any session)."""

@@ -3,7 +3,7 @@
 import time
 from typing import Any
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from coaching import events, policy
@@ -158,13 +158,18 @@ def lobby_snapshot() -> list[dict[str, Any]]:
     return [events.lobby_entry(s) for s in waiting_sessions()[:200]]
 
 
-def sessions_visible_to(user: User, *, status: str | None = None) -> QuerySet[CoachingSession]:
-    """The sessions `user` may list, newest first, optionally only those in `status`."""
+def sessions_visible_to(
+    user: User, *, status: str | None = None, mine: bool = False
+) -> QuerySet[CoachingSession]:
+    """The sessions `user` may list, newest first, optionally only those in `status`, and
+    with `mine` only those `user` is the student or the coach of."""
     sessions = CoachingSession.objects.select_related("student", "coach").filter(
         policy.visible_sessions(user)
     )
     if status is not None:
         sessions = sessions.filter(status=status)
+    if mine:
+        sessions = sessions.filter(Q(student=user) | Q(coach=user))
     return with_latest_feedback(sessions.order_by("-created_at", "-pk"))
 
 

@@ -1,5 +1,7 @@
 """Django admin: users with role and name, a read-only picture of sessions, ending sessions."""
 
+import re
+
 import pytest
 from django.conf import settings
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
@@ -206,7 +208,7 @@ def test_event_log_is_a_table_with_long_values_shortened(admin_client, active_se
     assert 'class="inswing-log"' in page
     assert "<th>message</th>" in page  # the payload as key/value rows, not a JSON blob
     start = page.index('class="inswing-log"')
-    log = page[start : page.index("inline-group", start)]  # the chat inline shows it whole
+    log = page[start : page.index("</table>", page.index("</tbody>", start))]
     assert long_line not in log and "x" * 299 + "…" in log
     assert "coaching/admin.css" in page
 
@@ -267,3 +269,70 @@ def test_admin_tables_speak_the_viewers_language(admin_client, active_session, s
     assert "<th>지표</th>" in korean and "범위 안이 가장 좋음" in korean
     assert "<th>metric</th>" in english and "best within the range" in english
     assert "<th>Face angle</th>" in english  # the catalog's English label
+
+
+def event_log_of(page: str) -> str:
+    return page[page.index('id="event-log"') : page.rindex("</details>")]
+
+
+def test_session_page_shows_chat_and_feedback_before_the_folded_event_log(
+    admin_client, active_session, student, bookmarked_card
+):
+    chat_message_post(session_id=active_session.session_id, sender=student, text="Hello coach")
+    page = admin_client.get(f"{SESSIONS}{active_session.pk}/change/").content.decode()
+    chat, feedback = page.index('id="messages-group"'), page.index('id="feedback-group"')
+    log = page.index('id="event-log"')
+    assert page.index("field-session_id") < chat < feedback < log
+    assert '<details class="module inswing-log-box" id="event-log">' in page  # folded
+    assert "<h2>이벤트 기록</h2>" in page
+    # Chat columns: who and when on one line each (admin.css sizes them to that).
+    sender = r'<td class="field-sender_name">\s*<p><span class="inswing-nowrap">Ian</span>'
+    assert re.search(sender, page)
+
+
+def test_event_log_is_paged_newest_first_and_opens_when_paging(
+    admin_client, active_session, student
+):
+    from coaching.admin import EVENT_LOG_ROWS
+
+    for n in range(EVENT_LOG_ROWS + 5):
+        chat_message_post(session_id=active_session.session_id, sender=student, text=f"line {n}")
+    last = SessionEvent.objects.filter(session=active_session).order_by("-seq")[0].seq
+    total = SessionEvent.objects.filter(session=active_session).count()
+    url = f"{SESSIONS}{active_session.pk}/change/"
+
+    newest = event_log_of(admin_client.get(url).content.decode())
+    seqs = [int(n) for n in re.findall(r'<td class="seq">(\d+)</td>', newest)]
+    assert seqs == list(range(last, last - EVENT_LOG_ROWS, -1))
+    assert f"전체 {total}개 중 seq {seqs[-1]}~{last}" in newest
+    older = f'href="?log_before={seqs[-1]}#event-log"'
+    assert older in newest and 'href="?#event-log"' not in newest
+
+    page = admin_client.get(url, {"log_before": seqs[-1]}).content.decode()
+    assert '<details class="module inswing-log-box" id="event-log" open>' in page
+    rest = event_log_of(page)
+    assert [int(n) for n in re.findall(r'<td class="seq">(\d+)</td>', rest)] == list(
+        range(seqs[-1] - 1, 0, -1)
+    )
+    assert 'href="?#event-log"' in rest and "log_before=" not in rest  # no older page
+
+    for nonsense in ("abc", "-3", "0", "²", "9" * 30, str(2**63)):
+        page = admin_client.get(url, {"log_before": nonsense}).content.decode()
+        assert f'<td class="seq">{last}</td>' in event_log_of(page)
+
+
+def test_event_log_shows_payload_times_in_the_local_time_zone(
+    admin_client, active_session, coach, settings
+):
+    """`updated_at`, `meta.ts` and the like are epoch ms on the wire, local times here."""
+    from coaching.services.sessions import session_control
+
+    settings.TIME_ZONE = "Asia/Seoul"
+    session_control(session_id=active_session.session_id, actor=coach, status="paused")
+    row = SessionEvent.objects.get(session=active_session, event="session:state")
+    row.payload = {**row.payload, "updated_at": 1795834923456, "meta": {"ts": 1795834923000}}
+    row.save()
+    log = event_log_of(admin_client.get(f"{SESSIONS}{active_session.pk}/change/").content.decode())
+    assert '<time data-epoch-ms="1795834923456">2026-11-28 12:02:03.456</time>' in log
+    assert '<time data-epoch-ms="1795834923000">2026-11-28 12:02:03.000</time>' in log
+    assert "1795834923456</td>" not in log

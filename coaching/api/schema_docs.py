@@ -167,7 +167,7 @@ waiting list, oldest first. Then, with the same session object as `GET /api/sess
 | event | when |
 |---|---|
 | `session:waiting` | a session was created and waits for a coach |
-| `session:updated` | a waiting session's entry changed (a feedback card: `swing_summary`) |
+| `session:updated` | a waiting entry changed (a card: `swing_summary`; a new topic: `title`) |
 | `session:claimed` | a coach claimed one (drop it from the waiting list) |
 | `session:ended` | a session ended |
 

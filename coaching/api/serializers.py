@@ -275,6 +275,11 @@ class SessionListQuerySerializer(serializers.Serializer):
     status = serializers.ChoiceField(
         choices=Status.values, required=False, help_text="Only sessions in this status."
     )
+    mine = serializers.BooleanField(
+        required=False,
+        help_text="`true`: only sessions you take part in, as their student or their coach "
+        "(a coach's own lessons, without the waiting ones of others).",
+    )
 
 
 # --- Chat ---------------------------------------------------------------------

@@ -148,10 +148,13 @@ class SessionViewSet(viewsets.GenericViewSet):
         """Sessions you may see, newest first, paginated.
 
         A coach sees the waiting sessions and their own, a student their own, an admin and
-        the service account all of them.
+        the service account all of them. `mine=true`: only the lessons you take part in,
+        as their student or their coach (a coach's own lessons, without the waiting list).
         """
         query = validated(s.SessionListQuerySerializer, request.query_params)
-        sessions = selectors.sessions_visible_to(request.user, status=query.get("status"))
+        sessions = selectors.sessions_visible_to(
+            request.user, status=query.get("status"), mine=query.get("mine", False)
+        )
         return self.paginated(sessions, events.lobby_entry)
 
     @extend_schema(
@@ -161,8 +164,10 @@ class SessionViewSet(viewsets.GenericViewSet):
             201: OpenApiResponse(s.SessionSerializer, description="Created and announced."),
             200: OpenApiResponse(
                 s.SessionSerializer,
-                description="The student already waits in a session: that one, unchanged "
-                "(a student has at most one waiting session).",
+                description="The student already waits in a session: that one (a student "
+                "has at most one waiting session), with `title` as its topic when the "
+                "title given is new and not blank (coaches get `session:updated`); "
+                "otherwise unchanged.",
             ),
             **s.error_responses(400, 401, 403),
         },
@@ -170,7 +175,8 @@ class SessionViewSet(viewsets.GenericViewSet):
     def create(self, request: Request) -> Response:
         """Open a waiting session: a student for themselves, the service account for
         `student_id`. Coaches on `lobby:coaches` get `session:waiting`. A student who
-        already has a waiting session gets it back (200) instead of a second one.
+        already has a waiting session gets it back (200) instead of a second one; a new,
+        non-blank `title` becomes its topic, and coaches get `session:updated` with it.
 
         The service account may attach `swings` at once (all stored or none, each
         logged as `swing:added`), to the session it gets back either way; they are in

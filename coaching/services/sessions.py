@@ -21,8 +21,10 @@ def session_create(
     """A student opens a waiting session for themselves; the service account for a student.
 
     A student waits once: if they have a waiting session already, it is returned
-    (created False) and nothing is broadcast. A partial unique constraint makes this
-    hold under concurrent requests too.
+    (created False). A new, non-blank `title` then replaces its topic (the coaches'
+    lobby gets `session:updated`); a blank or unchanged one leaves it as it was,
+    unannounced. A partial unique constraint makes this hold under concurrent requests
+    too.
     """
     policy.check_create_session(creator)
     if creator.role == Role.SERVICE:
@@ -38,27 +40,39 @@ def session_create(
         raise ServiceError("invalid_input", "student_id is not a student.", field="student_id")
     if len(title) > 200:
         raise ServiceError("invalid_input", "title is longer than 200 characters.", field="title")
-    existing = _waiting_session_of(student)
+    title = title.strip()
+    existing = _waiting_session_with_topic(student, title)
     if existing is not None:
         return existing, False
     try:
         with transaction.atomic():
-            session = CoachingSession.objects.create(student=student, title=title.strip())
+            session = CoachingSession.objects.create(student=student, title=title)
             broadcasts.on_commit(events.LOBBY_TOPIC, "session:waiting", events.lobby_entry(session))
     except IntegrityError:
-        existing = _waiting_session_of(student)
+        existing = _waiting_session_with_topic(student, title)
         if existing is None:
             raise  # not the one-waiting-session rule
         return existing, False
     return CoachingSession.objects.select_related("student", "coach").get(pk=session.pk), True
 
 
-def _waiting_session_of(student: User) -> CoachingSession | None:
-    return (
-        CoachingSession.objects.select_related("student", "coach")
+@transaction.atomic
+def _waiting_session_with_topic(student: User, title: str) -> CoachingSession | None:
+    """The student's waiting session, locked, with `title` as its topic when that is new
+    and not blank (announced to the lobby as `session:updated`); None when they do not
+    wait (a coach may just have claimed it: then the caller opens a new one)."""
+    session = (
+        CoachingSession.objects.select_for_update(of=("self",))
+        .select_related("student", "coach")
         .filter(student=student, status=Status.WAITING)
         .first()
     )
+    if session is None or not title or title == session.title:
+        return session
+    session.title = title
+    session.save(update_fields=["title", "updated_at"])
+    broadcasts.on_commit(events.LOBBY_TOPIC, "session:updated", events.lobby_entry(session))
+    return session
 
 
 @transaction.atomic

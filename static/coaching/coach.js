@@ -1,7 +1,8 @@
-// Coach dashboard: the live waiting list (topic lobby:coaches), alerts, and my lessons.
-import { apiFetch, connectSocket, el, FATAL_JOIN_REASONS, listResults, sessionUrl } from "./realtime.js";
-import { statusLabel } from "./i18n.js";
+// Coach dashboard: the live waiting list (topic lobby:coaches), alerts, and my lessons
+// (in progress and recently ended, dashboard/my-lessons.js).
+import { connectSocket, FATAL_JOIN_REASONS } from "./realtime.js";
 import { WaitingAlerts } from "./dashboard/alerts.js";
+import { MyLessons } from "./dashboard/my-lessons.js";
 import { WaitingList } from "./dashboard/waiting-list.js";
 import { ConnectionStatus } from "./room/connection.js";
 
@@ -16,41 +17,33 @@ const waiting = new WaitingList({
 const alerts = new WaitingAlerts({ toggle: $("sound-toggle") });
 waiting.onCount = (n) => alerts.count(n);
 
-function myItem(session) {
-  return el("li", { className: "session-item" },
-    el("div", { className: "session-main" },
-      el("a", { className: "session-title", href: sessionUrl(session.session_id), text: session.student ? session.student.name : gettext("Student") }),
-      el("span", { className: "muted", text: session.title || gettext("No topic given") }),
-    ),
-    el("span", { className: `badge status-${session.status}`, text: statusLabel(session.status) }),
-  );
-}
-
-// My active and paused lessons, to go back in.
-async function loadMine() {
-  try {
-    const sessions = listResults(await apiFetch("GET", "/api/sessions/"))
-      .filter((s) => s.coach && String(s.coach.id) === myId && s.status !== "ended");
-    $("my-list").replaceChildren(...sessions.map(myItem));
-    $("mine-card").hidden = sessions.length === 0;
-  } catch (err) {
-    $("mine-card").hidden = true;
-  }
-}
+const mine = new MyLessons({
+  openList: $("open-list"), openEmpty: $("open-empty"), openCount: $("open-count"),
+  recentList: $("recent-list"), recentEmpty: $("recent-empty"), error: $("mine-error"),
+});
+const isMine = (entry) => Boolean(entry.coach && String(entry.coach.id) === myId);
+// Back from a lesson in another tab: it may have been paused, resumed or ended there.
+document.addEventListener("visibilitychange", () => {
+  if (document.visibilityState === "visible") mine.load();
+});
 
 async function main() {
   const status = new ConnectionStatus({ pill: $("connection"), banner: $("connection-banner") });
   const socket = await connectSocket({ status });
   const lobby = socket.channel("lobby:coaches", {});
+  let rejoin = false;
   lobby.on("session:waiting", (entry) => {
     if (waiting.put(entry)) alerts.studentStartedWaiting();
   });
   lobby.on("session:claimed", (entry) => {
     waiting.remove(entry.session_id);
-    if (entry.coach && String(entry.coach.id) === myId) loadMine();
+    if (isMine(entry)) mine.load();
   });
-  lobby.on("session:ended", (entry) => waiting.remove(entry.session_id));
-  // A waiting session got its first card: the entry's swing summary changes in place.
+  lobby.on("session:ended", (entry) => {
+    waiting.remove(entry.session_id);
+    if (isMine(entry)) mine.load();
+  });
+  // A waiting session's entry changes in place: a new topic, or its latest swing's card.
   lobby.on("session:updated", (entry) => waiting.put(entry));
   lobby.join()
     .receive("ok", (reply) => {
@@ -58,6 +51,8 @@ async function main() {
       if (typeof reply.server_time === "number") serverOffset = reply.server_time - Date.now();
       waiting.showError("");
       waiting.replaceAll(reply.sessions || []);
+      if (rejoin) mine.load(); // what changed while the lobby was away
+      rejoin = true;
     })
     .receive("error", (reply) => {
       waiting.showError(reply.message || gettext("Could not open the waiting list."));
@@ -66,5 +61,5 @@ async function main() {
 }
 
 waiting.render();
-loadMine();
+mine.load();
 main().catch((err) => waiting.showError(err.message));

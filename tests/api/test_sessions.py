@@ -128,6 +128,23 @@ def test_status_filter_narrows_the_list(coach, admin_user, sessions):
     )
 
 
+def test_mine_lists_only_the_lessons_you_take_part_in(coach, student, admin_user, sessions):
+    """A coach's own lessons without the waiting list; a student's own, as before."""
+    assert listed(coach, "?mine=true") == ids(sessions, "mine_active", "mine_ended")
+    assert listed(coach, "?mine=true&status=ended") == ids(sessions, "mine_ended")
+    assert listed(coach, "?mine=true&status=waiting") == set()
+    assert listed(coach, "?mine=false") == ids(sessions, "waiting", "mine_active", "mine_ended")
+    assert listed(student, "?mine=1") == ids(sessions, "mine_active", "mine_ended")
+    assert listed(admin_user, "?mine=true") == set()
+
+
+@pytest.mark.parametrize("value", ["", "maybe"])
+def test_mine_must_be_a_boolean(coach, value):
+    response = api_client_for(coach).get(f"/api/sessions/?mine={value}")
+    assert response.status_code == 400
+    assert list(response.json()["error"]["fields"]) == ["mine"]
+
+
 def test_unknown_status_filter_names_the_field(coach):
     response = api_client_for(coach).get("/api/sessions/?status=sleeping")
     assert response.status_code == 400
@@ -269,11 +286,25 @@ class TestOneWaitingSessionPerStudent:
         client = api_client_for(student)
         first = client.post("/api/sessions/", {"title": "Driver"}, format="json")
         with captured_broadcasts() as sent:
-            again = client.post("/api/sessions/", {"title": "Irons"}, format="json")
+            again = client.post("/api/sessions/", {}, format="json")
         assert (first.status_code, again.status_code) == (201, 200)
         assert again.json()["session_id"] == first.json()["session_id"]
         assert again.json()["title"] == "Driver"
         assert sent == []
+
+    def test_starting_again_with_a_new_topic_updates_it_for_everyone(self, student, coach):
+        client = api_client_for(student)
+        first = client.post("/api/sessions/", {"title": "Driver"}, format="json").json()
+        with captured_broadcasts() as sent:
+            again = client.post("/api/sessions/", {"title": "Irons"}, format="json")
+        assert again.status_code == 200
+        body = again.json()
+        assert (body["session_id"], body["title"]) == (first["session_id"], "Irons")
+        assert sent == [(LOBBY_TOPIC, "session:updated", body)]
+        # What the coaches list and the student's own list say from now on.
+        for user in (coach, student):
+            listed = api_client_for(user).get("/api/sessions/?status=waiting").json()
+            assert [e["title"] for e in listed["results"]] == ["Irons"]
 
     def test_the_service_starting_for_a_waiting_student_gets_200(self, service, waiting_session):
         response = api_client_for(service).post(

@@ -163,14 +163,51 @@ def test_coach_confirming_the_current_step_also_takes_it_over(coach, active_sess
 
 
 class TestOneWaitingSessionPerStudent:
-    def test_starting_again_returns_the_waiting_session_unannounced(self, student):
+    @pytest.mark.parametrize("title", ["", "   ", "Driver", " Driver "])
+    def test_starting_again_without_a_new_topic_returns_it_unannounced(self, student, title):
         first, created = session_create(creator=student, title="Driver")
         with captured_broadcasts() as published:
-            again, created_again = session_create(creator=student, title="Irons")
+            again, created_again = session_create(creator=student, title=title)
         assert (created, created_again) == (True, False)
         assert again.pk == first.pk and again.title == "Driver"
         assert published == []
         assert CoachingSession.objects.filter(student=student).count() == 1
+
+    def test_starting_again_with_a_new_topic_keeps_it_and_tells_the_coaches(self, student):
+        """The topic typed the second time is the lesson's topic now: stored, in the answer,
+        and in the coaches' waiting list at once (`session:updated`)."""
+        first, _ = session_create(creator=student, title="Driver")
+        with captured_broadcasts() as published:
+            again, created = session_create(creator=student, title="  Irons off the deck ")
+        assert (again.pk, created) == (first.pk, False)
+        assert again.title == "Irons off the deck"
+        first.refresh_from_db()
+        assert first.title == "Irons off the deck"
+        assert [(topic, event) for topic, event, _ in published] == [
+            (LOBBY_TOPIC, "session:updated")
+        ]
+        entry = published[0][2]
+        assert (entry["session_id"], entry["title"], entry["status"]) == (
+            first.session_id,
+            "Irons off the deck",
+            "waiting",
+        )
+        assert entry["updated_at"] >= entry["created_at"]
+
+    def test_a_topic_given_after_none_becomes_the_topic(self, student, service):
+        first, _ = session_create(creator=student)
+        again, _ = session_create(creator=service, student=student, title="Putting")
+        assert (again.pk, again.title) == (first.pk, "Putting")
+
+    def test_a_topic_given_as_the_lesson_is_claimed_opens_a_new_lesson(self, student, coach):
+        """Claimed meanwhile: the student no longer waits, so the topic is a new lesson's,
+        and the claimed lesson keeps its own."""
+        first, _ = session_create(creator=student, title="Driver")
+        session_claim(session_id=first.session_id, coach=coach)
+        second, created = session_create(creator=student, title="Irons")
+        assert created and second.pk != first.pk and second.title == "Irons"
+        first.refresh_from_db()
+        assert first.title == "Driver"
 
     def test_the_service_gets_the_students_waiting_session_too(self, service, student):
         first, _ = session_create(creator=student)

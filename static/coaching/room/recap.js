@@ -1,6 +1,9 @@
 // The end-of-lesson recap (snapshot `recap`, REST /recap/): duration, every card, the
 // coach's checkpoints with notes, what to practise, and the coach's annotations.
-// Kept on the page after the lesson.
+// Kept on the page after the lesson, at the top of the view: when it first shows it
+// moves above the swing video (desktop: the top of the main column, which scrolls to
+// it) or above the tabs (phone: a band of its own that scrolls inside). Only those
+// columns scroll, never the document.
 import { annotationThumbnail } from "../review/thumbnail.js";
 import { el } from "../realtime.js";
 import { formatDateTime, formatDuration, formatTime, swingName, tf } from "../i18n.js";
@@ -16,12 +19,34 @@ function span(start, end) {
   return `${formatDateTime(start)} – ${sameDay ? formatTime(end) : formatDateTime(end)}`;
 }
 
+const PHONE = window.matchMedia("(max-width: 760px)");
+
+// Where the top of the view is: above the tabs on a phone, else the main column's top.
+function placeAtTop(root) {
+  const main = document.querySelector(".room-main");
+  const tabs = document.getElementById("room-tabs");
+  if (!main || !tabs) return;
+  const phone = PHONE.matches;
+  if (phone) tabs.before(root);
+  else main.prepend(root);
+  root.classList.add("recap-top");
+  root.tabIndex = phone ? 0 : -1; // a box that scrolls on its own takes the keyboard (phone)
+  (phone ? root : main).scrollTop = 0;
+}
+
+function keepAtTop(root) {
+  if (root.dataset.atTop) return;
+  root.dataset.atTop = "1";
+  PHONE.addEventListener("change", () => placeAtTop(root));
+}
+
 // `room`: the room's state (room-state.js), for the swings.
 export function renderRecap(root, recap, room) {
   if (!recap) {
     root.hidden = true;
     return;
   }
+  const first = root.hidden;
   const cards = recap.feedback || [];
   const checkpoints = recap.checkpoints || [];
   const practice = recap.practice || [];
@@ -55,4 +80,9 @@ export function renderRecap(root, recap, room) {
   ];
   root.replaceChildren(...parts.filter(Boolean));
   root.hidden = false;
+  // The lesson is over: the recap leads, once (a rejoin leaves the view where it is).
+  if (first && recap.ended_at) {
+    placeAtTop(root);
+    keepAtTop(root);
+  }
 }
