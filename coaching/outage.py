@@ -15,6 +15,8 @@ import psycopg
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
 
+from coaching.prometheus import DEPENDENCY_ERRORS
+
 UNAVAILABLE_MESSAGE = "The service is briefly unavailable; try again shortly."
 
 
@@ -89,7 +91,9 @@ outage_log = ThrottledLog(logging.getLogger("coaching.outage"), settings.OUTAGE_
 
 
 def log_database_down(where: str, exc: BaseException) -> None:
-    """One line per `where` per interval: the failure's class and text, no traceback."""
+    """One line per `where` per interval: the failure's class and text, no traceback;
+    every failure counted (`inswing_dependency_errors_total`)."""
+    DEPENDENCY_ERRORS.labels("postgresql").inc()
     outage_log.warning(
         f"database:{where}", "database unavailable in %s: %s: %s", where, type(exc).__name__, exc
     )

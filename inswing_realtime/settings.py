@@ -5,6 +5,7 @@ With no `DATABASE_URL` the app runs on this checkout's embedded PostgreSQL
 layer and in-memory presence: one process, zero set-up.
 """
 
+import ipaddress
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -210,6 +211,13 @@ CHAT_WRITERS = int(os.environ.get("CHAT_WRITERS", "2"))
 # joins read and the participant notices, from the event loop (coaching/services/pg.py).
 SOCKET_DB_CONNECTIONS = int(os.environ.get("SOCKET_DB_CONNECTIONS", "2"))
 
+# Who may read GET /metrics: addresses or networks (default: loopback and private ranges).
+METRICS_ALLOWED_IPS = [
+    ipaddress.ip_network(item, strict=False)
+    for item in env_list(
+        "METRICS_ALLOWED_IPS", "127.0.0.0/8,::1/128,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16"
+    )
+]
 # Browser origins allowed to open the socket, besides the page's own origin.
 # Clients that send no Origin (apps, services, scripts) authenticate by token alone.
 WEBSOCKET_ALLOWED_ORIGINS = env_list("WEBSOCKET_ALLOWED_ORIGINS")

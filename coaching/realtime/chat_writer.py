@@ -20,7 +20,7 @@ from typing import Any
 import asyncpg
 from django.conf import settings
 
-from coaching import broadcasts
+from coaching import broadcasts, prometheus
 from coaching.errors import ServiceError
 from coaching.outage import (
     UNAVAILABLE_MESSAGE,
@@ -101,6 +101,7 @@ class ChatWriter:
             batch = [await queue.get()]
             while len(batch) < self._max_batch and not queue.empty():
                 batch.append(queue.get_nowait())
+            prometheus.CHAT_BATCH_SIZE.observe(len(batch))
             try:
                 results = await self._drive(writer, store_batch([p.item for p in batch]))
             except Exception as exc:

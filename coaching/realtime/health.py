@@ -1,4 +1,5 @@
-"""`GET /healthz` and `GET /readyz`: for a proxy's or orchestrator's probes.
+"""`GET /healthz` and `GET /readyz`: for a proxy's or orchestrator's probes; `GET /metrics`
+for Prometheus (coaching/prometheus.py), from the addresses METRICS_ALLOWED_IPS allows.
 
 `/healthz` answers 200 while the process runs (its event loop turns). `/readyz`
 answers 200 `{"status": "ok"}` when PostgreSQL and Redis answer and the process is not
@@ -8,17 +9,20 @@ Django's request cycle, and the access log leaves them out (inswing_realtime/ser
 """
 
 import asyncio
+import ipaddress
 import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from django.conf import settings
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from coaching.realtime import pg
+from coaching import prometheus
+from coaching.realtime import open_sockets, pg
 from coaching.realtime.lifecycle import stopping
 from coaching.realtime.publish import confirm_layer
 
-PATHS = ("/healthz", "/readyz")
+PATHS = ("/healthz", "/readyz", "/metrics")
 # A dependency that does not answer within this many seconds counts as failed.
 CHECK_TIMEOUT = 2.0
 
@@ -54,12 +58,35 @@ async def _respond(send: Callable, status: int, body: dict[str, Any]) -> None:
     await send({"type": "http.response.body", "body": data})
 
 
+def _metrics_allowed(scope: dict) -> bool:
+    client = scope.get("client")
+    if not client:
+        return False
+    try:
+        address = ipaddress.ip_address(client[0])
+    except ValueError:
+        return False
+    return any(address in network for network in settings.METRICS_ALLOWED_IPS)
+
+
+async def _metrics(scope: dict, send: Callable) -> None:
+    if not _metrics_allowed(scope):
+        await _respond(send, 403, {"status": "forbidden"})
+        return
+    prometheus.SOCKETS_OPEN.set_function(open_sockets.count)
+    headers = [(b"content-type", CONTENT_TYPE_LATEST.encode()), (b"cache-control", b"no-store")]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": generate_latest()})
+
+
 def with_health(app: App) -> App:
-    """`app`, with the two probe paths answered before it."""
+    """`app`, with the probes and the metrics answered before it."""
 
     async def handle(scope: dict, receive: Callable, send: Callable) -> None:
         if scope["type"] != "http" or scope["path"] not in PATHS:
             await app(scope, receive, send)
+        elif scope["path"] == "/metrics":
+            await _metrics(scope, send)
         elif scope["path"] == "/healthz":
             await _respond(send, 200, {"status": "ok"})
         else:

@@ -43,6 +43,10 @@ def unregister(socket: OpenSocket) -> None:
     _open_sockets.discard(socket)
 
 
+def count() -> int:
+    return len(_open_sockets)
+
+
 async def catch_up_all_sockets() -> None:
     """The channel layer's subscriptions were restored after a break: every open socket
     of this process catches up on what it may have missed."""

@@ -9,6 +9,7 @@ import asyncio
 import logging
 import re
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -32,7 +33,14 @@ def group_name(topic: str) -> str:
 
 
 def message_for(topic: str, event: str, payload: dict[str, Any]) -> dict[str, Any]:
-    return {"type": BROADCAST_TYPE, "topic": topic, "event": event, "payload": payload}
+    """The layer message; `published_at` (epoch s) times its delivery (coaching.prometheus)."""
+    return {
+        "type": BROADCAST_TYPE,
+        "topic": topic,
+        "event": event,
+        "payload": payload,
+        "published_at": time.time(),
+    }
 
 
 async def broadcast(topic: str, event: str, payload: dict[str, Any]) -> None:

@@ -17,6 +17,7 @@ from channels.exceptions import StopConsumer
 from channels.utils import await_many_dispatch
 from redis.exceptions import RedisError
 
+from coaching import prometheus
 from coaching.outage import is_database_down, log_database_down
 from coaching.realtime import frames, open_sockets, ratelimit
 from coaching.realtime.auth import Refused, authenticate
@@ -136,6 +137,7 @@ class PhoenixSocket(AsyncConsumer):
         disconnect = self.serializer.encode(None, None, "phoenix", "disconnect", {"reason": reason})
         await self.send({"type": "websocket.send", "text": disconnect})
         logger.info("closing socket: %s", reason, extra={**self._log_context(), "code": code})
+        prometheus.SOCKET_DISCONNECTS.labels(reason).inc()
         self.close_code = code
         await self._stop_all()
         await self.send({"type": "websocket.close", "code": code})
@@ -174,6 +176,7 @@ class PhoenixSocket(AsyncConsumer):
         except frames.FrameError as exc:
             # A frame that is not a message spends the sender's budget like any push, so
             # a stream of them is refused and closed like any other flood.
+            prometheus.pushed("other", "bad_frame")
             if not await self._within_budget(None, ratelimit.BAD_FRAME) or exc.ref is None:
                 return
             await self.send_text(
@@ -209,6 +212,7 @@ class PhoenixSocket(AsyncConsumer):
         wait = ratelimit.user_limits.check(self.user.pk, event)
         if not wait:
             return True
+        prometheus.RATE_LIMITED.labels("chat" if event == "chat:new" else "push").inc()
         if self.abuse.refused():
             await self.close_for(CLOSE_RATE_LIMITED, "rate_limited")
         elif msg is not None:
@@ -223,6 +227,7 @@ class PhoenixSocket(AsyncConsumer):
         return process.join_ref == msg.join_ref
 
     async def _reply(self, msg: frames.Message, status: str, response: dict) -> None:
+        prometheus.pushed(msg.event, "ok" if status == "ok" else response.get("reason", "error"))
         await self.send_text(
             self.serializer.reply(msg.join_ref, msg.ref, msg.topic, status, response)
         )
@@ -298,6 +303,8 @@ class PhoenixSocket(AsyncConsumer):
         if self.opened_at is not None:
             duration_ms = round((time.monotonic() - self.opened_at) * 1000)
             code = self.close_code or message.get("code")
+            if self.close_code is None:
+                prometheus.SOCKET_DISCONNECTS.labels("client").inc()
             logger.info(
                 "socket closed",
                 extra={**self._log_context(), "duration_ms": duration_ms, "code": code},
@@ -319,6 +326,7 @@ class PhoenixSocket(AsyncConsumer):
                 await fanout.start()
         except (RedisError, OSError, TimeoutError) as exc:
             logger.warning("socket refused: channel layer unavailable: %r", exc)
+            prometheus.DEPENDENCY_ERRORS.labels("redis").inc()
             await receive()  # websocket.connect
             await send({"type": "websocket.close"})
             return

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 from redis.exceptions import RedisError
 
+from coaching import prometheus
 from coaching.errors import ServiceError
 from coaching.models import User
 from coaching.outage import is_database_down, log_database_down, unavailable_error
@@ -186,6 +187,8 @@ class TopicProcess:
         encoded = message.setdefault("frames", {})
         if serializer.vsn not in encoded:
             encoded[serializer.vsn] = serializer.encode(None, None, self.topic, event, payload)
+            if len(encoded) == 1:  # the broadcast's first frame in this process
+                prometheus.delivered(message.get("published_at"))
         await self.socket.send_text(encoded[serializer.vsn])
 
     async def _join(self, msg: frames.Message) -> bool:
@@ -197,28 +200,37 @@ class TopicProcess:
                 await fanout.subscribe(self.topic, self)
         except (RedisError, OSError, TimeoutError) as exc:
             logger.warning("join of %s refused: channel layer unavailable: %r", self.topic, exc)
+            prometheus.DEPENDENCY_ERRORS.labels("redis").inc()
+            self._count_join("unavailable")
             await self._reply(msg.ref, "error", unavailable_error())
             await self._forget()
             return False
         try:
             response = await self.channel.join(msg.payload)
         except ServiceError as exc:
+            self._count_join(exc.code)
             await self._reply(msg.ref, "error", exc.as_dict())
             await self._forget()
             return False
         except Exception as exc:
             if is_database_down(exc):
                 log_database_down("socket join", exc)
+                self._count_join("unavailable")
                 await self._reply(msg.ref, "error", unavailable_error())
             else:
                 logger.exception("join of %s crashed", self.topic)
+                self._count_join("join_failed")
                 await self._reply(msg.ref, "error", {"reason": "join_failed"})
             await self._forget()
             return False
+        self._count_join("ok")
         await self._reply(msg.ref, "ok", response)
         self.joined = True
         await self.channel.after_join()
         return True
+
+    def _count_join(self, outcome: str) -> None:
+        prometheus.CHANNEL_JOINS.labels(prometheus.topic_kind(self.topic), outcome).inc()
 
     async def _forget(self) -> None:
         """The join failed: the socket drops it, and it drops its subscription."""
@@ -237,16 +249,20 @@ class TopicProcess:
         except ServiceError as exc:
             if exc.code in FREE_REFUSALS:
                 ratelimit.user_limits.refund(self.socket.user.pk, msg.event)
+            prometheus.pushed(msg.event, exc.code)
             await self._reply(msg.ref, "error", exc.as_dict())
         except Exception as exc:
             if is_database_down(exc):
                 log_database_down(f"socket {msg.event}", exc)
                 ratelimit.user_limits.refund(self.socket.user.pk, msg.event)
+                prometheus.pushed(msg.event, "unavailable")
                 await self._reply(msg.ref, "error", unavailable_error())
             else:
                 logger.exception("%s on %s crashed", msg.event, self.topic)
+                prometheus.pushed(msg.event, "internal_error")
                 await self._reply(msg.ref, "error", {"reason": "internal_error"})
         else:
+            prometheus.pushed(msg.event, "ok")
             await self._reply(msg.ref, "ok", response)
 
     async def stop(self, *, drain: bool = False, reason: str = "not_joined") -> None:
