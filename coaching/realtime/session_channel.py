@@ -156,6 +156,9 @@ class SessionChannel(Channel):
         # leave comes after it.
         self._entering = asyncio.get_running_loop().create_task(self._enter(key, meta))
         state = await asyncio.shield(self._entering)
+        # Done: the task would keep the state (every connection of the topic) for as
+        # long as the join lasts, so that N joins of a topic held N² metas.
+        self._entering = None
         await self.push(
             PRESENCE_STATE, state if state is not None else await presence.list(self.topic)
         )
@@ -285,7 +288,7 @@ class SessionChannel(Channel):
             return
         presence = get_presence()
         key = str(self.user.pk)
-        if key in await presence.list(self.topic):
+        if await presence.present(self.topic, key):
             return  # another tab or device is still in
         quiet = max(ENTRY_NOTICE_QUIET_SECONDS, 2 * settings.LEAVE_NOTICE_GRACE)
         await presence.mark(entry_mark(self.topic, key), quiet)

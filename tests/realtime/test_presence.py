@@ -8,6 +8,7 @@ import pytest
 from redis.exceptions import RedisError
 
 from coaching.realtime.presence import (
+    PRESENCE_DIFF,
     MemoryPresence,
     RedisPresence,
     Tracked,
@@ -46,6 +47,13 @@ def plant_orphan(redis_server: RedisServer, key: str, node: str) -> None:
     )
 
 
+def in_redis(redis_server: RedisServer) -> set[str]:
+    """The keys the topic's hash in Redis holds (a state shows this process's own
+    entries as it holds them, whatever Redis says)."""
+    values = redis_server.client().hvals(f"presence-test:presence:topic:{TOPIC}")
+    return {json.loads(value)["key"] for value in values}
+
+
 @pytest.fixture(params=["memory", "redis"])
 def either_presence(request) -> Iterator[MemoryPresence | RedisPresence]:
     if request.param == "memory":
@@ -76,6 +84,41 @@ async def _nothing() -> None:
     return None
 
 
+async def test_one_users_many_connections_cost_one_diff_of_one_meta_per_join_and_leave(
+    either_presence, monkeypatch
+):
+    """N connections of one user under one key: each join and each leave is one diff that
+    carries that connection's meta alone, of the same size at the 1st and the Nth; the
+    state lists one meta per connection."""
+    connections = 200
+    announced: list[dict] = []
+
+    async def broadcast(to: str, event: str, payload: dict) -> None:
+        assert (to, event) == (TOPIC, PRESENCE_DIFF)
+        announced.append(payload)
+
+    monkeypatch.setattr(stores, "broadcast", broadcast)
+    metas = [{**meta(f"Tab {i}"), "online_at": i} for i in range(connections)]
+    for i, m in enumerate(metas):
+        tracked = await either_presence.track(TOPIC, "1", m)
+        assert tracked.first == (i == 0)
+        assert len(announced) == i + 1
+        assert announced[-1] == {"joins": {"1": {"metas": [m]}}, "leaves": {}}
+    state = await either_presence.list(TOPIC)
+    assert [m["phx_ref"] for m in state["1"]["metas"]] == [m["phx_ref"] for m in metas]
+    for m in metas:
+        await either_presence.untrack(TOPIC, m["phx_ref"])
+    leaves = announced[connections:]
+    assert leaves == [{"joins": {}, "leaves": {"1": {"metas": [m]}}} for m in metas]
+    sizes = {
+        len(json.dumps(d)) - len(json.dumps(m)) for d, m in zip(announced, metas * 2, strict=True)
+    }
+    assert len(sizes) == 1, sizes  # the 1st join and the Nth, every leave: the same size
+    assert await either_presence.list(TOPIC) == {}
+    if isinstance(either_presence, RedisPresence):
+        await either_presence.shutdown()
+
+
 async def test_a_leave_that_failed_while_redis_was_down_is_done_by_the_heartbeat(
     private_redis,
 ):
@@ -88,10 +131,11 @@ async def test_a_leave_that_failed_while_redis_was_down_is_done_by_the_heartbeat
     leave = await presence.untrack(TOPIC, gone["phx_ref"])  # fails in Redis, not here
     assert leave is not None and "1" in leave["leaves"]
     private_redis.start()
-    assert set(await presence.list(TOPIC)) == {"1", "2"}  # the ghost, until…
+    assert in_redis(private_redis) == {"1", "2"}  # the ghost, until…
+    assert set(await presence.list(TOPIC)) == {"2"}  # (no state shows it: it left here)
 
     await presence.remove_leaving()  # …the next heartbeat
-    assert set(await presence.list(TOPIC)) == {"2"}
+    assert in_redis(private_redis) == {"2"}
     await presence.shutdown()
 
 
@@ -116,7 +160,7 @@ async def test_a_heartbeat_during_a_leave_neither_fails_nor_announces_it_twice(
     monkeypatch.setattr(stores, "broadcast", slow_broadcast)
     leaving = asyncio.ensure_future(presence.untrack(TOPIC, gone["phx_ref"]))
     await wait_for_event("the leave's broadcast to be under way", publishing)
-    presence.leaving[later["phx_ref"]] = presence.local.pop(later["phx_ref"])  # a failed leave
+    presence.leaving[later["phx_ref"]] = presence._release(later["phx_ref"])  # a failed leave
     await presence.remove_leaving()  # the beat: no KeyError, and "Gone" left alone
     unblock.set()
     await leaving
@@ -133,7 +177,7 @@ async def test_entries_redis_lost_are_written_back_by_the_heartbeat(private_redi
     private_redis.start()  # empty
 
     await presence.heartbeat._beat()
-    assert set(await presence.list(TOPIC)) == {"1", "2"}
+    assert in_redis(private_redis) == {"1", "2"}
     await presence.shutdown()
 
 
@@ -199,7 +243,7 @@ async def test_a_beat_checks_a_bounded_share_of_its_entries_and_every_one_in_tur
     for _ in range(3):  # 7 entries, 3 a beat
         await presence.heartbeat._beat()
     assert checked == [3, 3, 3]
-    assert set(await presence.list(TOPIC)) == {str(i) for i in range(7)}
+    assert in_redis(private_redis) == {str(i) for i in range(7)}
     await presence.shutdown()
 
 
@@ -217,11 +261,12 @@ async def test_a_restart_that_reloads_an_older_snapshot_is_noticed_though_our_al
     await presence.untrack(TOPIC, gone["phx_ref"])
     private_redis.kill()
     private_redis.start()  # as it was at the snapshot, our alive key still valid
-    assert set(await presence.list(TOPIC)) == {"1", "3"}
+    assert in_redis(private_redis) == {"1", "3"}
     presence.heartbeat._beats = 1  # not a beat that sweeps every topic anyway
 
     await presence.heartbeat._beat()
     await presence.heartbeat._sweep()
+    assert in_redis(private_redis) == {"1", "2"}
     assert set(await presence.list(TOPIC)) == {"1", "2"}
     await presence.shutdown()
 
@@ -237,7 +282,7 @@ async def test_where_info_is_not_allowed_a_restart_is_still_noticed_by_the_lost_
         no_info.start()  # empty
 
         await presence.heartbeat._beat()
-        assert set(await presence.list(TOPIC)) == {"1"}
+        assert in_redis(no_info) == {"1"}
         await presence.shutdown()
     finally:
         no_info.close()
@@ -258,8 +303,36 @@ async def test_an_entry_whose_track_failed_is_written_by_the_next_beat(private_r
     # Not reported first, and no state: the channel asks for it again.
     assert await presence.track(TOPIC, "2", meta("Two")) == Tracked(False, None)
     monkeypatch.setattr(presence, "redis", working)
-    assert set(await presence.list(TOPIC)) == {"1"}
+    assert in_redis(private_redis) == {"1"}
+    assert set(await presence.list(TOPIC)) == {"1", "2"}  # ours, as this process holds them
 
     await presence.heartbeat._beat()
-    assert set(await presence.list(TOPIC)) == {"1", "2"}
+    assert in_redis(private_redis) == {"1", "2"}
+    await presence.shutdown()
+
+
+class RefusingRedis:
+    def __getattr__(self, name: str):
+        raise RedisError("Redis is not to be asked")
+
+
+async def test_a_leave_asks_redis_whether_the_user_is_still_here_only_for_their_last_one_here(
+    private_redis, monkeypatch
+):
+    """The check each leave makes (another tab of the user's still in?) is answered from
+    this process's own entries while it holds one: a user closing N tabs reads the topic
+    once, not N times."""
+    presence = presence_on(private_redis)
+    tabs = [meta("Tab"), meta("Other tab")]
+    for tab in tabs:
+        await presence.track(TOPIC, "1", tab)
+    await presence.untrack(TOPIC, tabs[0]["phx_ref"])
+    working = presence.redis
+    monkeypatch.setattr(presence, "redis", RefusingRedis)
+    assert await presence.present(TOPIC, "1")
+    monkeypatch.setattr(presence, "redis", working)
+    await presence.untrack(TOPIC, tabs[1]["phx_ref"])
+    assert not await presence.present(TOPIC, "1")
+    plant_orphan(private_redis, "1", node="another-process")  # theirs elsewhere: asked
+    assert await presence.present(TOPIC, "1")
     await presence.shutdown()

@@ -74,6 +74,10 @@ class MemoryPresence:
     async def list(self, topic: str) -> State:
         return group_state(list(self._topics.get(topic, {}).values()))
 
+    async def present(self, topic: str, key: str) -> bool:
+        """Whether `key` has a connection in `topic`."""
+        return any(k == key for k, _ in self._topics.get(topic, {}).values())
+
     async def mark_once(self, name: str, ttl: float) -> bool:
         now = time.monotonic()
         if self._marks.get(name, 0) > now:
@@ -103,6 +107,10 @@ class RedisPresence:
         self._prefix = f"{prefix}:presence"
         self.node = uuid.uuid4().hex
         self.local: dict[str, Entry] = {}  # by ref
+        # The same, by topic, then key, then ref: what a state of the topic shows of ours.
+        self._topics: dict[str, dict[str, dict[str, Meta]]] = {}
+        # How our entries end in Redis (`encoded`): a read skips them, ours are `local`.
+        self._own_suffix = json.dumps({"node": self.node})[1:]
         self.leaving: dict[str, Entry] = {}  # removal not yet done in Redis
         self._removing: set[str] = set()  # of those, the ones being removed right now
         self.unsaved: set[str] = set()  # refs whose track failed in Redis
@@ -118,6 +126,50 @@ class RedisPresence:
     def redis(self) -> aioredis.Redis:
         return self._clients.get()
 
+    def _hold(self, ref: str, entry: Entry) -> None:
+        topic, key, meta = entry
+        self.local[ref] = entry
+        self._topics.setdefault(topic, {}).setdefault(key, {})[ref] = meta
+
+    def _release(self, ref: str) -> Entry | None:
+        entry = self.local.pop(ref, None)
+        if entry is not None:
+            topic, key, _ = entry
+            keys = self._topics[topic]
+            keys[key].pop(ref, None)
+            if not keys[key]:
+                del keys[key]
+                if not keys:
+                    del self._topics[topic]
+        return entry
+
+    def _entries(self, topic: str, values: list[str]) -> list[tuple[str, Meta]]:
+        """A topic's entries: the other processes' as Redis holds them (`values`), and
+        ours as we hold them: one just tracked whose write failed is there, one that
+        left whose removal is not done yet is not."""
+        entries = []
+        nodes = set()
+        for raw in values:
+            if raw.endswith(self._own_suffix):
+                continue
+            entry = json.loads(raw)
+            nodes.add(entry.get("node"))
+            entries.append((entry["key"], entry["meta"]))
+        for key, metas in self._topics.get(topic, {}).items():
+            entries.extend((key, meta) for meta in metas.values())
+        self.heartbeat.saw(nodes)
+        return entries
+
+    async def _whole(self, topic: str, values: list[str], alive: str | None) -> list[str]:
+        """`values` of the topic's hash, read with our alive key's value: as they are, or
+        read again once Redis is known to hold every live process's entries (after it
+        lost data: heartbeat.py)."""
+        waiting = self.heartbeat.check(alive)
+        if waiting is None:
+            return values
+        await asyncio.shield(waiting)
+        return await self.redis().hvals(self.topic_key(topic))
+
     async def _ensure_heartbeat(self) -> None:
         if not self.heartbeat.running:
             on_server_shutdown(self.shutdown)
@@ -127,7 +179,7 @@ class RedisPresence:
         """This process stops: remove its connections and announce their leaves now."""
         self.heartbeat.stop()
         self.leaving.update(self.local)
-        self.local = {}
+        self.local, self._topics = {}, {}
         try:
             await asyncio.wait_for(self.remove_leaving(), timeout=SHUTDOWN_TIMEOUT)
             await self.heartbeat.retire()
@@ -140,18 +192,20 @@ class RedisPresence:
         writes it later (and it is not reported first)."""
         await self._ensure_heartbeat()
         ref = meta["phx_ref"]
-        self.local[ref] = (topic, key, meta)
+        self._hold(ref, (topic, key, meta))
         try:
             async with self.redis().pipeline(transaction=True) as pipe:
                 pipe.hset(self.topic_key(topic), ref, self.encoded(key, meta))
                 pipe.hvals(self.topic_key(topic))
-                _, values = await pipe.execute()
+                pipe.get(self.heartbeat.alive_key)
+                _, values, alive = await pipe.execute()
             await broadcast(topic, PRESENCE_DIFF, diff([(key, meta)], []))
+            values = await self._whole(topic, values, alive)
         except RedisError as exc:
             logger.warning("presence: track of %s deferred to the heartbeat: %s", topic, exc)
             self.unsaved.add(ref)
             return Tracked(False, None)
-        entries = [(e["key"], e["meta"]) for e in map(json.loads, values)]
+        entries = self._entries(topic, values)
         return Tracked(sum(1 for k, _ in entries if k == key) == 1, group_state(entries))
 
     async def untrack(self, topic: str, ref: str) -> dict[str, State] | None:
@@ -160,7 +214,7 @@ class RedisPresence:
         The leave is announced even when Redis had lost the entry: other clients still
         list it. If Redis fails, the heartbeat retries the removal and the announcement.
         """
-        entry = self.local.pop(ref, None)
+        entry = self._release(ref)
         self.unsaved.discard(ref)
         if entry is None:
             return None
@@ -199,8 +253,17 @@ class RedisPresence:
             raise failed
 
     async def list(self, topic: str) -> State:
-        values = await self.redis().hvals(self.topic_key(topic))
-        return group_state([(e["key"], e["meta"]) for e in map(json.loads, values)])
+        async with self.redis().pipeline(transaction=True) as pipe:
+            pipe.hvals(self.topic_key(topic))
+            pipe.get(self.heartbeat.alive_key)
+            values, alive = await pipe.execute()
+        return group_state(self._entries(topic, await self._whole(topic, values, alive)))
+
+    async def present(self, topic: str, key: str) -> bool:
+        """Whether `key` has a connection in `topic`: without Redis when one is ours."""
+        if key in self._topics.get(topic, {}):
+            return True
+        return key in await self.list(topic)
 
     async def mark_once(self, name: str, ttl: float) -> bool:
         return bool(
