@@ -244,7 +244,7 @@ def test_feedback_page_renders_metrics_as_a_table_from_the_catalog(
     page = admin_client.get(f"/admin/coaching/feedback/{card['id']}/change/").content.decode()
     assert "<th>페이스 각도</th><td>5.2°</td><td>-2.0~2.0°</td>" in page
     assert "<th>템포 비율</th><td>3.14:1</td>" in page
-    assert "<th>캐리 거리 · Driver</th><td>-1.2</td>" in page  # nested values as sub-rows
+    assert "<th>캐리 거리 · 드라이버</th><td>-1.2</td>" in page  # nested values as sub-rows
     assert page.index("페이스 각도") < page.index("템포 비율")  # catalog order
     assert '{"driver"' not in page
     assert "중급 (Intermediate)" in page

@@ -78,15 +78,30 @@ export const stepLabel = (step) => STEP()[step] || step || "";
 export const roleLabel = (role) => ROLE()[role] || role || "";
 
 const CAMERA = () => ({ face_on: gettext("Face-on"), down_the_line: gettext("Down-the-line") });
+const CLUBS = () => ({
+  driver: gettext("Driver"), wood: gettext("Wood"), hybrid: gettext("Hybrid"), iron: gettext("Iron"),
+  wedge: gettext("Wedge"), putter: gettext("Putter"), pw: gettext("Pitching wedge"), gw: gettext("Gap wedge"),
+  aw: gettext("Approach wedge"), sw: gettext("Sand wedge"), lw: gettext("Lob wedge"),
+});
+const NUMBERED_CLUBS = () => ({ w: gettext("%(number)s-wood"), h: gettext("%(number)s-hybrid"), i: gettext("%(number)s-iron") });
+
+// A club as the Node API names it ("driver", "3w", "7i", "7-iron", "pw") in the reader's
+// words ("드라이버", "3번 우드", "7번 아이언", "피칭 웨지"); others as they came.
+export function clubName(club) {
+  const key = String(club || "").trim().toLowerCase().replace(/[\s_-]+/g, "");
+  if (CLUBS()[key]) return CLUBS()[key];
+  const numbered = key.match(/^(\d{1,2})(w|wood|h|hybrid|i|iron)$/);
+  return numbered ? tf(NUMBERED_CLUBS()[numbered[2][0]], { number: numbered[1] }) : club;
+}
 
 // How a swing is named everywhere (timeline, cards, recap, review): its own label; else
-// what it is and when, as far as known: club, camera angle and the time it was recorded
-// (else `atMs`, e.g. when it was analysed): "Driver · Face-on · 10:02 AM", or
+// what it is and when, as far as known: club (`clubName`), camera angle and the time it
+// was recorded (else `atMs`, e.g. when it was analysed): "Driver · Face-on · 10:02 AM", or
 // "Swing at 10:02 AM" with only a time, else "Swing". Never its id.
 export function swingName(swing, atMs) {
   if (swing && swing.label) return swing.label;
   const when = (swing && swing.recorded_at) || atMs;
-  const what = swing ? [swing.club, CAMERA()[swing.camera_angle]].filter(Boolean) : [];
+  const what = swing ? [swing.club && clubName(swing.club), CAMERA()[swing.camera_angle]].filter(Boolean) : [];
   if (what.length) return [...what, formatTime(when)].filter(Boolean).join(" · ");
   return when ? tf(gettext("Swing at %(time)s"), { time: formatTime(when) }) : gettext("Swing");
 }

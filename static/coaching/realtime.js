@@ -85,6 +85,22 @@ export function el(tag, props = {}, ...children) {
   return node;
 }
 
+// Scrolls `target` to the top of the box that scrolls it (a panel or column) and focuses
+// it. Never the document: the room's header, tabs and controls stay where they are.
+export function reveal(target, { smooth = false } = {}) {
+  let box = target.parentElement;
+  for (; box && box !== document.body; box = box.parentElement) {
+    const { overflowY } = getComputedStyle(box);
+    if ((overflowY === "auto" || overflowY === "scroll") && box.scrollHeight > box.clientHeight) break;
+  }
+  if (box && box !== document.body) {
+    const top = target.getBoundingClientRect().top - box.getBoundingClientRect().top + box.scrollTop;
+    const still = window.matchMedia("(prefers-reduced-motion: reduce)").matches;
+    box.scrollTo({ top: Math.max(0, top - 8), behavior: smooth && !still ? "smooth" : "auto" });
+  }
+  target.focus({ preventScroll: true });
+}
+
 // A value as part of a class name (e.g. `role-${safeClass(role)}`): lower case, and only
 // letters, digits, "_" and "-".
 export function safeClass(value) {

@@ -4,7 +4,7 @@
 //   outbox and message box → room/outbox.js, chat.js   state → room/state-banner.js
 //   analysis and cards → room/analysis.js   recap → room/recap.js   phone tabs → room/tabs.js
 /* global Phoenix */
-import { apiFetch, connectSocket, FATAL_JOIN_REASONS } from "./realtime.js";
+import { apiFetch, connectSocket, FATAL_JOIN_REASONS, reveal } from "./realtime.js";
 import { formatDuration, tf } from "./i18n.js";
 import { mountReview } from "./review/index.js";
 import { RoomState } from "./room-state.js";
@@ -12,7 +12,7 @@ import { AnalysisPanel } from "./room/analysis.js";
 import { Composer, messageNode } from "./room/chat.js";
 import { ConnectionStatus } from "./room/connection.js";
 import { Controls } from "./room/controls.js";
-import { entryRenderer } from "./room/entries.js";
+import { analysisGroup, entryRenderer } from "./room/entries.js";
 import { FAIL_AFTER_MS, Outbox } from "./room/outbox.js";
 import { renderPresence } from "./room/presence.js";
 import { renderRecap } from "./room/recap.js";
@@ -47,30 +47,42 @@ const banner = new StateBanner({
 });
 const analysis = new AnalysisPanel({
   card: $("progress-card"), bar: $("progress-bar"), fill: $("progress-fill"), label: $("progress-label"),
-  list: $("feedback-list"), empty: $("feedback-empty"), room, options: { isCoach: false, api },
+  list: $("feedback-list"), empty: $("feedback-empty"), unitPick: $("speed-unit"), room, options: { isCoach: false, api },
 });
 const controls = new Controls({
   root: $("coach-controls"), pause: $("pause-button"), resume: $("resume-button"), end: $("end-button"),
   step: $("step-select"), error: $("control-error"), claim: $("claim-button"), claimError: $("claim-error"), api,
+  fallback: $("timeline"),
 });
 controls.onBusy = () => updateUi();
 
+// Opening a card or the recap scrolls only the panel (or column) that holds it.
 function openCard(feedbackId) {
   const card = analysis.cardElement(feedbackId);
   tabs.select("panel-analysis");
-  if (card) { card.scrollIntoView({ block: "start", behavior: "smooth" }); card.focus({ preventScroll: true }); }
+  if (card) reveal(card, { smooth: true });
 }
 
 function openRecap() {
   tabs.select("panel-analysis");
   const recap = $("recap");
-  if (!recap.hidden) { recap.scrollIntoView({ block: "start" }); recap.focus({ preventScroll: true }); }
+  if (!recap.hidden) reveal(recap);
 }
+
+// The skip link: past the header and controls to the message box (or, for a reader who
+// cannot write, the timeline), on a phone through the Chat tab.
+$("skip-to-chat").addEventListener("click", (event) => {
+  event.preventDefault();
+  tabs.select("panel-chat");
+  const input = $("chat-input");
+  if (!$("chat-form").hidden && !input.disabled) input.focus();
+  else $("timeline").focus();
+});
 
 const timeline = new Timeline({
   scroller: $("timeline"), list: $("chat-list"), earlier: $("load-earlier"), jump: $("jump-latest"),
   live: $("timeline-live"),
-  render: entryRenderer({ room, openCard, openRecap }),
+  render: entryRenderer({ room, openCard, openRecap, hasCard: (swingId) => analysis.hasCard(swingId) }),
   loadPage: (beforeSeq) => apiFetch("GET", `${api}/events/?before_seq=${beforeSeq}&limit=50`),
   onPrepend: () => {
     // A state change reads from the state before it, which an older page may just have brought.
@@ -146,6 +158,8 @@ room.on("session", (state, { from, live }) => {
 // One logged event, live (from the room's state) or from the snapshot.
 function apply(event, payload, { live }) {
   let mine = false;
+  // A swing's analysis is one line: only its first step is news.
+  let news = live && event !== "chat:added";
   if (event === "ai:feedback") {
     const card = analysis.feedback(payload);
     if (live) {
@@ -157,6 +171,7 @@ function apply(event, payload, { live }) {
     if (live) tabs.news("panel-analysis");
   } else if (event === "analysis:milestone") {
     analysis.progress(payload);
+    news = news && !timeline.hasGroup(analysisGroup(payload.swing_id));
   } else if (event === "swing:added") {
     if (live) tabs.news("panel-swing");
   } else if (event === "chat:added") {
@@ -167,7 +182,9 @@ function apply(event, payload, { live }) {
     }
   }
   timeline.add(event, payload, { live, mine });
-  if (live && event !== "chat:added") tabs.news("panel-chat");
+  // The card ends its swing's analysis line ("analysis complete").
+  if (event === "ai:feedback") timeline.refreshGroup(analysisGroup(payload.swing_id));
+  if (news) tabs.news("panel-chat");
 }
 
 room.on("event", (event, payload) => apply(event, payload, { live: true }));

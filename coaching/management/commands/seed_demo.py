@@ -22,7 +22,7 @@ DEMO_SWING = {
     "duration_ms": 3500,
     "club": "driver",
     "camera_angle": "face_on",
-    "label": "Demo swing",
+    "label": "데모 스윙",
     "key_frames": {"address": 300, "top": 1500, "impact": 1800, "finish": 2500},
 }
 
@@ -46,7 +46,8 @@ class Command(BaseCommand):
             made[username] = user
         student = made["student"]
         # A student has at most one waiting session: this returns it if there is one.
-        waiting, _ = session_create(creator=student, title="Driver: face opens at impact")
+        # Demo data reads like a Korean lesson (the pages are Korean first).
+        waiting, _ = session_create(creator=student, title="드라이버: 임팩트 때 페이스가 열려요")
         swing_attach(session_id=waiting.session_id, actor=made["node-api"], swing=DEMO_SWING)
         self.stdout.write("Demo accounts (username / password):")
         for username, role, _name, password, staff in DEMO_USERS:

@@ -23,12 +23,27 @@ TICKS = [
     (100, "done"),
 ]
 
+# A driver card as a Korean lesson reads it: the summary and practice items in Korean,
+# a full set of launch and body metrics (keys and units as the Node API sends them).
 FEEDBACK = {
-    "summary": "The club face tends to be open at impact, so the ball starts right.",
-    "metrics": {"face_angle": 5.2, "club_path": -1.8, "tempo_score": 78},
+    "summary": "임팩트 때 페이스가 열려 공이 오른쪽으로 출발합니다.",
+    "metrics": {
+        "face_angle": 5.2,
+        "club_path": -1.8,
+        "face_to_path": 7.0,
+        "attack_angle": -1.2,
+        "swing_speed": 92.3,
+        "ball_speed": 131.0,
+        "smash_factor": 1.42,
+        "launch_angle": 11.5,
+        "spin_rate": 3150,
+        "carry_distance": 196,
+        "tempo_ratio": 2.9,
+        "tempo_score": 78,
+    },
     "recommendations": [
-        "Take a slightly stronger grip at address.",
-        "Hinge the lead wrist a little less at the top of the backswing.",
+        "어드레스에서 그립을 조금 더 스트롱하게 잡으세요.",
+        "백스윙 톱에서 왼손목이 덜 꺾이도록 하세요.",
     ],
     "level": "intermediate",
 }

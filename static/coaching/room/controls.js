@@ -1,10 +1,13 @@
 // The coach's lesson controls (pause, resume, end, step) and the preview's Claim button.
+// Keyboard focus stays on the controls: while a change is on its way they are only
+// aria-disabled (a disabled button would drop focus to <body>), and when the button that
+// had focus goes (Pause becomes Resume) its successor takes it; `fallback` when none is left.
 import { apiFetch } from "../realtime.js";
 
 
 export class Controls {
-  constructor({ root, pause, resume, end, step, error, claim, claimError, api }) {
-    Object.assign(this, { root, pause, resume, end, step, error, claim, claimError, api });
+  constructor({ root, pause, resume, end, step, error, claim, claimError, api, fallback }) {
+    Object.assign(this, { root, pause, resume, end, step, error, claim, claimError, api, fallback });
     this.busy = false;
     this.channel = null;
     pause.addEventListener("click", () => this.send({ status: "paused" }));
@@ -22,6 +25,7 @@ export class Controls {
   }
 
   update(state, role, joined) {
+    const focused = document.activeElement;
     const status = state ? state.status : null;
     const ended = status === "ended";
     this.root.hidden = !(role === "coach" || role === "observer") || ended || !state;
@@ -29,11 +33,27 @@ export class Controls {
     this.resume.hidden = role !== "coach" || status !== "paused";
     this.step.parentElement.hidden = role !== "coach";
     if (state) this.step.value = state.current_step;
-    for (const node of [this.pause, this.resume, this.end, this.step]) node.disabled = this.busy || !joined;
+    for (const node of [this.pause, this.resume, this.end, this.step]) {
+      node.disabled = !joined;
+      node.setAttribute("aria-disabled", String(this.busy));
+    }
+    if (focused && this.root.contains(focused) && !this.usable(focused)) this.refocus(focused);
+  }
+
+  usable(node) {
+    return !this.root.hidden && !node.disabled && !node.closest("[hidden]");
+  }
+
+  // Pause ↔ Resume, else the first control left, else the fallback (the lesson ended).
+  refocus(gone) {
+    const successor = { [this.pause.id]: this.resume, [this.resume.id]: this.pause }[gone.id];
+    const next = [successor, this.pause, this.resume, this.end].find((node) => node && this.usable(node));
+    const target = next || this.fallback;
+    if (target) target.focus({ preventScroll: true });
   }
 
   send(payload) {
-    if (!this.channel) return;
+    if (!this.channel || this.busy) return;
     this.show("");
     this.busy = true;
     this.onBusy();

@@ -2,8 +2,12 @@
 import { el, safeClass } from "../realtime.js";
 import { formatPercent, stepLabel, swingName, tf } from "../i18n.js";
 import { annotationThumbnail } from "../review/thumbnail.js";
+import { reviewLine } from "../review/log.js";
 import { messageNode } from "./chat.js";
-import { analysisStep } from "./analysis.js";
+import { stepName } from "./metrics.js";
+
+// A swing's analysis is one line in the timeline, updated in place (room/timeline.js groups).
+export const analysisGroup = (swingId) => `analysis:${swingId}`;
 
 export function noticeText(notice) {
   const p = notice.params || {};
@@ -36,7 +40,7 @@ function line(kind, seq, text, ...extra) {
     el("span", { className: "tl-text", text }), ...extra);
 }
 
-// ctx: {room (room-state.js), openCard(feedbackId), openRecap()}
+// ctx: {room (room-state.js), openCard(feedbackId), openRecap(), hasCard(swingId)}
 export function entryRenderer(ctx) {
   const swingOf = (swingId) => ctx.room.swing(swingId);
   return (event, p, timeline) => {
@@ -60,10 +64,18 @@ export function entryRenderer(ctx) {
         return { node: line(`state status-${safeClass(p.status)}`, p.seq, text, extra), announce: text };
       }
       case "analysis:milestone": {
-        const text = tf(gettext("Analysis of %(swing)s: %(step)s (%(percent)s)"), {
-          swing: swingName(swingOf(p.swing_id)), step: analysisStep(p.step), percent: formatPercent(Math.round(Number(p.percent) || 0)),
-        });
-        return { node: line("milestone", p.seq, text), announce: text };
+        // The swing's latest step, until the analysis is over (100 %, or its card is here).
+        const swing = swingName(swingOf(p.swing_id));
+        const percent = Math.round(Number(p.percent) || 0);
+        const done = percent >= 100 || p.step === "done" || Boolean(ctx.hasCard && ctx.hasCard(p.swing_id));
+        const text = done
+          ? tf(gettext("Analysis of %(swing)s complete"), { swing })
+          : tf(gettext("Analysis of %(swing)s: %(step)s (%(percent)s)"), {
+            swing, step: stepName(p.step), percent: formatPercent(percent),
+          });
+        const node = line(`milestone${done ? " is-done" : ""}`, p.seq, text);
+        node.dataset.swingId = p.swing_id;
+        return { node, announce: text, group: analysisGroup(p.swing_id), final: done };
       }
       case "ai:feedback": {
         const text = tf(gettext("AI feedback on %(swing)s"), { swing: swingName(swingOf(p.swing_id), p.created_at) });
@@ -92,8 +104,10 @@ export function entryRenderer(ctx) {
           p.note ? el("p", { className: "tl-summary", text: p.note }) : null);
         return { node, announce: text };
       }
-      default:
-        return null;
+      default: {
+        const text = reviewLine(event, p, swingOf); // the review's lead changes and compares
+        return text ? { node: line("review", p.seq, text), announce: text } : null;
+      }
     }
   };
 }

@@ -1,8 +1,11 @@
-// The AI feedback card: summary, metrics (room/metrics.js), what to practise, the level
-// explained, the coach's checkpoints, and (for the coach) a checkpoint form.
+// The AI feedback card, read at a glance: the verdict (the AI's summary) and what to
+// practise first, then the metrics that matter most for this swing (out of range on the
+// worse side, furthest first, with the direction in words), every metric behind "All
+// metrics" (room/metrics.js); the level explained, the coach's checkpoints, and (for the
+// coach) a checkpoint form.
 import { apiFetch, el } from "../realtime.js";
 import { formatTime, swingName, tf } from "../i18n.js";
-import { metricsTable } from "./metrics.js";
+import { keyMetricList, metricsTable, orderedKeys } from "./metrics.js";
 
 const LEVELS = () => ({
   beginner: [gettext("Beginner"), gettext("The AI rates this swing as a beginner's: the tips start from the basics.")],
@@ -53,8 +56,23 @@ export function checkpointLine(checkpoint) {
     }));
 }
 
-// {card, addCheckpoint(checkpoint)}; `room`: the room's state (room-state.js).
-export function feedbackCard(feedback, { isCoach, api, room, onCheckpoint }) {
+// The metrics: the few out of range first (or a word that none is), then all of them.
+function metricSections(metrics, open) {
+  const count = orderedKeys(metrics).length;
+  if (!count) return [];
+  const key = keyMetricList(metrics);
+  return [
+    key ? el("h4", { className: "subhead", text: gettext("Out of range") }) : null,
+    key || el("p", { className: "key-metrics-none muted", text: gettext("Every metric is within its typical range.") }),
+    el("details", { className: "all-metrics", open: Boolean(open) },
+      el("summary", { text: tf(gettext("All metrics (%(count)s)"), { count }) }),
+      metricsTable(metrics)),
+  ];
+}
+
+// {card, addCheckpoint(checkpoint)}; `room`: the room's state (room-state.js); `open`:
+// show every metric (a card built again keeps what the reader had open).
+export function feedbackCard(feedback, { isCoach, api, room, onCheckpoint, open = false }) {
   const swing = room.swing(feedback.swing_id);
   const marks = el("div", { className: "checkpoint-marks" });
   const level = feedback.level ? levelInfo(feedback.level) : null;
@@ -74,13 +92,13 @@ export function feedbackCard(feedback, { isCoach, api, room, onCheckpoint }) {
     swing && swing.label
       ? el("time", { className: "muted", text: formatTime(feedback.created_at) }) : null,
   ),
-  level ? el("p", { className: "level-help muted", text: level.help }) : null,
   el("p", { className: "feedback-summary", text: feedback.summary }),
-  metricsTable(feedback.metrics),
   recommendations.length ? el("h4", { className: "subhead", text: gettext("What to practise") }) : null,
   recommendations.length
-    ? el("ul", { className: "recommendations" }, recommendations.map((line) => el("li", { text: line })))
+    ? el("ol", { className: "recommendations" }, recommendations.map((line) => el("li", { text: line })))
     : null,
+  ...metricSections(feedback.metrics || {}, open),
+  level ? el("p", { className: "level-help muted", text: level.help }) : null,
   marks,
   isCoach ? checkpointForm(feedback, api, onCheckpoint) : null,
   );

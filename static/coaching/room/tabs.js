@@ -1,7 +1,7 @@
 // Phone layout: Chat / Analysis / Swing tabs (WAI-ARIA tabs, arrow keys), a dot on a tab
 // with news, and a toast that jumps to the newest card. On wide screens every panel
 // shows and the tabs are hidden (CSS).
-import { el } from "../realtime.js";
+import { el, reveal } from "../realtime.js";
 
 
 export class Tabs {
@@ -63,7 +63,7 @@ export class Tabs {
         click: () => {
           this.select(panelId);
           this.toastRoot.replaceChildren();
-          if (target) { target.scrollIntoView({ block: "start" }); target.focus({ preventScroll: true }); }
+          if (target) reveal(target);
         },
       },
     });

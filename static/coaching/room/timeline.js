@@ -3,16 +3,21 @@
 // each shown once. Built from the join snapshot's `events`, then live events; older
 // pages come from the REST event log ("load earlier"). Lines still in the outbox follow
 // the logged ones. Scrolled up, new entries count as unread: a marker and a jump button.
+// Entries of one group (a swing's analysis steps) are one line: at the group's first
+// entry, showing its latest, updated in place (no new line, nothing unread).
 import { el } from "../realtime.js";
 import { tf } from "../i18n.js";
 
 const NEAR_BOTTOM_PX = 80;
 
 export class Timeline {
-  // render(event, payload, timeline) → {node, announce?} | null
+  // render(event, payload, timeline) → {node, announce?, group?, final?} | null; `group`:
+  // the line's key when several entries share one line; `final`: the group's last form,
+  // announced when it arrives live (its earlier updates are not).
   constructor({ scroller, list, earlier, jump, live, render, loadPage, onPrepend }) {
     Object.assign(this, { scroller, list, earlier, jump, live, render, loadPage, onPrepend });
     this.entries = new Map(); // seq -> {event, payload, node}
+    this.groups = new Map(); // group -> {first: seq, latest: seq, node}
     this.pending = new Map(); // client_msg_id -> node
     this.unread = 0;
     this.marker = null;
@@ -49,6 +54,7 @@ export class Timeline {
 
   reset() {
     this.entries.clear();
+    this.groups.clear();
     this.list.replaceChildren(...this.pending.values());
     this.marker = null;
     this.clearUnread();
@@ -86,6 +92,11 @@ export class Timeline {
     this.entries.set(seq, entry);
     const rendered = this.render(event, payload, this);
     if (!rendered) return true;
+    if (rendered.group && this.groups.has(rendered.group)) {
+      this.merge(this.groups.get(rendered.group), seq, rendered, live);
+      return true;
+    }
+    if (rendered.group) this.groups.set(rendered.group, { first: seq, latest: seq, node: rendered.node });
     entry.node = rendered.node;
     rendered.node.dataset.seq = String(seq);
     rendered.node.dataset.event = event;
@@ -97,6 +108,47 @@ export class Timeline {
       else this.markUnread(rendered.node);
     }
     return true;
+  }
+
+  hasGroup(group) {
+    return this.groups.has(group);
+  }
+
+  // Another entry of a group: a later one updates its line in place, an earlier one (an
+  // older page) moves the line back to where the group began.
+  merge(group, seq, rendered, live) {
+    if (seq > group.latest) {
+      group.latest = seq;
+      this.swapGroupNode(group, rendered.node);
+      if (live && rendered.final && rendered.announce) this.live.textContent = rendered.announce;
+    }
+    if (seq < group.first) {
+      const before = this.entries.get(group.first);
+      if (before) before.node = null;
+      this.entries.get(seq).node = group.node;
+      group.first = seq;
+      group.node.dataset.seq = String(seq);
+      group.node.remove();
+      this.insert(group.node, seq);
+    }
+  }
+
+  swapGroupNode(group, node) {
+    node.dataset.seq = group.node.dataset.seq;
+    node.dataset.event = group.node.dataset.event;
+    group.node.replaceWith(node);
+    const owner = this.entries.get(Number(group.node.dataset.seq));
+    if (owner) owner.node = node;
+    group.node = node;
+  }
+
+  // The group's line drawn again from its latest entry (e.g. its analysis got its card).
+  refreshGroup(group) {
+    const known = this.groups.get(group);
+    const entry = known && this.entries.get(known.latest);
+    if (!entry) return;
+    const rendered = this.render(entry.event, entry.payload, this);
+    if (rendered) this.swapGroupNode(known, rendered.node);
   }
 
   replace(seq) {
