@@ -211,6 +211,9 @@ CHAT_WRITERS = int(os.environ.get("CHAT_WRITERS", "2"))
 # joins read and the participant notices, from the event loop (coaching/services/pg.py).
 SOCKET_DB_CONNECTIONS = int(os.environ.get("SOCKET_DB_CONNECTIONS", "2"))
 
+# At SIGTERM: the process fails /readyz at once, refuses new sockets and closes its open
+# ones in batches spread over this many seconds; it exits within DRAIN_SECONDS + 5.
+DRAIN_SECONDS = float(os.environ.get("DRAIN_SECONDS", "10"))
 # Who may read GET /metrics: addresses or networks (default: loopback and private ranges).
 METRICS_ALLOWED_IPS = [
     ipaddress.ip_network(item, strict=False)
@@ -287,6 +290,7 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [
     BASE_DIR / "static",
     ("vendor/phoenix", BASE_DIR / "node_modules/phoenix/priv/static"),
+    ("vendor/uplot", BASE_DIR / "node_modules/uplot/dist"),
 ]
 WHITENOISE_USE_FINDERS = True
 

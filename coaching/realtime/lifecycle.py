@@ -6,11 +6,14 @@ waits for. It does not depend on daphne cancelling every consumer first: daphne
 keep-alive or health-check connection makes its shutdown raise a KeyError).
 Other servers get no hook; there the presence heartbeat's reaper still bounds the harm.
 
-The cleanups run in stages, one stage after the other, within SHUTDOWN_GRACE
-seconds in all: first the sockets (pushes already read finish and are answered,
-then each socket is closed so its client reconnects elsewhere), then the
-broadcasts still queued, then presence. Should anything hang past the grace
-period (a database that does not answer), a watchdog ends the process anyway.
+From the first moment the process is draining: `/readyz` fails (a proxy sends no new
+clients) and new sockets are refused. The cleanups then run in stages, one stage
+after the other, within SHUTDOWN_GRACE seconds in all (DRAIN_SECONDS + 5): first the
+sockets, closed in batches spread over DRAIN_SECONDS so their clients reconnect to
+the other processes over time rather than in one instant (each finishes the pushes
+already read first), then the broadcasts still queued, then presence. Should anything
+hang past the grace period (a database that does not answer), a watchdog ends the
+process anyway.
 """
 
 import asyncio
@@ -21,12 +24,15 @@ import threading
 import time
 from collections.abc import Awaitable, Callable
 
+from django.conf import settings
+
 logger = logging.getLogger(__name__)
 
 # Stages, in the order they run.
 SOCKETS, BROADCASTS, PRESENCE = 0, 1, 2
-# SIGTERM to exit; the process manager's kill usually comes at 10 s.
-SHUTDOWN_GRACE = 8.0
+# SIGTERM to exit: the sockets' drain, then 5 s for the rest. A process manager must
+# wait at least this long before its kill (docker-compose.yml: stop_grace_period).
+SHUTDOWN_GRACE = settings.DRAIN_SECONDS + 5.0
 WATCHDOG_EXIT_CODE = 70
 
 Cleanup = Callable[[], Awaitable[None]]

@@ -4,8 +4,11 @@ and closing them when the server shuts down (lifecycle)."""
 
 import asyncio
 import logging
+import math
 import weakref
 from typing import Protocol
+
+from django.conf import settings
 
 from coaching.models import User
 from coaching.realtime.db import in_db_thread
@@ -18,6 +21,8 @@ logger = logging.getLogger(__name__)
 # Twisted drops its connections at once when the reactor stops: how long the close
 # frames get to reach the clients first.
 CLOSE_FLUSH_SECONDS = 0.5
+# At shutdown, sockets are closed in a batch every this many seconds (DRAIN_SECONDS).
+DRAIN_INTERVAL = 0.5
 
 
 class OpenSocket(Protocol):
@@ -59,11 +64,25 @@ async def catch_up_all_sockets() -> None:
 delivery_watch.catch_up_with(catch_up_all_sockets)
 
 
+def drain_batches(count: int, seconds: float) -> tuple[int, float]:
+    """(sockets per batch, seconds between batches) to close `count` sockets over
+    `seconds`: a batch every DRAIN_INTERVAL, as few batches as there are sockets."""
+    batches = max(1, min(count, math.ceil(seconds / DRAIN_INTERVAL)))
+    return math.ceil(count / batches) if count else 0, seconds / batches
+
+
 async def close_all_sockets() -> None:
-    """Server shutdown, first stage: every open socket finishes its pushes and closes."""
+    """Server shutdown, first stage: the open sockets finish their pushes and close, in
+    batches spread over DRAIN_SECONDS (like Phoenix's socket drainer), so that their
+    clients reconnect to the other processes over time, not all in one instant."""
     sockets = list(_open_sockets)
-    logger.info("shutdown: closing %d sockets", len(sockets))
-    await asyncio.gather(*(s.shut_down() for s in sockets), return_exceptions=True)
+    size, interval = drain_batches(len(sockets), settings.DRAIN_SECONDS)
+    logger.info("shutdown: closing %d sockets, %d every %.2f s", len(sockets), size, interval)
+    for start in range(0, len(sockets), size or 1):
+        if start:
+            await asyncio.sleep(interval)
+        batch = sockets[start : start + size]
+        await asyncio.gather(*(s.shut_down() for s in batch), return_exceptions=True)
     if sockets:
         # Let the close frames reach the clients first, so they see the close code and
         # not a lost connection.

@@ -132,6 +132,8 @@ def server_env(**overrides: str) -> dict[str, str]:
         "DATABASE_URL": test_database_url(),
         "REALTIME_PREFIX": settings.REALTIME_PREFIX,
         "SECRET_KEY": settings.SECRET_KEY,
+        # A stop drains the sockets over a second, not the default ten.
+        "DRAIN_SECONDS": "1",
         "LOG_LEVEL": os.environ.get("SERVER_LOG_LEVEL", "WARNING"),
     }
     if settings.REDIS_URL:

@@ -10,6 +10,10 @@ export const HEARTBEAT_MS = 4000;
 const RETRY_MS = [500, 1000, 2000, 3000, 5000];
 const REJOIN_MS = [500, 1000, 2000, 5000];
 
+// A delay between half and one and a half times `ms`: when a process drains (or
+// restarts) its clients come back spread over time, not all in one instant.
+export const withJitter = (ms) => Math.round(ms * (0.5 + Math.random()));
+
 export class ConnectionStatus {
   constructor({ pill, banner }) {
     this.pill = pill;
@@ -32,7 +36,7 @@ export class ConnectionStatus {
     return {
       heartbeatIntervalMs: HEARTBEAT_MS,
       reconnectAfterMs: (tries) => {
-        const delay = RETRY_MS[tries - 1] ?? RETRY_MS[RETRY_MS.length - 1];
+        const delay = withJitter(RETRY_MS[tries - 1] ?? RETRY_MS[RETRY_MS.length - 1]);
         this.retryIn(delay);
         return delay;
       },
