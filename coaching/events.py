@@ -213,3 +213,34 @@ def analysis_milestone(
         "step": step,
         "percent": percent,
     }
+
+
+def review_lead_changed(
+    session_id: str,
+    *,
+    leader: dict[str, str],
+    previous: dict[str, str] | None,
+    by: dict[str, str] | None,
+    asked: bool,
+) -> dict[str, Any]:
+    """The review's lead went to `leader` (`asked`: the one who had asked for it)."""
+    return {
+        "session_id": session_id,
+        "leader": leader,
+        "previous": previous,
+        "by": by,
+        "asked": asked,
+    }
+
+
+def review_compare(
+    session_id: str, swing_id: str | None, compare: dict[str, Any], by: dict[str, str] | None
+) -> dict[str, Any]:
+    """A compare of `swing_id` with `compare['swing_id']` started or ended."""
+    return {
+        "session_id": session_id,
+        "swing_id": swing_id,
+        "compare_swing_id": compare["swing_id"],
+        "offset_ms": compare["offset_ms"],
+        "by": by,
+    }

@@ -138,6 +138,38 @@ def check_review_pass_lead(
     )
 
 
+def check_review_ask_lead(user: User, session: CoachingSession, leader_id: str | None) -> None:
+    """The session's student asks the coach for the lead (or takes the request back),
+    while the coach leads."""
+    if session_role(user, session) != STUDENT:
+        raise ServiceError("forbidden", "Only the session's student asks for the lead.")
+    if session.coach_id is None:
+        raise ServiceError("forbidden", "The lesson has no coach to ask yet.")
+    if leader_id == str(user.pk):
+        raise ServiceError("forbidden", "You already lead the review.")
+
+
+def check_review_answer_lead(user: User, session: CoachingSession) -> None:
+    """The session's coach accepts or declines the student's request for the lead."""
+    if session_role(user, session) != COACH:
+        raise ServiceError("forbidden", "Only the session's coach answers a request for the lead.")
+
+
+def check_review_alone(user: User, session: CoachingSession, leader_id: str | None) -> None:
+    """The session's coach or student, while someone else leads, tells the leader they
+    watch alone (or follow again). Observers watch alone without telling."""
+    if session_role(user, session) not in (STUDENT, COACH):
+        raise ServiceError("forbidden", "Only the session's coach and student tell the leader.")
+    if leader_id is None or leader_id == str(user.pk):
+        raise ServiceError("forbidden", "Only someone following a leader watches alone.")
+
+
+def check_review_bring_back(user: User, leader_id: str | None) -> None:
+    """The leader brings a viewer who watches alone back to following."""
+    if leader_id is None or str(user.pk) != leader_id:
+        raise ServiceError("forbidden", "Only the leader of the review brings viewers back.")
+
+
 def check_review_draw(user: User, role: str, leader_id: str | None) -> None:
     """Live strokes: the session's coach, or whoever leads the review."""
     if role != COACH and str(user.pk) != leader_id:

@@ -1,9 +1,15 @@
-"""The coach-led review's events on a session topic: the rules (coaching/services/review.py)
+"""The review's events on a session topic: the rules (coaching/services/review.py)
 applied to the room's shared state (coaching/realtime/review.py), then broadcast.
 
-Nothing here is stored or carries a seq; a broadcast that fails fails the push.
+The state is not stored in the database and carries no seq; a broadcast that fails
+fails the push. A change the timeline shows (the lead going to someone else, a compare
+starting or ending) is made under the session row's lock and logged with it
+(`review.change_logged`); every other change (playback, offsets, asking, watching
+alone) goes straight to the state.
 """
 
+import asyncio
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
@@ -14,9 +20,15 @@ from coaching.models import User, session_topic
 from coaching.realtime.db import in_db_thread
 from coaching.realtime.review import StrokeLimiter, get_review_store
 from coaching.services import review
-from coaching.services.review import ReviewState
+from coaching.services.review import ReviewState, Room
 
 stroke_limiter = StrokeLimiter(settings.REVIEW_STROKES_PER_SECOND)
+
+Change = Callable[[ReviewState], ReviewState]
+
+
+class _Logs(Exception):
+    """The change logs a line: it is made again under the session's lock, with the line."""
 
 
 async def current_review(
@@ -27,42 +39,85 @@ async def current_review(
     state = await get_review_store().get(session_id)
     if state is None:
         return review.initial_state(coach, first_swing_id)
-    return {**state, "swing_id": state["swing_id"] or first_swing_id}
+    return review.with_defaults({**state, "swing_id": state["swing_id"] or first_swing_id})
 
 
 async def stored_review(session_id: str) -> ReviewState | None:
     """The room's review state, if one was set since the session began."""
-    return await get_review_store().get(session_id)
+    state = await get_review_store().get(session_id)
+    return None if state is None else review.with_defaults(state)
 
 
 async def _publish(session_id: str, event: str, payload: dict[str, Any]) -> None:
     await broadcasts.published(session_topic(session_id), event, payload)
 
 
+async def _changed(session_id: str, room: Room, user: User, change: Change) -> ReviewState:
+    """Apply `change` to the room's state; → `review:state` to all.
+
+    Tried straight on the state first; a change with a line to log is made again on
+    the database thread pool, under the session row's lock, which writes the line."""
+    store = get_review_store()
+    default = review.initial(room)
+
+    def unlogged(state: ReviewState) -> ReviewState:
+        state = review.with_defaults(state)
+        new = change(state)
+        if review.log_lines(state, new, user, session_id):
+            raise _Logs
+        return new
+
+    try:
+        state = await store.change(session_id, default, unlogged)
+    except _Logs:
+        loop = asyncio.get_running_loop()
+
+        def in_lock() -> tuple[ReviewState, ReviewState]:
+            seen: dict[str, ReviewState] = {}
+
+            def recorded(state: ReviewState) -> ReviewState:
+                seen["before"] = review.with_defaults(state)
+                return change(seen["before"])
+
+            # The store lives on the event loop; this thread waits for it, holding the lock.
+            after = asyncio.run_coroutine_threadsafe(
+                store.change(session_id, default, recorded), loop
+            ).result()
+            return seen["before"], after
+
+        state = await in_db_thread(review.change_logged)(session_id, user, in_lock)
+    await _publish(session_id, "review:state", state)
+    return state
+
+
 async def review_update(
     *, session_id: str, user: User, role: str, payload: dict[str, Any]
 ) -> ReviewState:
-    """The leader plays, pauses, seeks, changes rate or swing → `review:state` to all."""
+    """The leader plays, pauses, seeks, changes rate, swing or compare → `review:state`."""
     room = await in_db_thread(review.load_room)(session_id)
     changes = review.clean_update(payload, room)
-    state = await get_review_store().change(
-        session_id, review.initial(room), lambda state: review.updated(state, room, user, changes)
+    review.ensure_open(room)
+    return await _changed(
+        session_id, room, user, lambda state: review.updated(state, room, user, changes)
     )
-    await _publish(session_id, "review:state", state)
-    return state
 
 
-async def review_lead(
-    *, session_id: str, user: User, role: str, payload: dict[str, Any]
-) -> ReviewState:
-    """Pass the lead (`{user_id}`) → `review:state` to all."""
-    room = await in_db_thread(review.load_room)(session_id)
-    target_id = review.clean_lead_target(payload)
-    state = await get_review_store().change(
-        session_id, review.initial(room), lambda state: review.led(state, room, user, target_id)
-    )
-    await _publish(session_id, "review:state", state)
-    return state
+Rule = Callable[[ReviewState, Room, User, Any], ReviewState]
+
+
+def _action(clean: Callable[[dict[str, Any]], Any], rule: Rule) -> Callable[..., Any]:
+    """An event whose payload `clean` reads and whose `rule` (coaching/services/review.py)
+    makes the new state; only while the lesson runs."""
+
+    async def handle(
+        *, session_id: str, user: User, role: str, payload: dict[str, Any]
+    ) -> ReviewState:
+        value = clean(payload)
+        room = await in_db_thread(review.load_room)(session_id)
+        review.ensure_open(room)
+        return await _changed(session_id, room, user, lambda state: rule(state, room, user, value))
+
+    return handle
 
 
 async def review_stroke(
@@ -96,7 +151,22 @@ async def review_clear(
 
 EVENTS = {
     "review:update": review_update,
-    "review:lead": review_lead,
+    # Pass the lead (`{user_id}`).
+    "review:lead": _action(review.clean_lead_target, review.led),
+    # The student asks the coach for the lead (`{cancel: true}`: takes it back).
+    "review:ask_lead": _action(
+        lambda payload: review.clean_flag(payload, "cancel", default=False), review.asked_lead
+    ),
+    # The coach answers the request for the lead (`{accept}`).
+    "review:answer_lead": _action(
+        lambda payload: review.clean_flag(payload, "accept"), review.answered_lead
+    ),
+    # A viewer watches alone (`{alone: true}`) or follows again (`false`).
+    "review:alone": _action(
+        lambda payload: review.clean_flag(payload, "alone"), review.watched_alone
+    ),
+    # The leader brings a viewer who watches alone back (`{user_id}`).
+    "review:bring_back": _action(review.clean_lead_target, review.brought_back),
     "review:stroke": review_stroke,
     "review:clear": review_clear,
 }

@@ -400,21 +400,26 @@ def test_keyboard_and_side_by_side(server, active_session, coach, service, pages
         f"Math.floor(document.querySelector('{VIDEO}').currentTime * {FPS}) === 29"
     )
 
-    # Side by side, the second swing stepped to frame 20 and aligned with 0.50 s of the first:
-    # it keeps that offset while both play.
+    # Side by side, locked to the main swing: at 0.50 s, the second swing stepped 20 frames
+    # on alone (frame 35) runs that far ahead while both play.
     page.get_by_role("button", name="Compare side by side").click()
     compare = "#review video[data-role=compare-video]"
     page.wait_for_function(f"document.querySelector('{compare}').readyState >= 2")
     expect(page.get_by_role("combobox", name="Swing to compare")).to_have_value("sw_after")
     scrub_to(page, 500)
+    page.wait_for_function(
+        f"Math.abs(document.querySelector('{compare}').currentTime - 0.5) < 0.001"
+    )
     for _ in range(20):
         page.get_by_role("button", name="Compared swing: one frame forward").click()
-    page.get_by_role("button", name="Align at these frames").click()
     offset = page.evaluate(
         f"document.querySelector('{compare}').currentTime - "
         f"document.querySelector('{VIDEO}').currentTime"
     )
-    assert abs(offset - (20.5 / FPS - 0.5)) < 0.01
+    assert abs(offset - (35.5 / FPS - 0.5)) < 0.01
+    expect(page.locator("#review [data-role=compare-status]")).to_have_text(
+        re.compile(r"This swing runs 0\.68 s ahead of the main one\.")
+    )
     page.get_by_role("button", name=SPEED_HALF).click()
     page.get_by_role("button", name="Play the swing").click()
     page.wait_for_timeout(1500)
@@ -482,3 +487,264 @@ def test_shape_geometry(server, pages):
     assert result["badKind"] == result["badCount"] == result["outside"] == "invalid_shape"
     assert result["badColor"] == "invalid_shape"
     assert result["longNote"] == "note_too_long"
+
+
+# --- The review both ways: compare shared, asking for the lead, watching alone ------------------
+
+COMPARE = "#review video[data-role=compare-video]"
+LANDSCAPE = {"width": PHONE["height"], "height": PHONE["width"]}
+
+
+def compare_ms(page) -> float:
+    return page.eval_on_selector(COMPARE, "v => v.currentTime * 1000")
+
+
+def boxes(page) -> tuple[dict, dict]:
+    """Where the main and the compared swing's screens are."""
+    return (
+        page.locator("#review [data-role=screen]").bounding_box(),
+        page.locator("#review [data-role=compare-screen]").bounding_box(),
+    )
+
+
+def timeline(page):
+    return page.locator("#chat-list")
+
+
+def expect_at(page, selector: str, ms: float) -> None:
+    """The video `selector` shows the frame at `ms` (within a ms)."""
+    page.wait_for_function(
+        f"Math.abs(document.querySelector('{selector}').currentTime * 1000 - {ms}) < 1.5"
+    )
+
+
+def lead_button(page, name: str):
+    return page.locator("#review .review-lead").get_by_role("button", name=name, exact=True)
+
+
+def two_swings(server, service, session_id: str, clips: list[str]) -> None:
+    attach_swing(server, service, session_id, swing("sw_before", clips[0], label="Before"))
+    attach_swing(server, service, session_id, swing("sw_after", clips[-1], label="After"))
+
+
+def test_compare_is_shared_both_ways(server, active_session, student, coach, service, pages, clips):
+    session_id = active_session.session_id
+    two_swings(server, service, session_id, clips)
+    coach_page = pages.open("coach", viewport=DESKTOP)
+    student_page = pages.open("student", viewport=PHONE, mobile=True)
+    enter(coach_page, coach, session_id)
+    enter(student_page, student, session_id)
+
+    # The coach compares: the student's phone (upright) shows both, stacked.
+    scrub_to(coach_page, 400)
+    coach_page.get_by_role("button", name="Compare side by side").click()
+    compare_screen = student_page.locator("#review [data-role=compare-screen]")
+    expect(compare_screen).to_be_visible()
+    student_page.wait_for_function(f"document.querySelector('{COMPARE}').readyState >= 2")
+    expect(student_page.locator("#review [data-role=compare-label]")).to_have_text("After")
+    main, other = boxes(student_page)
+    assert other["y"] >= main["y"] + main["height"] - 1 and abs(other["x"] - main["x"]) < 1
+    expect_at(student_page, COMPARE, 400)
+    started = "IanPro started comparing Before with After."
+    for page in (coach_page, student_page):
+        expect(timeline(page).locator(".tl-review")).to_have_text([started])
+
+    # The coach lines the second swing up 12 frames later: the student's follows, frame
+    # for frame, and both keep that offset while they play and after the pause.
+    for _ in range(12):
+        coach_page.get_by_role("button", name="Compared swing: one frame forward").click()
+    target = compare_ms(coach_page)
+    assert frame_of(target) == frame_of(400) + 12
+    expect_at(student_page, COMPARE, target)
+    expect(student_page.locator("#review [data-role=compare-status]")).to_have_text(
+        coach_page.locator("#review [data-role=compare-status]").text_content()
+    )
+    coach_page.get_by_role("button", name=SPEED_HALF).click()
+    coach_page.get_by_role("button", name="Play the swing").click()
+    expect(student_page.locator("#review [data-role=play]")).to_have_attribute(
+        "data-playing", "true"
+    )
+    student_page.wait_for_timeout(1200)
+    playing = student_page.evaluate(
+        f"[document.querySelector('{VIDEO}').currentTime * 1000, "
+        f"document.querySelector('{COMPARE}').currentTime * 1000, "
+        f"document.querySelector('{COMPARE}').paused]"
+    )
+    offset = target - 400
+    print(
+        f"\nstacked compare while playing: offset off by {playing[1] - playing[0] - offset:+.1f} ms"
+    )
+    assert playing[2] is False
+    coach_page.get_by_role("button", name="Pause the swing").click()
+    expect(student_page.locator("#review [data-role=play]")).to_have_attribute(
+        "data-playing", "false"
+    )
+    stopped = position_ms(coach_page)
+    expect_at(student_page, VIDEO, stopped)
+    expect_at(student_page, COMPARE, compare_ms(coach_page))
+    assert frame_of(compare_ms(student_page)) == frame_of(compare_ms(coach_page))
+    check_axe(student_page, "the student's phone, comparing (upright)")
+    show_panel(student_page)
+    student_page.screenshot(path=str(SCREENSHOTS / "review-compare-phone-portrait.png"))
+
+    # Turned sideways: side by side.
+    student_page.set_viewport_size(LANDSCAPE)
+    student_page.wait_for_timeout(300)
+    main, other = boxes(student_page)
+    assert abs(other["y"] - main["y"]) < 1 and other["x"] >= main["x"] + main["width"] - 1
+    student_page.screenshot(path=str(SCREENSHOTS / "review-compare-phone-landscape.png"))
+    assert main["width"] > 230, main
+    check_axe(student_page, "the student's phone, comparing (sideways)")
+    show_panel(student_page)
+    student_page.screenshot(path=str(SCREENSHOTS / "review-compare-phone-landscape.png"))
+    student_page.set_viewport_size(PHONE)
+    show_swing(student_page)
+
+    # The lead goes to the student, whose compare the coach now sees: another swing first
+    # (the compared one becomes the main one and the compare ends), then compared again.
+    coach_page.get_by_role("button", name="Give the lead to Ian").click()
+    expect(lead_status(student_page)).to_have_text("You lead: the coach follows your player.")
+    student_page.get_by_role("button", name="Compare side by side").click()
+    expect(coach_page.locator("#review [data-role=compare-screen]")).to_be_hidden()
+    expect(student_page.locator("#review [data-role=compare-screen]")).to_be_hidden()
+    student_page.get_by_role("button", name="Compare side by side").click()
+    expect(coach_page.locator("#review [data-role=compare-screen]")).to_be_visible()
+    lines = [
+        started,
+        "IanPro handed the lead of the review to Ian.",
+        "Ian stopped comparing Before with After.",
+        "Ian started comparing Before with After.",
+    ]
+    for page in (coach_page, student_page):
+        expect(timeline(page).locator(".tl-review")).to_have_text(lines)
+    for _ in range(3):
+        student_page.get_by_role("button", name="Compared swing: one frame back").click()
+    expect_at(coach_page, COMPARE, compare_ms(student_page))
+    check_axe(coach_page, "the coach's room, following the student's compare")
+    show_panel(coach_page)
+    coach_page.screenshot(path=str(SCREENSHOTS / "review-compare-following-laptop.png"))
+    assert pages.errors == []
+
+
+def test_asking_for_the_lead_and_watching_alone(
+    server, active_session, student, coach, service, pages, clips
+):
+    session_id = active_session.session_id
+    attach_swing(server, service, session_id, swing("sw_demo", clips[0]))
+    coach_page = pages.open("coach", viewport=DESKTOP)
+    student_page = pages.open("student", viewport=PHONE, mobile=True)
+    enter(coach_page, coach, session_id)
+    enter(student_page, student, session_id)
+    expect(lead_status(student_page)).to_have_text("Following IanPro")
+
+    # Asked and declined: the student hears so.
+    lead_button(student_page, "Ask for the lead").click()
+    note = student_page.locator("#review [data-role=lead-note]")
+    expect(note).to_contain_text("You asked IanPro for the lead.")
+    coach_note = coach_page.locator("#review [data-role=lead-note]")
+    expect(coach_note).to_contain_text("Ian asks for the lead.")
+    check_axe(coach_page, "the coach's room, asked for the lead")
+    show_panel(coach_page)
+    coach_page.screenshot(path=str(SCREENSHOTS / "review-lead-asked-laptop.png"))
+    lead_button(coach_page, "Not now").click()
+    expect(note).to_contain_text("IanPro keeps the lead for now.")
+    expect(coach_note.locator(".review-lead-note-text")).to_have_text("")
+
+    # Asked again and accepted with one tap: the student leads, the coach follows.
+    lead_button(student_page, "Ask for the lead").click()
+    lead_button(coach_page, "Give Ian the lead").click()
+    expect(lead_status(student_page)).to_have_text("You lead: the coach follows your player.")
+    expect(lead_status(coach_page)).to_have_text("Following Ian")
+    scrub_to(student_page, 900)
+    expect_at(coach_page, VIDEO, 900)
+    lead_button(student_page, "Hand the lead back to the coach").click()
+    expect(lead_status(coach_page)).to_have_text("You lead: the room follows your player.")
+    lines = [
+        "Ian asked for the lead and now leads the review.",
+        "Ian handed the lead of the review to IanPro.",
+    ]
+    expect(timeline(coach_page).locator(".tl-review")).to_have_text(lines)
+    # In the student's timeline too, after a reload.
+    student_page.reload()
+    expect_connected(student_page)
+    expect(timeline(student_page).locator(".tl-review")).to_have_text(lines)
+    show_swing(student_page)
+
+    # Touching the player: the student watches alone, and the coach sees it.
+    student_page.locator("#review [data-role=step-forward]").click()
+    expect(lead_status(student_page)).to_have_text("Watching alone · IanPro leads")
+    expect(lead_status(coach_page)).to_have_text("You lead: Ian is watching alone.")
+    alone_at = position_ms(student_page)
+    scrub_to(coach_page, 300)
+    coach_page.wait_for_timeout(600)
+    assert position_ms(student_page) == alone_at
+    check_axe(coach_page, "the coach's room, the student watching alone")
+    show_panel(coach_page)
+    coach_page.screenshot(path=str(SCREENSHOTS / "review-watching-alone-laptop.png"))
+    show_panel(student_page)
+    student_page.screenshot(path=str(SCREENSHOTS / "review-watching-alone-phone.png"))
+
+    # One tap brings the student back, to the coach's frame.
+    lead_button(coach_page, "Bring Ian back").click()
+    expect(lead_status(student_page)).to_have_text("Following IanPro")
+    expect(lead_status(coach_page)).to_have_text("You lead: the room follows your player.")
+    expect_at(student_page, VIDEO, 300)
+    check_axe(student_page, "the student's phone, brought back")
+    assert pages.errors == []
+
+
+def test_controls_fit_the_state(
+    server, waiting_session, active_session, student, coach, service, pages, clips
+):
+    """A preview has no one to follow; an ended lesson is replayed, not led."""
+    attach_swing(server, service, waiting_session.session_id, swing("sw_wait", clips[0]))
+    # The waiting lesson's student (in Korean): nobody leads yet, nobody to ask.
+    student_page = pages.open("student", lang="ko", viewport=PHONE, mobile=True)
+    enter(student_page, student, waiting_session.session_id)
+    expect(lead_status(student_page)).to_have_text(
+        "아직 진행하는 사람이 없습니다: 코치가 들어올 때까지 스윙을 혼자 재생합니다."
+    )
+    expect(student_page.locator("#review .review-lead").get_by_role("button")).to_have_count(0)
+    check_axe(student_page, "a waiting lesson's review panel (phone)")
+
+    coach_page = pages.open("coach", viewport=DESKTOP)
+    log_in(coach_page, coach)
+    coach_page.goto(f"/sessions/{waiting_session.session_id}/")
+    expect_connected(coach_page)
+    show_swing(coach_page)
+    review = coach_page.locator("#review .review-lead")
+    expect(lead_status(coach_page)).to_have_text("Preview: you play the swings on your own.")
+    expect(review.get_by_role("button")).to_have_count(0)
+    coach_page.get_by_role("button", name="Play the swing").click()
+    expect(coach_page.locator("#review [data-role=play]")).to_have_attribute("data-playing", "true")
+    check_axe(coach_page, "a preview's review panel")
+
+    session_id = active_session.session_id
+    attach_swing(server, service, session_id, swing("sw_demo", clips[0]))
+    from coaching.services.sessions import session_control
+
+    in_thread(session_control, session_id=session_id, actor=coach, status="ended")
+    for page in (student_page, coach_page):
+        page.goto(f"/sessions/{session_id}/")
+        expect_connected(page)
+        show_swing(page)
+    ended = {
+        student_page: "레슨이 끝났습니다: 스윙을 원하는 대로 다시 보세요.",
+        coach_page: "The lesson has ended: replay the swings at your own pace.",
+    }
+    for page, text in ended.items():
+        expect(lead_status(page)).to_have_text(text)
+        expect(page.locator("#review .review-lead").get_by_role("button")).to_have_count(0)
+        expect(page.locator("#review [data-role=draw-tools]")).to_be_hidden()
+    # Each replays on their own: the coach's moves do not move the student's player.
+    scrub_to(coach_page, 1000)
+    student_page.locator("#review [data-role=play]").click()
+    expect(student_page.locator("#review [data-role=play]")).to_have_attribute(
+        "data-playing", "true"
+    )
+    coach_page.wait_for_timeout(300)
+    assert abs(position_ms(coach_page) - 1000) < 1
+    check_axe(student_page, "an ended lesson's review panel (phone)")
+    show_panel(student_page)
+    student_page.screenshot(path=str(SCREENSHOTS / "review-ended-phone.png"))
+    assert pages.errors == []

@@ -282,7 +282,8 @@ export class Drawing {
     }
     ui.saveForm.hidden = !may.save;
     ui.save.disabled = this.saving || !paused;
-    ui.drawHint.textContent = this.hint(paused);
+    const hint = this.hint(paused);
+    if (ui.drawHint.textContent !== hint) ui.drawHint.textContent = hint; // a live region
     this.svg.classList.toggle("drawing", this.active);
   }
 }

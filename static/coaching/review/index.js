@@ -1,15 +1,18 @@
 // The review panel: the session's swings at the centre of the room, played in sync
-// behind a leader (the coach, or the student the coach hands the lead to), drawn on
-// together, saved with the lesson, and compared side by side.
+// behind a leader (the coach, or the student who asked for it or was handed it), drawn
+// on together, saved with the lesson, and compared (the compare is shared too).
 //
 // Who I am, the session's state and its swings are the room's (room-state.js): the
-// panel follows its changes, and the channel only for the review's own events.
+// panel follows its changes, and the channel for the review's own events. The review's
+// logged events (lead changes, compare start and end) go to the room's state like every
+// logged event, so the timeline shows them (log.js says how they read).
 //
 //   mountReview({root, channel, room});  // before the join
-import { tf } from "../i18n.js";
 import { AnnotationList } from "./annotations.js";
 import { Compare } from "./compare.js";
 import { Drawing } from "./drawing.js";
+import { LeadBar } from "./lead.js";
+import { REVIEW_LOGGED } from "./log.js";
 import { Player } from "./player.js";
 import { Sync } from "./sync.js";
 
@@ -30,7 +33,7 @@ function collect(root) {
     saved: one("saved"), drawHint: one("draw-hint"), drawError: one("draw-error"),
     compareTools: one("compare-tools"), compareToggle: one("compare-toggle"),
     compareControls: one("compare-controls"), compareSelect: one("compare-select"),
-    compareBack: one("compare-back"), compareForward: one("compare-forward"), align: one("align"),
+    compareBack: one("compare-back"), compareForward: one("compare-forward"),
     compareStatus: one("compare-status"), compareScreen: one("compare-screen"),
     compareVideo: one("compare-video"), compareLabel: one("compare-label"), mainLabel: one("main-label"),
     annotations: one("annotations"), annotationsEmpty: one("annotations-empty"),
@@ -49,13 +52,15 @@ export function mountReview({ root, channel, room }) {
       sync.swingChanged();
     },
   });
-  const sync = new Sync({ channel, player, room, onChange: () => renderLead() });
+  const sync = new Sync({ channel, player, room, onChange: () => lead.render() });
   const may = () => {
     const open = !room.ended;
     return { draw: open && (room.role === "coach" || sync.leading), save: open && room.role === "coach" };
   };
   const drawing = new Drawing({ ui, channel, player, may, me: () => room.me });
-  const compare = new Compare({ ui, player });
+  const compare = new Compare({ ui, player, onIntent: () => sync.intent(), onChange: () => sync.sendSoon() });
+  sync.compare = compare;
+  const lead = new LeadBar({ ui, sync, room, onRender: () => drawing.renderTools() });
   const annotations = new AnnotationList({
     ui, player,
     onSelect: async (annotation) => {
@@ -77,52 +82,10 @@ export function mountReview({ root, channel, room }) {
     if (!player.swing) player.select(swing.swing_id);
   }
 
-  function leadButton(button, show, label) {
-    button.hidden = !show;
-    if (label) button.textContent = label;
-  }
+  // Logged, so the timeline shows them: to the room's state, as session.js does the others.
+  for (const event of REVIEW_LOGGED) channel.on(event, (payload) => room.receive(event, payload));
 
-  function renderLead() {
-    const leader = sync.leader;
-    const role = room.role;
-    const session = room.session;
-    const leading = sync.leading;
-    const leaderName = leader ? leader.name : gettext("the coach");
-    const leaderIsCoach = leader && session && session.coach && String(leader.id) === String(session.coach.id);
-    let status;
-    if (leading) status = role === "coach" ? gettext("You lead: the room follows your player.") : gettext("You lead: the coach follows your player.");
-    else if (sync.following) status = tf(gettext("Following %(name)s"), { name: leaderName });
-    else status = tf(gettext("Watching alone · %(name)s leads"), { name: leaderName });
-    ui.leadStatus.textContent = status;
-    ui.root.dataset.lead = leading ? "leading" : (sync.following ? "following" : "alone");
-
-    const student = session && session.student;
-    const coach = session && session.coach;
-    leadButton(ui.alone, !leading && sync.following && Boolean(sync.state));
-    leadButton(ui.follow, !leading && !sync.following,
-      leaderIsCoach ? gettext("Follow coach") : tf(gettext("Follow %(name)s"), { name: leaderName }));
-    leadButton(ui.giveLead, role === "coach" && leading && Boolean(student),
-      student ? tf(gettext("Give the lead to %(name)s"), { name: student.name }) : null);
-    leadButton(ui.takeLead, role === "coach" && !leading);
-    leadButton(ui.returnLead, role !== "coach" && leading && Boolean(coach));
-    drawing.renderTools();
-  }
-
-  function lead(userId) {
-    ui.leadError.hidden = true;
-    sync.giveLead(userId).catch((reply) => {
-      ui.leadError.textContent = (reply && reply.message) || gettext("The lead did not change.");
-      ui.leadError.hidden = false;
-    });
-  }
-
-  ui.alone.addEventListener("click", () => sync.watchAlone());
-  ui.follow.addEventListener("click", () => sync.follow());
-  ui.giveLead.addEventListener("click", () => room.session && room.session.student && lead(room.session.student.id));
-  ui.takeLead.addEventListener("click", () => room.me && lead(room.me.id));
-  ui.returnLead.addEventListener("click", () => room.session && room.session.coach && lead(room.session.coach.id));
-
-  room.on("session", () => renderLead());
+  room.on("session", () => lead.render());
   room.on("swing", (swing) => showSwing(swing));
   room.on("event", (event, payload) => {
     if (event === "annotation:added") annotations.add(payload);
@@ -133,6 +96,6 @@ export function mountReview({ root, channel, room }) {
     annotations.reset(snapshot.annotations || []);
     sync.reset(snapshot.review || null);
     if (!snapshot.review && sync.leading && player.swing) sync.sendSoon();
-    renderLead();
+    lead.render();
   });
 }
