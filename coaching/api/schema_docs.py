@@ -144,12 +144,17 @@ Joinable by the session's student and coach, and by admins as read-only observer
 * `annotation:added` (to all): `{"id", "seq", "eid", "session_id", "swing_id", "time_ms", "shapes",
   "note", "coach": {"id", "name"}, "created_at"}`.
 * `review:update` (the review's leader → server): `{"swing_id"?, "playing"?,
-  "position_ms"?, "rate"?: 0.25|0.5|1|2}`. Ok reply and `review:state` (to all): `{"swing_id",
-  "playing", "position_ms", "rate", "leader": {"id", "name"}|null, "server_ts", "version"}`;
-  live position = `position_ms + (playing ? (now_server - server_ts) * rate : 0)`.
-  No seq, not in the event log; the newest `version` wins.
+  "position_ms"?, "rate"?: 0.25|0.5|1|2, "compare"?: {"swing_id", "offset_ms"}|null}`. Ok
+  reply and `review:state` (to all): `{"swing_id", "playing", "position_ms", "rate",
+  "compare", "leader": {"id", "name"}|null, "lead_request", "alone", "server_ts",
+  "version"}`; live position = `position_ms + (playing ? (now_server - server_ts) * rate :
+  0)`. No seq; the newest `version` wins. Starting or ending a compare is logged
+  (`review:compare_started`, `review:compare_ended`, to all, with `seq`).
 * `review:lead` (coach, or the leading student handing back → server): `{"user_id"}` →
-  `review:state` to all.
+  `review:state` to all, and `review:lead_changed` (logged, with `seq`) when the lead moved.
+* `review:ask_lead` (the student → server): `{"cancel"?}`; `review:answer_lead` (the coach):
+  `{"accept"}`; `review:alone` (a follower): `{"alone"}`; `review:bring_back` (the leader):
+  `{"user_id"}`. Each answers with, and broadcasts, the new `review:state` (docs/protocol.md).
 * `review:stroke` (coach or leader → server): `{"stroke_id", "shape", "done"}` →
   `review:stroke` `{…, "by": {"id", "name"}}` to the others; above 60 a second,
   `rate_limited` with `retry_after_ms`. `review:clear` `{}` → `review:clear` `{"by"}` to all.
