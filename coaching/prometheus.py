@@ -44,6 +44,10 @@ KNOWN_EVENTS = frozenset(
         "review:lead",
         "review:stroke",
         "review:clear",
+        "review:ask_lead",
+        "review:answer_lead",
+        "review:alone",
+        "review:bring_back",
     }
 )
 
