@@ -1,11 +1,11 @@
 # The app image: daphne on uvloop (inswing_realtime/serve.py) serving HTTP and the socket.
-# The phoenix JS client comes from npm.
+# The phoenix JS client comes from npm. `--target proxy`: nginx in front (deploy/nginx/).
 FROM node:20-slim AS js
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund
 
-FROM python:3.11-slim
+FROM python:3.11-slim AS app
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
 WORKDIR /app
 COPY pyproject.toml ./
@@ -18,10 +18,30 @@ COPY static ./static
 COPY --from=js /app/node_modules/phoenix ./node_modules/phoenix
 RUN SECRET_KEY=build-only DEBUG=0 python manage.py collectstatic --no-input
 EXPOSE 8000
-# backlog and handshake timeout: a reconnect storm queues instead of failing (bench/README.md)
+# backlog and handshake timeout: a reconnect storm queues instead of failing (bench/README.md).
+# Behind proxies, NUM_PROXIES says how far X-Forwarded-For is trusted (inswing_realtime/proxies.py).
 CMD ["python", "-m", "inswing_realtime.serve", \
      "-e", "tcp:port=8000:backlog=4096", "--websocket_connect_timeout", "30", \
-     "--proxy-headers", "inswing_realtime.asgi:application"]
+     "inswing_realtime.asgi:application"]
 # Ready: PostgreSQL and Redis answer and the process is not draining (coaching/realtime/health.py).
 HEALTHCHECK --interval=5s --timeout=3s --retries=3 \
   CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/readyz', timeout=3)"]
+
+# nginx in front of the app processes (docker-compose's `proxy`): Debian's nginx, the
+# app's collected static files, and the configuration rendered from deploy/nginx/ at start
+# from NGINX_UPSTREAMS, NGINX_LISTEN, TLS_CERTIFICATE and TLS_CERTIFICATE_KEY.
+FROM python:3.11-slim AS proxy
+RUN apt-get update \
+    && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends nginx \
+    && rm -rf /var/lib/apt/lists/*
+COPY deploy/nginx /app/deploy/nginx
+COPY --from=app /app/staticfiles /app/staticfiles
+ENV NGINX_LISTEN=8080 STATIC_ROOT=/app/staticfiles
+EXPOSE 8080
+CMD ["sh", "-c", "python /app/deploy/nginx/render.py -o /etc/nginx/nginx.conf && exec nginx -e stderr"]
+# Ready when some app process is (nginx passes /readyz on until one answers 200).
+HEALTHCHECK --interval=5s --timeout=3s --retries=3 \
+  CMD ["python", "/app/deploy/nginx/render.py", "--probe"]
+
+# The default target: the app.
+FROM app

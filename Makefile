@@ -4,6 +4,8 @@
 #   make test   set up and run the whole test suite (on the embedded PostgreSQL too, which
 #               the tests start themselves; on the servers DATABASE_URL/REDIS_URL name
 #               when set, as CI does)
+#   make cluster  the production topology on this machine, in the foreground: nginx on
+#               CLUSTER_PORT in front of CLUSTER_PROCESSES app processes (README)
 # Each installs what it needs first, and only what changed since the last time.
 
 PYTHON ?= python3
@@ -11,12 +13,14 @@ VENV := .venv
 PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
+CLUSTER_PORT ?= 8080
+CLUSTER_PROCESSES ?= 2
 
 # With no DATABASE_URL, a command runs with the embedded PostgreSQL (inswing_realtime/
 # embedded_db.py): started before it, DATABASE_URL set for it, stopped when it ends.
 WITH_DB := $(if $(DATABASE_URL),,$(PY) -m inswing_realtime.embedded_db --)
 
-.PHONY: setup run serve test lint bench clean clean-db
+.PHONY: setup run serve cluster test lint bench clean clean-db
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -41,8 +45,16 @@ serve:
 	$(PY) -m inswing_realtime.serve -e tcp:port=$(PORT):interface=$(HOST):backlog=4096 --websocket_connect_timeout 30 \
 		inswing_realtime.asgi:application
 
+# nginx on CLUSTER_PORT, the app processes on the ports after it; DATABASE_URL and REDIS_URL
+# unset: the embedded PostgreSQL and a redis-server of its own (inswing_realtime/cluster.py).
+cluster: setup
+	@bash scripts/ensure-nginx.sh
+	$(PY) -m inswing_realtime.cluster --port $(CLUSTER_PORT) --processes $(CLUSTER_PROCESSES) \
+		--host $(HOST) --seed
+
 test: setup
 	@bash scripts/ensure-chromium.sh
+	@bash scripts/ensure-nginx.sh
 	$(PY) -m pytest $(ARGS)
 
 lint: setup

@@ -2,6 +2,9 @@
 daphne on uvloop's event loop (`SERVER_LOOP=asyncio`: the standard one), refusing
 WebSocket messages over the protocol's cap (`WEBSOCKET_MAX_FRAME_BYTES`) as they arrive,
 with an access log of HTTP requests (JSON with `LOG_FORMAT=json`) less the probes.
+Behind proxies, `NUM_PROXIES` says how far `X-Forwarded-For` is trusted
+(inswing_realtime/proxies.py); daphne's `--proxy-headers`, which believes the header's
+first entry (the client's own), is refused.
 
 daphne creates its event loop (and Twisted's reactor on it) when its server module is
 imported, so the loop policy is set before that import. uvloop's loop runs our event
@@ -37,6 +40,19 @@ def with_message_cap(argv: list[str]) -> list[str]:
     return [MAX_MESSAGE_OPTION, str(settings.WEBSOCKET_MAX_FRAME_BYTES), *argv]
 
 
+def refuse_proxy_headers(argv: list[str]) -> None:
+    """Exit with a message if daphne's proxy-header options are given: daphne takes the
+    first X-Forwarded-For entry, which the client writes, for the client's address (and
+    so for the throttles and /metrics' allow-list); NUM_PROXIES does it right."""
+    # --proxy-headers, -host, -port, or an abbreviation argparse would take for one
+    given = [arg for arg in argv if arg.split("=")[0].startswith("--proxy")]
+    if given:
+        sys.exit(
+            f"inswing_realtime.serve: {given[0]} trusts the client's own X-Forwarded-For; "
+            "set NUM_PROXIES (the proxies in front, e.g. 1 behind deploy/nginx) instead"
+        )
+
+
 PROBES = ("/healthz", "/readyz")
 LogAction = Callable[[AccessLogGenerator, str, str, dict], None]
 access_logger = logging.getLogger("access")
@@ -68,6 +84,7 @@ def access_log(log_action: LogAction, *, as_json: bool) -> LogAction:
 
 
 if __name__ == "__main__":
+    refuse_proxy_headers(sys.argv[1:])
     as_json = os.environ.get("LOG_FORMAT") == "json"
     AccessLogGenerator.__call__ = access_log(AccessLogGenerator.__call__, as_json=as_json)
     sys.argv[1:] = with_message_cap(sys.argv[1:])
