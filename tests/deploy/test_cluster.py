@@ -3,6 +3,7 @@ when the environment names none), serves through one port, and Ctrl-C or SIGTERM
 everything it started: no nginx, daphne, redis-server or PostgreSQL is left."""
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -129,6 +130,7 @@ def assert_all_stopped(run: Run, port: int) -> None:
     assert not alive, f"left running: {names(alive)}\n{run.log}"
     assert all(port_is_free(p) for p in range(port, port + 3))
     assert "cluster: stopped" in run.log
+    shutil.rmtree(STATE / str(port))  # its configuration and log, kept for a developer
 
 
 def without_make(env: dict[str, str]) -> dict[str, str]:
