@@ -35,11 +35,13 @@ from coaching.models import (
     Checkpoint,
     CoachingSession,
     Feedback,
+    LessonShare,
     Status,
     Swing,
     User,
 )
 from coaching.selectors import event_log_page
+from coaching.services import shares
 from coaching.services.sessions import session_end
 
 # The event log on a session's page: this many entries a page, newest first.
@@ -487,3 +489,48 @@ class AnnotationAdmin(ReadOnlyMixin, admin.ModelAdmin):
     list_select_related = ("session", "swing", "coach")
     fields = ("session", "seq", "swing", "time_ms", "shapes", "note", "coach", "created_at")
     readonly_fields = fields
+
+
+@admin.action(description=gettext_lazy("Revoke selected share links"), permissions=["revoke"])
+def revoke_shares(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet) -> None:
+    revoked = 0
+    for share in queryset.filter(revoked_at__isnull=True):
+        shares.revoke(share)
+        revoked += 1
+    modeladmin.message_user(
+        request, _("Revoked %(count)d link(s).") % {"count": revoked}, messages.SUCCESS
+    )
+
+
+@admin.register(LessonShare)
+class LessonShareAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    """Links to lessons' recaps: who made them, until when, and whether they still answer.
+    Never the link itself (only a digest of its secret is stored, and not shown)."""
+
+    fields = (
+        "share_id",
+        "session",
+        "label",
+        "created_by",
+        "created_at",
+        "expires_at",
+        "revoked_at",
+        "state",
+    )
+    list_display = tuple(f for f in fields if f != "revoked_at")
+    list_filter = (("created_by", admin.RelatedOnlyFieldListFilter),)
+    search_fields = ("share_id", "session__session_id", "label")
+    list_select_related = ("session", "created_by")
+    readonly_fields = fields
+    actions = (revoke_shares,)
+
+    @admin.display(description=gettext_lazy("state"))
+    def state(self, share: LessonShare) -> str:
+        return {
+            shares.ACTIVE: _("active"),
+            shares.EXPIRED: _("expired"),
+            shares.REVOKED: _("revoked"),
+        }[shares.share_state(share)]
+
+    def has_revoke_permission(self, request: HttpRequest) -> bool:
+        return request.user.is_staff and self.has_view_permission(request)

@@ -273,3 +273,33 @@ class Annotation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.session_id}#{self.seq}"
+
+
+def new_share_id() -> str:
+    return "shr_" + secrets.token_urlsafe(12)
+
+
+class LessonShare(models.Model):
+    """A read-only link to a lesson's recap for people without an account.
+
+    The link carries `share_id` and a secret; only the secret's SHA-256 is stored (like
+    a password reset token), so the database alone cannot open it
+    (coaching/services/shares.py). It stops working at `expires_at` or when revoked.
+    """
+
+    share_id = models.CharField(max_length=24, unique=True, default=new_share_id, editable=False)
+    session = models.ForeignKey(CoachingSession, on_delete=models.CASCADE, related_name="shares")
+    secret_hash = models.CharField(max_length=64, editable=False)
+    label = models.CharField(max_length=100, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="lesson_shares"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return self.share_id

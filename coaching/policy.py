@@ -174,3 +174,39 @@ def check_review_draw(user: User, role: str, leader_id: str | None) -> None:
     """Live strokes: the session's coach, or whoever leads the review."""
     if role != COACH and str(user.pk) != leader_id:
         raise ServiceError("forbidden", "Only the coach or the review's leader draws.")
+
+
+def library_sessions(user: User) -> Q:
+    """Lessons in `user`'s library (/lessons/): a student's own, the lessons a coach
+    taught, every lesson for admins and the service account."""
+    if user.is_staff or user.role == Role.SERVICE:
+        return Q()
+    if user.role == Role.COACH:
+        return Q(coach=user)
+    return Q(student=user)
+
+
+def can_see_progress(user: User, student: User) -> bool:
+    """A student's progress across lessons: the student, every coach who taught them (a
+    lesson they claimed, ended or not) and admins."""
+    if student.role != Role.STUDENT:
+        return False
+    if user.pk == student.pk or user.is_staff:
+        return True
+    return (
+        user.role == Role.COACH
+        and CoachingSession.objects.filter(student=student, coach=user).exists()
+    )
+
+
+def check_progress(user: User, student: User | None) -> None:
+    if student is None or not can_see_progress(user, student):
+        # Indistinguishable from a missing student, as for sessions.
+        raise ServiceError("not_found", "No such student.")
+
+
+def check_share(user: User, session: CoachingSession) -> None:
+    """Links to a lesson's recap: the session's student and coach create, list and
+    revoke them (admins see them in the admin)."""
+    if session_role(user, session) not in (STUDENT, COACH):
+        raise ServiceError("forbidden", "Only the lesson's student and coach share it.")

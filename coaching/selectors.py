@@ -1,9 +1,12 @@
 """Reads: what a joining client, a dashboard and the history endpoints see."""
 
 import time
+from datetime import date, datetime, timedelta
 from typing import Any
 
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
+from django.db.models.functions import Coalesce
+from django.urls import reverse
 from django.utils import timezone
 
 from coaching import events, policy
@@ -226,3 +229,104 @@ def annotation_list(session: CoachingSession) -> QuerySet[Annotation]:
 def annotations_for_recap(session: CoachingSession) -> list[dict[str, Any]]:
     """The recap's `annotations`: every saved annotation, as `annotation:added`, in order."""
     return [events.annotation_added(a) for a in annotation_list(session)]
+
+
+# --- The library: past lessons ------------------------------------------------------
+
+
+def library_lessons(
+    user: User,
+    *,
+    coach_id: int | None = None,
+    student_id: int | None = None,
+    club: str | None = None,
+    date_from: date | None = None,
+    date_to: date | None = None,
+) -> QuerySet[CoachingSession]:
+    """The ended lessons in `user`'s library (policy.library_sessions), newest first (by
+    when they started, else were opened), optionally only with one coach or student,
+    with a swing of one club (as the Node API names it, any case), or on days from/to
+    (inclusive, in TIME_ZONE)."""
+    lessons = CoachingSession.objects.filter(
+        policy.library_sessions(user), status=Status.ENDED
+    ).annotate(lesson_at=Coalesce("started_at", "created_at"))
+    if coach_id is not None:
+        lessons = lessons.filter(coach_id=coach_id)
+    if student_id is not None:
+        lessons = lessons.filter(student_id=student_id)
+    if club:
+        lessons = lessons.filter(
+            Exists(Swing.objects.filter(session=OuterRef("pk"), club__iexact=club))
+        )
+    if date_from is not None:
+        lessons = lessons.filter(lesson_at__gte=_local_midnight(date_from))
+    if date_to is not None:
+        lessons = lessons.filter(lesson_at__lt=_local_midnight(date_to + timedelta(days=1)))
+    return with_latest_feedback(
+        lessons.select_related("student", "coach")
+        .annotate(feedback_count=Count("feedback", distinct=True))
+        .prefetch_related(
+            Prefetch(
+                "swings",
+                queryset=Swing.objects.only("session_id", "seq", "club").order_by("seq"),
+                to_attr="library_swings",
+            )
+        )
+        .order_by("-lesson_at", "-pk")
+    )
+
+
+def _local_midnight(day: date) -> datetime:
+    return datetime.combine(day, datetime.min.time(), tzinfo=timezone.get_current_timezone())
+
+
+def lesson_entry(session: CoachingSession) -> dict[str, Any]:
+    """A lesson in the library: the session as listed, with how long it took, the clubs
+    it swung (in the order first swung, each once), how many swings and cards, and where its recap
+    is (the lesson's page, which opens on it once ended; `replay_url` comes later)."""
+    swings = getattr(session, "library_swings", None)
+    if swings is None:
+        swings = list(swing_list(session))
+    clubs: dict[str, str] = {}  # each club once, whatever its case
+    for swing in swings:
+        if swing.club and swing.club.strip():
+            clubs.setdefault(swing.club.strip().lower(), swing.club.strip())
+    duration_ms = None
+    if session.started_at is not None and session.ended_at is not None:
+        duration_ms = max(
+            0, events.epoch_ms(session.ended_at) - events.epoch_ms(session.started_at)
+        )
+    feedback_count = getattr(session, "feedback_count", None)
+    return {
+        **events.lobby_entry(session),
+        "duration_ms": duration_ms,
+        "clubs": list(clubs.values()),
+        "swing_count": len(swings),
+        "feedback_count": (
+            feedback_count if feedback_count is not None else session.feedback.count()
+        ),
+        "recap_url": reverse("session_page", args=[session.session_id]),
+        "replay_url": None,
+    }
+
+
+def library_filters(user: User) -> dict[str, Any]:
+    """What the library can be filtered by: the coaches and students of `user`'s past
+    lessons (by name) and the clubs swung in them."""
+    lessons = CoachingSession.objects.filter(policy.library_sessions(user), status=Status.ENDED)
+    people = User.objects.order_by("name", "username", "pk")
+    coaches = people.filter(pk__in=lessons.filter(coach__isnull=False).values("coach_id"))
+    students = people.filter(pk__in=lessons.values("student_id"))
+    clubs: dict[str, str] = {}
+    for club in (
+        Swing.objects.filter(session__in=lessons, club__isnull=False)
+        .values_list("club", flat=True)
+        .distinct()
+    ):
+        if club.strip():
+            clubs.setdefault(club.strip().lower(), club.strip())
+    return {
+        "coaches": [events.person(u) for u in coaches],
+        "students": [events.person(u) for u in students],
+        "clubs": sorted(clubs.values(), key=str.lower),
+    }

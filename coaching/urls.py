@@ -1,5 +1,5 @@
 from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import path, re_path
 
 from coaching import views
 
@@ -10,4 +10,10 @@ urlpatterns = [
     path("coach/", views.coach_dashboard, name="coach_dashboard"),
     path("student/", views.student_home, name="student_home"),
     path("sessions/<str:session_id>/", views.session_page, name="session_page"),
+    path("lessons/", views.lessons_page, name="lessons"),
+    re_path(
+        r"^shared/(?P<share_id>[A-Za-z0-9_-]{1,40})/(?P<secret>[A-Za-z0-9_-]{1,100})/$",
+        views.shared_lesson,
+        name="shared_lesson",
+    ),
 ]

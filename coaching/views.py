@@ -7,13 +7,16 @@ they POST to the API (session auth) and fetch a socket token.
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import ensure_csrf_cookie
+from django.views.decorators.http import require_safe
 
 from coaching import metrics, policy
 from coaching.errors import ServiceError
-from coaching.events import epoch_ms, sender
+from coaching.events import epoch_ms, person, sender
 from coaching.models import Role
 from coaching.services.lookup import get_session
+from coaching.services.shares import share_open, shared_recap
 
 
 @login_required
@@ -64,3 +67,46 @@ def session_page(request: HttpRequest, session_id: str) -> HttpResponse:
         "you": {**sender(request.user), "session_role": role},
     }
     return render(request, "coaching/session.html", context)
+
+
+@login_required
+@ensure_csrf_cookie
+def lessons_page(request: HttpRequest) -> HttpResponse:
+    """The library: past lessons with filters, and a student's progress across them (a
+    student's own; a coach's or an admin's once they pick a student)."""
+    user = request.user
+    role = user.public_role
+    context = {
+        "metric_catalog": metrics.catalog(),
+        "library": {
+            "role": role,
+            "you": person(user),
+            # Whose progress shows at first: a student's own.
+            "student": person(user) if role == Role.STUDENT else None,
+        },
+    }
+    return render(request, "coaching/library.html", context)
+
+
+@require_safe
+@never_cache
+def shared_lesson(request: HttpRequest, share_id: str, secret: str) -> HttpResponse:
+    """A share link: the lesson's recap, read-only, without an account; 410 once the link
+    has expired or was revoked, 404 for a link that never was. Display names only."""
+    try:
+        share = share_open(share_id, secret)
+    except ServiceError as exc:
+        gone = exc.code in ("share_expired", "share_revoked")
+        response = render(
+            request,
+            "coaching/shared_gone.html",
+            {"reason": exc.code},
+            status=410 if gone else 404,
+        )
+    else:
+        context = {"shared": shared_recap(share), "metric_catalog": metrics.catalog()}
+        response = render(request, "coaching/shared_lesson.html", context)
+    # The link is the key: not sent on to other sites, not indexed.
+    response["Referrer-Policy"] = "same-origin"
+    response["X-Robots-Tag"] = "noindex, nofollow"
+    return response

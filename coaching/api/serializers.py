@@ -11,10 +11,12 @@ from django.core.validators import RegexValidator
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema_field
 from rest_framework import serializers
 
+from coaching import metrics as metric_catalog
 from coaching.api.fields import KeyFramesField, MetricsField, TextField
 from coaching.errors import ServiceError
 from coaching.models import CameraAngle, Status, Step, StepSource
 from coaching.selectors import EVENTS_PAGE_DEFAULT, EVENTS_PAGE_MAX
+from coaching.services import shares as share_rules
 from coaching.services import swings as swing_rules
 from coaching.services.annotations import MAX_NOTE_CHARS as MAX_ANNOTATION_NOTE_CHARS
 from coaching.services.chat import MAX_CLIENT_MSG_ID_CHARS, MAX_MESSAGE_CHARS
@@ -673,3 +675,140 @@ ANNOTATION_EXAMPLE = OpenApiExample(
         "note": "Keep this angle through impact.",
     },
 )
+
+
+# --- The library: past lessons, progress, shares -------------------------------------
+
+
+class LessonSerializer(SessionSerializer):
+    """A past lesson in the library."""
+
+    duration_ms = serializers.IntegerField(
+        allow_null=True, help_text="From the coach's claim to the end; null if never claimed."
+    )
+    clubs = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="The clubs its swings were hit with, as the Node API named them, in the "
+        "order first swung.",
+    )
+    swing_count = serializers.IntegerField()
+    feedback_count = serializers.IntegerField()
+    recap_url = serializers.CharField(
+        help_text="The lesson's page, which opens on its recap once the lesson has ended."
+    )
+    replay_url = serializers.CharField(
+        allow_null=True, help_text="The lesson's replay; null until replays exist."
+    )
+
+
+class LessonListQuerySerializer(serializers.Serializer):
+    coach = serializers.IntegerField(
+        required=False, min_value=1, max_value=MAX_DB_INT, help_text="Only with this coach (id)."
+    )
+    student = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=MAX_DB_INT,
+        help_text="Only of this student (id).",
+    )
+    club = TextField(
+        required=False,
+        max_length=swing_rules.MAX_CLUB_CHARS,
+        help_text="Only lessons with a swing of this club, as the Node API names it "
+        "(`driver`, `7i`; any case).",
+    )
+    date_from = serializers.DateField(
+        required=False, help_text="Only lessons on or after this day (YYYY-MM-DD, TIME_ZONE)."
+    )
+    date_to = serializers.DateField(
+        required=False, help_text="Only lessons on or before this day (YYYY-MM-DD, TIME_ZONE)."
+    )
+
+
+class LessonFiltersSerializer(serializers.Serializer):
+    coaches = PersonSerializer(many=True, help_text="The coaches of your past lessons.")
+    students = PersonSerializer(many=True, help_text="The students of your past lessons.")
+    clubs = serializers.ListField(
+        child=serializers.CharField(), help_text="The clubs swung in your past lessons."
+    )
+
+
+class StudentPathSerializer(serializers.Serializer):
+    student_id = serializers.IntegerField(min_value=1, max_value=MAX_DB_INT)
+
+
+class StudentProgressQuerySerializer(serializers.Serializer):
+    metric = serializers.ChoiceField(
+        choices=[m.key for m in metric_catalog.METRICS],
+        help_text="A metric of the catalog, by its own key (`GET` the lesson page's "
+        "`metric-catalog` for labels, units, ranges and which way is better).",
+    )
+
+
+class ProgressPointSerializer(serializers.Serializer):
+    session_id = serializers.CharField()
+    swing_id = serializers.CharField()
+    at = serializers.IntegerField(
+        help_text="Epoch milliseconds: when the swing was recorded, else when its card arrived."
+    )
+    value = serializers.FloatField(help_text="In the metric's catalog unit (`unit`).")
+
+
+class StudentProgressSerializer(serializers.Serializer):
+    metric = serializers.CharField()
+    unit = serializers.CharField(allow_blank=True, help_text="The catalog's unit; empty: none.")
+    points = ProgressPointSerializer(many=True, help_text="One per analysed swing, oldest first.")
+
+
+class StudentMetricSerializer(serializers.Serializer):
+    metric = serializers.CharField()
+    count = serializers.IntegerField(help_text="Swings with a value.")
+    last_at = serializers.IntegerField(help_text="Epoch milliseconds of the newest.")
+
+
+class StudentMetricsSerializer(serializers.Serializer):
+    student = PersonSerializer()
+    metrics = StudentMetricSerializer(
+        many=True, help_text="In catalog order; only those with values."
+    )
+
+
+class ShareCreateSerializer(serializers.Serializer):
+    expires_in_days = serializers.IntegerField(
+        required=False,
+        default=share_rules.DEFAULT_DAYS,
+        min_value=share_rules.MIN_DAYS,
+        max_value=share_rules.MAX_DAYS,
+    )
+    label = TextField(
+        required=False,
+        allow_blank=True,
+        default="",
+        max_length=share_rules.MAX_LABEL_CHARS,
+        help_text="Your name for the link, e.g. who it is for.",
+    )
+
+
+class NameSerializer(serializers.Serializer):
+    name = serializers.CharField()
+
+
+class ShareSerializer(serializers.Serializer):
+    """A link to the lesson's recap, as listed: never its secret or its URL."""
+
+    share_id = serializers.CharField()
+    label = serializers.CharField(allow_blank=True)
+    created_at = serializers.IntegerField(help_text="Epoch milliseconds.")
+    created_by = NameSerializer()
+    expires_at = serializers.IntegerField(help_text="Epoch milliseconds.")
+    revoked_at = serializers.IntegerField(allow_null=True, help_text="Epoch milliseconds.")
+    state = serializers.ChoiceField(
+        choices=share_rules.STATES,
+        help_text="`active` (the link opens the recap), `expired` or `revoked` (it answers 410).",
+    )
+
+
+class ShareCreatedSerializer(ShareSerializer):
+    url = serializers.CharField(
+        help_text="The link, shown this once: only a digest of its secret is kept."
+    )

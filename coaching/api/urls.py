@@ -6,6 +6,8 @@ from coaching.api import views
 
 router = SimpleRouter()
 router.register("sessions", views.SessionViewSet, basename="session")
+router.register("lessons", views.LessonViewSet, basename="lesson")
+router.register("students", views.StudentViewSet, basename="student")
 
 urlpatterns = [
     path("auth/token/", views.TokenObtainView.as_view(), name="token_obtain_pair"),

@@ -13,7 +13,8 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import QuerySet
 from django.http import QueryDict
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action, api_view, permission_classes, throttle_classes
 from rest_framework.pagination import PageNumberPagination
@@ -38,7 +39,15 @@ from coaching.services.annotations import annotation_save
 from coaching.services.chat import chat_message_post
 from coaching.services.checkpoints import checkpoint_save
 from coaching.services.notices import notice_post
+from coaching.services.progress import student_metrics, student_progress
 from coaching.services.sessions import session_claim, session_create
+from coaching.services.shares import (
+    share_create,
+    share_entry,
+    share_list,
+    share_path,
+    share_revoke,
+)
 from coaching.services.swings import swing_attach, swings_attach
 
 
@@ -486,3 +495,153 @@ class SessionViewSet(viewsets.GenericViewSet):
         data = validated(s.AnnotationCreateSerializer, request.data)
         payload = annotation_save(session_id=session_id, coach=request.user, **data)
         return Response(payload, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="List share links (student, coach)",
+        responses={200: s.ShareSerializer(many=True), **s.error_responses(400, 401, 403, 404)},
+    )
+    @action(detail=True, methods=["get"])
+    def shares(self, request: Request, session_id: str) -> Response:
+        """The session's student and coach: the links to its recap, newest first, revoked
+        and expired ones too (`state`). Never a link's URL: it is shown once, when made."""
+        session = self.visible(session_id)
+        policy.check_share(request.user, session)
+        return self.paginated(share_list(session_id=session_id, user=request.user), share_entry)
+
+    @extend_schema(
+        summary="Make a share link (student, coach)",
+        request=s.ShareCreateSerializer,
+        responses={
+            201: OpenApiResponse(
+                s.ShareCreatedSerializer,
+                description="The link (`url`), shown this once: only a digest of its secret "
+                "is kept.",
+            ),
+            **s.error_responses(400, 401, 403, 404),
+        },
+    )
+    @shares.mapping.post
+    def share_create(self, request: Request, session_id: str) -> Response:
+        """The session's student or coach makes a link that opens the lesson's recap
+        read-only, without an account, for `expires_in_days` (1 to 30, 7 by default). The
+        page shows display names only; after expiry or revocation it answers 410."""
+        session = self.visible(session_id)
+        policy.check_share(request.user, session)
+        data = validated(s.ShareCreateSerializer, request.data)
+        share, secret = share_create(session_id=session_id, user=request.user, **data)
+        url = request.build_absolute_uri(share_path(share.share_id, secret))
+        return Response({**share_entry(share), "url": url}, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="Revoke a share link (student, coach)",
+        parameters=[OpenApiParameter("share_id", OpenApiTypes.STR, OpenApiParameter.PATH)],
+        responses={
+            204: OpenApiResponse(description="Revoked (or already revoked): its page is gone."),
+            **s.error_responses(401, 403, 404),
+        },
+    )
+    @action(detail=True, methods=["delete"], url_path=r"shares/(?P<share_id>[A-Za-z0-9_\-]+)")
+    def share_delete(self, request: Request, session_id: str, share_id: str) -> Response:
+        """The session's student or coach revokes a link: its page answers 410 from now on."""
+        session = self.visible(session_id)
+        policy.check_share(request.user, session)
+        share_revoke(session_id=session_id, share_id=share_id, user=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class LessonViewSet(viewsets.GenericViewSet):
+    """The library: past (ended) lessons."""
+
+    serializer_class = s.LessonSerializer
+    pagination_class = Pagination
+
+    @extend_schema(
+        summary="Past lessons (the library)",
+        parameters=[s.LessonListQuerySerializer],
+        responses={
+            200: s.LessonSerializer(many=True),
+            **s.error_responses(400, 401, 404, not_found="No such page (`not_found`)."),
+        },
+    )
+    def list(self, request: Request) -> Response:
+        """Ended lessons, newest first, paginated: a student's own, a coach's taught, every
+        one for admins and the service account; optionally with one `coach` or
+        `student`, a `club`, or between `date_from` and `date_to`."""
+        query = validated(s.LessonListQuerySerializer, request.query_params)
+        lessons = selectors.library_lessons(
+            request.user,
+            coach_id=query.get("coach"),
+            student_id=query.get("student"),
+            club=query.get("club"),
+            date_from=query.get("date_from"),
+            date_to=query.get("date_to"),
+        )
+        page = self.paginate_queryset(lessons)
+        return self.get_paginated_response([selectors.lesson_entry(item) for item in page])
+
+    @extend_schema(
+        summary="What the library filters by",
+        responses={200: s.LessonFiltersSerializer, **s.error_responses(401)},
+    )
+    @action(detail=False, methods=["get"])
+    def filters(self, request: Request) -> Response:
+        """The coaches, students and clubs of your past lessons, for the library's filters."""
+        return Response(selectors.library_filters(request.user))
+
+
+STUDENT_ID = OpenApiParameter(
+    "student_id", OpenApiTypes.INT, OpenApiParameter.PATH, description="The student's id."
+)
+
+
+class StudentViewSet(viewsets.GenericViewSet):
+    """A student's swing metrics across lessons."""
+
+    lookup_field = "student_id"
+    lookup_value_regex = r"[0-9]+"
+    serializer_class = s.StudentProgressSerializer
+
+    def student_id(self, student_id: str) -> int:
+        """The path's id (one the database cannot hold names no student: 404)."""
+        path = s.StudentPathSerializer(data={"student_id": student_id})
+        if not path.is_valid():
+            raise ServiceError("not_found", "No such student.")
+        return path.validated_data["student_id"]
+
+    @extend_schema(
+        summary="A student's progress in one metric",
+        parameters=[STUDENT_ID, s.StudentProgressQuerySerializer],
+        responses={
+            200: s.StudentProgressSerializer,
+            **s.error_responses(
+                400, 401, 404, not_found="No such student, or not one you may see (`not_found`)."
+            ),
+        },
+    )
+    @action(detail=True, methods=["get"])
+    def progress(self, request: Request, student_id: str) -> Response:
+        """The student, coaches who taught them and admins: one metric of the catalog across
+        all the student's lessons, one point per analysed swing (at most the newest 1000),
+        oldest first, in the catalog's unit."""
+        student = self.student_id(student_id)
+        query = validated(s.StudentProgressQuerySerializer, request.query_params)
+        return Response(
+            student_progress(viewer=request.user, student_id=student, metric=query["metric"])
+        )
+
+    @extend_schema(
+        summary="Which metrics a student has values for",
+        parameters=[STUDENT_ID],
+        responses={
+            200: s.StudentMetricsSerializer,
+            **s.error_responses(
+                401, 404, not_found="No such student, or not one you may see (`not_found`)."
+            ),
+        },
+    )
+    @action(detail=True, methods=["get"])
+    def metrics(self, request: Request, student_id: str) -> Response:
+        """The student, coaches who taught them and admins: the catalog's metrics the
+        student's swings have values for, with how many and the newest's time."""
+        student = self.student_id(student_id)
+        return Response(student_metrics(viewer=request.user, student_id=student))
