@@ -31,7 +31,7 @@ function query() {
 }
 
 // The student whose progress shows: the page's own student, else the one picked.
-function progressStudent(filters) {
+function progressStudent() {
   if (data.student) return data.student;
   const picked = field("student");
   if (!picked || !picked.value) return null;
@@ -44,7 +44,7 @@ function apply() {
   const search = params.toString();
   history.replaceState(null, "", search ? `?${search}` : location.pathname);
   lessons.load(params);
-  progress.show(progressStudent(params));
+  progress.show(progressStudent());
 }
 
 function fill(select, items, label) {
