@@ -16,6 +16,7 @@ COPY manage.py ./
 COPY templates ./templates
 COPY static ./static
 COPY --from=js /app/node_modules/phoenix ./node_modules/phoenix
+COPY --from=js /app/node_modules/uplot ./node_modules/uplot
 RUN SECRET_KEY=build-only DEBUG=0 python manage.py collectstatic --no-input
 EXPOSE 8000
 # backlog and handshake timeout: a reconnect storm queues instead of failing (bench/README.md).
