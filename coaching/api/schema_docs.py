@@ -159,7 +159,9 @@ Joinable by the session's student and coach, and by admins as read-only observer
   `review:stroke` `{…, "by": {"id", "name"}}` to the others; above 60 a second,
   `rate_limited` with `retry_after_ms`. `review:clear` `{}` → `review:clear` `{"by"}` to all.
 * `presence:state` (to the joiner, after every join):
-  `{"<user_id>": {"metas": [{"phx_ref", "name", "role", "online_at"}]}}`.
+  `{"<user_id>": {"metas": [{"phx_ref", "name", "role", "online_at", "connection":
+  "ok"|"lost", "lost_at"}]}}`; a connection that declared `heartbeat_ms` in the socket URL
+  and sent nothing for two of them shows `"lost"` (docs/protocol.md).
 * `presence:diff` (to all): `{"joins": {…}, "leaves": {…}}`, each shaped like the state.
 
 Status moves waiting → active (a coach claims) → paused ⇄ active, and any of them → ended,

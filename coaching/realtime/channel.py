@@ -2,8 +2,9 @@
 
 A `Channel` is created per join (one socket, one topic). The transport calls
 `join`, then `after_join`, then `handle_in` for each push and `handle_out` for
-each broadcast (`catch_up` when some may have been lost), strictly one at a time
-and in arrival order; `terminate` last.
+each broadcast (`catch_up` when some may have been lost, `connection_changed` when
+the socket goes silent or is heard again), strictly one at a time and in arrival
+order; `terminate` last.
 Handlers raise `ServiceError` to refuse; its code becomes the reply's `reason`.
 """
 
@@ -53,6 +54,10 @@ class Channel:
         """Broadcasts on the topic may have been lost on the way (the channel layer's
         connection broke): bring the client up to date. By default it rejoins."""
         raise RejoinNeeded("resync")
+
+    async def connection_changed(self, lost: bool) -> None:
+        """The client's socket went silent (`lost`), or was heard again (coaching/realtime/
+        liveness.py): say so to the topic's others if they should know."""
 
     async def terminate(self, *, by_server_stop: bool = False) -> None:
         """The join ended (leave, rejoin, disconnect): release what it holds.

@@ -11,6 +11,7 @@ from typing import Protocol
 from django.conf import settings
 
 from coaching.models import User
+from coaching.realtime import liveness
 from coaching.realtime.db import in_db_thread
 from coaching.realtime.delivery_watch import delivery_watch
 from coaching.realtime.lifecycle import SOCKETS, on_server_shutdown
@@ -42,6 +43,7 @@ def register(socket: OpenSocket) -> None:
     """An accepted socket, listed until `unregister` (or until it is collected)."""
     _open_sockets.add(socket)
     on_server_shutdown(close_all_sockets, stage=SOCKETS)
+    liveness.watch.start(lambda: _open_sockets)
 
 
 def unregister(socket: OpenSocket) -> None:

@@ -78,6 +78,7 @@ class SessionChannel(Channel):
     last_seq: int = 0
     last_eid: str | None = None
     presence_ref: str | None = None
+    presence_meta: dict[str, Any] | None = None  # this connection's, as tracked
     preview_over = False
     _entering: asyncio.Task | None = None
     _replay: list[tuple[str, dict]] = []
@@ -144,11 +145,13 @@ class SessionChannel(Channel):
             return
         key = str(self.user.pk)
         self.presence_ref = new_ref()
-        meta = {
+        self.presence_meta = meta = {
             "phx_ref": self.presence_ref,
             "name": self.user.display_name,
             "role": self.user.public_role,
             "online_at": int(time.time() * 1000),
+            "connection": "ok",
+            "lost_at": None,
         }
         # Its own task: a socket that closes right now must not cancel it between the
         # track and the entry notice (the leave would then mark as announced an entry
@@ -174,6 +177,24 @@ class SessionChannel(Channel):
                     PARTICIPANT_JOINED, session_id=self.session_id, user=self.user, role=self.role
                 )
         return tracked.state
+
+    async def connection_changed(self, lost: bool) -> None:
+        """The socket went silent (or was heard again): the others see this connection as
+        `connection: "lost"` (since `lost_at`), or back to "ok". The new meta is tracked
+        before the old one goes, so nobody is shown gone meanwhile (docs/protocol.md)."""
+        if self.presence_ref is None or self.presence_meta is None:
+            return
+        presence = get_presence()
+        old_ref, ref = self.presence_ref, new_ref()
+        meta = {
+            **self.presence_meta,
+            "phx_ref": ref,
+            "connection": "lost" if lost else "ok",
+            "lost_at": int(time.time() * 1000) if lost else None,
+        }
+        await presence.track(self.topic, str(self.user.pk), meta)
+        self.presence_ref, self.presence_meta = ref, meta
+        await presence.untrack(self.topic, old_ref)
 
     async def handle_in(self, event: str, payload: dict[str, Any]) -> dict[str, Any]:
         if event == "chat:new":

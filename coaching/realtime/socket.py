@@ -10,6 +10,7 @@ import logging
 import time
 from collections.abc import Coroutine
 from typing import Any
+from urllib.parse import parse_qs
 
 from autobahn.exception import Disconnected  # daphne's WebSocket library
 from channels.consumer import AsyncConsumer, get_handler_name
@@ -19,7 +20,7 @@ from redis.exceptions import RedisError
 
 from coaching import prometheus
 from coaching.outage import is_database_down, log_database_down
-from coaching.realtime import frames, open_sockets, ratelimit
+from coaching.realtime import frames, liveness, open_sockets, ratelimit
 from coaching.realtime.auth import Refused, authenticate
 from coaching.realtime.fanout import LAYER_TIMEOUT, fanout
 from coaching.realtime.lifecycle import stopping
@@ -59,7 +60,20 @@ class PhoenixSocket(AsyncConsumer):
     draining = False
     _shutting: asyncio.Task | None = None
     opened_at: float | None = None  # monotonic, once accepted; None again once logged closed
+    heard_at = 0.0  # monotonic: the last frame from the client
+    silence_allowed = 60.0  # seconds without a frame before it counts as silent (liveness)
+    silent = False
     close_code: int | None = None  # when the server closed it
+
+    def check_silence(self, now: float) -> None:
+        """liveness.watch: nothing came from the client for its allowed silence."""
+        if not self.silent and not self.closed and now - self.heard_at > self.silence_allowed:
+            self._set_silent(True)
+
+    def _set_silent(self, silent: bool) -> None:
+        self.silent = silent
+        for process in self.topics.values():
+            process.connection_changed(silent)
 
     def _log_context(self) -> dict[str, Any]:
         """What identifies this socket in its log lines (never its token)."""
@@ -88,6 +102,9 @@ class PhoenixSocket(AsyncConsumer):
             await self.send({"type": "websocket.close"})  # HTTP 403; phoenix.js backs off
             return
         self.user, self.serializer = connect.user, connect.serializer
+        query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
+        self.silence_allowed = liveness.allowed_silence(liveness.declared_heartbeat(query))
+        self.heard_at = time.monotonic()
         open_sockets.register(self)
         await self.send({"type": "websocket.accept", "subprotocol": connect.subprotocol})
         self.opened_at = time.monotonic()
@@ -168,6 +185,9 @@ class PhoenixSocket(AsyncConsumer):
         # connection as they arrive (inswing_realtime/serve.py).
         if self.user is None or self.closed:
             return
+        self.heard_at = time.monotonic()
+        if self.silent:
+            self._set_silent(False)
         text = message.get("text")
         try:
             if text is None:

@@ -29,6 +29,7 @@ logger = logging.getLogger(__name__)
 TOPIC_QUEUE_LIMIT = 1000
 _STOP = object()
 _CATCH_UP = object()  # queued by `TopicProcess.catch_up`
+_LOST, _HEARD = object(), object()  # queued by `TopicProcess.connection_changed`
 # Refusals that give the push's rate-limit tokens back: a client that retries as told
 # (`retry_after_ms`) or corrects its input is not pushed into the limit by them.
 FREE_REFUSALS = frozenset({"unavailable", "rate_limited", "invalid_input"})
@@ -104,6 +105,10 @@ class TopicProcess:
         """Broadcasts may have been lost: the channel catches up, in order with the rest."""
         self.deliver(_CATCH_UP)
 
+    def connection_changed(self, lost: bool) -> None:
+        """The socket went silent, or was heard again: the channel is told, in order."""
+        self.deliver(_LOST if lost else _HEARD)
+
     async def push(self, event: str, payload: dict[str, Any]) -> None:
         await self.socket.send_text(
             self.socket.serializer.encode(self.join_ref, None, self.topic, event, payload)
@@ -157,6 +162,9 @@ class TopicProcess:
                 elif item is _CATCH_UP:
                     if self.joined:
                         await self.channel.catch_up()
+                elif item is _LOST or item is _HEARD:
+                    if self.joined:
+                        await self.channel.connection_changed(item is _LOST)
                 else:
                     await self._deliver(item)
             except asyncio.CancelledError:

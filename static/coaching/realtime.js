@@ -183,7 +183,7 @@ export async function connectSocket({ status } = {}) {
     }
   }
   const socket = new Phoenix.Socket("/socket", {
-    params: () => ({ token: tokens.token }),
+    params: () => ({ token: tokens.token, ...(status ? status.socketParams() : {}) }),
     ...(status ? status.socketOptions() : {}),
   });
   if (status) status.bind(socket);

@@ -225,7 +225,15 @@ async function main() {
   channel.onError(() => { joined = false; connection.lost(); updateUi(); });
 
   const presence = new Phoenix.Presence(channel, { events: { state: "presence:state", diff: "presence:diff" } });
-  presence.onSync(() => renderPresence($("presence-list"), $("presence-count"), presence, room.me));
+  let presenceTicker = null;
+  const showPresence = () => {
+    const someoneLost = renderPresence(
+      $("presence-list"), $("presence-count"), presence, room.me, () => room.serverNow(),
+    );
+    if (someoneLost && !presenceTicker) presenceTicker = setInterval(showPresence, 1000);
+    if (!someoneLost && presenceTicker) { clearInterval(presenceTicker); presenceTicker = null; }
+  };
+  presence.onSync(showPresence);
 
   channel.join()
     .receive("ok", (reply) => {

@@ -32,6 +32,12 @@ export class ConnectionStatus {
   }
 
   // Options for `new Phoenix.Socket`: heartbeat, and retry delays we can announce.
+  // Declared to the server, which shows this connection as lost to the others after two
+  // intervals without a frame (coaching/realtime/liveness.py).
+  socketParams() {
+    return { heartbeat_ms: HEARTBEAT_MS };
+  }
+
   socketOptions() {
     return {
       heartbeatIntervalMs: HEARTBEAT_MS,

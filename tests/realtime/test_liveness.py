@@ -1,0 +1,62 @@
+"""A silent connection is shown as lost to the others within two of its declared
+heartbeat intervals (and a second), and as back the moment it is heard again; the person
+is never shown as gone meanwhile and no "left" notice is posted."""
+
+import pytest
+
+from coaching.realtime.liveness import allowed_silence, declared_heartbeat
+from tests.support.auth import token_for
+from tests.support.phoenix import PhoenixClient
+from tests.support.waiting import wait_until
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_the_allowed_silence_is_two_declared_intervals_within_bounds():
+    assert allowed_silence(4000) == 8.0
+    assert allowed_silence(None) == 60.0  # phoenix.js's default 30 s heartbeat, twice
+    assert allowed_silence(10) == 2.0 and allowed_silence(10**9) == 120.0
+    assert declared_heartbeat({"heartbeat_ms": ["4000"]}) == 4000
+    assert declared_heartbeat({"heartbeat_ms": ["soon"]}) is None
+
+
+def test_a_silent_student_is_shown_lost_then_back_without_leaving(
+    server, connect, student, coach, active_session
+):
+    topic = active_session.topic
+    key = str(student.pk)
+    with (
+        PhoenixClient(server.socket_url, token_for(student), heartbeat_ms="1000") as quiet,
+        connect(coach) as watcher,
+    ):
+        quiet.join_ok(topic)
+        watcher.join_ok(topic)
+        seen: dict[str, dict] = {}  # phx_ref -> meta, of the student, as the coach holds it
+
+        def apply(frame: list) -> None:
+            payload = frame[4]
+            if frame[3] == "presence:state":
+                seen.clear()
+                seen.update({m["phx_ref"]: m for m in payload.get(key, {}).get("metas", [])})
+                return
+            seen.update({m["phx_ref"]: m for m in payload["joins"].get(key, {}).get("metas", [])})
+            for meta in payload["leaves"].get(key, {}).get("metas", []):
+                seen.pop(meta["phx_ref"], None)
+            assert seen, "the student was shown gone"
+
+        def connection() -> str | None:
+            frame = watcher.expect(lambda f: f[3] in ("presence:state", "presence:diff"), 5)
+            apply(frame)
+            states = {meta["connection"] for meta in seen.values()}
+            return states.pop() if len(states) == 1 else None
+
+        wait_until("the student to be shown", connection, until=lambda c: c == "ok")
+        # Nothing from the student now: no heartbeat for 2 s, the server says so.
+        lost = wait_until("the student shown lost", connection, until=lambda c: c == "lost")
+        assert lost == "lost"
+        assert all(meta["lost_at"] for meta in seen.values())
+        assert quiet.heartbeat()["status"] == "ok"  # heard again
+        wait_until("the student shown back", connection, until=lambda c: c == "ok")
+        watcher.no_event(
+            topic, "system:notice", wait=0.5, where=lambda p: p["code"] == "participant_left"
+        )
