@@ -20,7 +20,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from coaching import prometheus
 from coaching.realtime import open_sockets, pg
 from coaching.realtime.lifecycle import stopping
-from coaching.realtime.publish import confirm_layer
+from coaching.realtime.publish import confirm_layer, outbox
 
 PATHS = ("/healthz", "/readyz", "/metrics")
 # A dependency that does not answer within this many seconds counts as failed.
@@ -83,6 +83,9 @@ def with_health(app: App) -> App:
     """`app`, with the probes and the metrics answered before it."""
 
     async def handle(scope: dict, receive: Callable, send: Callable) -> None:
+        # What REST broadcasts goes through the server loop's outbox, which retries what
+        # Redis refused (publish.republisher), even before any socket has connected.
+        outbox.bind()
         if scope["type"] != "http" or scope["path"] not in PATHS:
             await app(scope, receive, send)
         elif scope["path"] == "/metrics":

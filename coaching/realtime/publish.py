@@ -18,8 +18,11 @@ from channels.layers import get_channel_layer
 from channels_redis.pubsub import RedisPubSubChannelLayer
 from django.conf import settings
 
+from coaching import prometheus
+from coaching.models import session_topic
 from coaching.realtime.lifecycle import BROADCASTS, on_server_shutdown, stopping
 from coaching.realtime.redis_client import PerLoop
+from coaching.realtime.socket_reads import socket_reads
 
 logger = logging.getLogger(__name__)
 
@@ -160,7 +163,9 @@ class _Outbox:
                 await broadcast_many(_merged([item[:3] for item in items]))
             except Exception as exc:
                 if len(waiting) < len(items):  # some senders are not told: log it
-                    logger.exception("%d broadcasts failed", len(items))
+                    logger.warning("%d broadcasts failed: %r", len(items), exc)
+                    prometheus.DEPENDENCY_ERRORS.labels("redis").inc()
+                    republisher.failed([item[:3] for item in items if item[3] is None])
                 for future in waiting:
                     if not future.done():
                         future.set_exception(exc)
@@ -207,6 +212,49 @@ class _Outbox:
 
 
 outbox = _Outbox()
+
+
+class _Republisher:
+    """Logged events (on a session topic, with a seq) whose publish failed while Redis was
+    down or out of reach: once the layer answers again, each such session's events from
+    the earliest one that failed are published again, from the event log, so live clients
+    get them without waiting for a later event (they skip what they have, by seq)."""
+
+    def __init__(self) -> None:
+        self._pending: dict[str, int] = {}  # session id -> the earliest seq not published
+        self._task: asyncio.Task | None = None
+
+    def failed(self, items: list[tuple[str, str, dict[str, Any]]]) -> None:
+        for topic, _, payload in items:
+            seq = payload.get("seq")
+            if topic.startswith("session:") and isinstance(seq, int):
+                session_id = topic.split(":", 1)[1]
+                self._pending[session_id] = min(seq, self._pending.get(session_id, seq))
+        if self._pending and (self._task is None or self._task.done()):
+            self._task = asyncio.get_running_loop().create_task(self._republish())
+
+    async def _republish(self) -> None:
+        while self._pending:
+            await asyncio.sleep(REPUBLISH_EVERY)
+            try:
+                await confirm_layer()
+            except Exception:
+                continue  # still down
+            pending, self._pending = self._pending, {}
+            for session_id, seq in pending.items():
+                try:
+                    logged = await socket_reads().events_after(session_id, seq - 1) or []
+                    await broadcast_many([(session_topic(session_id), e, p) for e, p in logged])
+                except Exception as exc:
+                    logger.warning("republishing %s failed: %r", session_id, exc)
+                    self._pending[session_id] = min(seq, self._pending.get(session_id, seq))
+                else:
+                    logger.warning("republished %d events of %s", len(logged), session_id)
+
+
+republisher = _Republisher()
+# While Redis is back but before a later event: how often a lost publish is retried.
+REPUBLISH_EVERY = 1.0
 
 
 def broadcast_soon(topic: str, event: str, payload: dict[str, Any]) -> None:
