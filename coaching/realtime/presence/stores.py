@@ -1,7 +1,8 @@
 """Where presence entries live: in a dict (one process) or in Redis hashes (several).
 
-Every track and untrack is announced as a `presence:diff` broadcast. Both stores
-answer the same calls: track, untrack, list, and the marks (flags with a lifetime).
+Every track and untrack is announced as a `presence:diff` broadcast (a topic's diffs
+at most once per DIFF_WINDOW). Both stores answer the same calls: track, untrack, list,
+present, and the marks (flags with a lifetime).
 """
 
 import asyncio
@@ -10,7 +11,7 @@ import logging
 import time
 import uuid
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
@@ -25,6 +26,7 @@ from coaching.realtime.presence.wire import (
     diff,
     group_state,
     merged_diff,
+    merged_diffs,
 )
 from coaching.realtime.publish import broadcast, merge_consecutive
 from coaching.realtime.redis_client import PerLoop
@@ -39,6 +41,77 @@ SHUTDOWN_TIMEOUT = 3.0
 merge_consecutive(PRESENCE_DIFF, merged_diff)
 
 
+# A topic's presence diffs go out at most once per DIFF_WINDOW seconds: the first at
+# once, those made within the window after it together at its end, as one diff. A user
+# whose N sockets join a topic at once costs each socket there a diff per window, not
+# one per join (bench/README.md, "Many sockets of one user").
+DIFF_WINDOW = 0.05
+
+
+@dataclass
+class _Window:
+    diffs: list[dict[str, State]] = field(default_factory=list)  # waiting for its end
+    sent: asyncio.Future | None = None  # their broadcast, once made
+
+
+class Announcer:
+    """A topic's presence diffs, at most one broadcast per DIFF_WINDOW (see above)."""
+
+    def __init__(self) -> None:
+        self._windows: dict[str, _Window] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    async def announce(self, topic: str, payload: dict[str, State]) -> None:
+        """Broadcast a diff, with the others of its window; returns once it is published,
+        and raises what publishing raised."""
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop:  # windows belong to one loop (tests run several)
+            self._loop, self._windows = loop, {}
+        window = self._windows.get(topic)
+        if window is None:
+            self._open(topic)
+            await broadcast(topic, PRESENCE_DIFF, payload)
+            return
+        if window.sent is None:
+            window.sent = loop.create_future()
+            window.sent.add_done_callback(_retrieved)
+        window.diffs.append(payload)
+        await asyncio.shield(window.sent)
+
+    def _open(self, topic: str) -> None:
+        window = self._windows[topic] = _Window()
+        self._loop.call_later(DIFF_WINDOW, self._close, topic, window)
+
+    def _close(self, topic: str, window: _Window) -> None:
+        if self._windows.get(topic) is not window:
+            return
+        if not window.diffs:
+            del self._windows[topic]
+            return
+        self._open(topic)  # diffs keep coming: the next ones wait for a window too
+        sending = self._loop.create_task(
+            broadcast(topic, PRESENCE_DIFF, merged_diffs(window.diffs))
+        )
+        sending.add_done_callback(lambda task: _settle(window.sent, task))
+
+
+def _settle(sent: asyncio.Future, task: asyncio.Task) -> None:
+    if sent.done():
+        return
+    if task.cancelled():
+        sent.cancel()
+    elif task.exception() is not None:
+        sent.set_exception(task.exception())
+    else:
+        sent.set_result(None)
+
+
+def _retrieved(future: asyncio.Future) -> None:
+    """Its callers may all be gone: their error is theirs, not a loop warning."""
+    if not future.cancelled():
+        future.exception()
+
+
 @dataclass(frozen=True, slots=True)
 class Tracked:
     first: bool  # the key's first connection in the topic
@@ -51,13 +124,14 @@ class MemoryPresence:
     def __init__(self) -> None:
         self._topics: dict[str, dict[str, tuple[str, Meta]]] = defaultdict(dict)
         self._marks: dict[str, float] = {}
+        self._announcer = Announcer()
 
     async def track(self, topic: str, key: str, meta: Meta) -> Tracked:
         """Add a connection (and broadcast its join)."""
         entries = self._topics[topic]
         first = all(k != key for k, _ in entries.values())
         entries[meta["phx_ref"]] = (key, meta)
-        await broadcast(topic, PRESENCE_DIFF, diff([(key, meta)], []))
+        await self._announcer.announce(topic, diff([(key, meta)], []))
         return Tracked(first, group_state(list(entries.values())))
 
     async def untrack(self, topic: str, ref: str) -> dict[str, State] | None:
@@ -68,7 +142,7 @@ class MemoryPresence:
         if entry is None:
             return None
         leave = diff([], [entry])
-        await broadcast(topic, PRESENCE_DIFF, leave)
+        await self._announcer.announce(topic, leave)
         return leave
 
     async def list(self, topic: str) -> State:
@@ -115,7 +189,9 @@ class RedisPresence:
         self._removing: set[str] = set()  # of those, the ones being removed right now
         self.unsaved: set[str] = set()  # refs whose track failed in Redis
         self._clients = PerLoop(url, decode_responses=True)
+        self._announcer = Announcer()
         self.heartbeat = Heartbeat(self, self._prefix, heartbeat, node_ttl)
+        self._starting: asyncio.Task | None = None
 
     def topic_key(self, topic: str) -> str:
         return f"{self._prefix}:topic:{topic}"
@@ -171,9 +247,17 @@ class RedisPresence:
         return await self.redis().hvals(self.topic_key(topic))
 
     async def _ensure_heartbeat(self) -> None:
-        if not self.heartbeat.running:
+        """Started, and its first beat made (or tried): joins that come together wait
+        for the same start."""
+        loop = asyncio.get_running_loop()
+        starting = self._starting
+        if starting is not None and starting.get_loop() is not loop:
+            starting = None  # of another loop (tests run several)
+        if not self.heartbeat.running and (starting is None or starting.done()):
             on_server_shutdown(self.shutdown)
-            await self.heartbeat.start()
+            starting = self._starting = loop.create_task(self.heartbeat.start())
+        if starting is not None and not starting.done():
+            await asyncio.shield(starting)
 
     async def shutdown(self) -> None:
         """This process stops: remove its connections and announce their leaves now."""
@@ -199,14 +283,20 @@ class RedisPresence:
                 pipe.hvals(self.topic_key(topic))
                 pipe.get(self.heartbeat.alive_key)
                 _, values, alive = await pipe.execute()
-            await broadcast(topic, PRESENCE_DIFF, diff([(key, meta)], []))
+            # The key's first if no other entry of it was there when this one was written
+            # (an entry's encoding starts with its key).
+            first = sum(1 for raw in values if raw.startswith(self._key_prefix(key))) == 1
+            await self._announcer.announce(topic, diff([(key, meta)], []))
             values = await self._whole(topic, values, alive)
         except RedisError as exc:
             logger.warning("presence: track of %s deferred to the heartbeat: %s", topic, exc)
             self.unsaved.add(ref)
             return Tracked(False, None)
-        entries = self._entries(topic, values)
-        return Tracked(sum(1 for k, _ in entries if k == key) == 1, group_state(entries))
+        return Tracked(first, group_state(self._entries(topic, values)))
+
+    @staticmethod
+    def _key_prefix(key: str) -> str:
+        return json.dumps({"key": key})[:-1] + ", "
 
     async def untrack(self, topic: str, ref: str) -> dict[str, State] | None:
         """Remove a connection; returns its leave diff (None if it was not tracked here).
@@ -236,7 +326,7 @@ class RedisPresence:
         self._removing.add(ref)
         try:
             await self.redis().hdel(self.topic_key(topic), ref)
-            await broadcast(topic, PRESENCE_DIFF, diff([], [(key, meta)]))
+            await self._announcer.announce(topic, diff([], [(key, meta)]))
             self.leaving.pop(ref, None)
         finally:
             self._removing.discard(ref)

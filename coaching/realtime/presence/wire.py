@@ -37,11 +37,16 @@ def merged_diff(earlier: dict[str, State], later: dict[str, State]) -> dict[str,
     """Two diffs of a topic as one. A client applies a diff's joins, then its leaves, by
     meta ref; a ref joins once and leaves at most once after, so the merged diff leaves
     the same presence as the two in order (Phoenix's tracker merges deltas alike)."""
+    return merged_diffs([earlier, later])
+
+
+def merged_diffs(diffs: list[dict[str, State]]) -> dict[str, State]:
+    """Diffs of a topic, in order, as one (see merged_diff): each meta copied once."""
     merged: dict[str, State] = {}
     for part in ("joins", "leaves"):
         keys: dict[str, list[Meta]] = {}
-        for source in (earlier[part], later[part]):
-            for key, entry in source.items():
+        for source in diffs:
+            for key, entry in source[part].items():
                 keys.setdefault(key, []).extend(entry["metas"])
         merged[part] = {key: {"metas": metas} for key, metas in keys.items()}
     return merged
