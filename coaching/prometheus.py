@@ -25,6 +25,7 @@ CHAT_BATCH_SIZE = Histogram(
     "Chat lines stored per batch by the socket's chat writer.",
     buckets=(1, 2, 4, 8, 16, 32, 64, 128, 200),
 )
+PRESENCE_ENTRIES = Gauge("inswing_presence_entries", "Presence entries this process tracks.")
 RATE_LIMITED = Counter("inswing_rate_limited", "Pushes refused by a rate limit.", ["kind"])
 SOCKET_DISCONNECTS = Counter("inswing_socket_disconnects", "Sockets closed, by reason.", ["reason"])
 DEPENDENCY_ERRORS = Counter(

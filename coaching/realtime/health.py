@@ -20,6 +20,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from coaching import prometheus
 from coaching.realtime import open_sockets, pg
 from coaching.realtime.lifecycle import stopping
+from coaching.realtime.presence import get_presence
 from coaching.realtime.publish import confirm_layer, outbox
 
 PATHS = ("/healthz", "/readyz", "/metrics")
@@ -74,6 +75,7 @@ async def _metrics(scope: dict, send: Callable) -> None:
         await _respond(send, 403, {"status": "forbidden"})
         return
     prometheus.SOCKETS_OPEN.set_function(open_sockets.count)
+    prometheus.PRESENCE_ENTRIES.set_function(get_presence().local_count)
     headers = [(b"content-type", CONTENT_TYPE_LATEST.encode()), (b"cache-control", b"no-store")]
     await send({"type": "http.response.start", "status": 200, "headers": headers})
     await send({"type": "http.response.body", "body": generate_latest()})

@@ -34,6 +34,7 @@ def test_a_lesson_shows_in_the_metrics(spawn_server, connect, student, coach, ac
         assert s.heartbeat()["status"] == "ok"  # read after the bad frame
         metrics = scrape(server)
     assert metrics[("inswing_sockets_open", ())] == 2
+    assert metrics[("inswing_presence_entries", ())] == 2
     joins = ("inswing_channel_joins_total", (("outcome", "ok"), ("topic", "session")))
     assert metrics[joins] == 2
     assert metrics[("inswing_pushes_total", (("event", "chat:new"), ("status", "ok")))] == 1

@@ -126,6 +126,10 @@ class MemoryPresence:
         self._marks: dict[str, float] = {}
         self._announcer = Announcer()
 
+    def local_count(self) -> int:
+        """Entries this process tracks (the metrics' `inswing_presence_entries`)."""
+        return sum(len(entries) for entries in self._topics.values())
+
     async def track(self, topic: str, key: str, meta: Meta) -> Tracked:
         """Add a connection (and broadcast its join)."""
         entries = self._topics[topic]
@@ -192,6 +196,10 @@ class RedisPresence:
         self._announcer = Announcer()
         self.heartbeat = Heartbeat(self, self._prefix, heartbeat, node_ttl)
         self._starting: asyncio.Task | None = None
+
+    def local_count(self) -> int:
+        """Entries this process tracks (the metrics' `inswing_presence_entries`)."""
+        return len(self.local)
 
     def topic_key(self, topic: str) -> str:
         return f"{self._prefix}:topic:{topic}"
