@@ -294,13 +294,14 @@ class RedisPresence:
             # The key's first if no other entry of it was there when this one was written
             # (an entry's encoding starts with its key).
             first = sum(1 for raw in values if raw.startswith(self._key_prefix(key))) == 1
+            # As of the write, not of the end of the diff's window (bigger by then).
+            state = group_state(self._entries(topic, await self._whole(topic, values, alive)))
             await self._announcer.announce(topic, diff([(key, meta)], []))
-            values = await self._whole(topic, values, alive)
         except RedisError as exc:
             logger.warning("presence: track of %s deferred to the heartbeat: %s", topic, exc)
             self.unsaved.add(ref)
             return Tracked(False, None)
-        return Tracked(first, group_state(self._entries(topic, values)))
+        return Tracked(first, state)
 
     @staticmethod
     def _key_prefix(key: str) -> str:
