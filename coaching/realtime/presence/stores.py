@@ -187,6 +187,7 @@ class RedisPresence:
         self.local: dict[str, Entry] = {}  # by ref
         # The same, by topic, then key, then ref: what a state of the topic shows of ours.
         self._topics: dict[str, dict[str, dict[str, Meta]]] = {}
+        self._writing: set[str] = set()  # refs whose track has not come back from Redis
         # How our entries end in Redis (`encoded`): a read skips them, ours are `local`.
         self._own_suffix = json.dumps({"node": self.node})[1:]
         self.leaving: dict[str, Entry] = {}  # removal not yet done in Redis
@@ -227,10 +228,12 @@ class RedisPresence:
                     del self._topics[topic]
         return entry
 
-    def _entries(self, topic: str, values: list[str]) -> list[tuple[str, Meta]]:
+    def _entries(
+        self, topic: str, values: list[str], written: str | None = None
+    ) -> list[tuple[str, Meta]]:
         """A topic's entries: the other processes' as Redis holds them (`values`), and
-        ours as we hold them: one just tracked whose write failed is there, one that
-        left whose removal is not done yet is not."""
+        ours as we hold them: one whose write failed is there, one that left whose
+        removal is not done yet is not, nor one still being written (but `written`)."""
         entries = []
         nodes = set()
         for raw in values:
@@ -239,8 +242,11 @@ class RedisPresence:
             entry = json.loads(raw)
             nodes.add(entry.get("node"))
             entries.append((entry["key"], entry["meta"]))
+        writing = self._writing
         for key, metas in self._topics.get(topic, {}).items():
-            entries.extend((key, meta) for meta in metas.values())
+            entries.extend(
+                (key, meta) for ref, meta in metas.items() if ref not in writing or ref == written
+            )
         self.heartbeat.saw(nodes)
         return entries
 
@@ -286,16 +292,21 @@ class RedisPresence:
         ref = meta["phx_ref"]
         self._hold(ref, (topic, key, meta))
         try:
-            async with self.redis().pipeline(transaction=True) as pipe:
-                pipe.hset(self.topic_key(topic), ref, self.encoded(key, meta))
-                pipe.hvals(self.topic_key(topic))
-                pipe.get(self.heartbeat.alive_key)
-                _, values, alive = await pipe.execute()
+            self._writing.add(ref)
+            try:
+                async with self.redis().pipeline(transaction=True) as pipe:
+                    pipe.hset(self.topic_key(topic), ref, self.encoded(key, meta))
+                    pipe.hvals(self.topic_key(topic))
+                    pipe.get(self.heartbeat.alive_key)
+                    _, values, alive = await pipe.execute()
+            finally:
+                self._writing.discard(ref)
             # The key's first if no other entry of it was there when this one was written
             # (an entry's encoding starts with its key).
             first = sum(1 for raw in values if raw.startswith(self._key_prefix(key))) == 1
             # As of the write, not of the end of the diff's window (bigger by then).
-            state = group_state(self._entries(topic, await self._whole(topic, values, alive)))
+            values = await self._whole(topic, values, alive)
+            state = group_state(self._entries(topic, values, written=ref))
             await self._announcer.announce(topic, diff([(key, meta)], []))
         except RedisError as exc:
             logger.warning("presence: track of %s deferred to the heartbeat: %s", topic, exc)
