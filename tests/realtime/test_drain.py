@@ -14,6 +14,7 @@ from websockets.exceptions import ConnectionClosed
 
 from coaching.realtime.open_sockets import drain_batches
 from coaching.realtime.socket import CLOSE_SERVICE_RESTART
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -55,7 +56,15 @@ def test_sigterm_drains_the_sockets_over_time_then_exits(
         watcher.start()
     server.proc.send_signal(signal.SIGTERM)
     signalled = time.monotonic()
-    assert readiness(server) == (503, {"status": "unavailable", "failed": ["draining"]})
+    # The signal reaches the process's loop asynchronously; from then on it is not ready.
+    draining = wait_until(
+        "/readyz to say the process drains",
+        lambda: readiness(server),
+        until=lambda answer: answer[0] == 503,
+        wait=DRAIN,
+        every=0.02,
+    )
+    assert draining == (503, {"status": "unavailable", "failed": ["draining"]})
     code = server.proc.wait(timeout=DRAIN + 5 + 5)  # + slack for a loaded machine
     exited = time.monotonic() - signalled
     for watcher in watchers:
