@@ -388,6 +388,7 @@ def test_focus_stays_on_the_controls_and_the_skip_link_reaches_the_chat(
     server, active_session, coach, pages
 ):
     page = open_room(pages, coach, active_session, viewport=DESKTOP, home="/coach/")
+    expect(page.locator("#pause-button")).to_be_enabled()  # once the channel has joined
     page.locator("#pause-button").focus()
     page.keyboard.press("Enter")
     expect(page.locator("#state-banner")).to_have_attribute("data-kind", "paused")
