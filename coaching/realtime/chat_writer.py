@@ -30,11 +30,12 @@ from coaching.outage import (
 )
 from coaching.realtime import pg
 from coaching.services.chat import (
-    Broadcast,
     ChatPost,
     CleanPost,
+    Finished,
     Result,
     Store,
+    advance,
     cleaned,
     store_batch,
 )
@@ -125,25 +126,19 @@ class ChatWriter:
     async def _drive(self, writer: int, store: Store) -> list[Result]:
         """Run the store's statements on this writer's connection (each its own
         transaction) and publish what it broadcasts, in order."""
-        value: Any = None
+        rows: Any = None
         error: Exception | None = None
-        while True:
-            try:
-                step = store.send(value) if error is None else store.throw(error)
-            except StopIteration as done:
-                return done.value
-            value, error = None, None
-            if isinstance(step, Broadcast):
-                broadcasts.now(step.topic, step.event, step.payload)
-                continue
+        while not isinstance(step := advance(store, rows, error, broadcasts.now), Finished):
+            rows, error = None, None
             try:
                 conn = await self._connection(writer)
-                value = await conn.fetch(step.sql, *step.args)
+                rows = await conn.fetch(step.sql, *step.args)
             except Exception as exc:
                 if pg.unreachable(exc):
                     self._drop(writer)
                     raise DatabaseUnreachable(f"{type(exc).__name__}: {exc}") from exc
                 error = exc
+        return step.results
 
     async def _connection(self, writer: int) -> asyncpg.Connection:
         conn = self._connections[writer]

@@ -25,7 +25,7 @@ by message, so that only the refused message fails (`internal_error`).
 
 import logging
 from collections import namedtuple
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
@@ -219,6 +219,32 @@ class Broadcast(NamedTuple):
 Result = dict | Resend | ServiceError
 Step = Statement | Broadcast
 Store = Generator[Step, Any, list[Result]]
+
+
+class Finished(NamedTuple):
+    """`advance`: the store is done; per post, its result."""
+
+    results: list[Result]
+
+
+def advance(
+    store: Store,
+    rows: Any,
+    error: Exception | None,
+    broadcast: Callable[[str, str, dict[str, Any]], None],
+) -> Statement | Finished:
+    """The store's next statement, once the last one answered `rows` (or raised `error`),
+    handing its broadcasts to `broadcast` on the way; or `Finished`. Every driver steps
+    the store through this, whatever its I/O."""
+    while True:
+        try:
+            step = store.send(rows) if error is None else store.throw(error)
+        except StopIteration as done:
+            return Finished(done.value)
+        if not isinstance(step, Broadcast):
+            return step
+        broadcast(step.topic, step.event, step.payload)
+        rows, error = None, None
 
 
 def store_batch(batch: list[CleanPost]) -> Store:
@@ -426,20 +452,14 @@ def _run(store: Store) -> list[Result]:
     savepoint inside the caller's) of its own, as the socket's writer does."""
     connection.ensure_connection()
     raw = connection.connection
-    value: Any = None
+    rows: Any = None
     error: Exception | None = None
-    while True:
-        try:
-            step = store.send(value) if error is None else store.throw(error)
-        except StopIteration as done:
-            return done.value
-        value, error = None, None
-        if isinstance(step, Broadcast):
-            broadcasts.on_commit(step.topic, step.event, step.payload)
-            continue
+    while not isinstance(step := advance(store, rows, error, broadcasts.on_commit), Finished):
+        rows, error = None, None
         try:
             with transaction.atomic(), psycopg.RawCursor(raw) as cursor:
                 cursor.execute(step.sql, step.args)
-                value = cursor.fetchall()
+                rows = cursor.fetchall()
         except psycopg.Error as exc:
             error = exc
+    return step.results
