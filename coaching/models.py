@@ -303,3 +303,38 @@ class LessonShare(models.Model):
 
     def __str__(self) -> str:
         return self.share_id
+
+
+class ReviewKind(models.TextChoices):
+    STATE = "state", "Playback state"
+    STROKE = "stroke", "Finished stroke"
+    CLEAR = "clear", "Clear"
+
+
+class ReviewRecord(models.Model):
+    """What the room's shared review did, kept for replay (docs/protocol.md, "What is
+    kept of the review"): the settled ReviewState after a change, a finished live
+    stroke, a clear. Written off the live path (coaching/realtime/review_recorder.py)
+    by the process that applied the change, after the coalescing rules of
+    coaching/services/review_recording.py.
+
+    `at_ms` is the server's epoch ms (the state's `server_ts`), the clock the event
+    log's `created_at` shares; rows of the same ms keep their insert order (`id`).
+    """
+
+    session = models.ForeignKey(
+        CoachingSession, on_delete=models.CASCADE, related_name="review_records"
+    )
+    at_ms = models.BigIntegerField()
+    kind = models.CharField(max_length=8, choices=ReviewKind.choices)
+    # The swing a stroke or a clear was on (the main swing then); null for states.
+    swing_id = models.CharField(max_length=100, null=True, blank=True)
+    # state: the ReviewState; stroke: {stroke_id, shape, by}; clear: {by}.
+    body = models.JSONField()
+
+    class Meta:
+        ordering = ["session", "at_ms", "id"]
+        indexes = [models.Index(fields=["session", "at_ms", "id"], name="review_record_order")]
+
+    def __str__(self) -> str:
+        return f"{self.session_id}@{self.at_ms} {self.kind}"

@@ -210,3 +210,10 @@ def check_share(user: User, session: CoachingSession) -> None:
     revoke them (admins see them in the admin)."""
     if session_role(user, session) not in (STUDENT, COACH):
         raise ServiceError("forbidden", "Only the lesson's student and coach share it.")
+
+
+def check_replay(user: User, session: CoachingSession) -> None:
+    """A lesson's replay (its log and recorded review): the session's student and coach,
+    and admins; anyone else is told there is no such session."""
+    if session_role(user, session) not in (STUDENT, COACH, OBSERVER):
+        raise ServiceError("not_found", "No such session.")

@@ -812,3 +812,81 @@ class ShareCreatedSerializer(ShareSerializer):
     url = serializers.CharField(
         help_text="The link, shown this once: only a digest of its secret is kept."
     )
+
+
+class ReplaySessionSerializer(serializers.Serializer):
+    id = serializers.CharField(help_text="The session id.")
+    state = serializers.CharField(
+        help_text=f"The session's status: {', '.join(f'`{v}`' for v in Status.values)}."
+    )
+    club = serializers.CharField(allow_null=True, help_text="The first swing's club, if named.")
+    created_at = serializers.IntegerField(help_text="Epoch milliseconds.")
+    started_at = serializers.IntegerField(allow_null=True, help_text="Epoch milliseconds.")
+    ended_at = serializers.IntegerField(allow_null=True, help_text="Epoch milliseconds.")
+    student = PersonSerializer()
+    coach = PersonSerializer(allow_null=True)
+
+
+class ReviewCompareSerializer(serializers.Serializer):
+    swing_id = serializers.CharField()
+    offset_ms = serializers.FloatField()
+
+
+class ReviewStateSerializer(serializers.Serializer):
+    """The room's shared playback (docs/protocol.md, ReviewState)."""
+
+    swing_id = serializers.CharField(allow_null=True)
+    playing = serializers.BooleanField()
+    position_ms = serializers.FloatField()
+    rate = serializers.FloatField()
+    leader = PersonSerializer(allow_null=True)
+    compare = ReviewCompareSerializer(allow_null=True)
+    lead_request = PersonSerializer(allow_null=True)
+    alone = PersonSerializer(many=True)
+    server_ts = serializers.IntegerField(help_text="Epoch milliseconds: the entry's `at_ms`.")
+    version = serializers.IntegerField()
+
+
+class ReplayStrokeSerializer(serializers.Serializer):
+    stroke_id = serializers.CharField()
+    shape = ShapeField()
+    by = PersonSerializer()
+
+
+class ReplayReviewEntrySerializer(serializers.Serializer):
+    """One recorded moment of the review: `state` carries `state`; `stroke` carries
+    `swing_id` and `stroke`; `clear` carries `swing_id` and `by`."""
+
+    at_ms = serializers.IntegerField(help_text="Epoch milliseconds (server).")
+    kind = serializers.ChoiceField(choices=["state", "stroke", "clear"])
+    state = ReviewStateSerializer(required=False, help_text="The settled state after a change.")
+    swing_id = serializers.CharField(
+        required=False, allow_null=True, help_text="The swing drawn on or cleared."
+    )
+    stroke = ReplayStrokeSerializer(required=False, help_text="A finished live stroke.")
+    by = PersonSerializer(required=False, help_text="Who cleared the drawings.")
+
+
+class ReplayEventSerializer(serializers.Serializer):
+    seq = serializers.IntegerField()
+    eid = eid_field()
+    at_ms = serializers.IntegerField(help_text="Epoch milliseconds (server) it was logged.")
+    event = serializers.CharField()
+    payload = serializers.DictField(help_text="The event's payload as it was broadcast.")
+
+
+class ReplaySerializer(serializers.Serializer):
+    """A lesson as it can be replayed (`coaching.replay.replay_document`)."""
+
+    session = ReplaySessionSerializer()
+    start_ms = serializers.IntegerField(
+        help_text="The replay's zero: when the lesson started, else its first recorded moment."
+    )
+    end_ms = serializers.IntegerField(
+        help_text="When it ended, else its last recorded moment (a running lesson: now)."
+    )
+    swings = SwingSerializer(many=True, help_text="In the order attached.")
+    events = ReplayEventSerializer(many=True, help_text="The whole event log, in seq order.")
+    review = ReplayReviewEntrySerializer(
+        many=True, help_text="The recorded review, by `at_ms` (ties: the order recorded)."
+    )

@@ -33,6 +33,7 @@ from coaching.api.parsers import StrictJSONParser
 from coaching.api.throttles import ChatPostThrottle, PasswordLoginThrottle, SocketTokenThrottle
 from coaching.errors import ServiceError
 from coaching.models import CoachingSession
+from coaching.replay import replay_document
 from coaching.services.access import token_stamp
 from coaching.services.analysis import feedback_record, progress_post
 from coaching.services.annotations import annotation_save
@@ -321,6 +322,19 @@ class SessionViewSet(viewsets.GenericViewSet):
         session = self.visible(session_id)
         policy.check_read(request.user, session)
         return Response(selectors.session_recap(session))
+
+    @extend_schema(
+        summary="Lesson replay",
+        responses={200: s.ReplaySerializer, **s.error_responses(401, 404)},
+    )
+    @action(detail=True, methods=["get"])
+    def replay(self, request: Request, session_id: str) -> Response:
+        """The session's student and coach, and admins: the lesson as it can be replayed,
+        its swings, its whole event log and the recorded review (the settled playback
+        states, finished live strokes and clears), on one clock of server epoch ms."""
+        session = self.visible(session_id)
+        policy.check_replay(request.user, session)
+        return Response(replay_document(session))
 
     @extend_schema(
         summary="List feedback cards",
