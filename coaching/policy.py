@@ -176,6 +176,15 @@ def check_review_draw(user: User, role: str, leader_id: str | None) -> None:
         raise ServiceError("forbidden", "Only the coach or the review's leader draws.")
 
 
+def check_call(user: User, session: CoachingSession) -> None:
+    """Voice calls and their signals: only between the session's student and its coach
+    (observers, previews and anyone else neither call nor receive signals)."""
+    if session_role(user, session) not in (STUDENT, COACH):
+        raise ServiceError("forbidden", "Only the session's student and coach take part in calls.")
+    if session.coach_id is None:
+        raise ServiceError("forbidden", "The lesson has no coach to call yet.")
+
+
 def library_sessions(user: User) -> Q:
     """Lessons in `user`'s library (/lessons/): a student's own, the lessons a coach
     taught, every lesson for admins and the service account."""
