@@ -241,6 +241,12 @@ CHAT_RATE_PER_SECOND = float(os.environ.get("CHAT_RATE_PER_SECOND", "5"))
 CHAT_RATE_BURST = int(os.environ.get("CHAT_RATE_BURST", "20"))
 CLIENT_EVENTS_PER_SECOND = float(os.environ.get("CLIENT_EVENTS_PER_SECOND", "20"))
 CLIENT_EVENTS_BURST = int(os.environ.get("CLIENT_EVENTS_BURST", "60"))
+# `call:signal` (offers, answers, ICE candidates) per user, on top of the above: a
+# call's setup trickles a few dozen candidates, a restart as many again.
+CALL_SIGNALS_PER_SECOND = float(os.environ.get("CALL_SIGNALS_PER_SECOND", "10"))
+CALL_SIGNALS_BURST = int(os.environ.get("CALL_SIGNALS_BURST", "40"))
+# Largest `data` of one `call:signal` (JSON bytes): an SDP offer is 2-8 KiB.
+CALL_SIGNAL_MAX_BYTES = int(os.environ.get("CALL_SIGNAL_MAX_BYTES", str(16 * 1024)))
 RATE_LIMIT_CLOSE_SECONDS = int(os.environ.get("RATE_LIMIT_CLOSE_SECONDS", "10"))
 
 # --- REST, tokens, schema ---------------------------------------------------

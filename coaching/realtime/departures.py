@@ -2,9 +2,10 @@
 
 When the coach's or student's last connection to a session closes, the channel asks
 for a check `LEAVE_NOTICE_GRACE` seconds later: if the user is still not connected
-(presence, on any process), `participant_left` is posted and the entry mark is
-cleared, so their next entry is announced again. A phone that drops and comes back
-within the grace period announces neither its leave nor its return.
+(presence, on any process), a call they are in ends (coaching/realtime/call_room.py),
+`participant_left` is posted and the entry mark is cleared, so their next entry is
+announced again. A phone that drops and comes back within the grace period announces
+neither its leave nor its return, and keeps its call.
 
 The checks run as tasks this module keeps (never lost to garbage collection). When
 the server stops, checks still waiting run at once rather than being dropped. The
@@ -20,6 +21,7 @@ from django.conf import settings
 
 from coaching.errors import ServiceError
 from coaching.models import User
+from coaching.realtime import call_room
 from coaching.realtime.lifecycle import on_server_shutdown
 from coaching.realtime.notices import participant_announce
 from coaching.realtime.presence import get_presence
@@ -96,6 +98,7 @@ async def check(departure: Departure) -> bool:
     presence = get_presence()
     if departure.user_key in await presence.list(departure.topic):
         return False  # back (here or on another process)
+    await call_room.participant_gone(departure.session_id, departure.user)
     if not await presence.unmark(entry_mark(departure.topic, departure.user_key)):
         return False  # announced already (another connection or process), or never in
     notice = await participant_announce(

@@ -23,6 +23,7 @@ from coaching.models import session_topic
 from coaching.realtime.lifecycle import BROADCASTS, on_server_shutdown, stopping
 from coaching.realtime.redis_client import PerLoop
 from coaching.realtime.socket_reads import socket_reads
+from coaching.services.access import user_topic
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +53,20 @@ async def broadcast(topic: str, event: str, payload: dict[str, Any]) -> None:
     return once it is published; raises what publishing raised."""
     outbox.bind()
     await outbox.send(topic, event, payload)
+
+
+# On a user's own topic (`user_socket:{id}`, which each of their sockets listens to, on
+# every process): an event for that user's join of one topic, which their socket passes
+# to the join like a broadcast of the topic. Nobody else's socket gets it.
+TO_JOIN = "to_join"
+
+
+async def to_user_join(user_id: int, topic: str, event: str, payload: dict[str, Any]) -> None:
+    """From the event loop: `event` to `user_id`'s joins of `topic` only, on every process;
+    returns once it is published."""
+    await broadcast(
+        user_topic(user_id), TO_JOIN, {"topic": topic, "event": event, "payload": payload}
+    )
 
 
 async def _layer_send(topic: str, event: str, payload: dict[str, Any]) -> None:

@@ -6,7 +6,8 @@ may reach N times the rate; a page has one socket, so this mainly stops one user
 from multiplying the limit by opening sockets). Every push but heartbeats and
 leaves takes a token from the user's `client` bucket (CLIENT_EVENTS_PER_SECOND,
 CLIENT_EVENTS_BURST); `chat:new` also from the `chat` bucket (CHAT_RATE_PER_SECOND,
-CHAT_RATE_BURST). A push that finds a bucket empty takes nothing and is refused
+CHAT_RATE_BURST), `call:signal` from the `call` bucket (CALL_SIGNALS_PER_SECOND,
+CALL_SIGNALS_BURST). A push that finds a bucket empty takes nothing and is refused
 with `rate_limited` and the wait until it would pass; a push refused for what the client
 could not help, or a chat resend answered from the store, gets its tokens back (`refund`).
 """
@@ -45,6 +46,8 @@ def _limits(event: str) -> list[tuple[str, float, int]]:
     limits = [("client", settings.CLIENT_EVENTS_PER_SECOND, settings.CLIENT_EVENTS_BURST)]
     if event == "chat:new":
         limits.append(("chat", settings.CHAT_RATE_PER_SECOND, settings.CHAT_RATE_BURST))
+    if event == "call:signal":
+        limits.append(("call", settings.CALL_SIGNALS_PER_SECOND, settings.CALL_SIGNALS_BURST))
     return limits
 
 

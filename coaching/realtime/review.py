@@ -48,10 +48,11 @@ class MemoryReviewStore:
 
 
 class RedisReviewStore:
-    """Several processes: one hash per session, each field a JSON value."""
+    """Several processes: one hash per session, each field a JSON value (`name`: what
+    kind of state, the keys' prefix; the call state is kept the same way)."""
 
-    def __init__(self, url: str, prefix: str) -> None:
-        self._prefix = f"{prefix}:review"
+    def __init__(self, url: str, prefix: str, name: str = "review") -> None:
+        self._prefix = f"{prefix}:{name}"
         self._clients = PerLoop(url, decode_responses=True)
 
     def _key(self, session_id: str) -> str:

@@ -8,7 +8,7 @@ from django.conf import settings
 
 from coaching import events, policy
 from coaching.errors import ServiceError, invalid
-from coaching.realtime import ratelimit, review_room
+from coaching.realtime import call_room, ratelimit, review_room
 from coaching.realtime.channel import Channel, RejoinNeeded
 from coaching.realtime.chat_writer import chat_writer as make_chat_writer
 from coaching.realtime.db import in_db_thread
@@ -23,7 +23,7 @@ from coaching.realtime.presence import (
 )
 from coaching.realtime.snapshots import snapshot_reads
 from coaching.realtime.socket_reads import Diverged, socket_reads
-from coaching.services import review
+from coaching.services import call, review
 from coaching.services.annotations import annotation_save
 from coaching.services.chat import ChatPost, Resend
 from coaching.services.notices import PARTICIPANT_JOINED
@@ -226,11 +226,15 @@ class SessionChannel(Channel):
             )
         if event in review_room.EVENTS:
             return await review_room.handle(event, self.session_id, self.user, self.role, payload)
+        if event in call_room.EVENTS:
+            return await call_room.handle(event, self.session_id, self.user, payload)
         raise ServiceError("unknown_event", f"Unknown event {event!r}.")
 
     async def handle_out(self, event: str, payload: dict[str, Any]) -> dict[str, Any] | None:
         if self.role == policy.PREVIEW and self._preview_is_over(event, payload):
             return None
+        if self.role in (policy.STUDENT, policy.COACH) and call.ends_calls(event, payload):
+            await call_room.lesson_ended(self.session_id)
         seq = payload.get("seq")
         if review.is_own_stroke(event, payload, self.user):
             return None

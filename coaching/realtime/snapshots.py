@@ -1,7 +1,7 @@
 """Join snapshots shared by joins of one session that arrive together.
 
 A reconnect storm brings every member of a session back at once, and each join
-reads the same snapshot (PostgreSQL) and review state (Redis). A join may share a
+reads the same snapshot (PostgreSQL) and review and call states (Redis). A join may share a
 read only if it has not started yet: the join subscribed to the topic before
 asking, so a read that starts later misses nothing the join would not also get as
 a broadcast.
@@ -9,7 +9,7 @@ a broadcast.
 
 import asyncio
 
-from coaching.realtime import review_room
+from coaching.realtime import call_room, review_room
 from coaching.realtime.socket_reads import Snapshot, socket_reads
 
 
@@ -24,6 +24,7 @@ class _Read:
         snapshot["review"] = await review_room.current_review(
             session_id, snapshot["session"]["coach"], snapshot["swings"]
         )
+        snapshot["call"] = await call_room.current_call(session_id)
         return session, snapshot
 
 
@@ -32,8 +33,8 @@ class SnapshotReads:
         self._queued: dict[str, _Read] = {}  # by session id: reads not started yet
 
     async def read(self, session_id: str) -> Snapshot:
-        """The session and its snapshot with the `review` state (shared: copy before
-        changing it). Raises `not_found` when there is no such session."""
+        """The session and its snapshot with the `review` and `call` states (shared: copy
+        before changing it). Raises `not_found` when there is no such session."""
         read = self._queued.get(session_id)
         if read is not None and not read.started:
             return await asyncio.shield(read.task)

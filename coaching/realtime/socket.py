@@ -24,7 +24,7 @@ from coaching.realtime import frames, liveness, open_sockets, ratelimit
 from coaching.realtime.auth import Refused, authenticate
 from coaching.realtime.fanout import LAYER_TIMEOUT, fanout
 from coaching.realtime.lifecycle import stopping
-from coaching.realtime.publish import outbox
+from coaching.realtime.publish import TO_JOIN, outbox
 from coaching.realtime.router import channel_for
 from coaching.realtime.topic_process import TopicProcess
 from coaching.services.access import user_topic
@@ -131,8 +131,19 @@ class PhoenixSocket(AsyncConsumer):
                 logger.warning("unsubscribe from %s failed: %r", topic, exc)
 
     def deliver(self, message: dict[str, Any]) -> None:
-        """A broadcast on the user's own topic (fanout): their access ended."""
+        """A broadcast on the user's own topic (fanout): their access ended, or an event
+        for one of their joins."""
+        if message["event"] == TO_JOIN:
+            self._pass_to_join(message["payload"])
+            return
         self._spawn(self.close_for(CLOSE_ACCESS_ENDED, message["payload"].get("reason", "ended")))
+
+    def _pass_to_join(self, addressed: dict[str, Any]) -> None:
+        """An event for this user's join of a topic (publish.to_user_join), like a
+        broadcast of that topic; dropped when this socket has not joined it."""
+        process = self.topics.get(addressed["topic"])
+        if process is not None:
+            process.deliver({"event": addressed["event"], "payload": addressed["payload"]})
 
     def _token_expired(self) -> None:
         self._spawn(self.close_for(CLOSE_TOKEN_EXPIRED, "token_expired"))
