@@ -4,6 +4,13 @@ What happens in a session (chat, feedback, state) is shown but never edited here
 every change must go through the services, which give it a `seq` and broadcast it.
 The one action, ending sessions, does exactly that.
 
+Two operator tools act through the same paths as the rest of the app: on a user's
+page, *Close this user's sockets* ends their access (coaching.services.access, as a
+deactivation does: every process closes their sockets, their tokens stop working); on
+a session's page, *End lesson* ends it through the session service (everyone connected
+gets the same events as when the coach ends it), beside who is connected now, read from
+the sockets' own presence store.
+
 The event log and a card's metrics are rendered as tables (metric labels, units and
 ranges from coaching.metrics), long values wrapped or shortened, times in TIME_ZONE,
 so no page grows wider than the window. A session's page reads top down: the session
@@ -12,20 +19,27 @@ the payloads' epoch-millisecond times shown in TIME_ZONE).
 """
 
 import json
+import logging
 import re
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from asgiref.sync import async_to_sync
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
-from django.db.models import QuerySet
-from django.http import HttpRequest
-from django.urls import reverse
+from django.core.exceptions import PermissionDenied
+from django.db.models import Q, QuerySet
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 from django.utils.translation import get_language, gettext_lazy, ngettext
 from django.utils.translation import gettext as _
+from redis.exceptions import RedisError
 
 from coaching import metrics as catalog
 from coaching.errors import ServiceError
@@ -40,9 +54,13 @@ from coaching.models import (
     Swing,
     User,
 )
+from coaching.realtime.presence import State, get_presence
 from coaching.selectors import event_log_page
 from coaching.services import shares
+from coaching.services.access import user_access_end
 from coaching.services.sessions import session_end
+
+logger = logging.getLogger(__name__)
 
 # The event log on a session's page: this many entries a page, newest first.
 EVENT_LOG_ROWS = 50
@@ -238,6 +256,80 @@ def metrics_table(metrics: dict[str, Any]) -> SafeString:
     )
 
 
+# Why the admin closes a user's sockets (the `disconnect` reason, a metrics label).
+CLOSED_BY_ADMIN = "closed_by_admin"
+
+ROLE_NAMES = {
+    "student": gettext_lazy("student"),
+    "coach": gettext_lazy("coach"),
+    "admin": gettext_lazy("admin"),
+}
+
+
+@dataclass(frozen=True)
+class Connected:
+    """One user in a session's presence: their connections there, taken together."""
+
+    user_id: str
+    name: str
+    role: str
+    since: str  # the earliest of their connections, local time
+    lost_since: str | None  # every connection lost: since the last went silent
+    sockets: int
+
+
+def presence_now(topics: list[str]) -> dict[str, State] | None:
+    """These topics' presence as their sockets are told it, read from this sync code
+    through the same store (on the server's event loop when there is one); None when the
+    store could not be read (Redis down or out of reach)."""
+
+    async def read() -> dict[str, State]:
+        store = get_presence()
+        return {topic: await store.list(topic) for topic in topics}
+
+    try:
+        return async_to_sync(read)()
+    except (RedisError, OSError) as exc:
+        logger.warning("admin: presence not read: %r", exc)
+        return None
+
+
+def connected_now(session: CoachingSession) -> list[Connected] | None:
+    """Who is connected to the session now, the longest-connected first (None: unknown)."""
+    states = presence_now([session.topic])
+    if states is None:
+        return None
+    rows = []
+    for key, entry in states[session.topic].items():
+        metas = entry["metas"]
+        lost = [m.get("lost_at") or 0 for m in metas if m.get("connection") == "lost"]
+        first = min(metas, key=lambda m: m.get("online_at", 0))
+        rows.append(
+            Connected(
+                user_id=key,
+                name=first.get("name") or key,
+                role=str(ROLE_NAMES.get(first.get("role"), first.get("role") or "—")),
+                since=epoch_ms_time(first["online_at"])[:19] if first.get("online_at") else "—",
+                lost_since=epoch_ms_time(max(lost))[:19] if len(lost) == len(metas) else None,
+                sockets=len(metas),
+            )
+        )
+    return sorted(rows, key=lambda row: row.since)
+
+
+def lesson_connections(user: User) -> int | None:
+    """The user's connections to their lessons not ended (as student or coach), from
+    presence; None when presence could not be read. Sockets open elsewhere (a dashboard,
+    the lobby) are not counted."""
+    lessons = CoachingSession.objects.filter(Q(student=user) | Q(coach=user)).exclude(
+        status=Status.ENDED
+    )
+    states = presence_now([session.topic for session in lessons])
+    if states is None:
+        return None
+    return sum(len(state.get(str(user.pk), {}).get("metas", [])) for state in states.values())
+
+
 class AdminCss:
     class Media:
         css = {"all": ("coaching/admin.css",)}
@@ -256,8 +348,90 @@ class ReadOnlyMixin:
         return False
 
 
+class ObjectTool:
+    """One tool on an object's page (a ModelAdmin mixin): a link among the page's tools,
+    to a page at `<id>/<tool>/` that says what it does (GET), then does it (POST, which
+    the admin's view checks for CSRF); for staff `may_use_tool` allows, else 403."""
+
+    tool: str  # the URL's last part, and the name's: admin:<app>_<model>_<tool>
+    tool_title: Any  # the link's and the page's title
+    tool_template: str  # the confirm page (extends admin/coaching/object_tool.html)
+
+    def may_use_tool(self, request: HttpRequest, obj: Any) -> bool:
+        raise NotImplementedError
+
+    def tool_applies(self, obj: Any) -> bool:
+        """Whether the tool does anything to `obj` now (else shown disabled)."""
+        return True
+
+    def use_tool(self, request: HttpRequest, obj: Any) -> None:
+        """Do it (and tell the admin how it went)."""
+        raise NotImplementedError
+
+    def tool_context(self, request: HttpRequest, obj: Any) -> dict[str, Any]:
+        """What the confirm page shows besides the title."""
+        return {}
+
+    def page_context(self, request: HttpRequest, obj: Any) -> dict[str, Any]:
+        """What the object's page shows besides its fields."""
+        return {}
+
+    def _tool_name(self) -> str:
+        return f"{self.opts.app_label}_{self.opts.model_name}_{self.tool}"
+
+    def get_urls(self) -> list[URLPattern]:
+        view = self.admin_site.admin_view(self.tool_view)
+        tool = path(f"<path:object_id>/{self.tool}/", view, name=self._tool_name())
+        return [tool, *super().get_urls()]
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict | None = None,
+    ) -> Any:
+        obj = self.get_object(request, unquote(object_id))
+        if obj is not None:
+            extra_context = {**(extra_context or {}), **self.page_context(request, obj)}
+            if self.may_use_tool(request, obj):
+                extra_context["tool"] = {
+                    "url": reverse(f"admin:{self._tool_name()}", args=[obj.pk]),
+                    "title": self.tool_title,
+                    "applies": self.tool_applies(obj),
+                }
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def tool_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        obj = self.get_object(request, unquote(object_id))
+        if obj is None:
+            raise Http404
+        if not self.may_use_tool(request, obj):
+            raise PermissionDenied
+        change_url = reverse(
+            f"admin:{self.opts.app_label}_{self.opts.model_name}_change", args=[obj.pk]
+        )
+        if request.method == "POST":
+            self.use_tool(request, obj)
+            return HttpResponseRedirect(change_url)
+        if request.method != "GET":
+            return HttpResponse(status=405, headers={"Allow": "GET, POST"})
+        context = {
+            **self.admin_site.each_context(request),
+            **self.tool_context(request, obj),
+            "opts": self.opts,
+            "object": obj,
+            "title": self.tool_title,
+            "applies": self.tool_applies(obj),
+            "change_url": change_url,
+        }
+        return TemplateResponse(request, self.tool_template, context)
+
+
 @admin.register(User)
-class UserAdmin(DjangoUserAdmin):
+class UserAdmin(ObjectTool, DjangoUserAdmin):
+    """Users, and closing a user's sockets on every process (the tool)."""
+
     list_display = ("username", "name", "role", "is_staff", "is_active", "last_login")
     list_filter = ("role", "is_staff", "is_active")
     search_fields = ("username", "name", "email")
@@ -276,6 +450,45 @@ class UserAdmin(DjangoUserAdmin):
             },
         ),
     )
+
+    tool = "close-sockets"
+    tool_title = gettext_lazy("Close this user's sockets")
+    tool_template = "admin/coaching/user/close_sockets.html"
+
+    def may_use_tool(self, request: HttpRequest, obj: User) -> bool:
+        """Staff who may change the user may close their sockets (it ends their access)."""
+        return request.user.is_staff and self.has_change_permission(request, obj)
+
+    def tool_context(self, request: HttpRequest, obj: User) -> dict[str, Any]:
+        return {"connections": lesson_connections(obj)}
+
+    def use_tool(self, request: HttpRequest, obj: User) -> None:
+        """Close the user's sockets on every process by ending their access (their tokens
+        stop working too: coaching.services.access), and log who did it."""
+        connections = lesson_connections(obj)
+        user_access_end(obj, CLOSED_BY_ADMIN)
+        logger.info(
+            "admin %s (id %s) closed the sockets of user %s",
+            request.user.get_username(),
+            request.user.pk,
+            obj.pk,
+            extra={"user_id": obj.pk},
+        )
+        self.log_change(request, obj, "Closed the user's sockets on every process.")
+        self.message_user(request, closed_message(obj, connections), messages.SUCCESS)
+
+
+def closed_message(user: User, connections: int | None) -> str:
+    """What the admin is told once a user's sockets are being closed."""
+    if connections is None:
+        return _(
+            "Closing every socket of %(user)s on every process; the tokens issued to them "
+            "no longer work."
+        ) % {"user": user.get_username()}
+    return _(
+        "Closing every socket of %(user)s on every process (%(count)d connection(s) to "
+        "their lessons were open); the tokens issued to them no longer work."
+    ) % {"user": user.get_username(), "count": connections}
 
 
 class ChatInline(ReadOnlyMixin, admin.TabularInline):
@@ -317,31 +530,36 @@ class FeedbackInline(ReadOnlyMixin, admin.TabularInline):
         return narrow(local_time(feedback.created_at))
 
 
+def end_lesson(
+    modeladmin: admin.ModelAdmin, request: HttpRequest, session: CoachingSession
+) -> bool:
+    """End a session through the service, as its coach would (everyone in it gets the
+    change); says why not when the service refuses."""
+    try:
+        session_end(session_id=session.session_id, actor=request.user)
+    except ServiceError as exc:
+        reason = f"{session.session_id}: {exc.message}"
+        modeladmin.message_user(
+            request, _("Not ended: %(reason)s") % {"reason": reason}, messages.WARNING
+        )
+        return False
+    return True
+
+
 @admin.action(
     description=gettext_lazy("End selected sessions (broadcasts to everyone in them)"),
     permissions=["end"],
 )
 def end_sessions(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet) -> None:
-    ended, refused = 0, []
-    for session in queryset.exclude(status=Status.ENDED):
-        try:
-            session_end(session_id=session.session_id, actor=request.user)
-        except ServiceError as exc:
-            refused.append(f"{session.session_id}: {exc.message}")
-        else:
-            ended += 1
+    ended = sum(end_lesson(modeladmin, request, s) for s in queryset.exclude(status=Status.ENDED))
     if ended:
         modeladmin.message_user(
             request, _("Ended %(count)d session(s).") % {"count": ended}, messages.SUCCESS
         )
-    for line in refused:
-        modeladmin.message_user(
-            request, _("Not ended: %(reason)s") % {"reason": line}, messages.WARNING
-        )
 
 
 @admin.register(CoachingSession)
-class CoachingSessionAdmin(AdminCss, ReadOnlyMixin, admin.ModelAdmin):
+class CoachingSessionAdmin(ObjectTool, AdminCss, ReadOnlyMixin, admin.ModelAdmin):
     list_display = (
         "session_id",
         "status",
@@ -391,22 +609,37 @@ class CoachingSessionAdmin(AdminCss, ReadOnlyMixin, admin.ModelAdmin):
         url = reverse("session_page", args=[session.session_id])
         return format_html('<a href="{}">watch</a>', url)
 
-    def change_view(
-        self,
-        request: HttpRequest,
-        object_id: str,
-        form_url: str = "",
-        extra_context: dict | None = None,
-    ) -> Any:
-        session = self.get_object(request, object_id)
-        if session is not None:
-            log = event_log_section(session, request)
-            extra_context = {**(extra_context or {}), "event_log": log}
-        return super().change_view(request, object_id, form_url, extra_context)
+    tool = "end"
+    tool_title = gettext_lazy("End lesson")
+    tool_template = "admin/coaching/coachingsession/end_lesson.html"
+
+    def page_context(self, request: HttpRequest, obj: CoachingSession) -> dict[str, Any]:
+        return {"event_log": event_log_section(obj, request), "connected": connected_now(obj)}
 
     def has_end_permission(self, request: HttpRequest) -> bool:
         """Staff who see sessions may end them (the policy lets staff end any session)."""
         return request.user.is_staff and self.has_view_permission(request)
+
+    def may_use_tool(self, request: HttpRequest, obj: CoachingSession) -> bool:
+        return self.has_end_permission(request)
+
+    def tool_applies(self, obj: CoachingSession) -> bool:
+        return obj.status != Status.ENDED
+
+    def tool_context(self, request: HttpRequest, obj: CoachingSession) -> dict[str, Any]:
+        return {"connected": connected_now(obj)}
+
+    def use_tool(self, request: HttpRequest, obj: CoachingSession) -> None:
+        """End the lesson through the session service, as the bulk action does."""
+        if obj.status == Status.ENDED:
+            self.message_user(request, _("This lesson has already ended."), messages.INFO)
+        elif end_lesson(self, request, obj):
+            self.log_change(request, obj, "Ended the lesson.")
+            self.message_user(
+                request,
+                _("Ended the lesson: everyone connected to it got the change."),
+                messages.SUCCESS,
+            )
 
 
 @admin.register(Feedback)

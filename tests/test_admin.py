@@ -1,12 +1,15 @@
-"""Django admin: users with role and name, a read-only picture of sessions, ending sessions."""
+"""Django admin: users with role and name, a read-only picture of sessions, ending sessions;
+the operator tools (closing a user's sockets, who is connected now, End lesson)."""
 
 import re
+import time
+from unittest import mock
 
 import pytest
 from django.conf import settings
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.auth.models import Permission
-from django.test import Client
+from django.test import Client, override_settings
 
 from coaching.events import LOBBY_TOPIC
 from coaching.models import CoachingSession, Role, SessionEvent, Status, User
@@ -336,3 +339,260 @@ def test_event_log_shows_payload_times_in_the_local_time_zone(
     assert '<time data-epoch-ms="1795834923456">2026-11-28 12:02:03.456</time>' in log
     assert '<time data-epoch-ms="1795834923000">2026-11-28 12:02:03.000</time>' in log
     assert "1795834923456</td>" not in log
+
+
+# -- Operator tools: close a user's sockets; who is connected to a session; End lesson --
+
+USERS = "/admin/coaching/user/"
+
+
+def staff_with(make_user, *codenames: str) -> Client:
+    """A client of a staff user (not a superuser) holding just these permissions."""
+    staff = make_user(Role.STUDENT, name="Ops")
+    staff.is_staff = True
+    staff.save()
+    staff.user_permissions.add(*Permission.objects.filter(codename__in=codenames))
+    client = Client()
+    client.force_login(staff)
+    return client
+
+
+def wait_listed(topic: str, user: User, sockets: int) -> None:
+    """Until presence (Redis, shared with the server process) lists `user`'s `sockets`
+    connections to `topic`: a join's entry is written just after its reply."""
+    from coaching.admin import presence_now
+
+    deadline = time.monotonic() + 5
+    while True:
+        metas = presence_now([topic])[topic].get(str(user.pk), {}).get("metas", [])
+        if len(metas) == sockets:
+            return
+        assert time.monotonic() < deadline, f"presence lists {len(metas)} of {sockets}"
+        time.sleep(0.02)
+
+
+def test_user_page_offers_closing_the_users_sockets_behind_a_confirm_page(admin_client, student):
+    page = admin_client.get(f"{USERS}{student.pk}/change/").content.decode()
+    url = f"{USERS}{student.pk}/close-sockets/"
+    assert f'<a href="{url}">이 사용자의 소켓 닫기</a>' in page
+    with captured_broadcasts() as sent:
+        confirm = admin_client.get(url)
+    assert sent == []  # a GET only asks
+    page = confirm.content.decode()
+    assert confirm.status_code == 200
+    assert f"모든 서버 프로세스에서 {student.username}의 소켓을 지금 모두 닫을까요?" in page
+    assert "지금 레슨 연결 0개가 열려 있습니다." in page
+    assert re.search(r'<form method="post"><input type="hidden" name="csrfmiddlewaretoken"', page)
+    assert 'value="예, 소켓을 닫습니다"' in page
+
+
+def test_closing_a_users_sockets_ends_their_access_and_logs_who_did_it(
+    admin_client, admin_user, student, coach
+):
+    from django.contrib.admin.models import LogEntry
+
+    with captured_broadcasts() as sent:
+        response = admin_client.post(f"{USERS}{student.pk}/close-sockets/", follow=True)
+    assert response.redirect_chain[-1][0] == f"{USERS}{student.pk}/change/"
+    assert (
+        f"모든 서버 프로세스에서 {student.username}의 소켓을 모두 닫는 중입니다(레슨 연결 0개가"
+        in response.content.decode()
+    )
+    # The one path that closes a user's sockets: a `disconnect` on their own topic,
+    # which every process's sockets of theirs listen to; their tokens are void too.
+    assert sent == [(f"user_socket:{student.pk}", "disconnect", {"reason": "closed_by_admin"})]
+    student.refresh_from_db()
+    coach.refresh_from_db()
+    assert (student.token_generation, coach.token_generation) == (1, 0)
+    entry = LogEntry.objects.get(object_id=str(student.pk))
+    assert entry.user_id == admin_user.pk
+    assert entry.change_message == "Closed the user's sockets on every process."
+
+
+def test_operator_tools_refuse_a_post_without_the_csrf_token(admin_user, student, active_session):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(admin_user)
+    with captured_broadcasts() as sent:
+        assert client.post(f"{USERS}{student.pk}/close-sockets/").status_code == 403
+        assert client.post(f"{SESSIONS}{active_session.pk}/end/").status_code == 403
+    assert sent == []
+    active_session.refresh_from_db()
+    assert active_session.status == Status.ACTIVE
+    # With the token from the confirm page, the same POST goes through.
+    page = client.get(f"{SESSIONS}{active_session.pk}/end/").content.decode()
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
+    response = client.post(f"{SESSIONS}{active_session.pk}/end/", {"csrfmiddlewaretoken": token})
+    assert response.status_code == 302
+    active_session.refresh_from_db()
+    assert active_session.status == Status.ENDED
+
+
+def test_closing_from_the_admin_closes_the_users_open_sockets(
+    connect, admin_user, student, coach, active_session
+):
+    client = Client()
+    client.force_login(admin_user)
+    first, second, other = connect(student), connect(student), connect(coach)
+    for socket in (first, second, other):
+        socket.join_ok(active_session.topic)
+    wait_listed(active_session.topic, student, 2)
+    page = client.get(f"{USERS}{student.pk}/close-sockets/").content.decode()
+    assert "지금 레슨 연결 2개가 열려 있습니다." in page
+    response = client.post(f"{USERS}{student.pk}/close-sockets/", follow=True)
+    assert "(레슨 연결 2개가 열려 있었습니다)" in response.content.decode()
+    assert first.wait_closed(5) == (4001, "closed_by_admin")
+    assert second.wait_closed(5) == (4001, "closed_by_admin")
+    assert other.heartbeat()["status"] == "ok"  # the coach's socket stays
+
+
+def cells(row: str) -> list[str]:
+    return re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)
+
+
+def connected_panel(page: str) -> str:
+    start = page.index('id="connected-now"')
+    return page[start : page.index("</fieldset>", start)]
+
+
+def test_session_page_lists_who_is_connected_now_from_presence(
+    connect, admin_user, student, coach, active_session
+):
+    client = Client()
+    client.force_login(admin_user)
+    url = f"{SESSIONS}{active_session.pk}/change/"
+    assert "접속한 사람이 없습니다." in connected_panel(client.get(url).content.decode())
+    sockets = [connect(student), connect(student), connect(coach)]
+    for socket in sockets:
+        socket.join_ok(active_session.topic)
+    wait_listed(active_session.topic, student, 2)
+    wait_listed(active_session.topic, coach, 1)
+    panel = connected_panel(client.get(url).content.decode())
+    rows = {
+        user_id: cells
+        for user_id, cells in re.findall(r'<tr data-user-id="(\d+)">(.*?)</tr>', panel, re.S)
+    }
+    assert set(rows) == {str(student.pk), str(coach.pk)}
+    name, role, since, connection, count = cells(rows[str(student.pk)])
+    assert (name, role, connection, count) == ("Ian", "학생", "정상", "2")
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", since)
+    name, role, _, connection, count = cells(rows[str(coach.pk)])
+    assert (name, role, connection, count) == ("IanPro", "코치", "정상", "1")
+    # Seen by the page's order too: the session's fields, who is connected, then the chat.
+    page = client.get(url).content.decode()
+    assert page.index("field-session_id") < page.index("connected-now")
+    assert page.index("connected-now") < page.index('id="messages-group"')
+
+
+def test_connected_now_shows_a_lost_connection_and_since_when(active_session, student):
+    from coaching.admin import Connected, connected_now
+
+    ms = 1795834923000  # 2026-11-28 12:02:03 in Seoul
+    meta = {"name": "Ian", "role": "student", "online_at": ms, "connection": "lost"}
+    state = {
+        str(student.pk): {
+            "metas": [
+                {**meta, "phx_ref": "a", "lost_at": ms + 5000},
+                {**meta, "phx_ref": "b", "online_at": ms + 1000, "lost_at": ms + 9000},
+            ]
+        }
+    }
+    with (
+        mock.patch("coaching.admin.presence_now", return_value={active_session.topic: state}),
+        override_settings(TIME_ZONE="Asia/Seoul"),
+    ):
+        rows = connected_now(active_session)
+        since, lost = "2026-11-28 12:02:03", "2026-11-28 12:02:12"
+        assert rows == [Connected(str(student.pk), "Ian", "학생", since, lost, 2)]
+        # One connection still ok: the user counts as connected.
+        state[str(student.pk)]["metas"][1]["connection"] = "ok"
+        assert connected_now(active_session)[0].lost_since is None
+
+
+def test_session_page_says_when_presence_cannot_be_read(admin_client, active_session):
+    from coaching.realtime.presence import RedisPresence
+    from tests.support.servers import free_port
+
+    unreachable = RedisPresence(f"redis://127.0.0.1:{free_port()}/0", "down", 5, 15)
+    with mock.patch("coaching.admin.get_presence", return_value=unreachable):
+        response = admin_client.get(f"{SESSIONS}{active_session.pk}/change/")
+    assert response.status_code == 200
+    assert "접속자를 읽지 못했습니다(Redis가 응답하지 않음)" in connected_panel(
+        response.content.decode()
+    )
+
+
+def test_session_page_offers_end_lesson_until_it_has_ended(admin_client, active_session):
+    end_url = f"{SESSIONS}{active_session.pk}/end/"
+    page = admin_client.get(f"{SESSIONS}{active_session.pk}/change/").content.decode()
+    assert f'<a href="{end_url}">레슨 종료</a>' in page
+    confirm = admin_client.get(end_url).content.decode()
+    assert f"레슨 {active_session.session_id}을(를) 지금 종료할까요?" in confirm
+    assert 'id="connected-now"' in confirm and 'value="예, 레슨을 종료합니다"' in confirm
+
+    active_session.status = Status.ENDED
+    active_session.save()
+    page = admin_client.get(f"{SESSIONS}{active_session.pk}/change/").content.decode()
+    assert end_url not in page
+    assert '<span class="inswing-tool-disabled" aria-disabled="true">레슨 종료</span>' in page
+    confirm = admin_client.get(end_url).content.decode()
+    assert "이미 종료된 레슨입니다." in confirm and "예, 레슨을 종료합니다" not in confirm
+
+
+def test_end_lesson_ends_it_through_the_service_and_logs_who_did(
+    admin_client, admin_user, active_session
+):
+    from django.contrib.admin.models import LogEntry
+
+    with captured_broadcasts() as sent:
+        response = admin_client.post(f"{SESSIONS}{active_session.pk}/end/", follow=True)
+    assert response.redirect_chain[-1][0] == f"{SESSIONS}{active_session.pk}/change/"
+    assert "레슨을 종료했습니다. 접속한 모든 사람에게 전달되었습니다." in response.content.decode()
+    active_session.refresh_from_db()
+    assert active_session.status == Status.ENDED and active_session.ended_at is not None
+    # The same events as when the coach ends it: the state (logged, with its seq) and the lobby's.
+    (state,) = events_named(sent, "session:state")
+    assert (state["status"], state["seq"]) == ("ended", active_session.last_seq)
+    assert [t for t, e, _ in sent if e == "session:ended"] == [LOBBY_TOPIC]
+    entry = LogEntry.objects.get(object_id=str(active_session.pk))
+    assert (entry.user_id, entry.change_message) == (admin_user.pk, "Ended the lesson.")
+
+    with captured_broadcasts() as sent:
+        again = admin_client.post(f"{SESSIONS}{active_session.pk}/end/", follow=True)
+    assert sent == []
+    assert "이미 종료된 레슨입니다." in again.content.decode()
+
+
+@pytest.mark.parametrize(
+    "tool, denied, allowed",
+    [
+        # Closing a user's sockets ends their access: a change of the user.
+        ("close-sockets", ["view_user"], ["view_user", "change_user"]),
+        # Ending a lesson: staff who see sessions (the policy lets staff end any).
+        ("end", ["view_user"], ["view_coachingsession"]),
+    ],
+)
+def test_operator_tools_are_for_the_staff_they_allow(
+    make_user, student, active_session, tool, denied, allowed
+):
+    page = f"{USERS}{student.pk}/change/" if tool == "close-sockets" else None
+    page = page or f"{SESSIONS}{active_session.pk}/change/"
+    url = page.replace("/change/", f"/{tool}/")
+
+    def done() -> bool:
+        student.refresh_from_db()
+        active_session.refresh_from_db()
+        return student.token_generation == 1 or active_session.status == Status.ENDED
+
+    refused = staff_with(make_user, *denied)
+    non_staff = Client()
+    non_staff.force_login(make_user(Role.COACH))
+    with captured_broadcasts() as sent:
+        assert url not in refused.get(page).content.decode()
+        assert refused.get(url).status_code == 403
+        assert refused.post(url).status_code == 403
+        assert non_staff.post(url).url.startswith("/admin/login/")
+    assert sent == [] and not done()
+    permitted = staff_with(make_user, *allowed)
+    assert f'<a href="{url}">' in permitted.get(page).content.decode()
+    assert permitted.post(url).status_code == 302
+    assert done()
