@@ -6,6 +6,10 @@ fails the push. A change the timeline shows (the lead going to someone else, a c
 starting or ending) is made under the session row's lock and logged with it
 (`review.change_logged`); every other change (playback, offsets, asking, watching
 alone) goes straight to the state.
+
+What the room did is kept for replay: each change, once broadcast, is handed to this
+process's recorder (coaching/realtime/review_recorder.py), which writes it later, off
+the live path.
 """
 
 import asyncio
@@ -19,6 +23,7 @@ from coaching.errors import RateLimited
 from coaching.models import User, session_topic
 from coaching.realtime.db import in_db_thread
 from coaching.realtime.review import StrokeLimiter, get_review_store
+from coaching.realtime.review_recorder import review_recorder
 from coaching.services import review
 from coaching.services.review import ReviewState, Room
 
@@ -87,6 +92,7 @@ async def _changed(session_id: str, room: Room, user: User, change: Change) -> R
 
         state = await in_db_thread(review.change_logged)(session_id, user, in_lock)
     await _publish(session_id, "review:state", state)
+    review_recorder.state(session_id, state)
     return state
 
 
@@ -128,7 +134,8 @@ async def review_stroke(
     At most REVIEW_STROKES_PER_SECOND per user (per server process); above that
     the stroke is refused with `rate_limited` and not sent.
     """
-    review.check_draw(user, role, await get_review_store().get(session_id))
+    state = await get_review_store().get(session_id)
+    review.check_draw(user, role, state)
     stroke = review.clean_stroke(payload, user)
     wait_ms = stroke_limiter.take(session_id, str(user.pk))
     if wait_ms:
@@ -136,6 +143,7 @@ async def review_stroke(
             f"At most {stroke_limiter.per_second} strokes a second.", retry_after_ms=wait_ms
         )
     await _publish(session_id, "review:stroke", stroke)
+    review_recorder.stroke(session_id, state and state["swing_id"], stroke)
     return {}
 
 
@@ -143,9 +151,11 @@ async def review_clear(
     *, session_id: str, user: User, role: str, payload: dict[str, Any]
 ) -> dict[str, Any]:
     """Wipe the live drawings on every screen → `review:clear` to all."""
-    review.check_draw(user, role, await get_review_store().get(session_id))
+    state = await get_review_store().get(session_id)
+    review.check_draw(user, role, state)
     cleared = {"by": events.person(user)}
     await _publish(session_id, "review:clear", cleared)
+    review_recorder.clear(session_id, state and state["swing_id"], cleared["by"])
     return cleared
 
 

@@ -16,6 +16,12 @@ dead connections left over from it); `close()` stops the proxy.
 
 import socket
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from django.db import connection
+
+from tests.support.servers import test_database_url
 
 
 class TcpProxy:
@@ -113,3 +119,16 @@ def _close(sock: socket.socket) -> None:
     except OSError:
         pass
     sock.close()
+
+
+@contextmanager
+def database_proxy() -> Iterator[tuple[TcpProxy, str]]:
+    """A proxy in front of the test database, and the DATABASE_URL through it (for a
+    server process the test cuts off from PostgreSQL); closed after."""
+    db = connection.settings_dict
+    port = int(db.get("PORT") or 5432)
+    proxy = TcpProxy(port, db.get("HOST") or "127.0.0.1")
+    try:
+        yield proxy, test_database_url().replace(f":{port}/", f":{proxy.port}/")
+    finally:
+        proxy.close()
