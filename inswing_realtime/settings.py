@@ -18,6 +18,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from coaching.api.schema_docs import DESCRIPTION as API_DESCRIPTION
+from coaching.services import rtc
 from inswing_realtime import embedded_db
 from inswing_realtime.db_pool import fail_waiting_requests
 
@@ -247,6 +248,20 @@ CALL_SIGNALS_PER_SECOND = float(os.environ.get("CALL_SIGNALS_PER_SECOND", "10"))
 CALL_SIGNALS_BURST = int(os.environ.get("CALL_SIGNALS_BURST", "40"))
 # Largest `data` of one `call:signal` (JSON bytes): an SDP offer is 2-8 KiB.
 CALL_SIGNAL_MAX_BYTES = int(os.environ.get("CALL_SIGNAL_MAX_BYTES", str(16 * 1024)))
+# Calls' networks (coaching/services/rtc.py, GET /api/rtc/credentials/): ICE servers
+# as RTCIceServer JSON without credentials (e.g. [{"urls": "stun:stun.example.net"}]),
+# `all` or `relay`, and TURN (coturn's static-auth-secret) whose credentials are minted
+# per user for RTC_CREDENTIAL_TTL_SECONDS (at most an hour). Checked here: a bad value
+# stops the process with its reason.
+RTC_ICE_SERVERS = rtc.ice_servers_setting(os.environ.get("RTC_ICE_SERVERS", ""))
+RTC_ICE_TRANSPORT_POLICY = rtc.transport_policy_setting(
+    os.environ.get("RTC_ICE_TRANSPORT_POLICY", "all")
+)
+RTC_TURN_SECRET = os.environ.get("RTC_TURN_SECRET", "")
+RTC_TURN_URLS = rtc.turn_setting(
+    RTC_TURN_SECRET, env_list("RTC_TURN_URLS"), RTC_ICE_TRANSPORT_POLICY
+)
+RTC_CREDENTIAL_TTL_SECONDS = rtc.ttl_setting(os.environ.get("RTC_CREDENTIAL_TTL_SECONDS", "3600"))
 RATE_LIMIT_CLOSE_SECONDS = int(os.environ.get("RATE_LIMIT_CLOSE_SECONDS", "10"))
 
 # --- REST, tokens, schema ---------------------------------------------------
@@ -266,6 +281,7 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {
         "auth_token": os.environ.get("AUTH_TOKEN_RATE", "10/minute"),
         "socket_token": os.environ.get("SOCKET_TOKEN_RATE", "30/minute"),
+        "rtc_credentials": os.environ.get("RTC_CREDENTIALS_RATE", "30/minute"),
         "chat_post": f"{round(CHAT_RATE_PER_SECOND * 60)}/minute",
     },
     # Proxies in front of the app whose X-Forwarded-For is trusted for the client's

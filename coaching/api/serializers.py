@@ -16,6 +16,7 @@ from coaching.api.fields import KeyFramesField, MetricsField, TextField
 from coaching.errors import ServiceError
 from coaching.models import CameraAngle, Status, Step, StepSource
 from coaching.selectors import EVENTS_PAGE_DEFAULT, EVENTS_PAGE_MAX
+from coaching.services import rtc
 from coaching.services import shares as share_rules
 from coaching.services import swings as swing_rules
 from coaching.services.annotations import MAX_NOTE_CHARS as MAX_ANNOTATION_NOTE_CHARS
@@ -586,6 +587,35 @@ class SocketTokenSerializer(serializers.Serializer):
     expires_in = serializers.IntegerField(help_text="Seconds.")
 
 
+class IceServerSerializer(serializers.Serializer):
+    """An RTCIceServer, as `new RTCPeerConnection({iceServers})` takes it."""
+
+    urls = serializers.ListField(
+        child=serializers.CharField(), help_text="stun:, stuns:, turn: or turns: URLs."
+    )
+    username = serializers.CharField(
+        required=False,
+        help_text='TURN only: `"<expiry, Unix seconds>:<user id>"` (coturn\'s static-auth-secret).',
+    )
+    credential = serializers.CharField(
+        required=False, help_text="TURN only: base64(HMAC-SHA1(the TURN secret, username))."
+    )
+
+
+class RtcCredentialsSerializer(serializers.Serializer):
+    ice_servers = IceServerSerializer(
+        many=True, help_text="The configured STUN/TURN servers, TURN's with a fresh credential."
+    )
+    ice_transport_policy = serializers.ChoiceField(
+        choices=rtc.TRANSPORT_POLICIES, help_text="Pass as RTCConfiguration's iceTransportPolicy."
+    )
+    expires_at = serializers.IntegerField(
+        allow_null=True,
+        help_text="Epoch ms when the TURN credential stops working (at most an hour away); "
+        "fetch again before it, and for each call. Null without TURN.",
+    )
+
+
 # --- Annotations ----------------------------------------------------------------
 
 
@@ -696,9 +726,7 @@ class LessonSerializer(SessionSerializer):
     recap_url = serializers.CharField(
         help_text="The lesson's page, which opens on its recap once the lesson has ended."
     )
-    replay_url = serializers.CharField(
-        allow_null=True, help_text="The lesson's replay; null until replays exist."
-    )
+    replay_url = serializers.CharField(allow_null=True, help_text="The lesson's replay page.")
 
 
 class LessonListQuerySerializer(serializers.Serializer):

@@ -25,6 +25,12 @@ class SocketTokenThrottle(UserRateThrottle):
     scope = "socket_token"
 
 
+class RtcCredentialsThrottle(UserRateThrottle):
+    """TURN credentials per user (`GET /api/rtc/credentials/`)."""
+
+    scope = "rtc_credentials"
+
+
 class ChatPostThrottle(UserRateThrottle):
     """Chat lines posted over REST per user, at the socket's chat rate (`CHAT_RATE_PER_SECOND`)."""
 

@@ -13,6 +13,7 @@ urlpatterns = [
     path("auth/token/", views.TokenObtainView.as_view(), name="token_obtain_pair"),
     path("auth/token/refresh/", views.TokenRefreshView.as_view(), name="token_refresh"),
     path("auth/socket-token/", views.socket_token, name="socket_token"),
+    path("rtc/credentials/", views.rtc_credentials, name="rtc_credentials"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api_docs"),
     *router.urls,

@@ -5,6 +5,7 @@ list's visibility rules), then 403 when the caller's role may not do the action,
 then 400 for invalid input.
 """
 
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -30,7 +31,12 @@ from coaching.api import serializers as s
 from coaching.api.authentication import TokenObtainSerializer, TokenRefreshCurrentSerializer
 from coaching.api.errors import error_body
 from coaching.api.parsers import StrictJSONParser
-from coaching.api.throttles import ChatPostThrottle, PasswordLoginThrottle, SocketTokenThrottle
+from coaching.api.throttles import (
+    ChatPostThrottle,
+    PasswordLoginThrottle,
+    RtcCredentialsThrottle,
+    SocketTokenThrottle,
+)
 from coaching.errors import ServiceError
 from coaching.models import CoachingSession
 from coaching.replay import replay_document
@@ -41,6 +47,7 @@ from coaching.services.chat import chat_message_post
 from coaching.services.checkpoints import checkpoint_save
 from coaching.services.notices import notice_post
 from coaching.services.progress import student_metrics, student_progress
+from coaching.services.rtc import ice_configuration
 from coaching.services.sessions import session_claim, session_create
 from coaching.services.shares import (
     share_create,
@@ -115,6 +122,18 @@ def socket_token(request: Request) -> Response:
     return Response(
         {"token": str(token), "expires_in": int(settings.SOCKET_TOKEN_LIFETIME.total_seconds())}
     )
+
+
+@extend_schema(responses={200: s.RtcCredentialsSerializer, **s.error_responses(401, 429)})
+@api_view(["GET"])
+@permission_classes([IsAuthenticated])
+@throttle_classes([RtcCredentialsThrottle])
+def rtc_credentials(request: Request) -> Response:
+    """The ICE servers for a call's RTCPeerConnection, with TURN credentials minted for the
+    signed-in user (time-limited, see `expires_at`), and the transport policy."""
+    response = Response(ice_configuration(request.user.pk, time.time()))
+    response["Cache-Control"] = "no-store"
+    return response
 
 
 @extend_schema(exclude=True)
