@@ -584,7 +584,7 @@ class CoachingSessionAdmin(ObjectTool, AdminCss, ReadOnlyMixin, admin.ModelAdmin
         "title",
         ("student", "coach"),
         ("created_at", "started_at", "ended_at"),
-        ("updated_at", "last_seq"),
+        ("updated_at", "last_seq", "review_rows"),
     )
     readonly_fields = (
         "session_id",
@@ -600,6 +600,7 @@ class CoachingSessionAdmin(ObjectTool, AdminCss, ReadOnlyMixin, admin.ModelAdmin
         "ended_at",
         "updated_at",
         "last_seq",
+        "review_rows",
     )
     inlines = (ChatInline, FeedbackInline)
     actions = (end_sessions,)
@@ -608,6 +609,11 @@ class CoachingSessionAdmin(ObjectTool, AdminCss, ReadOnlyMixin, admin.ModelAdmin
     def page(self, session: CoachingSession) -> str:
         url = reverse("session_page", args=[session.session_id])
         return format_html('<a href="{}">watch</a>', url)
+
+    @admin.display(description=gettext_lazy("recorded review"))
+    def review_rows(self, session: CoachingSession) -> int:
+        """How many rows of the review were kept for the replay (docs/protocol.md)."""
+        return session.review_records.count()
 
     tool = "end"
     tool_title = gettext_lazy("End lesson")

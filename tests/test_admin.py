@@ -12,7 +12,7 @@ from django.contrib.auth.models import Permission
 from django.test import Client, override_settings
 
 from coaching.events import LOBBY_TOPIC
-from coaching.models import CoachingSession, Role, SessionEvent, Status, User
+from coaching.models import CoachingSession, ReviewRecord, Role, SessionEvent, Status, User
 from coaching.services.annotations import annotation_save
 from coaching.services.chat import chat_message_post
 from coaching.services.checkpoints import checkpoint_save
@@ -108,6 +108,22 @@ def test_session_page_shows_chat_feedback_and_event_log_read_only(
     assert "sw_1" in page  # feedback inline
     assert "system:notice" in page and "Servers are busy" in page  # event log inline
     assert 'name="_save"' not in page  # nothing here is edited by hand
+
+
+def test_session_page_counts_the_recorded_review(admin_client, active_session, coach):
+    by = {"id": str(coach.pk), "name": coach.display_name}
+    for at_ms in (1, 2, 3):
+        ReviewRecord.objects.create(
+            session=active_session, at_ms=at_ms, kind="clear", swing_id="sw_1", body={"by": by}
+        )
+    response = admin_client.get(f"{SESSIONS}{active_session.pk}/change/")
+    fields = {
+        field.field["name"]: field
+        for fieldset in response.context["adminform"]
+        for line in fieldset
+        for field in line
+    }
+    assert fields["review_rows"].contents() == "3"
 
 
 def test_sessions_are_not_added_in_the_admin(admin_client):
