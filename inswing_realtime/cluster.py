@@ -13,10 +13,13 @@ PostgreSQL and Redis.
 - Migrations run once, before the app processes start (`--seed`: then `seed_demo`), and
   `collectstatic` fills STATIC_ROOT (`staticfiles/`), which nginx serves.
 - The app processes get `NUM_PROXIES=1` (nginx is the one proxy) unless it is set.
-- Ctrl-C, SIGTERM or SIGHUP stops everything it started, in order: nginx, the app
-  processes (each drains its sockets), Redis, then PostgreSQL; a second one hurries
-  (SIGKILL). The children run in sessions of their own, so the terminal's Ctrl-C reaches
-  this process alone, and die with it should it be killed (Linux: PR_SET_PDEATHSIG).
+- Ctrl-C or SIGTERM stops everything it started, in order: nginx, the app processes
+  (each drains its sockets), Redis, then PostgreSQL; a second one hurries (SIGKILL).
+- SIGHUP (`kill -HUP $(cat .cluster/PORT/cluster.pid)`) restarts the app processes one
+  at a time, without a moment of fewer ready processes (`Cluster.rolling_restart`); one
+  asked for during a restart runs after it.
+- The children run in sessions of their own, so the terminal's Ctrl-C reaches this
+  process alone, and die with it should it be killed (Linux: PR_SET_PDEATHSIG).
 - An app process that exits is reported and the rest keep serving (nginx passes its
   requests to them); when nginx or Redis exits, or the last app process, everything stops.
 
@@ -53,11 +56,14 @@ ROOT = Path(__file__).resolve().parent.parent
 STATE = ROOT / ".cluster"
 RENDERER = ROOT / "deploy" / "nginx" / "render.py"
 INSTALL_HINT = "bash scripts/ensure-nginx.sh (as root), or apt-get install nginx redis-server"
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+RESTART_SIGNAL = signal.SIGHUP
 # An app process drains its sockets and exits within DRAIN_SECONDS + 5
 # (coaching/realtime/lifecycle.py); it is killed after a little more.
 APP_STOP_TIMEOUT = float(os.environ.get("DRAIN_SECONDS", "10")) + 10
 START_TIMEOUT = 60.0
+# nginx's new workers run and its old ones stopped accepting within this of a reload.
+RELOAD_TIMEOUT = 10.0
 
 
 class ClusterError(RuntimeError):
@@ -66,6 +72,10 @@ class ClusterError(RuntimeError):
 
 class Stop(Exception):
     """A stop signal arrived."""
+
+
+class RestartError(RuntimeError):
+    """A rolling restart could not go on; the processes not yet replaced keep serving."""
 
 
 def renderer() -> ModuleType:
@@ -137,6 +147,7 @@ class Child:
 
     name: str
     proc: subprocess.Popen[bytes]
+    port: int = 0  # where an app process listens
 
     @classmethod
     def spawn(
@@ -147,6 +158,7 @@ class Child:
         env: dict[str, str] | None = None,
         output: IO | None = None,
         supervised: bool = True,
+        port: int = 0,
     ) -> Child:
         """Start `argv` in a session of its own. `supervised` (the cluster's children): it
         dies with this process, and starts with the stop signals this one holds unblocked
@@ -162,7 +174,7 @@ class Child:
             start_new_session=True,
             preexec_fn=(lambda: _die_with_parent(parent)) if supervised else None,
         )
-        return cls(name, proc)
+        return cls(name, proc, port)
 
     @property
     def pid(self) -> int:
@@ -285,6 +297,43 @@ class Nginx:
         _wait_until(lambda: _accepts(self.host, self.port), self.child, "nginx")
         return self
 
+    def reload(self, upstreams: list[str]) -> None:
+        """Route to `upstreams` from now on: the configuration is rewritten and nginx told
+        (SIGHUP); returns once its new workers run and the old ones accept nothing more.
+        The old workers keep the connections they hold (sockets too) until these close."""
+        assert self.child is not None
+        old = set(self._workers())
+        self.upstreams = upstreams
+        self.write_config()
+        self.child.proc.send_signal(signal.SIGHUP)
+
+        def reloaded() -> bool:
+            workers = self._workers()
+            # An old worker that took the reload retitles itself as it closes its listeners.
+            return any(pid not in old for pid in workers) and not any(
+                workers[pid] == "nginx: worker process" for pid in old & set(workers)
+            )
+
+        try:
+            _wait_until(reloaded, self.child, "nginx", timeout=RELOAD_TIMEOUT)
+        except ClusterError:
+            raise ClusterError(
+                f"nginx did not take its new configuration within {RELOAD_TIMEOUT:g} s "
+                "(its errors are above)"
+            ) from None
+
+    def _workers(self) -> dict[int, str]:
+        """nginx's worker processes: pid -> title."""
+        assert self.child is not None
+        pid = self.child.pid
+        workers = {}
+        with contextlib.suppress(OSError):
+            for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
+                with contextlib.suppress(OSError):
+                    title = Path(f"/proc/{child}/cmdline").read_bytes()
+                    workers[int(child)] = title.replace(b"\0", b" ").decode().strip()
+        return workers
+
     def stop(self) -> None:
         if self.child is not None:
             self.child.stop()  # SIGTERM: nginx's fast shutdown (open sockets are closed)
@@ -364,13 +413,32 @@ class Cluster:
     seed: bool = False
     nginx: Nginx | None = None
     redis: RedisServer | None = None
-    apps: list[Child] = field(default_factory=list)
+    apps: list[Child] = field(default_factory=list)  # in nginx's order
     joined_db: bool = False  # the embedded PostgreSQL, started or joined
     reported: set[int] = field(default_factory=set)
+    env: dict[str, str] = field(default_factory=dict)  # the app processes'
 
     @property
     def app_ports(self) -> list[int]:
+        """Where the app processes listen at first; a rolling restart moves each to the
+        other of its two ports (`spare_port`) and back."""
         return [self.port + i for i in range(1, self.processes + 1)]
+
+    @property
+    def home(self) -> Path:
+        return STATE / str(self.port)
+
+    @property
+    def pid_file(self) -> Path:
+        """This process's pid, for `kill -HUP` (a rolling restart)."""
+        return self.home / "cluster.pid"
+
+    def spare_port(self, port: int) -> int:
+        """The port an app process's replacement takes: the one after the first ports,
+        and back."""
+        return (
+            port + self.processes if port <= self.port + self.processes else port - self.processes
+        )
 
     def start(self) -> None:
         busy = [p for p in [self.port, *self.app_ports] if not port_is_free(p)]
@@ -379,8 +447,9 @@ class Cluster:
                 f"port {busy[0]} is in use: the cluster takes {self.port} (nginx) and "
                 f"{self.app_ports[0]}-{self.app_ports[-1]}; set CLUSTER_PORT to another"
             )
-        home = STATE / str(self.port)
+        home = self.home
         home.mkdir(parents=True, exist_ok=True)
+        self.pid_file.write_text(f"{os.getpid()}\n")
         program("nginx")  # before anything starts: missing is the likeliest failure
         env = {**os.environ, "DJANGO_SETTINGS_MODULE": "inswing_realtime.settings"}
         env.setdefault("NUM_PROXIES", "1")
@@ -397,16 +466,17 @@ class Cluster:
             manage(env, "seed_demo")
         manage(env, "collectstatic", "--no-input", "--verbosity", "0")
 
+        self.env = env
         for port in self.app_ports:
             with _held():
-                self.apps.append(Child.spawn(f"app :{port}", app_command(port), env=env))
-        for port, app in zip(self.app_ports, self.apps, strict=True):
-            _wait_until(lambda p=port: _answers(f"http://127.0.0.1:{p}/readyz"), app, app.name)
+                self.apps.append(self._spawn_app(port))
+        for app in self.apps:
+            _wait_ready(app)
 
         self.nginx = Nginx(  # recorded before it starts, as Redis
             home / "nginx",
             self.port,
-            [f"127.0.0.1:{p}" for p in self.app_ports],
+            self._upstreams(self.apps),
             _static_root(env),
             host=self.host,
             tls_certificate=os.environ.get("TLS_CERTIFICATE", ""),
@@ -422,7 +492,57 @@ class Cluster:
             f"{' (embedded)' if self.joined_db else ''}\n"
             f"  Redis: {env['REDIS_URL']}{' (started here)' if self.redis else ''}\n"
             f"  nginx's access log: {self.nginx.access_log.relative_to(ROOT)}\n"
-            "  Ctrl-C stops everything.",
+            f"  Ctrl-C stops everything; kill -HUP {os.getpid()} restarts the app processes "
+            "one at a time.",
+            flush=True,
+        )
+
+    def _spawn_app(self, port: int) -> Child:
+        return Child.spawn(f"app :{port}", app_command(port), env=self.env, port=port)
+
+    @staticmethod
+    def _upstreams(apps: list[Child]) -> list[str]:
+        return [f"127.0.0.1:{app.port}" for app in apps]
+
+    def rolling_restart(self) -> None:
+        """Replace every app process, one at a time, never with fewer ready than before:
+        the replacement starts on the other of its two ports and, once its /readyz
+        answers 200, nginx routes to it instead of the old one (a reload); then the old
+        one drains (SIGTERM: /readyz fails, its sockets close in batches over
+        DRAIN_SECONDS and their clients reconnect through nginx to the ready ones) and
+        exits, before the next one is replaced. A replacement that does not get ready, or
+        a port that is taken, ends the restart there (RestartError), the old process
+        still serving."""
+        assert self.nginx is not None
+        began = time.monotonic()
+        print(f"cluster: rolling restart of {len(self.apps)} app processes", flush=True)
+        for old in list(self.apps):
+            step = time.monotonic()
+            port = self.spare_port(old.port)
+            if not port_is_free(port):
+                raise RestartError(f"port {port} is in use: {old.name} was not replaced")
+            with _held():
+                new = self._spawn_app(port)
+                self.apps.insert(self.apps.index(old) + 1, new)
+            try:
+                _wait_ready(new)
+            except ClusterError as exc:
+                self.apps.remove(new)
+                new.stop(APP_STOP_TIMEOUT)
+                raise RestartError(f"{exc}; {old.name} keeps serving") from None
+            ready = time.monotonic()
+            self.nginx.reload(self._upstreams([app for app in self.apps if app is not old]))
+            old.terminate()
+            old.wait(APP_STOP_TIMEOUT)
+            self.apps.remove(old)
+            print(
+                f"cluster: {new.name} ready in {ready - step:.1f} s and in nginx; {old.name} "
+                f"drained and exited ({old.proc.returncode}) in {time.monotonic() - ready:.1f} s",
+                flush=True,
+            )
+        print(
+            f"cluster: rolling restart done in {time.monotonic() - began:.1f} s; app processes "
+            f"on {', '.join(self._upstreams(self.apps))}",
             flush=True,
         )
 
@@ -468,6 +588,8 @@ class Cluster:
         if self.joined_db:
             self.joined_db = False
             embedded_db.release()
+        if self.pid_file.exists() and self.pid_file.read_text().strip() == str(os.getpid()):
+            self.pid_file.unlink()  # not another cluster's, on a port that was busy
 
     def hurry(self) -> None:
         """A second stop signal: SIGKILL whatever still runs."""
@@ -478,6 +600,10 @@ class Cluster:
         ]:
             if child is not None and child.running():
                 child.proc.kill()
+
+
+def _wait_ready(app: Child) -> None:
+    _wait_until(lambda: _answers(f"http://127.0.0.1:{app.port}/readyz"), app, app.name)
 
 
 def _static_root(env: dict[str, str]) -> Path:
@@ -498,6 +624,7 @@ def _safe(url: str) -> str:
 
 def run(cluster: Cluster) -> int:
     stopping = False
+    restart_asked = False
 
     def on_signal(signum: int, _frame: object) -> None:
         nonlocal stopping
@@ -507,14 +634,25 @@ def run(cluster: Cluster) -> int:
         print("cluster: hurrying (SIGKILL)", file=sys.stderr, flush=True)
         cluster.hurry()
 
+    def on_restart(_signum: int, _frame: object) -> None:
+        nonlocal restart_asked
+        restart_asked = True  # the main loop restarts (a handler must not block)
+
     for signum in STOP_SIGNALS:
         signal.signal(signum, on_signal)
+    signal.signal(RESTART_SIGNAL, on_restart)
     code = 0
     try:
         cluster.start()
         while True:
             time.sleep(0.5)
             cluster.check()
+            if restart_asked:
+                restart_asked = False
+                try:
+                    cluster.rolling_restart()
+                except RestartError as exc:
+                    print(f"cluster: rolling restart stopped: {exc}", file=sys.stderr, flush=True)
     except Stop:
         pass
     except ClusterError as exc:
