@@ -8,16 +8,22 @@ from django.db.models import Q
 
 from coaching.errors import ServiceError
 from coaching.models import CoachingSession, Role, Status, User
+from coaching.share_viewer import SHARE_ROLE, ShareViewer
 
 STUDENT, COACH, OBSERVER, PREVIEW = "student", "coach", "observer", "preview"
+SHARE = SHARE_ROLE
 
 
-def session_role(user: User, session: CoachingSession) -> str | None:
+def session_role(user: User | ShareViewer, session: CoachingSession) -> str | None:
     """The part `user` plays in `session`: student, coach, observer (admin), preview
-    (any coach looking at a waiting, unclaimed session before claiming it) or none.
+    (any coach looking at a waiting, unclaimed session before claiming it), share (a
+    share link's viewer, in that link's lesson only) or none.
 
-    Observers and previewing coaches read everything and may neither chat nor control.
+    Observers, previewing coaches and share viewers read everything and may neither
+    chat nor control; a share viewer is also never listed in presence (only counted).
     """
+    if isinstance(user, ShareViewer):
+        return SHARE if user.session_id == session.session_id else None
     if user.pk == session.student_id:
         return STUDENT
     if session.coach_id is not None and user.pk == session.coach_id:
@@ -54,6 +60,13 @@ def check_join(user: User, session: CoachingSession) -> str:
     if role is None:
         raise ServiceError("forbidden", "You are not a participant of this session.")
     return role
+
+
+def check_push(role: str) -> None:
+    """A share viewer only watches: each of its pushes is refused (heartbeats and leaves
+    are the transport's, not pushes)."""
+    if role == SHARE:
+        raise ServiceError("forbidden", "A shared lesson is watched read-only.")
 
 
 def check_read(user: User, session: CoachingSession) -> None:

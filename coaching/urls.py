@@ -16,4 +16,9 @@ urlpatterns = [
         views.shared_lesson,
         name="shared_lesson",
     ),
+    re_path(
+        r"^shared/(?P<share_id>[A-Za-z0-9_-]{1,40})/(?P<secret>[A-Za-z0-9_-]{1,100})/socket-token/$",
+        views.shared_socket_token,
+        name="shared_socket_token",
+    ),
 ]

@@ -5,18 +5,18 @@ they POST to the API (session auth) and fetch a socket token.
 """
 
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
-from django.views.decorators.csrf import ensure_csrf_cookie
-from django.views.decorators.http import require_safe
+from django.views.decorators.csrf import csrf_exempt, ensure_csrf_cookie
+from django.views.decorators.http import require_POST, require_safe
 
 from coaching import metrics, policy
 from coaching.errors import ServiceError
 from coaching.events import epoch_ms, person, sender
-from coaching.models import Role
+from coaching.models import Role, session_topic
 from coaching.services.lookup import get_session
-from coaching.services.shares import share_open, shared_recap
+from coaching.services.shares import share_open, shared_recap, socket_token
 
 
 @login_required
@@ -107,6 +107,29 @@ def shared_lesson(request: HttpRequest, share_id: str, secret: str) -> HttpRespo
         context = {"shared": shared_recap(share), "metric_catalog": metrics.catalog()}
         response = render(request, "coaching/shared_lesson.html", context)
     # The link is the key: not sent on to other sites, not indexed.
+    response["Referrer-Policy"] = "same-origin"
+    response["X-Robots-Tag"] = "noindex, nofollow"
+    return response
+
+
+# No cookie or account is involved (the link is the key): nothing for a forged request to use.
+@csrf_exempt
+@require_POST
+@never_cache
+def shared_socket_token(request: HttpRequest, share_id: str, secret: str) -> JsonResponse:
+    """A share link's socket token, for its page to watch the lesson live: `{token,
+    expires_in, topic}` (seconds; the lesson's topic), or the API's error shape with 410
+    once the link has expired or was revoked, 404 for a link that never was."""
+    try:
+        share = share_open(share_id, secret)
+    except ServiceError as exc:
+        gone = exc.code in ("share_expired", "share_revoked")
+        error = {"error": {"code": exc.code, "message": exc.message}}
+        response = JsonResponse(error, status=410 if gone else 404)
+    else:
+        token, expires_in = socket_token(share)
+        topic = session_topic(share.session.session_id)
+        response = JsonResponse({"token": token, "expires_in": expires_in, "topic": topic})
     response["Referrer-Policy"] = "same-origin"
     response["X-Robots-Tag"] = "noindex, nofollow"
     return response

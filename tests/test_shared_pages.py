@@ -7,9 +7,10 @@ from datetime import timedelta
 import pytest
 from django.test import Client
 from django.utils import timezone
+from rest_framework.test import APIClient
 
 from coaching.models import LessonShare
-from coaching.services.shares import share_create, share_path, share_revoke
+from coaching.services.shares import read_socket_token, share_create, share_path, share_revoke
 from tests.support.library import days_ago, driver_lesson, past_lesson
 
 
@@ -93,6 +94,64 @@ def test_a_wrong_secret_is_not_found(link):
 
 def test_a_link_only_answers_reads(link):
     assert Client().post(link[2]).status_code == 405
+
+
+# --- the live page's socket token (the socket side: tests/realtime/test_share_viewer.py) ---
+
+
+def socket_token_path(path: str) -> str:
+    return f"{path}socket-token/"
+
+
+def test_a_link_gives_its_page_a_socket_token_for_its_lesson_only(link, lesson, settings):
+    share, secret, path = link
+    response = Client(enforce_csrf_checks=True).post(socket_token_path(path))
+    assert response.status_code == 200
+    body = response.json()
+    assert set(body) == {"token", "expires_in", "topic"}
+    assert body["topic"] == lesson.topic
+    assert 0 < body["expires_in"] <= settings.SOCKET_TOKEN_LIFETIME.total_seconds()
+    grant = read_socket_token(body["token"])
+    assert (grant.share_id, grant.session_id) == (share.share_id, lesson.session_id)
+    assert secret not in body["token"]
+    assert "no-store" in response["Cache-Control"]
+    assert response["Referrer-Policy"] == "same-origin"
+
+
+def test_a_socket_token_lives_no_longer_than_its_link(link):
+    share, _, path = link
+    LessonShare.objects.filter(pk=share.pk).update(
+        expires_at=timezone.now() + timedelta(seconds=30)
+    )
+    assert Client().post(socket_token_path(path)).json()["expires_in"] <= 30
+
+
+def test_a_socket_token_is_no_credential_for_the_api(link, lesson):
+    token = Client().post(socket_token_path(link[2])).json()["token"]
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    for url in (f"/api/sessions/{lesson.session_id}/", "/api/sessions/", "/api/auth/socket-token/"):
+        response = api.get(url) if url != "/api/auth/socket-token/" else api.post(url)
+        assert response.status_code == 401, url
+
+
+def test_a_gone_link_gives_no_socket_token(link, lesson, coach):
+    share, secret, path = link
+    share_revoke(session_id=lesson.session_id, share_id=share.share_id, user=coach)
+    response = Client().post(socket_token_path(path))
+    assert response.status_code == 410
+    assert response.json()["error"]["code"] == "share_revoked"
+    LessonShare.objects.filter(pk=share.pk).update(
+        revoked_at=None, expires_at=timezone.now() - timedelta(seconds=1)
+    )
+    response = Client().post(socket_token_path(path))
+    assert response.status_code == 410
+    assert response.json()["error"]["code"] == "share_expired"
+    wrong = share_path(share.share_id, "x" * len(secret))
+    response = Client().post(socket_token_path(wrong))
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "not_found"
+    assert Client().get(socket_token_path(path)).status_code == 405
 
 
 def test_the_library_page_needs_an_account_and_the_student_home_links_to_it(student):

@@ -2,6 +2,10 @@
 
 Refusing (closing before accept) makes daphne answer HTTP 403, which phoenix.js
 treats as a failed connect and retries with backoff, instead of a reconnect storm.
+
+The `token` is a user's (a JWT from POST /api/auth/socket-token/) or a share link's
+(`share:…`, from its page: coaching/services/shares.py), which makes the socket a
+`ShareViewer`'s: no account, its link's lesson only, read-only.
 """
 
 import base64
@@ -16,9 +20,12 @@ from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.tokens import AccessToken
 
 from coaching.models import User
+from coaching.realtime.db import in_db_thread
 from coaching.realtime.frames import DEFAULT_VSN, SERIALIZERS, Serializer
 from coaching.realtime.socket_reads import socket_reads
-from coaching.services.access import token_is_current
+from coaching.services import shares
+from coaching.services.access import token_is_current, user_topic
+from coaching.share_viewer import ShareViewer
 
 PHOENIX_SUBPROTOCOL = "phoenix"
 TOKEN_SUBPROTOCOL_PREFIX = "base64url.bearer.phx."
@@ -30,7 +37,7 @@ class Refused(Exception):
 
 @dataclass(frozen=True)
 class Connect:
-    user: User
+    user: User | ShareViewer
     subprotocol: str | None  # "phoenix" when the client offered it
     serializer: Serializer  # the wire version the client asked for
     expires_at: float  # the token's expiry, epoch seconds: the socket closes then
@@ -110,12 +117,28 @@ async def _current_user(user_id: int, access: AccessToken) -> User:
     return user
 
 
+async def _share_viewer(
+    token: str, on_identified: Callable[[str], Awaitable[None]] | None
+) -> tuple[ShareViewer, float]:
+    """The viewer a share socket token lets in, and when its socket closes."""
+    grant = shares.read_socket_token(token)
+    if grant is None:
+        raise Refused("bad or expired share token")
+    if on_identified is not None:
+        await on_identified(shares.share_topic(grant.share_id))
+    viewer = await in_db_thread(shares.share_viewer)(grant)
+    if viewer is None:
+        raise Refused("share revoked or expired")
+    return viewer, grant.expires_at
+
+
 async def authenticate(
-    scope: dict, on_identified: Callable[[int], Awaitable[None]] | None = None
+    scope: dict, on_identified: Callable[[str], Awaitable[None]] | None = None
 ) -> Connect:
-    """The connect checks. `on_identified(user_id)` runs once the token is read and
-    before the user is looked up, so that a socket can start listening for its user's
-    access ending before it checks that access (nothing falls in between)."""
+    """The connect checks. `on_identified(topic)` runs once the token is read and before
+    the user (or the share) is looked up, with the topic that announces its access
+    ending, so that a socket can start listening to it before it checks that access
+    (nothing falls in between)."""
     query = _query(scope)
     serializer = SERIALIZERS.get(query.get("vsn", DEFAULT_VSN))
     if serializer is None:
@@ -129,14 +152,13 @@ async def authenticate(
     token = query.get("token") or token_from_subprotocols(subprotocols)
     if not token:
         raise Refused("no token")
+    subprotocol = PHOENIX_SUBPROTOCOL if PHOENIX_SUBPROTOCOL in subprotocols else None
+    if token.startswith(shares.SOCKET_TOKEN_PREFIX):
+        viewer, expires_at = await _share_viewer(token, on_identified)
+        return Connect(viewer, subprotocol, serializer, expires_at)
     access = decode_token(token)
     user_id = user_id_from_token(access)
     if on_identified is not None:
-        await on_identified(user_id)
+        await on_identified(user_topic(user_id))
     user = await _current_user(user_id, access)
-    return Connect(
-        user,
-        PHOENIX_SUBPROTOCOL if PHOENIX_SUBPROTOCOL in subprotocols else None,
-        serializer,
-        float(access["exp"]),
-    )
+    return Connect(user, subprotocol, serializer, float(access["exp"]))

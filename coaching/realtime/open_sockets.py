@@ -16,6 +16,8 @@ from coaching.realtime.db import in_db_thread
 from coaching.realtime.delivery_watch import delivery_watch
 from coaching.realtime.lifecycle import SOCKETS, on_server_shutdown
 from coaching.services.access import current_generations
+from coaching.services.shares import active_shares
+from coaching.share_viewer import ShareViewer
 
 logger = logging.getLogger(__name__)
 
@@ -27,10 +29,10 @@ DRAIN_INTERVAL = 0.5
 
 
 class OpenSocket(Protocol):
-    user: User
+    user: User | ShareViewer
 
-    async def catch_up(self, generations: dict[int, int]) -> None:
-        """Broadcasts may have been lost (`generations`: current_generations)."""
+    async def catch_up(self, generations: dict[int | str, int]) -> None:
+        """Broadcasts may have been lost (`generations`: current_access)."""
 
     async def shut_down(self) -> None:
         """The server stops: finish the pushes already read, then close."""
@@ -54,11 +56,21 @@ def count() -> int:
     return len(_open_sockets)
 
 
+def current_access(principals: list[User | ShareViewer]) -> dict[int | str, int]:
+    """The token generation of each of these whose access holds, by pk: a user's
+    (current_generations), and a share viewer's whose link still answers (a revocation
+    whose broadcast was lost closes its sockets here)."""
+    viewers = [p for p in principals if isinstance(p, ShareViewer)]
+    live = active_shares(v.share_id for v in viewers)
+    users = current_generations(p.pk for p in principals if not isinstance(p, ShareViewer))
+    return {**users, **{v.pk: v.token_generation for v in viewers if v.share_id in live}}
+
+
 async def catch_up_all_sockets() -> None:
     """The channel layer's subscriptions were restored after a break: every open socket
     of this process catches up on what it may have missed."""
     sockets = list(_open_sockets)
-    generations = await in_db_thread(current_generations)([s.user.pk for s in sockets])
+    generations = await in_db_thread(current_access)([s.user for s in sockets])
     logger.info("catching up %d sockets after a channel layer reconnect", len(sockets))
     await asyncio.gather(*(s.catch_up(generations) for s in sockets), return_exceptions=True)
 

@@ -1,4 +1,11 @@
-"""`session:{session_id}`: the lesson's chat, state, analysis events and presence."""
+"""`session:{session_id}`: the lesson's chat, state, analysis events and presence.
+
+A share link's viewer (role `share`) watches read-only: it gets the events, the state
+and the review, but no presence, and each of its pushes is refused. It is tracked in
+the topic's presence under the reserved key WATCHERS_KEY (so a crashed process's
+viewers are reaped like anyone), which the others never see: their presence leaves it
+out, and `presence:watching` tells them how many watch (docs/protocol.md).
+"""
 
 import asyncio
 import time
@@ -31,6 +38,11 @@ from coaching.services.sessions import session_control
 
 # Chat lines from every socket of this process, stored a batch per transaction.
 chat_writer = make_chat_writer()
+
+# The presence key share viewers are tracked under (a user's key is their id: digits).
+WATCHERS_KEY = "share"
+# To every other join: how many share viewers watch now, `{"count": n}`.
+WATCHING = "presence:watching"
 
 # A user who drops and comes back within this many seconds is not announced again.
 ENTRY_NOTICE_QUIET_SECONDS = 300
@@ -83,6 +95,7 @@ class SessionChannel(Channel):
     _entering: asyncio.Task | None = None
     _replay: list[tuple[str, dict]] = []
     _recent: dict[int, str | None]  # seq -> eid of the latest events sent (RECENT_EIDS)
+    _watchers: set[str]  # the share viewers' presence refs, as this join knows them
 
     @property
     def session_id(self) -> str:
@@ -94,7 +107,7 @@ class SessionChannel(Channel):
         session, snapshot = await snapshot_reads.read(self.session_id)
         self.role = policy.check_join(self.user, session)
         reply = {**snapshot, "you": {**events.sender(self.user), "session_role": self.role}}
-        self._recent = {}
+        self._recent, self._watchers = {}, set()
         for entry in reply["events"][-RECENT_EIDS:]:
             self._sent(entry["payload"])
         self.last_seq, self.last_eid = reply["last_seq"], reply["last_eid"]
@@ -141,18 +154,22 @@ class SessionChannel(Channel):
         presence = get_presence()
         if self.role == policy.PREVIEW:
             # A coach looking before claiming sees who is there but is not listed.
-            await self.push(PRESENCE_STATE, await presence.list(self.topic))
+            await self._push_presence_state(await presence.list(self.topic))
             return
-        key = str(self.user.pk)
         self.presence_ref = new_ref()
-        self.presence_meta = meta = {
-            "phx_ref": self.presence_ref,
-            "name": self.user.display_name,
-            "role": self.user.public_role,
-            "online_at": int(time.time() * 1000),
-            "connection": "ok",
-            "lost_at": None,
-        }
+        if self.role == policy.SHARE:
+            # Counted, never listed, and shown nobody's presence.
+            key, meta = WATCHERS_KEY, {"phx_ref": self.presence_ref}
+        else:
+            key = str(self.user.pk)
+            self.presence_meta = meta = {
+                "phx_ref": self.presence_ref,
+                "name": self.user.display_name,
+                "role": self.user.public_role,
+                "online_at": int(time.time() * 1000),
+                "connection": "ok",
+                "lost_at": None,
+            }
         # Its own task: a socket that closes right now must not cancel it between the
         # track and the entry notice (the leave would then mark as announced an entry
         # never announced, and hide the next one). `terminate` waits for it, so the
@@ -162,9 +179,37 @@ class SessionChannel(Channel):
         # Done: the task would keep the state (every connection of the topic) for as
         # long as the join lasts, so that N joins of a topic held N² metas.
         self._entering = None
-        await self.push(
-            PRESENCE_STATE, state if state is not None else await presence.list(self.topic)
-        )
+        if self.role != policy.SHARE:
+            await self._push_presence_state(
+                state if state is not None else await presence.list(self.topic)
+            )
+
+    async def _push_presence_state(self, state: State) -> None:
+        """Who is here, without the share viewers, then how many of them watch."""
+        watchers = state.get(WATCHERS_KEY)
+        self._watchers = {meta["phx_ref"] for meta in watchers["metas"]} if watchers else set()
+        await self.push(PRESENCE_STATE, {k: v for k, v in state.items() if k != WATCHERS_KEY})
+        await self.push(WATCHING, {"count": len(self._watchers)})
+
+    async def _presence_out(self, event: str, payload: dict[str, Any]) -> dict[str, Any] | None:
+        """A presence broadcast as this join gets it: none for a share viewer; for the
+        others without the share viewers, whose count follows when it changed."""
+        if self.role == policy.SHARE:
+            return None
+        if event == PRESENCE_STATE:
+            await self._push_presence_state(payload)
+            return None
+        joins, leaves = payload.get("joins") or {}, payload.get("leaves") or {}
+        if WATCHERS_KEY not in joins and WATCHERS_KEY not in leaves:
+            return payload
+        before = len(self._watchers)
+        self._watchers |= {m["phx_ref"] for m in joins.get(WATCHERS_KEY, {}).get("metas", [])}
+        self._watchers -= {m["phx_ref"] for m in leaves.get(WATCHERS_KEY, {}).get("metas", [])}
+        if len(self._watchers) != before:
+            await self.push(WATCHING, {"count": len(self._watchers)})
+        joins = {k: v for k, v in joins.items() if k != WATCHERS_KEY}
+        leaves = {k: v for k, v in leaves.items() if k != WATCHERS_KEY}
+        return {"joins": joins, "leaves": leaves} if joins or leaves else None
 
     async def _enter(self, key: str, meta: dict[str, Any]) -> State | None:
         """Track this join and announce a first entry; the topic's presence as tracked
@@ -197,6 +242,7 @@ class SessionChannel(Channel):
         await presence.untrack(self.topic, old_ref)
 
     async def handle_in(self, event: str, payload: dict[str, Any]) -> dict[str, Any]:
+        policy.check_push(self.role)
         if event == "chat:new":
             post = ChatPost(
                 self.session_id, self.user, payload.get("message"), payload.get("client_msg_id")
@@ -233,6 +279,8 @@ class SessionChannel(Channel):
     async def handle_out(self, event: str, payload: dict[str, Any]) -> dict[str, Any] | None:
         if self.role == policy.PREVIEW and self._preview_is_over(event, payload):
             return None
+        if event in (PRESENCE_STATE, PRESENCE_DIFF):
+            return await self._presence_out(event, payload)
         if self.role in (policy.STUDENT, policy.COACH) and call.ends_calls(event, payload):
             await call_room.lesson_ended(self.session_id)
         seq = payload.get("seq")
@@ -278,7 +326,8 @@ class SessionChannel(Channel):
                 await self.push(event, out)
         if self.preview_over:
             return
-        await self.push(PRESENCE_STATE, await get_presence().list(self.topic))
+        if self.role != policy.SHARE:
+            await self._push_presence_state(await get_presence().list(self.topic))
         state = await review_room.stored_review(self.session_id)
         if state is not None:
             await self.push("review:state", state)
@@ -299,7 +348,7 @@ class SessionChannel(Channel):
         if self.presence_ref is not None:
             ref, self.presence_ref = self.presence_ref, None
             leave = await get_presence().untrack(self.topic, ref)
-            if leave is not None:
+            if leave is not None and self.role != policy.SHARE:
                 # This socket stops listening to the topic now, so it would miss the
                 # broadcast of its own leave: a rejoin would show this join forever.
                 await self.push_untied(PRESENCE_DIFF, leave)

@@ -27,7 +27,6 @@ from coaching.realtime.lifecycle import stopping
 from coaching.realtime.publish import TO_JOIN, outbox
 from coaching.realtime.router import channel_for
 from coaching.realtime.topic_process import TopicProcess
-from coaching.services.access import user_topic
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +51,8 @@ class PhoenixSocket(AsyncConsumer):
     closed = False
     # The wire version chosen at connect (V2 until then, for a close before it).
     serializer: frames.Serializer = frames.SERIALIZERS["2.0.0"]
-    access_topic: str | None = None  # the user's topic: its `disconnect` closes the socket
+    # The user's (or the share link's) topic: its `disconnect` closes the socket.
+    access_topic: str | None = None
     _expiry: asyncio.TimerHandle | None = None  # closes the socket when its token expires
     topics: dict[str, TopicProcess]
     leaving: dict[str, TopicProcess]  # left by the client, still finishing
@@ -113,8 +113,10 @@ class PhoenixSocket(AsyncConsumer):
             max(0.0, connect.expires_at - time.time()), self._token_expired
         )
 
-    async def _watch_access(self, user_id: int) -> None:
-        self.access_topic = user_topic(user_id)
+    async def _watch_access(self, topic: str) -> None:
+        """Listen to `topic` (the user's, or the share link's): its `disconnect` closes
+        the socket."""
+        self.access_topic = topic
         try:
             async with asyncio.timeout(LAYER_TIMEOUT):
                 await fanout.subscribe(self.access_topic, self)
@@ -132,7 +134,7 @@ class PhoenixSocket(AsyncConsumer):
 
     def deliver(self, message: dict[str, Any]) -> None:
         """A broadcast on the user's own topic (fanout): their access ended, or an event
-        for one of their joins."""
+        for one of their joins. On a share link's topic: the link was revoked."""
         if message["event"] == TO_JOIN:
             self._pass_to_join(message["payload"])
             return
@@ -318,9 +320,9 @@ class PhoenixSocket(AsyncConsumer):
         `stop` waits for, or a delivery)."""
         self._spawn(self.force_rejoin(process, reason))
 
-    async def catch_up(self, generations: dict[int, int]) -> None:
+    async def catch_up(self, generations: dict[int | str, int]) -> None:
         """Broadcasts to this socket may have been lost (see delivery_watch): close it if
-        its user's access ended meanwhile (`generations`: current_generations), else let
+        its user's access ended meanwhile (`generations`: current_access), else let
         each joined topic catch up, in order with its other work."""
         if self.closed:
             return

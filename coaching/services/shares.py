@@ -6,22 +6,36 @@ is checked by comparing digests in constant time. A link answers until it expire
 (1 to 30 days, 7 by default) or a participant revokes it; then the page says it is gone
 (410). What a link shows (`shared_recap`) carries display names only: no account ids,
 usernames, emails, tokens, nor anything of other lessons.
+
+While the lesson runs the page follows it live on the socket, as a `ShareViewer`
+(coaching/share_viewer.py), with a socket token of its own (`socket_token`): signed
+with the site's key (django.core.signing), it names the share and the lesson and
+expires with the users' socket tokens (SOCKET_TOKEN_LIFETIME) or the link, whichever
+is first. It is no user token: REST refuses it, and it opens that lesson's topic only.
+Revoking a link closes its live sockets at once, on every process (`share_topic`).
 """
 
 import hashlib
 import hmac
 import secrets
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
+from django.core import signing
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from coaching import events, policy, selectors
+from coaching import broadcasts, events, policy, selectors
 from coaching.errors import ServiceError, invalid
 from coaching.models import LessonShare, User
+from coaching.services.access import DISCONNECT
 from coaching.services.lookup import get_session
+from coaching.share_viewer import ShareViewer
 
 SECRET_BYTES = 32  # 256 bits
 MIN_DAYS, MAX_DAYS, DEFAULT_DAYS = 1, 30, 7
@@ -30,6 +44,11 @@ ACTIVE, EXPIRED, REVOKED = "active", "expired", "revoked"
 STATES = [ACTIVE, EXPIRED, REVOKED]
 # Compared against when no share has the id, so that a miss takes as long as a hit.
 _NO_DIGEST = "0" * 64
+# A share's socket token starts with this (a user's is a JWT): the socket tells them apart.
+SOCKET_TOKEN_PREFIX = "share:"
+_SOCKET_TOKEN_SALT = "coaching.shares.socket-token"
+# The reason a revoked link's sockets are closed with (close code 4001, access ended).
+REVOKED_REASON = "share_revoked"
 
 
 def secret_digest(secret: str) -> str:
@@ -110,10 +129,17 @@ def share_revoke(*, session_id: str, share_id: str, user: User) -> LessonShare:
 
 
 def revoke(share: LessonShare) -> None:
-    """End a link (the API's revoke and the admin's action)."""
+    """End a link (the API's revoke and the admin's action): its live viewers' sockets
+    close once this commits, on every process."""
     if share.revoked_at is None:
         share.revoked_at = timezone.now()
         share.save(update_fields=["revoked_at"])
+        broadcasts.on_commit(share_topic(share.share_id), DISCONNECT, {"reason": REVOKED_REASON})
+
+
+def share_topic(share_id: str) -> str:
+    """The topic every live socket of the share listens to (as a user's `user_topic`)."""
+    return f"share_socket:{share_id}"
 
 
 def share_open(share_id: str, secret: str) -> LessonShare:
@@ -167,3 +193,60 @@ def shared_recap(share: LessonShare) -> dict[str, Any]:
             "annotations": [clean(a) for a in recap["annotations"]],
         },
     }
+
+
+@dataclass(frozen=True)
+class SocketGrant:
+    """What a valid share socket token says."""
+
+    share_id: str
+    session_id: str
+    expires_at: float  # epoch seconds: the socket closes then
+
+
+def socket_token(share: LessonShare) -> tuple[str, int]:
+    """A token for the share's page to open the socket with, and its lifetime in whole
+    seconds: until SOCKET_TOKEN_LIFETIME or the link's expiry, whichever is first."""
+    lifetime = settings.SOCKET_TOKEN_LIFETIME.total_seconds()
+    expires_at = int(min(time.time() + lifetime, share.expires_at.timestamp()))
+    claims = {"share": share.share_id, "session": share.session.session_id, "exp": expires_at}
+    token = signing.dumps(claims, salt=_SOCKET_TOKEN_SALT)
+    return SOCKET_TOKEN_PREFIX + token, max(0, expires_at - int(time.time()))
+
+
+def read_socket_token(token: str) -> SocketGrant | None:
+    """The grant of a share socket token, or None when it is not one of ours, was
+    altered, or has expired."""
+    if not token.startswith(SOCKET_TOKEN_PREFIX):
+        return None
+    try:
+        claims = signing.loads(token[len(SOCKET_TOKEN_PREFIX) :], salt=_SOCKET_TOKEN_SALT)
+        grant = SocketGrant(str(claims["share"]), str(claims["session"]), float(claims["exp"]))
+    except (signing.BadSignature, KeyError, TypeError, ValueError):
+        return None
+    return grant if grant.expires_at > time.time() else None
+
+
+def share_viewer(grant: SocketGrant) -> ShareViewer | None:
+    """The viewer a grant lets in: None once its link was revoked or has expired."""
+    share = (
+        LessonShare.objects.select_related("session")
+        .filter(share_id=grant.share_id, session__session_id=grant.session_id)
+        .first()
+    )
+    if share is None or share_state(share) != ACTIVE:
+        return None
+    return ShareViewer(
+        share_id=share.share_id,
+        session_id=grant.session_id,
+        pk=f"share:{share.share_id}:{secrets.token_hex(6)}",
+    )
+
+
+def active_shares(share_ids: Iterable[str]) -> set[str]:
+    """Those of these links that still answer (neither revoked nor expired)."""
+    return set(
+        LessonShare.objects.filter(
+            share_id__in=set(share_ids), revoked_at__isnull=True, expires_at__gt=timezone.now()
+        ).values_list("share_id", flat=True)
+    )
