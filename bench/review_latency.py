@@ -1,0 +1,199 @@
+"""The live review's latency, open loop: what recording the review costs the room.
+
+    .venv/bin/python bench/review_latency.py --targets project@REF,project --sessions 50
+
+For each target (this checkout, or `project@REF` for an older commit) a fresh server
+process (one, on BENCH_DATABASE_URL / BENCH_REDIS_URL) serves `--sessions` rooms, each
+with a swing, its coach and its student. Each coach sends `review:update` at `--rate` a
+second (open loop: update k of a room is due at start + offset + k / rate, whether or
+not the server keeps up): a seek to position k, playing for five updates then paused
+for five, so the recorder has play/pause changes to keep and seeks to coalesce. The
+student times each `review:state` from its update's due time (its `position_ms` is k).
+Printed per target: the updates measured, lost (no state 3 s after the last), the
+student's p50/p95/p99/max ms, the coach's reply p99, the generator's own lag p99 (a
+run above 10 ms is flagged INVALID), the server's CPU-seconds per 1,000 updates and the
+review rows the run wrote. Figures, not assertions.
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PORT = 18780
+SWING_MS = 600_000
+LIMITS = {"CLIENT_EVENTS_PER_SECOND": "1000", "CLIENT_EVENTS_BURST": "1000"}
+
+
+def frame(join_ref: str | None, ref: str | None, topic: str, event: str, payload: dict) -> str:
+    return json.dumps([join_ref, ref, topic, event, payload])
+
+
+def quantiles(values: list[float]) -> dict:
+    if len(values) < 3:
+        return {"n": len(values)}
+    q = statistics.quantiles(values, n=100)
+    return {
+        "n": len(values),
+        "p50": round(q[49], 1),
+        "p95": round(q[94], 1),
+        "p99": round(q[98], 1),
+        "max": round(max(values), 1),
+    }
+
+
+class Room:
+    """One session: the coach seeks at `rate`, the student times the states."""
+
+    def __init__(self, url: str, topic: str, tokens: tuple[str, str], offset: float) -> None:
+        self.url, self.topic, self.tokens, self.offset = url, topic, tokens, offset
+        self.due: dict[int, float] = {}
+        self.seen: dict[int, float] = {}  # k → latency ms at the student
+        self.acks: list[float] = []
+        self.lag: list[float] = []
+
+    async def run(self, start: float, rate: float, until: float, ready: asyncio.Barrier) -> None:
+        import websockets
+
+        url = f"{self.url}?vsn=2.0.0&token="
+        async with (
+            websockets.connect(url + self.tokens[0]) as student,
+            websockets.connect(url + self.tokens[1]) as coach,
+        ):
+            for ws in (student, coach):
+                await ws.send(frame("1", "1", self.topic, "phx_join", {}))
+                while json.loads(await ws.recv())[3] != "phx_reply":
+                    pass
+            sent: dict[str, float] = {}
+            reading = asyncio.gather(self._student(student), self._coach(coach, sent))
+            await ready.wait()
+            k = 0
+            while True:
+                k += 1
+                due = start + self.offset + k / rate
+                if due >= until:
+                    break
+                await asyncio.sleep(max(0.0, due - time.monotonic()))
+                now = time.monotonic()
+                self.lag.append((now - due) * 1000)
+                self.due[k] = due
+                sent[str(k + 1)] = due
+                payload = {"position_ms": k, "playing": (k // 5) % 2 == 0}
+                await coach.send(frame("1", str(k + 1), self.topic, "review:update", payload))
+            await asyncio.sleep(3)
+            reading.cancel()
+            await asyncio.gather(reading, return_exceptions=True)
+
+    async def _student(self, ws) -> None:
+        async for text in ws:
+            f = json.loads(text)
+            if f[3] == "review:state":
+                k = f[4]["position_ms"]
+                if isinstance(k, int) and k in self.due and k not in self.seen:
+                    self.seen[k] = (time.monotonic() - self.due[k]) * 1000
+
+    async def _coach(self, ws, sent: dict[str, float]) -> None:
+        async for text in ws:
+            f = json.loads(text)
+            if f[3] == "phx_reply" and f[1] in sent:
+                self.acks.append((time.monotonic() - sent.pop(f[1])) * 1000)
+
+
+def rooms_with_a_swing(count: int) -> list[tuple[str, str, str]]:
+    from bench.harness import fixtures
+    from coaching.models import CoachingSession, Swing
+
+    rooms = fixtures.project_sessions(count)
+    sessions = CoachingSession.objects.filter(
+        session_id__in=[topic.split(":", 1)[1] for topic, _, _ in rooms]
+    )
+    Swing.objects.bulk_create(
+        Swing(session=s, seq=0, swing_id="sw_1", video_url="/v.mp4", duration_ms=SWING_MS)
+        for s in sessions
+    )
+    return rooms
+
+
+async def measure(url: str, rooms, rate: float, warmup: float, duration: float) -> dict:
+    start = time.monotonic() + 2  # the joins first
+    until = start + warmup + duration
+    clients = [
+        Room(url, topic, (student, coach), i / len(rooms) / rate)
+        for i, (topic, student, coach) in enumerate(rooms)
+    ]
+    ready = asyncio.Barrier(len(clients) + 1)
+    runs = asyncio.gather(*(c.run(start, rate, until, ready) for c in clients))
+    await ready.wait()
+    await runs
+    measured_from = start + warmup
+    latencies, acks, lags, lost, measured = [], [], [], 0, 0
+    for c in clients:
+        for k, due in c.due.items():
+            if due < measured_from:
+                continue
+            measured += 1
+            if k in c.seen:
+                latencies.append(c.seen[k])
+            else:
+                lost += 1
+        acks += c.acks
+        lags += c.lag
+    lag = quantiles(lags)
+    return {
+        "updates": measured,
+        "lost": lost,
+        "student_ms": quantiles(latencies),
+        "ack_p99_ms": quantiles(acks).get("p99"),
+        "lag_p99_ms": lag.get("p99"),
+        "valid": (lag.get("p99") or 0) <= 10,
+    }
+
+
+def review_rows(rooms) -> int:
+    from coaching.models import ReviewRecord
+
+    ids = [topic.split(":", 1)[1] for topic, _, _ in rooms]
+    return ReviewRecord.objects.filter(session__session_id__in=ids).count()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--targets", default="project")
+    parser.add_argument("--sessions", type=int, default=50)
+    parser.add_argument("--rate", type=float, default=10.0, help="updates a second per room")
+    parser.add_argument("--warmup", type=float, default=5.0)
+    parser.add_argument("--duration", type=float, default=30.0)
+    args = parser.parse_args()
+    sys.path.insert(0, str(ROOT))
+    from bench.harness import fixtures, targets
+
+    fixtures.setup_django()
+    for name in args.targets.split(","):
+        rooms = rooms_with_a_swing(args.sessions)
+        _, _, ref = name.partition("@")
+        source = targets.source_of(ref) if ref else targets.ROOT
+        env = {**os.environ, **fixtures.SERVER_ENV, **LIMITS}
+        target = targets.Target("project", 1, PORT, env, source=source)
+        target.start()
+        try:
+            cpu0 = target.cpu()
+            result = asyncio.run(
+                measure(target.urls[0], rooms, args.rate, args.warmup, args.duration)
+            )
+            cpu = target.cpu() - cpu0
+            time.sleep(1)  # the last states settle and are written
+        finally:
+            target.stop()
+        sent = args.sessions * args.rate * (args.warmup + args.duration)
+        result["server_cpu_s_per_1k_updates"] = round(cpu / sent * 1000, 3)
+        result["review_rows"] = review_rows(rooms)
+        print(name, json.dumps(result), flush=True)
+
+
+if __name__ == "__main__":
+    main()
