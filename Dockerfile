@@ -1,5 +1,6 @@
 # The app image: daphne on uvloop (inswing_realtime/serve.py) serving HTTP and the socket.
-# The phoenix JS client comes from npm. `--target proxy`: nginx in front (deploy/nginx/).
+# The phoenix JS client comes from npm. `--target proxy`: nginx in front (deploy/nginx/);
+# `--target turn`: coturn for calls (deploy/coturn/).
 FROM node:20-slim AS js
 WORKDIR /app
 COPY package.json package-lock.json ./
@@ -43,6 +44,20 @@ CMD ["sh", "-c", "python /app/deploy/nginx/render.py -o /etc/nginx/nginx.conf &&
 # Ready when some app process is (nginx passes /readyz on until one answers 200).
 HEALTHCHECK --interval=5s --timeout=3s --retries=3 \
   CMD ["python", "/app/deploy/nginx/render.py", "--probe"]
+
+# coturn for calls (docker-compose's `turn`): Debian's package, the configuration rendered
+# from deploy/coturn/ at start from RTC_TURN_SECRET and TURN_* (deploy/coturn/render.py).
+FROM python:3.11-slim AS turn
+RUN apt-get update \
+    && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends coturn \
+    && rm -rf /var/lib/apt/lists/*
+COPY deploy/coturn /app/deploy/coturn
+USER nobody
+EXPOSE 3478/udp 3478/tcp
+CMD ["sh", "-c", "python /app/deploy/coturn/render.py -o /tmp/turnserver.conf && exec turnserver -c /tmp/turnserver.conf"]
+# Healthy while coturn answers a STUN Binding request.
+HEALTHCHECK --interval=5s --timeout=3s --retries=3 \
+  CMD ["python", "/app/deploy/coturn/render.py", "--probe"]
 
 # The default target: the app.
 FROM app

@@ -49,12 +49,14 @@ serve:
 # unset: the embedded PostgreSQL and a redis-server of its own (inswing_realtime/cluster.py).
 cluster: setup
 	@bash scripts/ensure-nginx.sh
+	@bash scripts/ensure-coturn.sh
 	$(PY) -m inswing_realtime.cluster --port $(CLUSTER_PORT) --processes $(CLUSTER_PROCESSES) \
 		--host $(HOST) --seed
 
 test: setup
 	@bash scripts/ensure-chromium.sh
 	@bash scripts/ensure-nginx.sh
+	@bash scripts/ensure-coturn.sh
 	$(PY) -m pytest $(ARGS)
 
 lint: setup
