@@ -33,12 +33,13 @@ PORT = 18760
 PAIR_RATE = 20.0  # chat lines a second
 OPEN_AT_ONCE = 50
 QUIET = 1.0  # no presence frame for this long: the storm is over
-# Push limits out of the way: the joins, not the limits, are measured.
+# Push and socket limits out of the way: the joins, not the limits, are measured.
 LIMITS = {
     "CLIENT_EVENTS_PER_SECOND": "100000",
     "CLIENT_EVENTS_BURST": "100000",
     "CHAT_RATE_PER_SECOND": "1000",
     "CHAT_RATE_BURST": "1000",
+    "MAX_SOCKETS_PER_USER": "100000",
 }
 
 

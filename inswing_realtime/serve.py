@@ -1,7 +1,9 @@
 """`python -m inswing_realtime.serve [daphne's options] inswing_realtime.asgi:application`:
 daphne on uvloop's event loop (`SERVER_LOOP=asyncio`: the standard one), refusing
 WebSocket messages over the protocol's cap (`WEBSOCKET_MAX_FRAME_BYTES`) as they arrive,
-with an access log of HTTP requests (JSON with `LOG_FORMAT=json`) less the probes.
+with an access log of HTTP requests (JSON with `LOG_FORMAT=json`) less the probes, and
+able to refuse a socket with an HTTP response of the app's own before the upgrade (a
+429 for too many sockets; coaching/realtime/server_tuning.py).
 Behind proxies, `NUM_PROXIES` says how far `X-Forwarded-For` is trusted
 (inswing_realtime/proxies.py); daphne's `--proxy-headers`, which believes the header's
 first entry (the client's own), is refused.
@@ -24,6 +26,8 @@ if os.environ.get("SERVER_LOOP", "uvloop") == "uvloop":
 
 from daphne.access import AccessLogGenerator
 from daphne.cli import CommandLineInterface
+
+from coaching.realtime.server_tuning import http_response_before_upgrade
 
 MAX_MESSAGE_OPTION = "--websocket-max-message-size"
 
@@ -88,4 +92,5 @@ if __name__ == "__main__":
     as_json = os.environ.get("LOG_FORMAT") == "json"
     AccessLogGenerator.__call__ = access_log(AccessLogGenerator.__call__, as_json=as_json)
     sys.argv[1:] = with_message_cap(sys.argv[1:])
+    http_response_before_upgrade()
     CommandLineInterface.entrypoint()

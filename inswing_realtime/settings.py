@@ -236,8 +236,9 @@ OUTAGE_RETRY_AFTER_SECONDS = float(os.environ.get("OUTAGE_RETRY_AFTER_SECONDS", 
 OUTAGE_LOG_INTERVAL = float(os.environ.get("OUTAGE_LOG_INTERVAL", "10"))
 # Per-user limits on what clients push on the socket (coaching/realtime/ratelimit.py):
 # token buckets of RATE per second holding up to BURST, shared by all the user's
-# sockets on a process. A socket refused for RATE_LIMIT_CLOSE_SECONDS seconds in a
-# row, at least CLIENT_EVENTS_PER_SECOND times in each, is closed.
+# sockets (on every process, with REDIS_URL). A socket refused for
+# RATE_LIMIT_CLOSE_SECONDS seconds in a row, at least CLIENT_EVENTS_PER_SECOND times in
+# each, is closed.
 CHAT_RATE_PER_SECOND = float(os.environ.get("CHAT_RATE_PER_SECOND", "5"))
 CHAT_RATE_BURST = int(os.environ.get("CHAT_RATE_BURST", "20"))
 CLIENT_EVENTS_PER_SECOND = float(os.environ.get("CLIENT_EVENTS_PER_SECOND", "20"))
@@ -263,6 +264,10 @@ RTC_TURN_URLS = rtc.turn_setting(
 )
 RTC_CREDENTIAL_TTL_SECONDS = rtc.ttl_setting(os.environ.get("RTC_CREDENTIAL_TTL_SECONDS", "3600"))
 RATE_LIMIT_CLOSE_SECONDS = int(os.environ.get("RATE_LIMIT_CLOSE_SECONDS", "10"))
+# With REDIS_URL these limits hold across the cluster (a user's pushes on every process
+# count together), and a user may hold at most MAX_SOCKETS_PER_USER sockets at once:
+# the next connect is refused with HTTP 429 before the upgrade.
+MAX_SOCKETS_PER_USER = int(os.environ.get("MAX_SOCKETS_PER_USER", "20"))
 
 # --- REST, tokens, schema ---------------------------------------------------
 REST_FRAMEWORK = {

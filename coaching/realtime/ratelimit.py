@@ -1,22 +1,33 @@
-"""Per-user limits on what clients push on the socket.
+"""Per-user limits on what clients push on the socket, and on their open sockets.
 
-Token buckets, one set per user, shared by all of that user's sockets on this
-process (not across processes: a user whose sockets are spread over N processes
-may reach N times the rate; a page has one socket, so this mainly stops one user
-from multiplying the limit by opening sockets). Every push but heartbeats and
+Token buckets, one set per user, shared by all of that user's sockets: across the
+cluster with REDIS_URL (coaching/realtime/cluster_limits.py: the buckets live in Redis
+and each process spends leases of them), else, and while Redis is down, on each
+process (`UserLimits`). Every push but heartbeats and
 leaves takes a token from the user's `client` bucket (CLIENT_EVENTS_PER_SECOND,
 CLIENT_EVENTS_BURST); `chat:new` also from the `chat` bucket (CHAT_RATE_PER_SECOND,
 CHAT_RATE_BURST), `call:signal` from the `call` bucket (CALL_SIGNALS_PER_SECOND,
 CALL_SIGNALS_BURST). A push that finds a bucket empty takes nothing and is refused
 with `rate_limited` and the wait until it would pass; a push refused for what the client
 could not help, or a chat resend answered from the store, gets its tokens back (`refund`).
+A user holds at most MAX_SOCKETS_PER_USER sockets at once (`open_socket`).
 """
 
 import math
 import time
 from dataclasses import dataclass
+from functools import cached_property
 
 from django.conf import settings
+
+from coaching.realtime.cluster_limits import (
+    Leases,
+    LimitStore,
+    Link,
+    RedisDown,
+    SocketSlots,
+    Upkeep,
+)
 
 # Never limited: the socket's keep-alive and leaving.
 FREE_EVENTS = frozenset({"heartbeat", "phx_leave"})
@@ -52,7 +63,7 @@ def _limits(event: str) -> list[tuple[str, float, int]]:
 
 
 class UserLimits:
-    """The buckets of every user on this process."""
+    """The buckets of every user on this process (without Redis, or while it is down)."""
 
     def __init__(self) -> None:
         self._buckets: dict[tuple[int, str], Bucket] = {}
@@ -100,7 +111,75 @@ class UserLimits:
                 del self._buckets[key]
 
 
-user_limits = UserLimits()
+@dataclass
+class _Cluster:
+    link: Link
+    leases: Leases
+    slots: SocketSlots
+    upkeep: Upkeep
+
+
+class Limits:
+    """A user's limits as the socket meets them: cluster-wide with REDIS_URL, per
+    process without it or while Redis does not answer."""
+
+    def __init__(self) -> None:
+        self.local = UserLimits()
+
+    @cached_property
+    def _cluster(self) -> _Cluster | None:
+        if not settings.REDIS_URL:
+            return None
+        # Keyed by database too, as the REST throttles: they count per user id.
+        prefix = f"{settings.REALTIME_PREFIX}:limits:{settings.DATABASES['default']['NAME']}"
+        store, link = LimitStore(settings.REDIS_URL, prefix), Link()
+        leases, slots = Leases(store, link), SocketSlots(store, link)
+        return _Cluster(link, leases, slots, Upkeep(store, link, leases, slots))
+
+    @cached_property
+    def _slots(self) -> SocketSlots:
+        cluster = self._cluster
+        return SocketSlots(None, None) if cluster is None else cluster.slots
+
+    def _cluster_wide(self) -> _Cluster | None:
+        cluster = self._cluster
+        return None if cluster is None or cluster.link.down else cluster
+
+    async def check(self, user_id: int | str, event: str) -> float:
+        """Take a token for `event` from each of the user's buckets it uses: 0.0, or
+        nothing taken and the seconds to wait before it would pass."""
+        if event in FREE_EVENTS:
+            return 0.0
+        cluster = self._cluster_wide()
+        if cluster is not None:
+            try:
+                return await cluster.leases.take(user_id, _limits(event))
+            except RedisDown:
+                pass  # logged once by the link; this process's buckets from now on
+        return self.local.check(user_id, event)
+
+    def refund(self, user_id: int | str, event: str) -> None:
+        """Give back the tokens `check` took for `event` (see UserLimits.refund)."""
+        if event in FREE_EVENTS:
+            return
+        cluster = self._cluster_wide()
+        if cluster is not None:
+            cluster.leases.refund(user_id, _limits(event))
+        else:
+            self.local.refund(user_id, event)
+
+    async def open_socket(self, user_id: int | str) -> str | None:
+        """A slot for a new socket of the user's, or None: they hold
+        MAX_SOCKETS_PER_USER already. `close_socket` gives it back."""
+        if self._cluster is not None:
+            self._cluster.upkeep.start()
+        return await self._slots.claim(user_id)
+
+    def close_socket(self, user_id: int | str, slot: str) -> None:
+        self._slots.release(user_id, slot)
+
+
+user_limits = Limits()
 
 
 def rate_limited(wait: float) -> dict:

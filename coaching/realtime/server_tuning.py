@@ -4,6 +4,7 @@ import functools
 import gc
 import pprint
 from collections.abc import Callable
+from http import HTTPStatus
 from typing import Any
 
 
@@ -84,6 +85,72 @@ def write_immediately() -> None:
 
     write.immediate = True
     tcp.Connection.write = write
+
+
+DENIAL_EXTENSION = "websocket.http.response"
+
+
+def http_response_before_upgrade() -> None:
+    """ASGI's WebSocket Denial Response for daphne, which has none: before accepting, an
+    app may answer the upgrade request with an HTTP response of its own
+    (`websocket.http.response.start`, then `websocket.http.response.body` messages)
+    instead of the bare 403 that a close before accept gives. The status, headers and
+    body go out as given, with a Content-Length, and the connection is closed, as
+    autobahn closes a refused handshake. Socket scopes carry the extension
+    (`scope["extensions"]["websocket.http.response"]`), so an app can tell."""
+    try:
+        from autobahn.websocket.types import ConnectionDeny
+        from daphne.server import Server
+        from daphne.ws_protocol import WebSocketProtocol
+    except ImportError:
+        return
+    if getattr(WebSocketProtocol.handle_reply, "denials", False):
+        return
+    create_application = Server.create_application
+    handle_reply = WebSocketProtocol.handle_reply
+    send_error = WebSocketProtocol.sendHttpErrorResponse
+
+    def create_application_offering_denials(self: Server, protocol: Any, scope: dict) -> Any:
+        if scope.get("type") == "websocket":
+            scope["extensions"] = {**(scope.get("extensions") or {}), DENIAL_EXTENSION: {}}
+        return create_application(self, protocol, scope)
+
+    def handle_reply_with_denials(self: WebSocketProtocol, message: dict) -> None:
+        kind = message.get("type")
+        if kind not in ("websocket.http.response.start", "websocket.http.response.body"):
+            handle_reply(self, message)
+        elif self.state != self.STATE_CONNECTING or not hasattr(self, "handshake_deferred"):
+            raise ValueError(f"{kind} after the socket was accepted or refused")
+        elif kind == "websocket.http.response.start":
+            self.denial = (message["status"], list(message.get("headers", [])), [])
+        else:
+            status, _, body = self.denial
+            body.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                # autobahn answers through sendHttpErrorResponse, below, and closes.
+                deny = ConnectionDeny(code=status, reason=HTTPStatus(status).phrase)
+                self.handshake_deferred.errback(deny)
+                del self.handshake_deferred
+                self.server.protocol_disconnected(self)
+
+    def send_denial(
+        self: WebSocketProtocol, code: int, reason: str, responseHeaders: Any = None
+    ) -> None:
+        denial = getattr(self, "denial", None)
+        if denial is None:
+            send_error(self, code, reason, responseHeaders)
+            return
+        status, headers, body = denial
+        content = b"".join(body)
+        lines = [f"HTTP/1.1 {status} {reason}".encode("latin-1")]
+        lines += [name + b": " + value for name, value in headers]
+        lines += [f"Content-Length: {len(content)}".encode(), b"Connection: close"]
+        self.sendData(b"\r\n".join(lines) + b"\r\n\r\n" + content)
+
+    handle_reply_with_denials.denials = True
+    Server.create_application = create_application_offering_denials
+    WebSocketProtocol.handle_reply = handle_reply_with_denials
+    WebSocketProtocol.sendHttpErrorResponse = send_denial
 
 
 # Allocations between young-generation collections (CPython's default is 700). A busy

@@ -6,6 +6,7 @@ own queue, so one topic's slow handler never delays heartbeats or other topics.
 """
 
 import asyncio
+import json
 import logging
 import time
 from collections.abc import Coroutine
@@ -26,6 +27,7 @@ from coaching.realtime.fanout import LAYER_TIMEOUT, fanout
 from coaching.realtime.lifecycle import stopping
 from coaching.realtime.publish import TO_JOIN, outbox
 from coaching.realtime.router import channel_for
+from coaching.realtime.server_tuning import DENIAL_EXTENSION
 from coaching.realtime.topic_process import TopicProcess
 
 logger = logging.getLogger(__name__)
@@ -42,6 +44,11 @@ RESTARTING = {"reason": "unavailable", "message": "The server is restarting; rec
 CLOSE_ACCESS_ENDED = 4001  # logout, deactivation, role or password change
 CLOSE_TOKEN_EXPIRED = 4002  # the token the socket connected with has expired
 CLOSE_RATE_LIMITED = 4029  # kept pushing far over the rate limit
+
+TOO_MANY_SOCKETS = {
+    "code": "too_many_sockets",
+    "message": "Too many open connections for this account; close one and retry.",
+}
 
 
 class PhoenixSocket(AsyncConsumer):
@@ -64,6 +71,7 @@ class PhoenixSocket(AsyncConsumer):
     silence_allowed = 60.0  # seconds without a frame before it counts as silent (liveness)
     silent = False
     close_code: int | None = None  # when the server closed it
+    slot: tuple[int | str, str] | None = None  # (user, slot) among MAX_SOCKETS_PER_USER
 
     def check_silence(self, now: float) -> None:
         """liveness.watch: nothing came from the client for its allowed silence."""
@@ -101,6 +109,13 @@ class PhoenixSocket(AsyncConsumer):
             await self._unwatch_access()
             await self.send({"type": "websocket.close"})  # HTTP 403; phoenix.js backs off
             return
+        slot = await ratelimit.user_limits.open_socket(connect.user.pk)
+        if slot is None:
+            logger.info("socket refused: too many sockets", extra={"user_id": connect.user.pk})
+            await self._unwatch_access()
+            await self._deny(429, TOO_MANY_SOCKETS)
+            return
+        self.slot = (connect.user.pk, slot)
         self.user, self.serializer = connect.user, connect.serializer
         query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
         self.silence_allowed = liveness.allowed_silence(liveness.declared_heartbeat(query))
@@ -112,6 +127,22 @@ class PhoenixSocket(AsyncConsumer):
         self._expiry = asyncio.get_running_loop().call_later(
             max(0.0, connect.expires_at - time.time()), self._token_expired
         )
+
+    async def _deny(self, status: int, error: dict[str, str]) -> None:
+        """Refuse the upgrade with an HTTP `status` and a JSON body `{"error": error}`
+        (server_tuning.http_response_before_upgrade); a server without that answers 403."""
+        if DENIAL_EXTENSION not in (self.scope.get("extensions") or {}):
+            await self.send({"type": "websocket.close"})
+            return
+        await self.send(
+            {
+                "type": "websocket.http.response.start",
+                "status": status,
+                "headers": [(b"content-type", b"application/json")],
+            }
+        )
+        body = json.dumps({"error": error}).encode()
+        await self.send({"type": "websocket.http.response.body", "body": body})
 
     async def _watch_access(self, topic: str) -> None:
         """Listen to `topic` (the user's, or the share link's): its `disconnect` closes
@@ -242,7 +273,7 @@ class PhoenixSocket(AsyncConsumer):
     async def _within_budget(self, msg: frames.Message | None, event: str) -> bool:
         """Take `event`'s tokens from the user's budget (ratelimit); when it is spent,
         answer `rate_limited` (`msg`, if readable), or close a socket that keeps on."""
-        wait = ratelimit.user_limits.check(self.user.pk, event)
+        wait = await ratelimit.user_limits.check(self.user.pk, event)
         if not wait:
             return True
         prometheus.RATE_LIMITED.labels("chat" if event == "chat:new" else "push").inc()
@@ -376,6 +407,9 @@ class PhoenixSocket(AsyncConsumer):
         finally:
             self.closed = True
             open_sockets.unregister(self)
+            if self.slot is not None:
+                ratelimit.user_limits.close_socket(*self.slot)
+                self.slot = None
             await self._stop_all()
 
     async def shut_down(self) -> None:

@@ -183,7 +183,7 @@ class GateChannel(Channel):
 def gated(monkeypatch):
     monkeypatch.setattr(router, "ROUTES", [("gate:", GateChannel), *router.ROUTES])
     monkeypatch.setattr(topic_process, "TOPIC_QUEUE_LIMIT", 4)
-    monkeypatch.setattr(ratelimit, "user_limits", ratelimit.UserLimits())
+    monkeypatch.setattr(ratelimit, "user_limits", ratelimit.Limits())
     GateChannel.gate, GateChannel.holding = asyncio.Event(), asyncio.Event()
 
 

@@ -1,8 +1,17 @@
-"""The token buckets and the abuse rule, on a clock the test drives."""
+"""The token buckets and the abuse rule, on a clock the test drives; and the buckets and
+socket counts shared across processes in Redis (a private redis-server)."""
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import Iterator
 
 import pytest
 
-from coaching.realtime.ratelimit import AbuseMeter, UserLimits
+from coaching.realtime.cluster_limits import IDLE_SECONDS, Leases, LimitStore, Link, SocketSlots
+from coaching.realtime.ratelimit import AbuseMeter, Limits, UserLimits
+from tests.support.faults import RedisServer
 
 
 @pytest.fixture
@@ -59,3 +68,187 @@ def test_refused_pushes_get_their_tokens_back(limits):
     for _ in range(100):
         limits.refund(1, "chat:new")
     assert sum(limits.check(1, "chat:new", now=0.0) == 0 for _ in range(30)) == 20  # the burst
+
+
+# --- Across the cluster: the buckets in Redis, spent in leases (cluster_limits.py) -----
+
+
+@pytest.fixture(scope="module")
+def redis_server() -> Iterator[RedisServer]:
+    server = RedisServer().start()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def store(redis_server) -> LimitStore:
+    return LimitStore(redis_server.url, f"test:{uuid.uuid4().hex}")
+
+
+def process(store: LimitStore) -> Leases:
+    """One server process's leases of the buckets in `store`."""
+    return Leases(store, Link())
+
+
+def counting_leases(store: LimitStore) -> list[int]:
+    """Counts the round trips that ask `store` for tokens."""
+    calls = [0]
+    lease = store.lease
+
+    async def counted(*args):
+        calls[0] += 1
+        return await lease(*args)
+
+    store.lease = counted
+    return calls
+
+
+async def test_two_processes_spend_one_bucket_together(store):
+    one, two = process(store), process(store)
+    chat = ("chat", 0.001, 10)  # no refill within the test
+    passed = [await p.take(7, [chat]) == 0 for _ in range(15) for p in (one, two)]
+    assert sum(passed) == 10
+    assert await two.take(8, [chat]) == 0  # another user: a bucket of their own
+
+
+async def test_the_combined_rate_stays_within_the_configured_rate(store):
+    rate, burst = 50, 10
+    limit = ("client", rate, burst)
+    passed = [0]
+
+    async def push_flat_out(leases: Leases, until: float) -> None:
+        while time.monotonic() < until:
+            if await leases.take(7, [limit]) == 0:
+                passed[0] += 1
+            await asyncio.sleep(0)
+
+    started = time.monotonic()
+    until = started + 1.5
+    await asyncio.gather(*(push_flat_out(process(store), until) for _ in range(3)))
+    elapsed = time.monotonic() - started
+    assert passed[0] <= burst + rate * elapsed
+    assert passed[0] >= burst + rate * elapsed * 0.8, passed  # and the rate is usable
+    print(f"\n3 processes flat out for {elapsed:.2f} s: {passed[0]} passed, rate {rate}/s")
+
+
+async def test_pushes_within_a_lease_do_not_ask_redis(store):
+    calls = counting_leases(store)
+    leases = process(store)
+    limit = ("client", 1000, 400)  # leases of 200
+    assert [await leases.take(7, [limit]) for _ in range(300)] == [0.0] * 300
+    assert calls[0] <= 3
+
+
+async def test_pushes_over_the_limit_are_refused_without_asking_redis_each(store):
+    calls = counting_leases(store)
+    leases = process(store)
+    chat = ("chat", 1, 2)
+    assert [await leases.take(7, [chat]) == 0 for _ in range(2)] == [True, True]
+    waits = [await leases.take(7, [chat]) for _ in range(1000)]
+    assert all(0 < wait <= 1 for wait in waits)
+    assert calls[0] <= 4
+
+
+async def test_a_push_takes_from_every_bucket_it_uses_or_from_none(store):
+    leases = process(store)
+    client, chat = ("client", 0.001, 5), ("chat", 0.001, 2)
+    assert [await leases.take(7, [client, chat]) == 0 for _ in range(4)] == [1, 1, 0, 0]
+    # The refused chat lines took nothing from the client bucket: 3 are left.
+    assert [await leases.take(7, [client]) == 0 for _ in range(4)] == [1, 1, 1, 0]
+
+
+async def test_refunded_tokens_are_spent_again(store):
+    one, two = process(store), process(store)
+    chat = ("chat", 0.001, 3)
+    for _ in range(3):
+        assert await one.take(7, [chat]) == 0
+        one.refund(7, [chat])
+    assert sum([await one.take(7, [chat]) == 0 for _ in range(5)]) == 3
+    assert await two.take(7, [chat]) > 0  # and the other process found none
+
+
+async def test_an_idle_lease_goes_back_to_the_bucket(store):
+    one, two = process(store), process(store)
+    chat = ("chat", 4, 10)  # leases of 2; a token a quarter second
+    assert await one.take(7, [chat]) == 0  # and one left in its lease
+    await one.give_back_idle(time.monotonic() + IDLE_SECONDS + 1)
+    assert sum([await two.take(7, [chat]) == 0 for _ in range(12)]) == 9
+
+
+async def test_a_users_sockets_count_across_processes_until_one_closes(store, settings):
+    settings.MAX_SOCKETS_PER_USER = 3
+    one, two = SocketSlots(store, Link()), SocketSlots(store, Link())
+    slots = [await one.claim(7), await two.claim(7), await one.claim(7)]
+    assert None not in slots
+    assert await two.claim(7) is None and await one.claim(7) is None
+    assert await two.claim(8) is not None  # another user
+    one.release(7, slots[0])
+    await asyncio.sleep(0.05)  # the removal is written in the background
+    assert await two.claim(7) is not None
+
+
+async def test_a_crashed_processs_sockets_stop_counting(store, settings):
+    settings.MAX_SOCKETS_PER_USER, settings.PRESENCE_NODE_TTL = 2, 0.4
+    renewing, crashed, other = (SocketSlots(store, Link()) for _ in range(3))
+    assert await renewing.claim(7) and await crashed.claim(7)
+    assert await other.claim(7) is None
+    for _ in range(4):  # past the TTL: the renewed slot lives on, the other expires
+        await renewing.renew()
+        await asyncio.sleep(0.15)
+    assert await other.claim(7) is not None
+    assert await other.claim(7) is None
+
+
+async def test_without_redis_each_process_counts_its_own_sockets(settings):
+    settings.MAX_SOCKETS_PER_USER = 2
+    slots = SocketSlots(None, None)
+    first = await slots.claim(7)
+    assert await slots.claim(7) and await slots.claim(7) is None
+    slots.release(7, first)
+    assert await slots.claim(7) is not None
+
+
+async def test_with_redis_down_the_limits_are_per_process_said_once_then_cluster_wide_again(
+    settings, caplog
+):
+    private = RedisServer().start()
+    try:
+        settings.REDIS_URL = private.url
+        settings.CHAT_RATE_PER_SECOND, settings.CHAT_RATE_BURST = 0.001, 3
+        settings.MAX_SOCKETS_PER_USER = 1
+        limits = Limits()
+        assert await limits.open_socket(7) is not None  # (and starts the upkeep)
+        assert [await limits.check(7, "chat:new") == 0 for _ in range(4)] == [1, 1, 1, 0]
+
+        private.kill()
+        with caplog.at_level(logging.INFO, logger="coaching.realtime.cluster_limits"):
+            # Found by the next push that asks Redis: from then on each user has this
+            # process's own buckets, full, with one line in the log.
+            assert [await limits.check(9, "chat:new") == 0 for _ in range(50)] == [1] * 3 + [0] * 47
+            assert [await limits.check(7, "chat:new") == 0 for _ in range(4)] == [1, 1, 1, 0]
+            assert await limits.open_socket(7) is None  # this process's socket counts
+            assert await limits.open_socket(8) is not None
+            down = [r for r in caplog.records if r.levelno == logging.WARNING]
+            assert [r.getMessage().split(" (")[0] for r in down] == ["limits: Redis is unavailable"]
+            assert "per process" in down[0].getMessage()
+
+            private.start()  # empty: the user's bucket is full again, in Redis
+            await wait_until_passes(limits, 7, "chat:new", wait=5)
+            assert [r.levelno for r in caplog.records].count(logging.WARNING) == 1
+            back = [r.getMessage() for r in caplog.records if r.levelno == logging.INFO]
+            assert back == ["limits: Redis answers again: rate and socket limits are cluster-wide"]
+        # The slots of the sockets opened meanwhile were written back.
+        assert private.client().zcard(f"{limits_prefix(settings)}:8:sockets") == 1
+    finally:
+        private.close()
+
+
+async def wait_until_passes(limits: Limits, user_id: int, event: str, wait: float) -> None:
+    deadline = time.monotonic() + wait
+    while await limits.check(user_id, event) > 0:
+        assert time.monotonic() < deadline, f"{event} still refused after {wait} s"
+        await asyncio.sleep(0.05)
+
+
+def limits_prefix(settings) -> str:
+    return f"{settings.REALTIME_PREFIX}:limits:{settings.DATABASES['default']['NAME']}"
