@@ -143,7 +143,7 @@ async def review_stroke(
             f"At most {stroke_limiter.per_second} strokes a second.", retry_after_ms=wait_ms
         )
     await _publish(session_id, "review:stroke", stroke)
-    review_recorder.stroke(session_id, state and state["swing_id"], stroke)
+    review_recorder.stroke(session_id, state["swing_id"] if state else None, stroke)
     return {}
 
 
@@ -155,7 +155,7 @@ async def review_clear(
     review.check_draw(user, role, state)
     cleared = {"by": events.person(user)}
     await _publish(session_id, "review:clear", cleared)
-    review_recorder.clear(session_id, state and state["swing_id"], cleared["by"])
+    review_recorder.clear(session_id, state["swing_id"] if state else None, cleared["by"])
     return cleared
 
 
