@@ -1,22 +1,29 @@
 """The operator tools on real processes: an admin logged in through nginx closes a user's
 sockets on both app processes, sees on a session's page who is connected to either
-process (their presence in Redis), and ends the lesson for the clients of both."""
+process (their presence in Redis), and ends the lesson for the clients of both. And
+what docs/operations.md tells operators: its alert rules name metrics the processes
+export, and a new SECRET_KEY does what its *Rotating SECRET_KEY* says."""
 
 import re
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import requests
+import yaml
+from django.conf import settings
 from django.contrib.admin.models import LogEntry
 from websockets.exceptions import InvalidStatus
 
 from coaching.models import CoachingSession, Status, User
 from tests.conftest import PASSWORD
-from tests.deploy.topology import Front
+from tests.deploy.topology import Front, get
 from tests.support.auth import token_for
 from tests.support.phoenix import PhoenixClient
-from tests.support.servers import wait_for_quiet_database
+from tests.support.servers import ServerProcess, wait_for_quiet_database
+
+ROOT = Path(__file__).resolve().parents[2]
 
 SESSIONS = "/admin/coaching/coachingsession"
 USERS = "/admin/coaching/user"
@@ -183,3 +190,72 @@ def test_end_lesson_ends_it_for_the_clients_of_both_processes(
     active_session.refresh_from_db()
     assert active_session.status == Status.ENDED
     assert 'aria-disabled="true">레슨 종료</span>' in response.text  # disabled now
+
+
+def alert_rules() -> list[dict]:
+    """The rules of docs/operations.md's *Alert rules*."""
+    text = (ROOT / "docs/operations.md").read_text()
+    section = text[text.index("### Alert rules") :]
+    block = section[
+        section.index("```yaml\n") + 8 : section.index("\n```", section.index("```yaml"))
+    ]
+    return yaml.safe_load(block)["groups"][0]["rules"]
+
+
+def test_every_metric_the_alert_rules_name_is_exported_by_a_process(own_front):
+    rules = alert_rules()
+    assert len(rules) >= 10 and all({"alert", "expr"} <= set(rule) for rule in rules)
+    named = {
+        name.removesuffix("_bucket")
+        for rule in rules
+        for name in re.findall(r"\b((?:inswing|process)_[a-z_]+)", rule["expr"])
+    }
+    status, _, body = get(f"{own_front.apps[0].http_url}/metrics")
+    assert status == 200
+    exported = set(re.findall(r"^# TYPE (\S+) ", body.decode(), re.M))
+    assert named - exported == set()
+    assert {"inswing_sockets_open", "process_max_fds"} <= named
+
+
+def logged_in(browser: AdminBrowser, app: ServerProcess) -> bool:
+    """Whether the browser's session cookie logs it into the admin on this process."""
+    response = browser.get("/admin/", app.http_url)
+    return response.status_code == 200 and "/admin/login/" not in response.url
+
+
+def test_a_new_secret_key_keeps_sessions_with_the_old_as_fallback_and_refuses_old_jwts(
+    spawn_server, admin_user, student
+):
+    old_key = settings.SECRET_KEY
+    new_key = "rotated-" + "k" * 50
+    on_old = spawn_server()
+    without_fallback = spawn_server(SECRET_KEY=new_key)
+    with_fallback = spawn_server(SECRET_KEY=new_key, SECRET_KEY_FALLBACKS=old_key)
+    browser = AdminBrowser(on_old.http_url)
+    browser.log_in(admin_user)
+    old_jwt = token_for(student)  # signed with the old key, as before the rotation
+
+    # The page and admin logins: gone without the fallback, kept with it, and moved to
+    # the new key by that request (then good without the fallback too).
+    assert logged_in(browser, on_old)
+    assert not logged_in(browser, without_fallback)
+    assert logged_in(browser, with_fallback)
+    assert logged_in(browser, without_fallback)
+
+    # JWTs know no fallback: refused on REST and the socket by a process on the new key.
+    def sessions_status(app: ServerProcess, token: str) -> int:
+        bearer = {"Authorization": f"Bearer {token}"}
+        return requests.get(f"{app.http_url}/api/sessions/", headers=bearer, timeout=10).status_code
+
+    assert sessions_status(on_old, old_jwt) == 200
+    assert sessions_status(with_fallback, old_jwt) == 401
+    with pytest.raises(InvalidStatus) as refused:
+        PhoenixClient(with_fallback.socket_url, old_jwt)
+    assert refused.value.response.status_code == 403
+    # A token made on the new key is refused by a process still on the old one: restart
+    # them all together.
+    login = {"username": student.username, "password": PASSWORD}
+    made = requests.post(f"{with_fallback.http_url}/api/auth/token/", json=login, timeout=10)
+    new_jwt = made.json()["access"]
+    assert sessions_status(with_fallback, new_jwt) == 200
+    assert sessions_status(on_old, new_jwt) == 401
