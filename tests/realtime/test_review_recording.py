@@ -5,6 +5,8 @@ and two processes serving one room write each change once."""
 
 import time
 
+from django.db import connection, transaction
+
 from coaching.models import ReviewRecord
 from coaching.services.review_recording import SETTLE_MS, THROTTLE_MS
 from tests.api.support import session_url
@@ -132,6 +134,38 @@ def test_the_database_down_fails_no_stroke_or_clear_and_what_it_missed_is_writte
         ("clear", None),
     ]
     assert rows[0].body == seek["response"]
+
+
+def test_a_write_held_up_in_the_database_holds_up_no_live_review_action(
+    connect, student, coach, active_session, swings
+):
+    """The recorder's insert waits behind a lock for longer than a reply may take (5 s):
+    the coach's updates, strokes and clears are answered and broadcast meanwhile."""
+    table = ReviewRecord._meta.db_table
+    with joined(connect(coach), active_session) as (c, ref, _):
+        with joined(connect(student), active_session) as (s, _, _):
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")
+                held_from = time.monotonic()
+                made = []
+                for change in ({"playing": True}, {"position_ms": 900}, {"playing": False}):
+                    reply = call(c, active_session, ref, "review:update", change)
+                    assert reply["status"] == "ok", reply
+                    made.append(reply["response"])
+                    s.event(active_session.topic, "review:state", where=lambda p: p == made[-1])
+                    time.sleep(SETTLED)  # each is due to be written, and waits
+                stroke = {"stroke_id": "k1", "shape": LINE, "done": True}
+                assert call(c, active_session, ref, "review:stroke", stroke)["status"] == "ok"
+                assert call(c, active_session, ref, "review:clear", {})["status"] == "ok"
+                s.event(active_session.topic, "review:clear")
+                time.sleep(max(0.0, 5.5 - (time.monotonic() - held_from)))
+                cursor.execute(
+                    f"SELECT count(*) FROM {table} WHERE session_id = %s", [active_session.pk]
+                )
+                assert cursor.fetchone() == (0,)
+    rows = recorded(active_session, len(made) + 2)
+    assert [row.body for row in rows[: len(made)]] == made
+    assert [row.kind for row in rows[len(made) :]] == ["stroke", "clear"]
 
 
 def test_two_processes_serving_one_room_write_each_change_once(
