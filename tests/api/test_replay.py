@@ -135,8 +135,8 @@ def test_a_missing_session_and_no_credentials(student, lesson):
 
 
 def test_a_long_lesson_is_read_in_a_few_queries(student, coach, service):
-    """2,000 events and 2,000 review rows: a constant number of queries, whatever the
-    length (the figure in bench/README.md comes from bench/replay_document.py)."""
+    """Three reads however long the lesson (the swings, the log, the review); how long
+    2,000 events and 2,000 review rows take: bench/replay_document.py."""
     lesson = past_lesson(student, coach, service, started=days_ago(0), status=Status.ACTIVE)
     start = epoch_ms(lesson.started_at)
     for n in range(40):
