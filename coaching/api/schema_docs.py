@@ -158,6 +158,14 @@ Joinable by the session's student and coach, and by admins as read-only observer
 * `review:stroke` (coach or leader → server): `{"stroke_id", "shape", "done"}` →
   `review:stroke` `{…, "by": {"id", "name"}}` to the others; above 60 a second,
   `rate_limited` with `retry_after_ms`. `review:clear` `{}` → `review:clear` `{"by"}` to all.
+* Voice calls, the session's student and coach only (docs/protocol.md, "Calls"): `call:ring`
+  `{}`, `call:accept` / `call:decline` / `call:hangup` `{"call_id"}`, `call:status`
+  `{"call_id", "connection"?, "muted"?}`, each answered with, and broadcast as, `call:state`
+  `{"call_id", "state", "caller", "callee", "muted", "ended_reason", …}` (not stored; also in
+  the join reply as `call`). `call:signal` `{"call_id", "kind": "offer"|"answer"|"candidate"|
+  "restart", "data", "to"?}` → `call:signal` `{…, "from"}` to the other participant's
+  connections only, never stored; at most 16 KiB of `data` and 10 a second
+  (`rate_limited`). ICE servers and TURN credentials: `GET /api/rtc/credentials/`.
 * `presence:state` (to the joiner, after every join):
   `{"<user_id>": {"metas": [{"phx_ref", "name", "role", "online_at", "connection":
   "ok"|"lost", "lost_at"}]}}`; a connection that declared `heartbeat_ms` in the socket URL

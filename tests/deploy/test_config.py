@@ -88,7 +88,12 @@ def test_the_template_keeps_the_rules_of_the_front_door():
 
 def test_compose_publishes_one_port_nginx_in_front_of_the_app_processes():
     services = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
-    assert [name for name, service in services.items() if service.get("ports")] == ["proxy"]
+    # HTTP and the socket on one port, nginx's; coturn's TURN ports are its own (test_coturn).
+    assert [name for name, service in services.items() if service.get("ports")] == [
+        "proxy",
+        "turn",
+    ]
+    assert services["proxy"]["ports"] == ["${PORT:-8000}:8080"]
     assert services["proxy"]["build"]["target"] == "proxy"
     apps = [name for name, s in services.items() if "NUM_PROXIES" in s.get("environment", {})]
     assert {f"{name}:8000" for name in apps} >= {"web1:8000", "web2:8000"}
