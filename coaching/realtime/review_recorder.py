@@ -45,9 +45,9 @@ _INSERT = f"""
 class ReviewRecorder:
     """This process's recorder (see the module docstring)."""
 
-    def __init__(self, pool: pg.LoopPool, recording: Recording | None = None) -> None:
+    def __init__(self, pool: pg.LoopPool) -> None:
         self._pool = pool
-        self._recording = recording or Recording()
+        self._recording = Recording()
         self._waiting: list[Row] = []  # taken from the recording, not yet written
         self._failed_since: float | None = None  # monotonic: the first failed write
         self._retry_at = 0  # epoch ms: no write before (the last one failed)
@@ -72,17 +72,9 @@ class ReviewRecorder:
         self._poke()
 
     async def flush(self) -> None:
-        """Write everything now, settled or not (the server stops; tests)."""
+        """Write everything now, settled or not (the server stops)."""
         self._waiting += self._recording.flush()
         await self._write()
-
-    async def close(self) -> None:
-        """Stop the task and the pool (tests; servers just exit)."""
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-        self._loop = self._task = None
-        await self._pool.close()
 
     def _poke(self) -> None:
         loop = asyncio.get_running_loop()
