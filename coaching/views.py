@@ -14,7 +14,7 @@ from django.views.decorators.http import require_POST, require_safe
 from coaching import metrics, policy
 from coaching.errors import ServiceError
 from coaching.events import epoch_ms, person, sender
-from coaching.models import Role, session_topic
+from coaching.models import CoachingSession, LessonShare, Role, Status, session_topic
 from coaching.services.lookup import get_session
 from coaching.services.shares import share_open, shared_recap, socket_token
 
@@ -56,17 +56,23 @@ def session_page(request: HttpRequest, session_id: str) -> HttpResponse:
     except ServiceError:
         return render(request, "coaching/not_found.html", status=404)
     role = policy.session_role(request.user, session)
-    context = {
+    you = {**sender(request.user), "session_role": role}
+    return render(request, "coaching/session.html", _room_context(session, role, you))
+
+
+def _room_context(session: CoachingSession, role: str | None, you: dict) -> dict:
+    """What the lesson room's template needs; `you`: who the page's user is in this
+    lesson, known before the socket joins."""
+    return {
         "session": session,
         "session_role": role,
         "preview": role == policy.PREVIEW,
+        "share": role == policy.SHARE,
         "created_at_ms": epoch_ms(session.created_at),
         "metric_catalog": metrics.catalog(),
         "metric_levels": metrics.level_catalog(),
-        # Who the page's user is in this lesson, known before the socket joins.
-        "you": {**sender(request.user), "session_role": role},
+        "you": you,
     }
-    return render(request, "coaching/session.html", context)
 
 
 @login_required
@@ -104,12 +110,23 @@ def shared_lesson(request: HttpRequest, share_id: str, secret: str) -> HttpRespo
             status=410 if gone else 404,
         )
     else:
-        context = {"shared": shared_recap(share), "metric_catalog": metrics.catalog()}
-        response = render(request, "coaching/shared_lesson.html", context)
+        response = _shared_page(request, share)
     # The link is the key: not sent on to other sites, not indexed.
     response["Referrer-Policy"] = "same-origin"
     response["X-Robots-Tag"] = "noindex, nofollow"
     return response
+
+
+def _shared_page(request: HttpRequest, share: LessonShare) -> HttpResponse:
+    """A running lesson is the room, read-only, following it live on the socket (as the
+    `share` role, no account: coaching/services/shares.py); an ended one, its recap."""
+    session = share.session
+    if session.status != Status.ENDED:
+        you = {"id": None, "name": "", "role": policy.SHARE, "session_role": policy.SHARE}
+        context = _room_context(session, policy.SHARE, you)
+        return render(request, "coaching/session.html", context)
+    context = {"shared": shared_recap(share), "metric_catalog": metrics.catalog()}
+    return render(request, "coaching/shared_lesson.html", context)
 
 
 # No cookie or account is involved (the link is the key): nothing for a forged request to use.

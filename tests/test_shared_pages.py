@@ -96,6 +96,21 @@ def test_a_link_only_answers_reads(link):
     assert Client().post(link[2]).status_code == 405
 
 
+def test_a_link_to_a_running_lesson_opens_the_room_read_only(student, coach, active_session):
+    share, secret = share_create(session_id=active_session.session_id, user=student)
+    response = Client().get(share_path(share.share_id, secret))
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert 'data-share="1"' in page and 'id="share-note"' in page
+    assert "coaching/session.js" in page  # the room's own modules, read-only
+    assert 'id="presence-list"' not in page  # viewers see nobody's presence
+    for hidden in (secret, share.secret_hash, student.username, coach.username):
+        assert hidden not in page, hidden
+    assert '"session_role": "share"' in page
+    assert "noindex" in response["X-Robots-Tag"]
+    assert "no-store" in response["Cache-Control"]
+
+
 # --- the live page's socket token (the socket side: tests/realtime/test_share_viewer.py) ---
 
 

@@ -121,8 +121,14 @@ export function randomId() {
 
 // The socket token: short-lived, refreshed a minute before it expires, so that
 // phoenix.js (which calls `params` again on every reconnect) always offers a valid one.
+// `fetchToken`: where it comes from (a user's, by default; a share link's page asks its
+// link); `onGone(code)`: that source answered 410 (the share link was revoked or expired).
+const userToken = () => apiFetch("POST", "/api/auth/socket-token/");
+
 class TokenKeeper {
-  constructor() {
+  constructor({ fetchToken = userToken, onGone = () => {} } = {}) {
+    this.fetchToken = fetchToken;
+    this.onGone = onGone;
     this.token = null;
     this.expiresAt = 0;
     this.inflight = null;
@@ -133,7 +139,7 @@ class TokenKeeper {
     if (this.inflight) return this.inflight;
     this.inflight = (async () => {
       try {
-        const data = await apiFetch("POST", "/api/auth/socket-token/");
+        const data = await this.fetchToken();
         this.token = data.token;
         const lifetime = Math.max(Number(data.expires_in) || 60, 10);
         this.expiresAt = Date.now() + lifetime * 1000;
@@ -142,6 +148,8 @@ class TokenKeeper {
       } catch (err) {
         if (err.status === 401) {
           loginRedirect(); // the Django session is gone
+        } else if (err.status === 410) {
+          this.onGone(err.code); // no token will come again
         } else {
           this.schedule(5000); // server briefly unreachable: try again soon
         }
@@ -169,15 +177,16 @@ const TOKEN_SPENT_CLOSE_CODES = new Set([4001, 4002]);
 
 // Fetches a token, then opens the Phoenix socket. Resolves to the connected-or-connecting
 // socket. `status` (a room/connection.js ConnectionStatus) shows the connection's state
-// and sets the heartbeat and retry timing.
-export async function connectSocket({ status } = {}) {
-  const tokens = new TokenKeeper();
+// and sets the heartbeat and retry timing; `fetchToken` and `onGone`: see TokenKeeper.
+export async function connectSocket({ status, fetchToken, onGone } = {}) {
+  const tokens = new TokenKeeper({ fetchToken, onGone });
   for (;;) {
     try {
       await tokens.refresh();
       break;
     } catch (err) {
-      if (err.status === 401 || err.status === 403) throw err; // logged out, or no CSRF cookie
+      // Logged out, no CSRF cookie, or a share link that is gone.
+      if (err.status === 401 || err.status === 403 || err.status === 410) throw err;
       if (status) status.retryIn(3000);
       await new Promise((resolve) => setTimeout(resolve, 3000));
     }
@@ -188,8 +197,9 @@ export async function connectSocket({ status } = {}) {
   });
   if (status) status.bind(socket);
   socket.onError(() => tokens.refreshIfStale());
-  // The server closed the socket because the token is spent (the user's access ended, or
-  // it expired): fetch a new one for the reconnect; a 401 here goes to the login page.
+  // The server closed the socket because the token is spent (the user's access ended, a
+  // share link was revoked, or it expired): fetch a new one for the reconnect; a 401 here
+  // goes to the login page, a 410 to `onGone`.
   socket.onClose((event) => {
     if (event && TOKEN_SPENT_CLOSE_CODES.has(event.code)) tokens.refresh().catch(() => {});
   });

@@ -3,6 +3,7 @@
 //   connection state → room/connection.js   timeline → room/timeline.js + entries.js
 //   outbox and message box → room/outbox.js, chat.js   state → room/state-banner.js
 //   analysis and cards → room/analysis.js   recap → room/recap.js   phone tabs → room/tabs.js
+//   share viewers' count → room/watching.js   opened through a share link → room/share-link.js
 /* global Phoenix */
 import { apiFetch, connectSocket, FATAL_JOIN_REASONS, reveal } from "./realtime.js";
 import { formatDuration, tf } from "./i18n.js";
@@ -16,13 +17,17 @@ import { analysisGroup, entryRenderer } from "./room/entries.js";
 import { FAIL_AFTER_MS, Outbox } from "./room/outbox.js";
 import { renderPresence } from "./room/presence.js";
 import { renderRecap } from "./room/recap.js";
+import { goneText, shareToken } from "./room/share-link.js";
 import { StateBanner } from "./room/state-banner.js";
 import { Tabs } from "./room/tabs.js";
 import { Timeline } from "./room/timeline.js";
+import { renderWatching } from "./room/watching.js";
 
 const $ = (id) => document.getElementById(id);
 const page = $("session-page");
 const sessionId = page.dataset.sessionId;
+// Opened through a share link: read-only, no account, no REST (room/share-link.js).
+const viaShare = page.dataset.share === "1";
 const api = `/api/sessions/${encodeURIComponent(sessionId)}`;
 // Events of the session's log: the room's state applies each once, in seq order.
 const LOGGED = ["chat:added", "system:notice", "session:state", "ai:feedback", "checkpoint:added",
@@ -134,7 +139,7 @@ function updateUi() {
   let placeholder = gettext("Write a message…");
   if (room.ended) placeholder = gettext("This lesson has ended.");
   composer.setEnabled(Boolean(mayWrite()), placeholder);
-  $("chat-form").hidden = r === "observer" || r === "preview" || Boolean(page.dataset.preview);
+  $("chat-form").hidden = r === "observer" || r === "preview" || r === "share" || Boolean(page.dataset.preview);
   controls.update(room.session, r, joined);
   analysis.options.isCoach = r === "coach";
 }
@@ -152,7 +157,8 @@ room.on("session", (state, { from, live }) => {
   $("coach-name").textContent = state.coach ? state.coach.name : "—";
   banner.update(state, room.role, { changedFrom: from });
   updateUi();
-  if (live && state.status === "ended") loadRecap();
+  // A share link's page shows the ended lesson's recap as the link's own page.
+  if (live && state.status === "ended") viaShare ? location.reload() : loadRecap();
 });
 
 // One logged event, live (from the room's state) or from the snapshot.
@@ -196,7 +202,8 @@ function applySnapshot(reply) {
   for (const checkpoint of reply.checkpoints || []) analysis.checkpoint(checkpoint);
   for (const { event, payload } of reply.events || []) apply(event, payload, { live: false });
   if (!reply.events) for (const msg of reply.messages || []) apply("chat:added", msg, { live: false });
-  timeline.setHasMoreBefore(reply.has_more_before);
+  // A share link's viewer has the join's latest events only (no account for the API).
+  timeline.setHasMoreBefore(Boolean(reply.has_more_before) && !viaShare);
   $("timeline-start").hidden = Boolean(reply.has_more_before) || !reply.events;
   renderRecap($("recap"), reply.recap || null, room);
   timeline.scrollToEnd();
@@ -212,9 +219,23 @@ room.on("join", (reply, { snapshot, diverged }) => {
 
 // ---- the channel ---------------------------------------------------------------------------
 
+function showError(text) {
+  $("session-error").textContent = text;
+  $("session-error").hidden = false;
+}
+
+let socket = null;
+// The share link was revoked or has expired: say so, and stop reconnecting.
+function shareGone(code) {
+  showError(goneText(code));
+  if (socket) socket.disconnect();
+}
+
 async function main() {
   for (const item of outbox.items) showPending(item);
-  const socket = await connectSocket({ status: connection });
+  socket = await connectSocket(viaShare
+    ? { status: connection, fetchToken: shareToken, onGone: shareGone }
+    : { status: connection });
   // A function, so every rejoin (after a reconnect) sends the seq we are current to.
   const channel = socket.channel(`session:${sessionId}`, () => room.joinParams());
   controls.channel = channel;
@@ -224,6 +245,8 @@ async function main() {
   channel.on("swing:progress", (progress) => analysis.progress(progress, room.serverNow())); // ephemeral
   channel.onError(() => { joined = false; connection.lost(); updateUi(); });
 
+  // Who is here, and how many watch through a share link (a share viewer gets neither).
+  channel.on("presence:watching", ({ count }) => renderWatching($("watching"), count));
   const presence = new Phoenix.Presence(channel, { events: { state: "presence:state", diff: "presence:diff" } });
   let presenceTicker = null;
   const showPresence = () => {
@@ -247,8 +270,7 @@ async function main() {
     .receive("error", (reply) => {
       joined = false;
       updateUi();
-      $("session-error").textContent = (reply && reply.message) || gettext("Could not join the lesson.");
-      $("session-error").hidden = false;
+      showError((reply && reply.message) || gettext("Could not join the lesson."));
       if (FATAL_JOIN_REASONS.has(reply && reply.reason)) channel.leave(); // retrying cannot help
       else if (reply && reply.reason === "invalid_input") room.forgetSeq();
     });
@@ -256,6 +278,5 @@ async function main() {
 
 updateUi();
 main().catch((err) => {
-  $("session-error").textContent = err.message;
-  $("session-error").hidden = false;
+  if (err.status !== 410) showError(err.message); // a gone share link said so already
 });
