@@ -474,7 +474,8 @@ class UserAdmin(ObjectTool, DjangoUserAdmin):
             obj.pk,
             extra={"user_id": obj.pk},
         )
-        self.log_change(request, obj, "Closed the user's sockets on every process.")
+        # In the History, in the acting admin's language (like the rest of the message).
+        self.log_change(request, obj, _("Closed the user's sockets on every process."))
         self.message_user(request, closed_message(obj, connections), messages.SUCCESS)
 
 
@@ -640,7 +641,7 @@ class CoachingSessionAdmin(ObjectTool, AdminCss, ReadOnlyMixin, admin.ModelAdmin
         if obj.status == Status.ENDED:
             self.message_user(request, _("This lesson has already ended."), messages.INFO)
         elif end_lesson(self, request, obj):
-            self.log_change(request, obj, "Ended the lesson.")
+            self.log_change(request, obj, _("Ended the lesson."))
             self.message_user(
                 request,
                 _("Ended the lesson: everyone connected to it got the change."),

@@ -422,7 +422,7 @@ def test_closing_a_users_sockets_ends_their_access_and_logs_who_did_it(
     assert (student.token_generation, coach.token_generation) == (1, 0)
     entry = LogEntry.objects.get(object_id=str(student.pk))
     assert entry.user_id == admin_user.pk
-    assert entry.change_message == "Closed the user's sockets on every process."
+    assert entry.change_message == "모든 서버 프로세스에서 이 사용자의 소켓을 닫았습니다."
 
 
 def test_operator_tools_refuse_a_post_without_the_csrf_token(admin_user, student, active_session):
@@ -570,7 +570,7 @@ def test_end_lesson_ends_it_through_the_service_and_logs_who_did(
     assert (state["status"], state["seq"]) == ("ended", active_session.last_seq)
     assert [t for t, e, _ in sent if e == "session:ended"] == [LOBBY_TOPIC]
     entry = LogEntry.objects.get(object_id=str(active_session.pk))
-    assert (entry.user_id, entry.change_message) == (admin_user.pk, "Ended the lesson.")
+    assert (entry.user_id, entry.change_message) == (admin_user.pk, "레슨을 종료했습니다.")
 
     with captured_broadcasts() as sent:
         again = admin_client.post(f"{SESSIONS}{active_session.pk}/end/", follow=True)

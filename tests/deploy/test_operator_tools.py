@@ -147,7 +147,7 @@ def test_closing_a_users_sockets_closes_them_on_both_processes(
     entry = LogEntry.objects.get(object_id=str(student.pk))
     assert (entry.user_id, entry.change_message) == (
         admin_user.pk,
-        "Closed the user's sockets on every process.",
+        "모든 서버 프로세스에서 이 사용자의 소켓을 닫았습니다.",
     )
 
 
