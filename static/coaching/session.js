@@ -3,9 +3,11 @@
 //   connection state → room/connection.js   timeline → room/timeline.js + entries.js
 //   outbox and message box → room/outbox.js, chat.js   state → room/state-banner.js
 //   analysis and cards → room/analysis.js   recap → room/recap.js   phone tabs → room/tabs.js
+//   the voice call → call/index.js
 //   share viewers' count → room/watching.js   opened through a share link → room/share-link.js
 /* global Phoenix */
 import { apiFetch, connectSocket, FATAL_JOIN_REASONS, reveal } from "./realtime.js";
+import { mountCall } from "./call/index.js";
 import { formatDuration, tf } from "./i18n.js";
 import { mountReview } from "./review/index.js";
 import { RoomState } from "./room-state.js";
@@ -240,6 +242,7 @@ async function main() {
   const channel = socket.channel(`session:${sessionId}`, () => room.joinParams());
   controls.channel = channel;
   mountReview({ root: $("review"), channel, room });
+  const call = mountCall({ root: $("call-bar"), channel, room });
 
   for (const event of LOGGED) channel.on(event, (payload) => room.receive(event, payload));
   channel.on("swing:progress", (progress) => analysis.progress(progress, room.serverNow())); // ephemeral
@@ -255,6 +258,7 @@ async function main() {
     );
     if (someoneLost && !presenceTicker) presenceTicker = setInterval(showPresence, 1000);
     if (!someoneLost && presenceTicker) { clearInterval(presenceTicker); presenceTicker = null; }
+    call.presence(presence);
   };
   presence.onSync(showPresence);
 

@@ -12,7 +12,9 @@ import json
 import os
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -66,27 +68,54 @@ def in_thread(fn, /, *args, **kwargs):
         return pool.submit(call).result()
 
 
-@pytest.fixture(scope="module")
-def browser():
-    """One Chromium per test module; each test opens its own contexts.
+@contextmanager
+def chromiums(count: int, args: list[str]) -> Iterator[list]:
+    """`count` Chromium processes launched with `args`.
 
-    While it lives, Playwright's (idle) event loop belongs to this thread, and Django would
+    While they live, Playwright's (idle) event loop belongs to this thread, and Django would
     refuse the database fixtures' flushes here: they run between browser calls, never
-    concurrently with them, so the guard is lifted for the browser's lifetime. Module
+    concurrently with them, so the guard is lifted for the browsers' lifetime. Module
     scope ends that loop before other packages' tests run in this thread.
     """
     previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     try:
         with sync_api.sync_playwright() as playwright:
-            chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            yield chromium
-            chromium.close()
+            launched = [
+                playwright.chromium.launch(executable_path=CHROMIUM, args=args)
+                for _ in range(count)
+            ]
+            yield launched
+            for one in launched:
+                one.close()
     finally:
         if previous is None:
             os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
         else:
             os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """One Chromium per test module; each test opens its own contexts."""
+    with chromiums(1, CHROMIUM_ARGS) as (chromium,):
+        yield chromium
+
+
+# Calls: a fake microphone and camera (a beep and a test pattern), allowed without a
+# prompt, and loopback addresses usable by WebRTC (a TURN server on 127.0.0.1).
+MEDIA_ARGS = [
+    "--use-fake-ui-for-media-stream",
+    "--use-fake-device-for-media-stream",
+    "--allow-loopback-in-peer-connection",
+]
+
+
+@pytest.fixture(scope="module")
+def media_browsers():
+    """Two Chromium processes with fake media devices: one for each end of a call."""
+    with chromiums(2, CHROMIUM_ARGS + MEDIA_ARGS) as launched:
+        yield launched
 
 
 class Pages:
