@@ -35,9 +35,8 @@ def rings(caller, caller_ref, callee, session) -> dict:
     return state
 
 
-def answered(caller, caller_ref, callee, callee_ref, session) -> dict:
-    """`caller` calls and `callee` accepts; both see the call connecting. The state."""
-    ringing = rings(caller, caller_ref, callee, session)
+def accepted(callee, callee_ref, caller, ringing: dict, session) -> dict:
+    """`callee` accepts the ringing call; both see it connecting. The state."""
     reply = call(callee, session, callee_ref, "call:accept", {"call_id": ringing["call_id"]})
     assert reply["status"] == "ok", reply
     state = reply["response"]
@@ -45,6 +44,17 @@ def answered(caller, caller_ref, callee, callee_ref, session) -> dict:
     for client in (caller, callee):
         assert client.event(session.topic, "call:state", where=is_version(state)) == state
     return state
+
+
+def answered(caller, caller_ref, callee, callee_ref, session) -> dict:
+    """`caller` calls and `callee` accepts; both see the call connecting. The state."""
+    ringing = rings(caller, caller_ref, callee, session)
+    return accepted(callee, callee_ref, caller, ringing, session)
+
+
+def status(client, ref: str, session, state: dict, **fields) -> dict:
+    """`client` reports its media path or microphone (`call:status`): the reply."""
+    return call(client, session, ref, "call:status", {"call_id": state["call_id"], **fields})
 
 
 def is_version(state: dict):
@@ -68,23 +78,11 @@ def test_the_student_calls_and_the_coach_accepts(connect, student, coach, active
         with joined(connect(coach), active_session) as (c, c_ref, _):
             ringing = rings(s, s_ref, c, active_session)
             assert (ringing["caller"], ringing["callee"]) == (person(student), person(coach))
-            state = answered_from(c, c_ref, s, ringing, active_session)
+            state = accepted(c, c_ref, s, ringing, active_session)
             # Each page reports its media path; both see connected and who is muted.
-            reply = call(
-                s,
-                active_session,
-                s_ref,
-                "call:status",
-                {"call_id": state["call_id"], "muted": True},
-            )
+            reply = status(s, s_ref, active_session, state, muted=True)
             assert reply["response"]["muted"][str(student.pk)] is True
-            reply = call(
-                c,
-                active_session,
-                c_ref,
-                "call:status",
-                {"call_id": state["call_id"], "connection": "connected"},
-            )
+            reply = status(c, c_ref, active_session, state, connection="connected")
             connected = reply["response"]
             assert connected["state"] == "connected"
             assert s.event(active_session.topic, "call:state", where=is_version(connected)) == (
@@ -94,15 +92,6 @@ def test_the_student_calls_and_the_coach_accepts(connect, student, coach, active
         # A page opened now starts from the call as it is.
         with joined(connect(coach), active_session) as (_, _, reply):
             assert reply["call"] == connected
-
-
-def answered_from(callee, callee_ref, caller, ringing: dict, session) -> dict:
-    reply = call(callee, session, callee_ref, "call:accept", {"call_id": ringing["call_id"]})
-    assert reply["status"] == "ok", reply
-    state = reply["response"]
-    assert state["state"] == "connecting"
-    assert caller.event(session.topic, "call:state", where=is_version(state)) == state
-    return state
 
 
 def test_the_coach_declines_and_the_student_sees_it(connect, student, coach, active_session):
@@ -230,16 +219,7 @@ def test_a_flood_of_signals_is_rate_limited(spawn_server, connect, student, coac
                 c.event(topic, "call:signal")
             c.no_event(topic, "call:signal", wait=0.3)
             # Other pushes are not held back by the signals' limit.
-            assert (
-                call(
-                    s,
-                    active_session,
-                    s_ref,
-                    "call:status",
-                    {"call_id": state["call_id"], "muted": True},
-                )["status"]
-                == "ok"
-            )
+            assert status(s, s_ref, active_session, state, muted=True)["status"] == "ok"
 
 
 # --- How a call ends ------------------------------------------------------------------------
@@ -307,23 +287,11 @@ def test_a_reconnect_keeps_the_call_and_restarts_ice(
     with joined(connect(student, on=server), active_session) as (s, s_ref, _):
         with joined(connect(coach, on=server), active_session) as (c, c_ref, _):
             state = answered(s, s_ref, c, c_ref, active_session)
-            reply = call(
-                c,
-                active_session,
-                c_ref,
-                "call:status",
-                {"call_id": state["call_id"], "connection": "connected"},
-            )
+            reply = status(c, c_ref, active_session, state, connection="connected")
             connected = reply["response"]
         with joined(connect(coach, on=server), active_session) as (c, c_ref, reply):
             assert reply["call"] == connected
-            reply = call(
-                c,
-                active_session,
-                c_ref,
-                "call:status",
-                {"call_id": state["call_id"], "connection": "reconnecting"},
-            )
+            reply = status(c, c_ref, active_session, state, connection="reconnecting")
             assert reply["response"]["state"] == "reconnecting"
             restart = {"type": "offer", "sdp": "v=0\r\na=ice-options:trickle\r\n"}
             reply = call(c, active_session, c_ref, "call:signal", signal(state, "restart", restart))
@@ -334,11 +302,5 @@ def test_a_reconnect_keeps_the_call_and_restarts_ice(
             }
             time.sleep(2)  # past the grace: the drop did not end the call
             s.no_event(topic, "call:state", where=lambda p: p["state"] == "ended", wait=0.1)
-            still = call(
-                s,
-                active_session,
-                s_ref,
-                "call:status",
-                {"call_id": state["call_id"], "connection": "connected"},
-            )
+            still = status(s, s_ref, active_session, state, connection="connected")
             assert still["response"]["state"] == "connected", still
