@@ -10,6 +10,7 @@ each of their sockets passes it to its join of this session, so nobody else's
 socket (observers, previews, another participant) ever gets it.
 """
 
+import logging
 from typing import Any
 
 from django.conf import settings
@@ -22,6 +23,8 @@ from coaching.realtime.review import MemoryReviewStore, RedisReviewStore
 from coaching.services import call
 from coaching.services.call import CallState
 from coaching.services.lookup import get_session
+
+logger = logging.getLogger(__name__)
 
 _store: MemoryReviewStore | RedisReviewStore | None = None
 
@@ -101,12 +104,23 @@ async def call_signal(*, session_id: str, user: User, payload: dict[str, Any]) -
 
 async def lesson_ended(session_id: str) -> None:
     """The lesson ended: a call under way ends with it (told once, whoever asks first)."""
-    await _changed(session_id, call.ended_with_lesson)
+    await _ended_by_the_room(session_id, call.ended_with_lesson)
 
 
 async def participant_gone(session_id: str, user: User) -> None:
     """`user` stayed away for the leave grace: a call they are in ends."""
-    await _changed(session_id, lambda state: call.left(state, user))
+    await _ended_by_the_room(session_id, lambda state: call.left(state, user))
+
+
+async def _ended_by_the_room(session_id: str, change: Any) -> None:
+    """A change the room makes on its own (the lesson's end, a leave), on the way of
+    something else (the lesson's end to a client, a leave notice): a failure (Redis
+    down) is logged and does not stop that. The pages end their call on the lesson's
+    end anyway; a call left open is hung up by the one still in it."""
+    try:
+        await _changed(session_id, change)
+    except Exception as exc:
+        logger.warning("the call of %s was not ended: %r", session_id, exc)
 
 
 EVENTS = {

@@ -9,6 +9,9 @@ import pytest
 from django.conf import settings
 
 from coaching.models import SessionEvent
+from coaching.realtime import call_room
+from coaching.realtime.db import in_db_thread
+from coaching.realtime.review import MemoryReviewStore
 from coaching.services.sessions import session_control
 from tests.realtime.test_review import call, joined, refused
 
@@ -304,3 +307,26 @@ def test_a_reconnect_keeps_the_call_and_restarts_ice(
             s.no_event(topic, "call:state", where=lambda p: p["state"] == "ended", wait=0.1)
             still = status(s, s_ref, active_session, state, connection="connected")
             assert still["response"]["state"] == "connected", still
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_the_lesson_end_reaches_a_participant_whose_call_state_cannot_be_written(
+    monkeypatch, connect_in_process, student, coach, active_session
+):
+    """Redis fails as the lesson ends: the call is not ended, but the lesson's end still
+    reaches the participant (whose page ends its call on it)."""
+
+    class Unwritable(MemoryReviewStore):
+        async def change(self, *args, **kwargs):
+            raise ConnectionError("Redis is down")
+
+    monkeypatch.setattr(call_room, "_store", Unwritable())
+    comm = await connect_in_process(student)
+    await comm.join_ok("1", active_session.topic)
+    await in_db_thread(session_control)(
+        session_id=active_session.session_id, actor=coach, status="ended"
+    )
+    frames = await comm.frames_until(
+        lambda got: any(f[3] == "session:state" and f[4]["status"] == "ended" for f in got)
+    )
+    assert not [f for f in frames if f[3] == "call:state"]
