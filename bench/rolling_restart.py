@@ -92,6 +92,7 @@ async def load(
     )
     log = await asyncio.to_thread(EventLog.read, [a.topic for a, _ in pairs])
     figures = tally(pairs, log, run.windows)
+    figures["rejoin_ms"] = latency_summary(figures["rejoin_ms"])
     figures["latency_ms"] = {
         name: {**latency_summary(values), "n": len(values)}
         for name, values in figures["latency_ms"].items()
@@ -110,7 +111,7 @@ async def load(
 
 def markdown(report: dict) -> str:
     r = report["result"]
-    lat, lag = r["latency_ms"], r["generator_lag_ms"]
+    lat, lag, rejoin = r["latency_ms"], r["generator_lag_ms"], r["rejoin_ms"]
     columns = {
         "sent": r["sent"],
         "acked": r["acked"],
@@ -164,10 +165,13 @@ the line was due:
 {rows}
 
 Restart: {r["restart_s"]} s. Sockets: {r["sockets"]}, joined in {r["all_joined_s"]} s;
-reconnects {r["reconnects"]} (connect failures {r["connect_failures"]}); close codes
+reconnects {r["reconnects"]} (connect failures {r["connect_failures"]}), from a socket's
+close to its channel joined again p50 {_ms(rejoin["p50"])} / p99 {_ms(rejoin["p99"])} / max
+{_ms(rejoin["max"])} ms (the page's first retry comes after 250-750 ms); close codes
 {r["close_codes"]}; joins recovered {r["recoveries"]}; join errors {r["join_errors"]};
 push errors {r["push_errors"]}; delivered through a snapshot {r["delivered_by_snapshot"]}.
-Generator lag p99 {_ms(lag["p99"])} ms, max {_ms(lag["max"])} ms.
+Generator lag p99 {_ms(lag["p99"])} ms, max {_ms(lag["max"])} ms; every outbox empty and every
+line delivered at the end: {r["settled"]}.
 
 The cluster's own account:
 

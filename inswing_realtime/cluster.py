@@ -505,7 +505,8 @@ class Cluster:
         return [f"127.0.0.1:{app.port}" for app in apps]
 
     def rolling_restart(self) -> None:
-        """Replace every app process, one at a time, never with fewer ready than before:
+        """Replace every app process, one at a time, never with fewer ready than before
+        (new code in the checkout: migrations and collectstatic run first, as at start);
         the replacement starts on the other of its two ports and, once its /readyz
         answers 200, nginx routes to it instead of the old one (a reload); then the old
         one drains (SIGTERM: /readyz fails, its sockets close in batches over
@@ -516,6 +517,11 @@ class Cluster:
         assert self.nginx is not None
         began = time.monotonic()
         print(f"cluster: rolling restart of {len(self.apps)} app processes", flush=True)
+        try:
+            manage(self.env, "migrate", "--no-input")
+            manage(self.env, "collectstatic", "--no-input", "--verbosity", "0")
+        except ClusterError as exc:
+            raise RestartError(f"{exc}; no process was replaced") from None
         for old in list(self.apps):
             step = time.monotonic()
             port = self.spare_port(old.port)

@@ -83,6 +83,8 @@ class Participant:
     connects: int = 0
     connect_failures: int = 0
     close_codes: Counter[str] = field(default_factory=Counter)
+    # ms from a connection's end to the next ok join: how long the channel was away
+    rejoin_ms: list[float] = field(default_factory=list)
     recoveries: Counter[str] = field(default_factory=Counter)
     join_errors: Counter[str] = field(default_factory=Counter)
     push_errors: Counter[str] = field(default_factory=Counter)
@@ -100,6 +102,7 @@ class Participant:
         self._replies: dict[str, asyncio.Future[dict]] = {}
         self._tasks: set[asyncio.Task] = set()  # the connection's
         self._fatal: str | None = None
+        self._lost_at: int | None = None
 
     # -- what the run does -------------------------------------------------------
 
@@ -143,6 +146,7 @@ class Participant:
             self.connects += 1
             await self._connection(self._ws)
             self._joined.clear()
+            self._lost_at = self._lost_at or now_ns()
             if not self._stopping and self._fatal is None:
                 tries += 1
                 await asyncio.sleep(with_jitter(RETRY_MS[min(tries, len(RETRY_MS)) - 1]))
@@ -287,6 +291,9 @@ class Participant:
         """room-state.js's join: a replay follows, or the reply is the snapshot."""
         recovery = reply.get("recovery") or {}
         replay = recovery.get("mode") == "replay" and self.last_seq is not None
+        if self._lost_at is not None:
+            self.rejoin_ms.append((now_ns() - self._lost_at) / 1e6)
+            self._lost_at = None
         first = "first" if self.last_seq is None else "snapshot"
         self.recoveries["replay" if replay else recovery.get("reason", first)] += 1
         if not replay:
@@ -437,5 +444,6 @@ def tally(
         "recoveries": dict(sum((p.recoveries for p in participants), Counter())),
         "join_errors": dict(sum((p.join_errors for p in participants), Counter())),
         "push_errors": dict(sum((p.push_errors for p in participants), Counter())),
+        "rejoin_ms": sorted(ms for p in participants for ms in p.rejoin_ms),
         "latency_ms": {name: sorted(values) for name, values in latencies.items()},
     }

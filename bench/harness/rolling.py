@@ -41,6 +41,7 @@ class ClusterRun:
 
     def __init__(self, port: int, processes: int, env: dict[str, str], log_path: Path) -> None:
         self.port, self.processes, self.log_path = port, processes, log_path
+        self._restart_from = 0  # where the last restart's lines begin in the log
         self._log = open(log_path, "wb")  # closed by stop()
         self.proc = subprocess.Popen(
             [
@@ -74,11 +75,12 @@ class ClusterRun:
     def restart(self) -> None:
         """The operator's way: SIGHUP to the pid in .cluster/PORT/cluster.pid."""
         pid = int((ROOT / ".cluster" / str(self.port) / "cluster.pid").read_text())
+        self._restart_from = len(self.log())
         os.kill(pid, signal.SIGHUP)
 
     def restarted(self) -> bool:
-        """Whether the rolling restart has ended (RuntimeError if it stopped short)."""
-        log = self.log()
+        """Whether the last rolling restart has ended (RuntimeError if it stopped short)."""
+        log = self.log()[self._restart_from :]
         if "cluster: rolling restart stopped" in log or self.proc.poll() is not None:
             raise RuntimeError(f"the rolling restart stopped:\n{log[-3000:]}")
         return "cluster: rolling restart done" in log
