@@ -49,6 +49,12 @@ KNOWN_EVENTS = frozenset(
         "review:answer_lead",
         "review:alone",
         "review:bring_back",
+        "call:ring",
+        "call:accept",
+        "call:decline",
+        "call:hangup",
+        "call:status",
+        "call:signal",
     }
 )
 

@@ -8,6 +8,7 @@ import time
 import pytest
 from django.conf import settings
 
+from coaching import prometheus
 from coaching.models import SessionEvent
 from coaching.realtime import call_room
 from coaching.realtime.db import in_db_thread
@@ -330,3 +331,7 @@ async def test_the_lesson_end_reaches_a_participant_whose_call_state_cannot_be_w
         lambda got: any(f[3] == "session:state" and f[4]["status"] == "ended" for f in got)
     )
     assert not [f for f in frames if f[3] == "call:state"]
+
+
+def test_every_call_event_counts_under_its_own_name_in_the_metrics():
+    assert [prometheus.event_label(event) for event in call_room.EVENTS] == list(call_room.EVENTS)
