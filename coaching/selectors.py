@@ -283,7 +283,7 @@ def _local_midnight(day: date) -> datetime:
 def lesson_entry(session: CoachingSession) -> dict[str, Any]:
     """A lesson in the library: the session as listed, with how long it took, the clubs
     it swung (in the order first swung, each once), how many swings and cards, and where its recap
-    is (the lesson's page, which opens on it once ended; `replay_url` comes later)."""
+    is (the lesson's page, which opens on it once ended) and its replay."""
     swings = getattr(session, "library_swings", None)
     if swings is None:
         swings = list(swing_list(session))
@@ -306,7 +306,7 @@ def lesson_entry(session: CoachingSession) -> dict[str, Any]:
             feedback_count if feedback_count is not None else session.feedback.count()
         ),
         "recap_url": reverse("session_page", args=[session.session_id]),
-        "replay_url": None,
+        "replay_url": reverse("replay_page", args=[session.session_id]),
     }
 
 

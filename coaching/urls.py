@@ -10,6 +10,7 @@ urlpatterns = [
     path("coach/", views.coach_dashboard, name="coach_dashboard"),
     path("student/", views.student_home, name="student_home"),
     path("sessions/<str:session_id>/", views.session_page, name="session_page"),
+    path("sessions/<str:session_id>/replay/", views.replay_page, name="replay_page"),
     path("lessons/", views.lessons_page, name="lessons"),
     re_path(
         r"^shared/(?P<share_id>[A-Za-z0-9_-]{1,40})/(?P<secret>[A-Za-z0-9_-]{1,100})/$",
@@ -20,5 +21,10 @@ urlpatterns = [
         r"^shared/(?P<share_id>[A-Za-z0-9_-]{1,40})/(?P<secret>[A-Za-z0-9_-]{1,100})/socket-token/$",
         views.shared_socket_token,
         name="shared_socket_token",
+    ),
+    re_path(
+        r"^shared/(?P<share_id>[A-Za-z0-9_-]{1,40})/(?P<secret>[A-Za-z0-9_-]{1,100})/replay/$",
+        views.shared_replay,
+        name="shared_replay",
     ),
 ]

@@ -7,6 +7,7 @@ they POST to the API (session auth) and fetch a socket token.
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt, ensure_csrf_cookie
 from django.views.decorators.http import require_POST, require_safe
@@ -15,8 +16,15 @@ from coaching import metrics, policy
 from coaching.errors import ServiceError
 from coaching.events import epoch_ms, person, sender
 from coaching.models import CoachingSession, LessonShare, Role, Status, session_topic
+from coaching.replay import replay_document
 from coaching.services.lookup import get_session
-from coaching.services.shares import share_open, shared_recap, socket_token
+from coaching.services.shares import (
+    share_open,
+    share_path,
+    shared_recap,
+    shared_replay_document,
+    socket_token,
+)
 
 
 @login_required
@@ -102,13 +110,7 @@ def shared_lesson(request: HttpRequest, share_id: str, secret: str) -> HttpRespo
     try:
         share = share_open(share_id, secret)
     except ServiceError as exc:
-        gone = exc.code in ("share_expired", "share_revoked")
-        response = render(
-            request,
-            "coaching/shared_gone.html",
-            {"reason": exc.code},
-            status=410 if gone else 404,
-        )
+        response = _share_gone(request, exc)
     else:
         response = _shared_page(request, share)
     # The link is the key: not sent on to other sites, not indexed.
@@ -150,3 +152,57 @@ def shared_socket_token(request: HttpRequest, share_id: str, secret: str) -> Jso
     response["Referrer-Policy"] = "same-origin"
     response["X-Robots-Tag"] = "noindex, nofollow"
     return response
+
+
+@login_required
+def replay_page(request: HttpRequest, session_id: str) -> HttpResponse:
+    """The lesson played back as it happened (the replay document, embedded): its
+    student, its coach and admins; anyone else finds no such lesson, as in the room."""
+    try:
+        session = get_session(session_id)
+        policy.check_replay(request.user, session)
+    except ServiceError:
+        return render(request, "coaching/not_found.html", status=404)
+    context = {
+        "replay": replay_document(session),
+        "title": session.title,
+        "started_at": session.started_at,
+        "back_url": reverse("session_page", args=[session.session_id]),
+        "metric_catalog": metrics.catalog(),
+        "you": sender(request.user),
+    }
+    return render(request, "coaching/replay.html", context)
+
+
+@require_safe
+@never_cache
+def shared_replay(request: HttpRequest, share_id: str, secret: str) -> HttpResponse:
+    """A share link's replay, read-only, without an account (display names only); gone
+    (410) with the link, as its recap."""
+    try:
+        share = share_open(share_id, secret)
+    except ServiceError as exc:
+        response = _share_gone(request, exc)
+    else:
+        context = {
+            "replay": shared_replay_document(share),
+            "shared": True,
+            "title": share.session.title,
+            "started_at": share.session.started_at,
+            "back_url": share_path(share_id, secret),
+            "metric_catalog": metrics.catalog(),
+            "you": None,
+        }
+        response = render(request, "coaching/replay.html", context)
+    response["Referrer-Policy"] = "same-origin"
+    response["X-Robots-Tag"] = "noindex, nofollow"
+    return response
+
+
+def _share_gone(request: HttpRequest, exc: ServiceError) -> HttpResponse:
+    """A link's page once it no longer answers: 410 when it has expired or was revoked,
+    404 for a link that never was."""
+    gone = exc.code in ("share_expired", "share_revoked")
+    return render(
+        request, "coaching/shared_gone.html", {"reason": exc.code}, status=410 if gone else 404
+    )

@@ -33,6 +33,7 @@ from django.utils import timezone
 from coaching import broadcasts, events, policy, selectors
 from coaching.errors import ServiceError, invalid
 from coaching.models import LessonShare, User
+from coaching.replay import replay_document
 from coaching.services.access import DISCONNECT
 from coaching.services.lookup import get_session
 from coaching.share_viewer import ShareViewer
@@ -250,3 +251,23 @@ def active_shares(share_ids: Iterable[str]) -> set[str]:
             share_id__in=set(share_ids), revoked_at__isnull=True, expires_at__gt=timezone.now()
         ).values_list("share_id", flat=True)
     )
+
+
+def _display_only(value: Any) -> Any:
+    """A replay's value with display names only: every person (`{id, name, ...}`) as its
+    name (and role), and no session or event ids anywhere."""
+    if isinstance(value, list):
+        return [_display_only(item) for item in value]
+    if not isinstance(value, dict):
+        return value
+    if "id" in value and "name" in value:
+        return {k: value[k] for k in ("name", "role") if k in value}
+    return {k: _display_only(v) for k, v in value.items() if k not in ("session_id", "eid")}
+
+
+def shared_replay_document(share: LessonShare) -> dict[str, Any]:
+    """What a link's replay shows: the lesson's replay document (coaching/replay.py)
+    with display names only; events keep their `seq`, their order in the lesson."""
+    document = _display_only(replay_document(share.session))
+    document["session"].pop("id", None)
+    return document

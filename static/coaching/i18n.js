@@ -54,6 +54,14 @@ export function formatDuration(ms) {
   return rest ? `${unit("hour", hours)} ${unit("minute", rest)}` : unit("hour", hours);
 }
 
+// 65000 → "1:05", 3723000 → "1:02:03": how far into a lesson (the replay's clock).
+export function formatElapsed(ms) {
+  const total = Math.max(0, Math.floor(ms / 1000));
+  const [h, m, s] = [Math.floor(total / 3600), Math.floor(total / 60) % 60, total % 60];
+  const pad = (n) => String(n).padStart(2, "0");
+  return h ? `${h}:${pad(m)}:${pad(s)}` : `${m}:${pad(s)}`;
+}
+
 // 1234 ms → "1.23 s" (a position in a swing's video).
 export function formatSeconds(ms) {
   return tf(gettext("%(seconds)s s"), { seconds: (Math.max(0, ms) / 1000).toFixed(2) });

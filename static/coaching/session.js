@@ -31,6 +31,7 @@ const sessionId = page.dataset.sessionId;
 // Opened through a share link: read-only, no account, no REST (room/share-link.js).
 const viaShare = page.dataset.share === "1";
 const api = `/api/sessions/${encodeURIComponent(sessionId)}`;
+const replayUrl = `/sessions/${encodeURIComponent(sessionId)}/replay/`;
 // Events of the session's log: the room's state applies each once, in seq order.
 const LOGGED = ["chat:added", "system:notice", "session:state", "ai:feedback", "checkpoint:added",
   "analysis:milestone", "swing:added", "annotation:added"];
@@ -148,7 +149,7 @@ function updateUi() {
 
 async function loadRecap() {
   try {
-    renderRecap($("recap"), await apiFetch("GET", `${api}/recap/`), room);
+    renderRecap($("recap"), await apiFetch("GET", `${api}/recap/`), room, { replayUrl });
   } catch (err) {
     // shown on the next join's snapshot instead
   }
@@ -207,7 +208,7 @@ function applySnapshot(reply) {
   // A share link's viewer has the join's latest events only (no account for the API).
   timeline.setHasMoreBefore(Boolean(reply.has_more_before) && !viaShare);
   $("timeline-start").hidden = Boolean(reply.has_more_before) || !reply.events;
-  renderRecap($("recap"), reply.recap || null, room);
+  renderRecap($("recap"), reply.recap || null, room, { replayUrl });
   timeline.scrollToEnd();
 }
 

@@ -71,7 +71,7 @@ def test_a_lesson_entry_has_what_the_library_shows(student, coach, lessons):
     assert old["clubs"] == ["driver"]  # each once, whatever its case
     assert (old["swing_count"], old["feedback_count"]) == (2, 2)
     assert old["recap_url"] == f"/sessions/{session.session_id}/"
-    assert old["replay_url"] is None
+    assert old["replay_url"] == f"/sessions/{session.session_id}/replay/"
     assert old["swing_summary"]["swing_id"] == "a2"
 
 

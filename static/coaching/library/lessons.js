@@ -100,6 +100,10 @@ export class LessonList {
           className: "btn btn-small btn-primary", href: lesson.recap_url, text: gettext("Recap"),
           attrs: { "aria-describedby": titleId },
         }),
+        lesson.replay_url ? el("a", {
+          className: "btn btn-small", href: lesson.replay_url, text: gettext("Watch the replay"),
+          attrs: { "aria-describedby": titleId },
+        }) : null,
         share ? share.toggle : null));
   }
 }

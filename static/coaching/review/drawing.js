@@ -4,8 +4,8 @@
 // shapes with a note as an annotation (`annotation:save` → `annotation:added`).
 import { randomId } from "../realtime.js";
 import { tf } from "../i18n.js";
-import { annotationProblem, MAX_SHAPES, normalizePoint, videoFrameRect } from "./geometry.js";
-import { drawShapes, setFrameSize, shapeCanvas } from "./shapes.js";
+import { annotationProblem, isEmptyShape, MAX_SHAPES, normalizePoint, videoFrameRect } from "./geometry.js";
+import { drawShapes, videoOverlay } from "./shapes.js";
 
 const STROKE_INTERVAL_MS = 50;
 
@@ -29,9 +29,7 @@ export class Drawing {
     this.video = player.video;
     this.may = may;
     this.me = me;
-    this.svg = shapeCanvas("review-overlay");
-    this.svg.setAttribute("aria-hidden", "true");
-    ui.screen.append(this.svg);
+    this.svg = videoOverlay(player.video, ui.screen, "review-overlay", () => this.render());
     this.tool = null;
     this.shapes = []; // finished shapes on this frame, everyone's
     this.live = new Map(); // stroke_id -> a shape someone else is drawing
@@ -61,10 +59,6 @@ export class Drawing {
     svg.addEventListener("pointercancel", () => this.cancel());
     document.addEventListener("keydown", (event) => {
       if (event.key === "Escape" && this.current) this.cancel();
-    });
-    video.addEventListener("loadedmetadata", () => {
-      setFrameSize(svg, video.videoWidth, video.videoHeight);
-      this.render();
     });
     // The drawing belongs to the paused frame: playing on leaves it behind.
     video.addEventListener("play", () => this.wipe());
@@ -186,9 +180,7 @@ export class Drawing {
     if (!shape || !Array.isArray(shape.points)) return;
     if (done) {
       this.live.delete(id);
-      const [first] = shape.points;
-      const empty = shape.points.every((p) => p[0] === first[0] && p[1] === first[1]);
-      if (!empty) this.shapes.push(shape);
+      if (!isEmptyShape(shape)) this.shapes.push(shape);
     } else {
       this.live.set(id, shape);
     }

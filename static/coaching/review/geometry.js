@@ -37,6 +37,12 @@ export function normalizePoint(clientX, clientY, frameRect) {
   return [round4(clamp01(x)), round4(clamp01(y))];
 }
 
+// A shape of no length: how a drawer tells the others to drop a stroke it cancelled.
+export function isEmptyShape(shape) {
+  const [first] = shape.points;
+  return shape.points.every((p) => p[0] === first[0] && p[1] === first[1]);
+}
+
 const round4 = (value) => Math.round(value * 10000) / 10000;
 
 // The angle at `vertex` between the arms to `a` and `b`, in degrees (0..180), measured

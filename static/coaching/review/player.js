@@ -27,9 +27,11 @@ function keyFrameLabel(name) {
 }
 
 export class Player {
-  // `swings`: the room's (room-state.js), swing_id -> swing.
-  constructor(ui, { swings, onIntent = () => {}, onSwingChange = () => {} }) {
+  // `swings`: the room's (room-state.js), swing_id -> swing. `controls: false`: only the
+  // video and its time (ui: root, screen, video, time), moved by its owner alone (the replay).
+  constructor(ui, { swings, onIntent = () => {}, onSwingChange = () => {}, controls = true }) {
     this.ui = ui;
+    this.controls = controls;
     this.video = ui.video;
     this.video.muted = true; // the clips are silent; muted playback may start without a click
     this.video.playsInline = true;
@@ -92,7 +94,7 @@ export class Player {
     this.video.poster = swing.poster_url || "";
     this.video.src = swing.video_url;
     this.video.load();
-    this.ui.swingSelect.value = swingId;
+    if (this.controls) this.ui.swingSelect.value = swingId;
     this.renderKeyFrames();
     this.render();
     this.onSwingChange(swing);
@@ -115,6 +117,7 @@ export class Player {
   }
 
   renderKeyFrames() {
+    if (!this.controls) return;
     const frames = (this.swing && (this.swing.key_frames || this.keyFrames.get(this.swingId))) || {};
     const entries = Object.entries(frames)
       .filter(([, ms]) => typeof ms === "number" && ms >= 0)
@@ -185,7 +188,21 @@ export class Player {
   // ---- controls ------------------------------------------------------------------
 
   bind() {
-    const { ui, video } = this;
+    const { video } = this;
+    for (const type of ["play", "pause", "seeked", "ratechange", "loadedmetadata", "durationchange", "ended"]) {
+      video.addEventListener(type, () => this.render());
+    }
+    video.addEventListener("timeupdate", () => { if (!this.scrubbing) this.renderTime(); });
+    const tick = () => {
+      if (this.playing) this.renderTime();
+      requestAnimationFrame(tick);
+    };
+    requestAnimationFrame(tick);
+    if (this.controls) this.bindControls();
+  }
+
+  bindControls() {
+    const { ui } = this;
     ui.play.addEventListener("click", () => this.userToggle());
     ui.stepBack.addEventListener("click", () => this.userStep(-1));
     ui.stepForward.addEventListener("click", () => this.userStep(1));
@@ -199,16 +216,6 @@ export class Player {
     ui.scrub.addEventListener("change", () => { this.scrubbing = false; });
     ui.swingSelect.addEventListener("change", () => this.userSelect(ui.swingSelect.value));
     ui.screen.addEventListener("dblclick", () => this.userToggle());
-
-    for (const type of ["play", "pause", "seeked", "ratechange", "loadedmetadata", "durationchange", "ended"]) {
-      video.addEventListener(type, () => this.render());
-    }
-    video.addEventListener("timeupdate", () => { if (!this.scrubbing) this.renderTime(); });
-    const tick = () => {
-      if (this.playing) this.renderTime();
-      requestAnimationFrame(tick);
-    };
-    requestAnimationFrame(tick);
 
     // Space plays or pauses, ←/→ step a frame: on the player, or anywhere on the page
     // that is not a place to type or a button of its own.
@@ -233,6 +240,11 @@ export class Player {
   }
 
   render() {
+    if (this.controls) this.renderControls();
+    this.renderTime();
+  }
+
+  renderControls() {
     const { ui } = this;
     const playing = this.playing;
     const label = playing ? gettext("Pause the swing") : gettext("Play the swing");
@@ -246,13 +258,14 @@ export class Player {
     ui.scrub.max = String(duration || 0);
     ui.scrub.disabled = !this.swing;
     for (const button of [ui.play, ui.stepBack, ui.stepForward, ...ui.rates]) button.disabled = !this.swing;
-    this.renderTime();
   }
 
   renderTime() {
     const position = this.positionMs;
-    if (!this.scrubbing) this.ui.scrub.value = String(position);
-    this.ui.scrub.setAttribute("aria-valuetext", formatSeconds(position));
+    if (this.controls) {
+      if (!this.scrubbing) this.ui.scrub.value = String(position);
+      this.ui.scrub.setAttribute("aria-valuetext", formatSeconds(position));
+    }
     this.ui.time.textContent = `${formatSeconds(position)} / ${formatSeconds(this.durationMs)}`;
   }
 }

@@ -19,6 +19,19 @@ export function shapeCanvas(className) {
   return svg;
 }
 
+// The drawing layer over `video` (inside `screen`), in the video's own frame size once it
+// is known; `onSize()` then draws again in it. Hidden from assistive technology.
+export function videoOverlay(video, screen, className, onSize) {
+  const svg = shapeCanvas(className);
+  svg.setAttribute("aria-hidden", "true");
+  screen.append(svg);
+  video.addEventListener("loadedmetadata", () => {
+    setFrameSize(svg, video.videoWidth, video.videoHeight);
+    onSize();
+  });
+  return svg;
+}
+
 export function setFrameSize(svg, width, height) {
   svg.setAttribute("viewBox", `0 0 ${width || 16} ${height || 9}`);
   svg.dataset.width = String(width || 16);

@@ -26,6 +26,14 @@ export function livePosition(state, serverNow) {
   return state.position_ms + elapsed;
 }
 
+// What a playing follower does about its drift (its position minus the target, ms) at
+// `rate`: null, seek to the target; else the playback rate that takes the drift away.
+export function catchUpRate(driftMs, rate) {
+  if (Math.abs(driftMs) > SEEK_DRIFT_MS) return null;
+  if (Math.abs(driftMs) <= DEADBAND_MS) return rate;
+  return rate * (1 + Math.max(-MAX_RATE_NUDGE, Math.min(MAX_RATE_NUDGE, -driftMs / CORRECTION_MS / rate)));
+}
+
 const sameId = (a, b) => Boolean(a && b) && String(a.id) === String(b.id);
 
 export class Sync {
@@ -308,15 +316,12 @@ export class Sync {
       this.apply();
       return;
     }
-    const drift = this.video.currentTime * 1000 - target;
-    if (Math.abs(drift) > SEEK_DRIFT_MS) {
+    const rate = catchUpRate(this.video.currentTime * 1000 - target, state.rate);
+    if (rate === null) {
       this.player.seek(target);
       this.video.playbackRate = state.rate;
-    } else if (Math.abs(drift) > DEADBAND_MS) {
-      const nudge = Math.max(-MAX_RATE_NUDGE, Math.min(MAX_RATE_NUDGE, -drift / CORRECTION_MS / state.rate));
-      this.video.playbackRate = state.rate * (1 + nudge);
-    } else if (this.video.playbackRate !== state.rate) {
-      this.video.playbackRate = state.rate;
+    } else if (this.video.playbackRate !== rate) {
+      this.video.playbackRate = rate;
     }
   }
 }

@@ -35,6 +35,28 @@ export function stateChangeText(state, prev) {
   return null;
 }
 
+// How a card, a checkpoint, a new swing and a saved drawing are named: their timeline
+// lines, and the replay's moments. `swingOf(id)`: the swing.
+export function cardText(p, swingOf) {
+  return tf(gettext("AI feedback on %(swing)s"), { swing: swingName(swingOf(p.swing_id), p.created_at) });
+}
+
+export function checkpointText(p) {
+  const who = p.coach ? p.coach.name : gettext("Coach");
+  return p.note
+    ? tf(gettext("%(name)s saved a checkpoint: %(note)s"), { name: who, note: p.note })
+    : tf(gettext("%(name)s saved a checkpoint."), { name: who });
+}
+
+export function swingText(p) {
+  return tf(gettext("New swing: %(swing)s"), { swing: swingName(p.swing || {}) });
+}
+
+export function annotationText(p, swingOf) {
+  const who = p.coach ? p.coach.name : gettext("Coach");
+  return tf(gettext("%(name)s drew on %(swing)s"), { name: who, swing: swingName(swingOf(p.swing_id)) });
+}
+
 function line(kind, seq, text, ...extra) {
   return el("li", { className: `tl-entry tl-${kind}` },
     el("span", { className: "tl-text", text }), ...extra);
@@ -78,7 +100,7 @@ export function entryRenderer(ctx) {
         return { node, announce: text, group: analysisGroup(p.swing_id), final: done };
       }
       case "ai:feedback": {
-        const text = tf(gettext("AI feedback on %(swing)s"), { swing: swingName(swingOf(p.swing_id), p.created_at) });
+        const text = cardText(p, swingOf);
         const node = el("li", { className: "tl-entry tl-card" },
           el("span", { className: "tl-text", text }),
           el("p", { className: "tl-summary", text: p.summary }),
@@ -86,20 +108,15 @@ export function entryRenderer(ctx) {
         return { node, announce: `${text}: ${p.summary}` };
       }
       case "checkpoint:added": {
-        const who = p.coach ? p.coach.name : gettext("Coach");
-        const text = p.note
-          ? tf(gettext("%(name)s saved a checkpoint: %(note)s"), { name: who, note: p.note })
-          : tf(gettext("%(name)s saved a checkpoint."), { name: who });
+        const text = checkpointText(p);
         return { node: line("checkpoint", p.seq, `★ ${text}`), announce: text };
       }
       case "swing:added": {
-        const swing = p.swing || {};
-        const text = tf(gettext("New swing: %(swing)s"), { swing: swingName(swing) });
+        const text = swingText(p);
         return { node: line("swing", p.seq, text), announce: text };
       }
       case "annotation:added": {
-        const who = p.coach ? p.coach.name : gettext("Coach");
-        const text = tf(gettext("%(name)s drew on %(swing)s"), { name: who, swing: swingName(swingOf(p.swing_id)) });
+        const text = annotationText(p, swingOf);
         const node = line("annotation", p.seq, text, annotationThumbnail(p, swingOf(p.swing_id)),
           p.note ? el("p", { className: "tl-summary", text: p.note }) : null);
         return { node, announce: text };

@@ -40,8 +40,9 @@ function keepAtTop(root) {
   PHONE.addEventListener("change", () => placeAtTop(root));
 }
 
-// `room`: the room's state (room-state.js), for the swings.
-export function renderRecap(root, recap, room) {
+// `room`: the room's state (room-state.js), for the swings; `replayUrl`: the lesson's
+// replay, linked once the lesson has ended.
+export function renderRecap(root, recap, room, { replayUrl = null } = {}) {
   if (!recap) {
     root.hidden = true;
     return;
@@ -57,6 +58,9 @@ export function renderRecap(root, recap, room) {
     el("p", { className: "recap-meta" },
       el("span", { text: tf(gettext("Duration %(time)s"), { time: formatDuration(recap.duration_ms || 0) }) }),
       recap.started_at ? el("span", { className: "muted", text: span(recap.started_at, recap.ended_at) }) : null),
+    replayUrl && recap.ended_at
+      ? el("p", {}, el("a", { className: "btn btn-small btn-primary", href: replayUrl, text: gettext("Watch the replay") }))
+      : null,
     section(gettext("What to practise"), practice.length
       ? el("ol", { className: "recap-practice" }, practice.map((line) => el("li", { text: line })))
       : el("p", { className: "muted", text: gettext("No practice items in this lesson.") })),
