@@ -10,22 +10,29 @@ PostgreSQL and Redis.
   or started, and stopped at the end unless another command still uses it.
 - `REDIS_URL` unset: a redis-server of its own on a free loopback port, without
   persistence.
+- `RTC_TURN_SECRET` unset: coturn (Debian's `turnserver`, configured from deploy/coturn/)
+  on a free port of `--host` (127.0.0.1 unless that is an IP address), with a secret of
+  its own, for calls; the app processes get `RTC_TURN_SECRET`, `RTC_TURN_URLS` and a STUN
+  `RTC_ICE_SERVERS` pointing at it. Without coturn installed the calls go without TURN.
 - Migrations run once, before the app processes start (`--seed`: then `seed_demo`), and
   `collectstatic` fills STATIC_ROOT (`staticfiles/`), which nginx serves.
 - The app processes get `NUM_PROXIES=1` (nginx is the one proxy) unless it is set.
 - Ctrl-C or SIGTERM stops everything it started, in order: nginx, the app processes
-  (each drains its sockets), Redis, then PostgreSQL; a second one hurries (SIGKILL).
+  (each drains its sockets), coturn, Redis, then PostgreSQL; a second one hurries
+  (SIGKILL).
 - SIGHUP (`kill -HUP $(cat .cluster/PORT/cluster.pid)`) restarts the app processes one
   at a time, without a moment of fewer ready processes (`Cluster.rolling_restart`); one
   asked for during a restart runs after it.
 - The children run in sessions of their own, so the terminal's Ctrl-C reaches this
   process alone, and die with it should it be killed (Linux: PR_SET_PDEATHSIG).
 - An app process that exits is reported and the rest keep serving (nginx passes its
-  requests to them); when nginx or Redis exits, or the last app process, everything stops.
+  requests to them); when nginx, coturn or Redis exits, or the last app process,
+  everything stops.
 
 nginx's configuration, pid file, temporary files and access log live in
-`.cluster/PORT/` (git-ignored); it never touches the system's nginx service.
-`Nginx` and `RedisServer` are the tests' too (tests/deploy/).
+`.cluster/PORT/` (git-ignored), coturn's in `.cluster/PORT/coturn/`; it never touches the
+system's nginx or coturn service. `Nginx`, `RedisServer` and `Coturn` are the tests' too
+(tests/deploy/).
 """
 
 from __future__ import annotations
@@ -34,8 +41,11 @@ import argparse
 import contextlib
 import ctypes
 import importlib.util
+import ipaddress
+import json
 import os
 import pwd
+import secrets
 import shutil
 import signal
 import socket
@@ -55,6 +65,7 @@ from inswing_realtime import embedded_db
 ROOT = Path(__file__).resolve().parent.parent
 STATE = ROOT / ".cluster"
 RENDERER = ROOT / "deploy" / "nginx" / "render.py"
+TURN_RENDERER = ROOT / "deploy" / "coturn" / "render.py"
 INSTALL_HINT = "bash scripts/ensure-nginx.sh (as root), or apt-get install nginx redis-server"
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 RESTART_SIGNAL = signal.SIGHUP
@@ -78,9 +89,10 @@ class RestartError(RuntimeError):
     """A rolling restart could not go on; the processes not yet replaced keep serving."""
 
 
-def renderer() -> ModuleType:
-    """deploy/nginx/render.py (outside the package: the proxy image runs it alone)."""
-    spec = importlib.util.spec_from_file_location("inswing_nginx_render", RENDERER)
+def renderer(path: Path = RENDERER) -> ModuleType:
+    """deploy/nginx/render.py, or deploy/coturn/render.py (outside the package: the proxy
+    and turn images run them alone)."""
+    spec = importlib.util.spec_from_file_location(f"inswing_{path.parent.name}_render", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses look their module up
@@ -386,6 +398,74 @@ class RedisServer:
             self.child = None
 
 
+@dataclass
+class Coturn:
+    """Debian's turnserver for calls (STUN and TURN, UDP and TCP) on a free port of
+    `host`, configured from deploy/coturn/ with a secret of its own; its configuration,
+    log and pid file under `home`. Its relays may reach private and loopback addresses:
+    the browsers are on this machine or its network."""
+
+    home: Path
+    host: str = "127.0.0.1"
+    port: int = field(default_factory=free_port)
+    secret: str = field(default_factory=lambda: secrets.token_urlsafe(32))
+    supervised: bool = False  # see Child.spawn
+    child: Child | None = None
+
+    @property
+    def urls(self) -> list[str]:
+        return [f"turn:{self.host}:{self.port}?transport={t}" for t in ("udp", "tcp")]
+
+    def app_env(self) -> dict[str, str]:
+        """The app processes' settings that point their calls at this coturn."""
+        return {
+            "RTC_TURN_SECRET": self.secret,
+            "RTC_TURN_URLS": ",".join(self.urls),
+            "RTC_ICE_SERVERS": json.dumps([{"urls": f"stun:{self.host}:{self.port}"}]),
+        }
+
+    def start(self, output: IO | None = None) -> Coturn:
+        render = renderer(TURN_RENDERER)
+        self.home.mkdir(parents=True, exist_ok=True)
+        config = self.home / "turnserver.conf"
+        turn = render.Turn(
+            secret=self.secret,
+            listening_ip=self.host,
+            port=self.port,
+            allow_private_peers=True,
+            log_file=str(self.home / "turnserver.log"),
+            pid_file=str(self.home / "turnserver.pid"),
+        )
+        try:
+            config.write_text(render.render(turn))
+        except render.ConfigError as exc:
+            raise ClusterError(f"coturn configuration: {exc}") from None
+        argv = [program("turnserver"), "-c", str(config)]
+        with _held(self.supervised):
+            self.child = Child.spawn("turnserver", argv, output=output, supervised=self.supervised)
+        _wait_until(
+            lambda: render.stun_answers(self.host, self.port, timeout=0.2),
+            self.child,
+            "turnserver",
+            timeout=20,
+        )
+        return self
+
+    def stop(self) -> None:
+        if self.child is not None:
+            self.child.stop()
+            self.child = None
+
+
+def _turn_host(host: str) -> str:
+    """Where coturn listens for `--host`: that address if it is one (not a wildcard)."""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return "127.0.0.1"
+    return "127.0.0.1" if address.is_unspecified else host
+
+
 def app_command(port: int) -> list[str]:
     """One app process, as the README runs it (backlog and handshake timeout: bench/)."""
     return [
@@ -413,6 +493,7 @@ class Cluster:
     seed: bool = False
     nginx: Nginx | None = None
     redis: RedisServer | None = None
+    coturn: Coturn | None = None
     apps: list[Child] = field(default_factory=list)  # in nginx's order
     joined_db: bool = False  # the embedded PostgreSQL, started or joined
     reported: set[int] = field(default_factory=set)
@@ -460,6 +541,8 @@ class Cluster:
             self.redis = RedisServer(home / "redis", supervised=True)
             self.redis.start()
             env["REDIS_URL"] = self.redis.url
+        if not env.get("RTC_TURN_SECRET"):
+            self._start_coturn(env)
 
         manage(env, "migrate", "--no-input")
         if self.seed:
@@ -491,11 +574,30 @@ class Cluster:
             f"  PostgreSQL: {_safe(env['DATABASE_URL'])}"
             f"{' (embedded)' if self.joined_db else ''}\n"
             f"  Redis: {env['REDIS_URL']}{' (started here)' if self.redis else ''}\n"
+            f"  TURN: {env.get('RTC_TURN_URLS') or 'none (calls go without TURN)'}"
+            f"{' (coturn, started here)' if self.coturn else ''}\n"
             f"  nginx's access log: {self.nginx.access_log.relative_to(ROOT)}\n"
             f"  Ctrl-C stops everything; kill -HUP {os.getpid()} restarts the app processes "
             "one at a time.",
             flush=True,
         )
+
+    def _start_coturn(self, env: dict[str, str]) -> None:
+        """coturn for the calls, its settings in `env`; none when it is not installed."""
+        try:
+            program("turnserver")
+        except ClusterError:
+            print(
+                "cluster: coturn is not installed (bash scripts/ensure-coturn.sh as root): "
+                "calls go without TURN",
+                file=sys.stderr,
+                flush=True,
+            )
+            return
+        # recorded before it starts: stop() stops it
+        self.coturn = Coturn(self.home / "coturn", _turn_host(self.host), supervised=True)
+        self.coturn.start()
+        env.update(self.coturn.app_env())
 
     def _spawn_app(self, port: int) -> Child:
         return Child.spawn(f"app :{port}", app_command(port), env=self.env, port=port)
@@ -566,6 +668,7 @@ class Cluster:
         for child in (
             self.nginx.child if self.nginx else None,
             self.redis.child if self.redis else None,
+            self.coturn.child if self.coturn else None,
         ):
             if child is not None and not child.running():
                 raise ClusterError(f"{child.name} exited ({child.proc.returncode})")
@@ -589,6 +692,8 @@ class Cluster:
             app.terminate()
         for app in self.apps:
             app.wait(APP_STOP_TIMEOUT)
+        if self.coturn is not None:
+            self.coturn.stop()
         if self.redis is not None:
             self.redis.stop()
         if self.joined_db:
@@ -602,6 +707,7 @@ class Cluster:
         for child in [
             self.nginx.child if self.nginx else None,
             *self.apps,
+            self.coturn.child if self.coturn else None,
             self.redis.child if self.redis else None,
         ]:
             if child is not None and child.running():

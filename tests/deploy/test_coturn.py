@@ -4,10 +4,7 @@ accepts the TURN credentials GET /api/rtc/credentials/ mints and refuses any oth
 settings agree on the secret and the ports."""
 
 import asyncio
-import importlib.util
 import re
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,73 +15,17 @@ from aioice.stun import TransactionFailed
 from aioice.turn import create_turn_endpoint
 
 from coaching.services import rtc
-from inswing_realtime.cluster import program
-from tests.support.servers import free_port
+from inswing_realtime.cluster import TURN_RENDERER, Coturn, renderer
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "range-side-shared-secret"
-RELAY_PORTS = (49160, 49200)
-
-
-def _load_renderer():
-    spec = importlib.util.spec_from_file_location(
-        "inswing_coturn_render", ROOT / "deploy/coturn/render.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
-
-
-render = _load_renderer()
-
-
-class Coturn:
-    """A private turnserver on a free loopback port, with the project's configuration."""
-
-    def __init__(self, home: Path) -> None:
-        self.home = home
-        self.port = free_port()
-        self.turn = render.Turn(
-            secret=SECRET,
-            listening_ip="127.0.0.1",
-            port=self.port,
-            min_port=RELAY_PORTS[0],
-            max_port=RELAY_PORTS[1],
-            allow_private_peers=True,  # the test's peers are on the loopback
-            log_file=str(home / "turnserver.log"),
-            pid_file=str(home / "turnserver.pid"),
-        )
-        self.proc: subprocess.Popen | None = None
-
-    def start(self) -> None:
-        config = self.home / "turnserver.conf"
-        config.write_text(render.render(self.turn))
-        self.proc = subprocess.Popen(
-            [program("turnserver"), "-c", str(config)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 10
-        while not render.stun_answers("127.0.0.1", self.port, timeout=0.2):
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                log = (self.home / "turnserver.log").read_text(errors="replace")[-2000:]
-                raise AssertionError(f"turnserver did not start: {log}")
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+render = renderer(TURN_RENDERER)
 
 
 @pytest.fixture(scope="module")
 def coturn(tmp_path_factory) -> Iterator[Coturn]:
-    server = Coturn(tmp_path_factory.mktemp("coturn"))
-    server.start()
+    """A private turnserver on a free loopback port, as `make cluster` runs it."""
+    server = Coturn(tmp_path_factory.mktemp("coturn")).start()
     yield server
     server.stop()
 
@@ -92,11 +33,12 @@ def coturn(tmp_path_factory) -> Iterator[Coturn]:
 @pytest.fixture
 def minted(coturn, settings, student):
     """What GET /api/rtc/credentials/ answers the student, with this coturn as TURN."""
-    settings.RTC_TURN_SECRET = SECRET
-    settings.RTC_TURN_URLS = [f"turn:127.0.0.1:{coturn.port}?transport=udp"]
+    settings.RTC_TURN_SECRET = coturn.secret
+    settings.RTC_TURN_URLS = coturn.urls
     settings.RTC_ICE_SERVERS = []
     settings.RTC_CREDENTIAL_TTL_SECONDS = 600
     (server,) = rtc.ice_configuration(student.pk, time.time())["ice_servers"]
+    assert server["urls"] == coturn.urls
     return server
 
 
@@ -118,8 +60,9 @@ async def allocate(port: int, username: str, password: str, transport: str = "ud
 @pytest.mark.parametrize("transport", ["udp", "tcp"])
 async def test_coturn_accepts_the_minted_credential(coturn, minted, transport):
     host, port = await allocate(coturn.port, minted["username"], minted["credential"], transport)
+    turn = render.Turn(secret=SECRET)  # the relay ports are the configuration's
     assert host == "127.0.0.1"
-    assert RELAY_PORTS[0] <= port <= RELAY_PORTS[1]
+    assert turn.min_port <= port <= turn.max_port
 
 
 async def test_coturn_refuses_a_credential_of_another_secret(coturn, minted):
@@ -137,7 +80,16 @@ async def test_coturn_refuses_a_credential_for_another_user(coturn, minted, stud
 async def test_coturn_refuses_an_expired_credential(coturn):
     username = f"{int(time.time()) - 5}:1"
     with pytest.raises(TransactionFailed, match="401"):
-        await allocate(coturn.port, username, rtc.turn_credential(SECRET, username))
+        await allocate(coturn.port, username, rtc.turn_credential(coturn.secret, username))
+
+
+def test_make_clusters_coturn_gives_the_app_settings_it_accepts(coturn):
+    env = coturn.app_env()
+    urls = rtc.turn_setting(env["RTC_TURN_SECRET"], env["RTC_TURN_URLS"].split(","), "relay")
+    assert urls == coturn.urls
+    stun = rtc.ice_servers_setting(env["RTC_ICE_SERVERS"])
+    assert stun == [{"urls": [f"stun:127.0.0.1:{coturn.port}"]}]
+    assert render.stun_answers("127.0.0.1", coturn.port)
 
 
 # --- The configuration --------------------------------------------------------------------
