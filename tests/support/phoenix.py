@@ -19,8 +19,15 @@ class PhoenixClient:
         if token is not None:
             query["token"] = token
         headers = {"Origin": origin} if origin else None
+        # max_queue=None: frames the test has not read yet are buffered, never left on
+        # the wire; websockets' default pauses reading at 16, and a paused client never
+        # sees the server's close frame, so its close() waits out close_timeout (10 s).
         self.ws: ClientConnection = connect(
-            f"{url}?{urlencode(query)}", additional_headers=headers, open_timeout=5, legacy=True
+            f"{url}?{urlencode(query)}",
+            additional_headers=headers,
+            open_timeout=5,
+            max_queue=None,
+            legacy=True,
         )
         self._ref = 0
         self.inbox: list[list] = []  # frames read but not yet taken
