@@ -4,13 +4,13 @@
 which kinds a push takes from, and their rates), refilled by Redis's own clock. A
 process does not ask Redis for each push: it takes a *lease* of a few tokens
 (LEASE_SECONDS of the rate) from the user's bucket and spends it locally; when the
-lease runs low it asks for more in the background, so a user pushing within the rate
-never waits for Redis. Only a process that holds no token of the user asks Redis on the
-push itself (their first push there, or pushes at the limit, at most `rate` a second);
-when Redis has none it says how long until it will, and pushes until then are refused
-here without asking. Every token spent anywhere came from the user's one bucket, so the
-cluster together never passes the configured rate and burst (a lease held idle on one
-process is given back after IDLE_SECONDS).
+lease is three quarters spent it asks for more in the background. A push waits for Redis only
+when this process holds none of the user's tokens: their first push here, a lease of
+one token spent (rates of 2 a second or less), or pushes at the limit (at most `rate`
+round trips a second); when Redis has none it says how long until it will, and pushes
+until then are refused here without asking. Every token spent anywhere came from the
+user's one bucket, so the cluster together never passes the configured rate and burst
+(a lease held idle on one process is given back after IDLE_SECONDS).
 
 **Sockets.** Each open socket holds a slot in its user's sorted set (scored by when it
 expires); a connect that would make more than MAX_SOCKETS_PER_USER is refused. Every
@@ -33,6 +33,7 @@ import time
 import uuid
 from collections.abc import Awaitable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import redis.asyncio as aioredis
 from django.conf import settings
@@ -44,11 +45,13 @@ logger = logging.getLogger(__name__)
 
 # A lease is this many seconds of a bucket's rate (at least one token, at most half
 # its burst): few round trips for a steady sender, few tokens idle on other processes.
-LEASE_SECONDS = 0.5
-# A lease not used for this long goes back to the user's bucket.
-IDLE_SECONDS = 2.0
-# How long a push (or a connect) waits for Redis before the limits go per process.
-REDIS_TIMEOUT = 0.5
+LEASE_SECONDS = 1.0
+# A lease not used for this long goes back to the user's bucket: longer than a person
+# takes between two chat lines, so theirs wait for no round trip.
+IDLE_SECONDS = 30.0
+# How long a push (or a connect) waits for Redis before the limits go per process: past
+# the client's retries of a refused connection (~0.4 s), and a busy event loop's stalls.
+REDIS_TIMEOUT = 1.0
 # While Redis is down, how often the upkeep task asks whether it answers again.
 PROBE_SECONDS = 1.0
 
@@ -56,6 +59,7 @@ PROBE_SECONDS = 1.0
 REDIS_DOWN = (RedisError, OSError, TimeoutError)
 
 Limit = tuple[str, float, int]  # (kind, tokens per second, burst)
+T = TypeVar("T")
 
 # The user's bucket of one kind, refilled at `rate` up to `burst` by Redis's clock.
 # ARGV[1] > 0: lease up to that many tokens; < 0: give that many back. Returns
@@ -184,7 +188,7 @@ class Link:
     def __init__(self) -> None:
         self.down = False
 
-    async def call(self, work: Awaitable) -> object:
+    async def call(self, work: Awaitable[T]) -> T:
         """`work`'s result within REDIS_TIMEOUT, or RedisDown (the switch logged)."""
         try:
             async with asyncio.timeout(REDIS_TIMEOUT):
@@ -227,6 +231,14 @@ def lease_size(limit: Limit) -> int:
     return max(1, min(burst // 2, math.ceil(rate * LEASE_SECONDS)))
 
 
+def low_water(limit: Limit) -> int:
+    """Below this many tokens a lease is topped up in the background: a quarter of it,
+    at least one; never for a lease of one token (a spare held here is one the user's
+    other processes lack)."""
+    size = lease_size(limit)
+    return 0 if size == 1 else max(1, size // 4)
+
+
 class Leases:
     """This process's leases of its users' buckets (see the module's docstring)."""
 
@@ -252,14 +264,9 @@ class Leases:
         for lease in leases:
             lease.tokens -= 1
             lease.used = now
-            # Half spent: top it up in the background (a lease of one token is not: a
-            # spare held here is one the user's other processes lack).
-            if (
-                lease.tokens < lease_size(lease.limit) // 2
-                and lease.filling is None
-                and now >= lease.empty_until
-            ):
-                self._start_fill(user_id, lease)
+            if lease.tokens < low_water(lease.limit) and lease.filling is None:
+                if now >= lease.empty_until:
+                    self._start_fill(user_id, lease)  # in the background
         return 0.0
 
     def refund(self, user_id: int | str, limits: list[Limit]) -> None:

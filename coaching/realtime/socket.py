@@ -112,6 +112,7 @@ class PhoenixSocket(AsyncConsumer):
         slot = await ratelimit.user_limits.open_socket(connect.user.pk)
         if slot is None:
             logger.info("socket refused: too many sockets", extra={"user_id": connect.user.pk})
+            prometheus.RATE_LIMITED.labels("sockets").inc()
             await self._unwatch_access()
             await self._deny(429, TOO_MANY_SOCKETS)
             return

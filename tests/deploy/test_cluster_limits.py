@@ -6,6 +6,7 @@ redis-server) each process limits on its own and says so once, and once Redis is
 the limits are cluster-wide again."""
 
 import json
+import re
 import time
 import uuid
 from collections.abc import Iterator
@@ -16,7 +17,7 @@ from django.conf import settings
 from websockets.exceptions import InvalidStatus
 
 from coaching.realtime.socket import TOO_MANY_SOCKETS
-from tests.deploy.topology import Front
+from tests.deploy.topology import Front, get
 from tests.support.auth import token_for
 from tests.support.faults import RedisServer
 from tests.support.phoenix import PhoenixClient
@@ -120,6 +121,7 @@ def test_the_21st_socket_is_refused_with_429_before_the_upgrade(cluster, student
             assert refused.headers["content-type"] == "application/json"
             assert json.loads(refused.body) == {"error": TOO_MANY_SOCKETS}
         assert any(" 429 " in line for line in cluster.log_lines("/socket/websocket"))
+        assert sum(refused_connects(app) for app in cluster.apps) >= 3
         # Closing one on one process frees a slot for a connect on the other.
         opened.pop(1).close()
         again = wait_until(
@@ -132,6 +134,14 @@ def test_the_21st_socket_is_refused_with_429_before_the_upgrade(cluster, student
     finally:
         for client in opened:
             client.close()
+
+
+def refused_connects(app: ServerProcess) -> float:
+    """The process's connects refused for too many sockets, from its /metrics."""
+    status, _, body = get(f"{app.http_url}/metrics")
+    assert status == 200, body
+    found = re.search(rb'^inswing_rate_limited_total\{kind="sockets"\} (\S+)$', body, re.M)
+    return float(found.group(1)) if found else 0.0
 
 
 def connect_or_none(url: str, user) -> PhoenixClient | None:

@@ -169,8 +169,8 @@ async def test_refunded_tokens_are_spent_again(store):
 
 async def test_an_idle_lease_goes_back_to_the_bucket(store):
     one, two = process(store), process(store)
-    chat = ("chat", 4, 10)  # leases of 2; a token a quarter second
-    assert await one.take(7, [chat]) == 0  # and one left in its lease
+    chat = ("chat", 4, 10)  # leases of 4; a token a quarter second
+    assert await one.take(7, [chat]) == 0  # and three left in its lease
     await one.give_back_idle(time.monotonic() + IDLE_SECONDS + 1)
     assert sum([await two.take(7, [chat]) == 0 for _ in range(12)]) == 9
 
