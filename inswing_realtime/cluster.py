@@ -335,15 +335,18 @@ class Nginx:
             ) from None
 
     def _workers(self) -> dict[int, str]:
-        """nginx's worker processes: pid -> title."""
+        """nginx's worker processes (the master's children, from /proc): pid -> title."""
         assert self.child is not None
-        pid = self.child.pid
         workers = {}
-        with contextlib.suppress(OSError):
-            for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
-                with contextlib.suppress(OSError):
-                    title = Path(f"/proc/{child}/cmdline").read_bytes()
-                    workers[int(child)] = title.replace(b"\0", b" ").decode().strip()
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                stat = (entry / "stat").read_text()
+                # "pid (comm) state ppid …"; comm may hold spaces and parentheses
+                if int(stat[stat.rindex(")") + 2 :].split()[1]) == self.child.pid:
+                    title = (entry / "cmdline").read_bytes()
+                    workers[int(entry.name)] = title.replace(b"\0", b" ").decode().strip()
         return workers
 
     def stop(self) -> None:
