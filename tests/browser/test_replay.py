@@ -291,3 +291,96 @@ def test_a_lesson_replays_as_it_happened(
     response = guest.goto(share_path(share.share_id, secret) + "replay/")
     assert response.status == 410
     assert pages.errors == []
+
+
+RECORDING = """async (doc) => {
+  const { Recording } = await import('/static/coaching/replay/recording.js');
+  const r = new Recording(doc);
+  const at = (t) => ({
+    position: r.positionAt(t), shapes: r.shapesAt(t).length, events: r.eventCount(t),
+  });
+  return {
+    moments: [1000, 1500, 2500, 3500, 4500, 5500, 7000, 30000].map(at),
+    quiet: r.quiet,
+    markers: r.markers().map((m) => [m.kind, m.at_ms]),
+  };
+}"""
+
+
+def state(at: int, swing_id: str, playing: bool, position: int, rate: float = 1) -> dict:
+    body = {"swing_id": swing_id, "playing": playing, "position_ms": position, "rate": rate}
+    return {"at_ms": at, "kind": "state", "state": {**body, "server_ts": at}}
+
+
+def stroke(at: int, swing_id: str, points=((0.1, 0.1), (0.5, 0.5))) -> dict:
+    shape = {"kind": "line", "points": [list(p) for p in points]}
+    by = {"id": "1", "name": "Pro"}
+    return {
+        "at_ms": at,
+        "kind": "stroke",
+        "swing_id": swing_id,
+        "stroke": {"shape": shape, "by": by},
+    }
+
+
+def test_the_recording_read_at_a_moment(server, pages):
+    """recording.js on a made-up lesson: the position by the protocol's formula within the
+    swing's length, strokes until a clear of their swing, another swing or play (a
+    cancelled stroke draws nothing), the events by then, the moments (clamped to the
+    lesson; a drawing's strokes on one swing count once) and the quiet stretches
+    (nothing logged, recorded or playing for over 5 s)."""
+    swings = [
+        {"swing_id": "a", "video_url": "/static/demo/swing-demo.mp4", "duration_ms": 3000},
+        {"swing_id": "b", "video_url": "/static/demo/swing-demo.mp4", "duration_ms": 3000},
+    ]
+    chat = {"seq": 2, "sender": {"id": "1", "name": "Pro"}, "message": "hi"}
+    document = {
+        "session": {"id": "s", "created_at": 0},
+        "start_ms": 1000,
+        "end_ms": 30000,
+        "swings": swings,
+        "events": [
+            {
+                "seq": 1,
+                "at_ms": 500,
+                "event": "swing:added",
+                "payload": {"seq": 1, "swing": swings[0]},
+            },
+            {"seq": 2, "at_ms": 2000, "event": "chat:added", "payload": chat},
+            {"seq": 3, "at_ms": 6000, "event": "ai:feedback", "payload": {"seq": 3, "id": 9}},
+        ],
+        "review": [
+            state(1200, "a", False, 400),
+            stroke(1300, "a"),
+            stroke(1400, "a", points=((0.2, 0.2), (0.2, 0.2))),  # cancelled
+            state(2000, "a", True, 400, rate=0.5),  # play: the drawing goes
+            stroke(2100, "a"),
+            state(3000, "a", False, 900),
+            stroke(3100, "a"),
+            {"at_ms": 3200, "kind": "clear", "swing_id": "b", "by": {"id": "1", "name": "Pro"}},
+            state(4000, "b", False, 100),  # another swing: the drawing goes
+            stroke(4100, "b"),
+            state(5000, "b", True, 2900),  # reaches the end of b (3000) 100 ms later
+        ],
+    }
+    page = pages.open("reader")
+    page.goto("/login/")
+    read = page.evaluate(RECORDING, document)
+    assert read["moments"] == [
+        {"position": 0, "shapes": 0, "events": 1},  # 1000: before any state
+        {"position": 400, "shapes": 1, "events": 1},  # the cancelled stroke is not drawn
+        {"position": 650, "shapes": 1, "events": 2},  # 2500: playing at 0.5 since 2000
+        {"position": 900, "shapes": 2, "events": 2},  # a clear of another swing
+        {"position": 100, "shapes": 1, "events": 2},  # swing b, its own stroke only
+        {"position": 3000, "shapes": 0, "events": 2},  # clamped to b's length; play wiped
+        {"position": 3000, "shapes": 0, "events": 3},
+        {"position": 3000, "shapes": 0, "events": 3},
+    ]
+    assert read["markers"] == [
+        ["swing", 1000],
+        ["drawing", 1300],
+        ["drawing", 4100],
+        ["card", 6000],
+    ]
+    # From 6000 (the card) nothing happens until the end; b stopped playing at 5100.
+    assert read["quiet"] == [[7000, 30000]]

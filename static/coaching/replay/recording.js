@@ -7,7 +7,7 @@ import { livePosition } from "../review/sync.js";
 
 export const QUIET_MS = 5000; // nothing happening for longer than this is a quiet stretch
 export const QUIET_LEAD_MS = 1000; // a skip lands this long before the next thing happens
-const DRAWING_GAP_MS = 3000; // strokes closer together than this are one drawing (one marker)
+const DRAWING_GAP_MS = 3000; // strokes on one swing closer together than this: one drawing (one marker)
 
 // The index of the last item whose at_ms is at or before `t` (−1: none).
 function lastAtOrBefore(items, t) {
@@ -96,13 +96,13 @@ export class Recording {
     const kinds = { "ai:feedback": "card", "checkpoint:added": "checkpoint", "annotation:added": "drawing", "swing:added": "swing" };
     const found = this.events.filter((e) => kinds[e.event])
       .map((e) => ({ at_ms: e.at_ms, kind: kinds[e.event], event: e.event, payload: e.payload }));
-    let last = -Infinity;
+    let last = null;
     for (const entry of this.review) {
-      if (entry.kind !== "stroke") continue;
-      if (entry.at_ms - last > DRAWING_GAP_MS) {
+      if (entry.kind !== "stroke" || !entry.stroke || !entry.stroke.shape || isEmptyShape(entry.stroke.shape)) continue;
+      if (!last || entry.at_ms - last.at_ms > DRAWING_GAP_MS || entry.swing_id !== last.swing_id) {
         found.push({ at_ms: entry.at_ms, kind: "drawing", by: entry.stroke.by, swing_id: entry.swing_id });
       }
-      last = entry.at_ms;
+      last = entry;
     }
     // A swing shared while the lesson waited is there from its start.
     return found.map((m) => ({ ...m, at_ms: Math.min(Math.max(m.at_ms, this.startMs), this.endMs) }))
