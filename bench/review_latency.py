@@ -12,7 +12,9 @@ student times each `review:state` from its update's due time (its `position_ms` 
 Printed per target: the updates measured, lost (no state 3 s after the last), the
 student's p50/p95/p99/max ms, the coach's reply p99, the generator's own lag p99 (a
 run above 10 ms is flagged INVALID), the server's CPU-seconds per 1,000 updates and the
-review rows the run wrote. Figures, not assertions.
+review rows the run wrote. First, what the recording rules cost per change in this
+process (`recording_cost`), which bounds what the live path pays for recording. Figures,
+not assertions.
 """
 
 import argparse
@@ -104,6 +106,34 @@ class Room:
                 self.acks.append((time.monotonic() - sent.pop(f[1])) * 1000)
 
 
+def recording_cost(changes: int = 100_000, rooms: int = 100) -> dict:
+    """What the recording adds to the live path, in this process: the rules' bookkeeping
+    per change (`Recording.state`, the call a handler makes after its broadcast) and
+    per change taken by the writer (`due`), for rooms scrubbing and playing/pausing."""
+    from coaching.services.review import initial_state
+    from coaching.services.review_recording import Recording
+
+    recording = Recording()
+    base = initial_state({"id": "1", "name": "Pro"}, "sw_1")
+    states = [
+        {**base, "position_ms": k, "playing": (k // 5) % 2 == 0, "server_ts": k, "version": k}
+        for k in range(changes // rooms)
+    ]
+    started = time.perf_counter()
+    for k, state in enumerate(states):
+        for room in range(rooms):
+            recording.state(str(room), state, k * 10)
+    noted = time.perf_counter() - started
+    started = time.perf_counter()
+    rows = len(recording.due(1 << 62))
+    taken = time.perf_counter() - started
+    return {
+        "state_us_per_change": round(noted / changes * 1e6, 2),
+        "due_us_per_change": round(taken / changes * 1e6, 2),
+        "rows_per_change": round(rows / changes, 2),
+    }
+
+
 def rooms_with_a_swing(count: int) -> list[tuple[str, str, str]]:
     from bench.harness import fixtures
     from coaching.models import CoachingSession, Swing
@@ -173,6 +203,7 @@ def main() -> None:
     from bench.harness import fixtures, targets
 
     fixtures.setup_django()
+    print("recording, in this process:", json.dumps(recording_cost()), flush=True)
     for name in args.targets.split(","):
         rooms = rooms_with_a_swing(args.sessions)
         _, _, ref = name.partition("@")
