@@ -420,3 +420,60 @@ def test_two_who_always_connect_are_talking_without_a_tap_in_korean_on_a_phone(
     for room in (student_room, coach_room):
         check_axe(room.page, f"a call, {room.user.username}")
     student_room.page.screenshot(path=ROOT / "docs/screenshots/room-call-ko-phone-student.png")
+
+
+VIDEO_IN = """async () => {
+  const pc = window.__callPeers[window.__callPeers.length - 1];
+  let bytes = 0;
+  (await pc.getStats()).forEach((r) => {
+    if (r.type === "inbound-rtp" && r.kind === "video") bytes = r.bytesReceived;
+  });
+  return bytes;
+}"""
+
+
+def test_a_laptop_turns_its_camera_on_and_off_without_renegotiating(
+    two, student, coach, active_session
+):
+    student_room = Room(two[0], student, active_session)
+    coach_room = Room(two[1], coach, active_session)
+    connected_call(student_room, coach_room)
+    camera = coach_room.button("Camera")
+    expect(camera).to_have_attribute("aria-pressed", "false")
+    assert student_room.page.evaluate(VIDEO_IN) == 0  # audio only by default
+
+    camera.click()
+    expect(camera).to_have_attribute("aria-pressed", "true")
+    expect(coach_room.bar.get_by_label("Your camera")).to_be_visible()
+    expect(student_room.bar.get_by_label("The other side's camera")).to_be_visible(timeout=SLOW)
+    eventually(lambda: student_room.page.evaluate(VIDEO_IN) > 0)
+
+    camera.click()
+    expect(camera).to_have_attribute("aria-pressed", "false")
+    expect(coach_room.bar.get_by_label("Your camera")).to_be_hidden()
+    time.sleep(0.5)
+    stopped = student_room.page.evaluate(VIDEO_IN)
+    time.sleep(1.0)
+    assert student_room.page.evaluate(VIDEO_IN) == stopped
+    for room in (student_room, coach_room):
+        assert room.stats()["peers"] == 1
+        assert inbound_grows(room)
+
+
+def test_leaving_the_page_ends_the_call_after_the_leave_grace(two, student, coach, active_session):
+    """A page that goes takes its media with it: the other sees the call reconnecting,
+    then ended once the one who left stays away for LEAVE_NOTICE_GRACE (15 s). (A
+    hang-up pushed from pagehide would be lost: the server drops the pushes of a socket
+    that closes before it has read them, and phoenix.js closes its socket at pagehide.)"""
+    student_room = Room(two[0], student, active_session)
+    coach_room = Room(two[1], coach, active_session)
+    connected_call(student_room, coach_room)
+    coach_room.page.goto("/coach/")
+    expect(student_room.status).to_have_text("Reconnecting the call…", timeout=SLOW)
+    expect(student_room.status).to_have_text(
+        f"The call ended: {coach.display_name} left the lesson.", timeout=SLOW
+    )
+    student_room.page.wait_for_function(
+        "() => window.__callPeers[0].connectionState === 'closed'", timeout=SLOW
+    )
+    expect(student_room.button("Talk")).to_be_hidden()  # the coach is not here to call

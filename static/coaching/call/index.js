@@ -65,11 +65,6 @@ class Call {
     channel.onError(() => { this.joined = false; this.render(); });
     room.on("join", (reply) => this.onJoin(reply));
     room.on("session", () => { this.maybeAutoRing(); this.render(); });
-    // Leaving the page ends this side's media: tell the other at once rather than
-    // after the leave grace (a phone locking briefly fires no pagehide).
-    window.addEventListener("pagehide", (event) => {
-      if (!event.persisted && this.link && LIVE.has(this.state.state)) this.push("call:hangup");
-    });
   }
 
   get role() {
@@ -323,13 +318,14 @@ class Call {
     this.clock = setInterval(() => this.view.tick(this.model()), 1000);
   }
 
-  // ---- auto-connect ---------------------------------------------------------------------------
+  // ---- who is here: Talk, and auto-connect ----------------------------------------------------
 
   // `presence`: the room's Phoenix.Presence, on every sync.
   presence(presence) {
     const other = this.other;
     this.otherHere = Boolean(other && presence.list((id) => id).includes(String(other.id)));
     this.maybeAutoRing();
+    this.render();
   }
 
   // With the choice on, ring once per page when the other participant is here and no call
@@ -367,7 +363,7 @@ class Call {
       camera: this.camera,
       cameraAvailable: window.matchMedia("(min-width: 900px) and (pointer: fine)").matches,
       needsSound: this.needsSound,
-      canTalk: this.participant && !this.live && !this.room.ended && this.joined && Boolean(other),
+      canTalk: this.participant && !this.live && !this.room.ended && this.joined && this.otherHere,
       autoConnect: this.preference.on,
       serverNow: () => this.room.serverNow(),
     };
