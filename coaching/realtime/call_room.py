@@ -95,9 +95,8 @@ async def call_signal(*, session_id: str, user: User, payload: dict[str, Any]) -
     """An offer, answer, candidate or ICE restart → `call:signal` to the other end's
     connections only; not stored. Rate-limited with the socket's other pushes
     (coaching/realtime/ratelimit.py: CALL_SIGNALS_PER_SECOND)."""
-    session = await _session(session_id)
     state = await current_call(session_id)
-    to, signal = call.signal_to(state, session, user, payload, settings.CALL_SIGNAL_MAX_BYTES)
+    to, signal = call.signal_to(state, user, payload, settings.CALL_SIGNAL_MAX_BYTES)
     await to_user_join(int(to), session_topic(session_id), "call:signal", signal)
     return {}
 

@@ -94,7 +94,10 @@ def clean_call_id(payload: dict[str, Any]) -> str:
 
 
 def _live_call(state: CallState, user: User, call_id: str) -> None:
-    """`call_id` is the call under way and `user` one of its two ends."""
+    """`call_id` is the call under way and `user` one of its two ends (who could only
+    ring or answer it as the session's student or coach: policy.check_call)."""
+    if state["ended_reason"] == LESSON_ENDED:
+        raise ServiceError("session_ended", "This session has ended.")
     if not is_live(state) or state["call_id"] != call_id:
         raise ServiceError("invalid_transition", "That call is not under way.")
     if str(user.pk) not in _party_ids(state):
@@ -215,19 +218,16 @@ def left(state: CallState, user: User) -> CallState:
 
 
 def signal_to(
-    state: CallState,
-    session: CoachingSession,
-    user: User,
-    payload: dict[str, Any],
-    max_bytes: int,
+    state: CallState, user: User, payload: dict[str, Any], max_bytes: int
 ) -> tuple[str, dict[str, Any]]:
     """A `call:signal` checked: the id of the user it goes to (the call's other end) and
     what their connections receive. `data` (an RTCSessionDescription for offer, answer
     and restart; an RTCIceCandidate, or null at the end of candidates, for candidate) is
-    passed on as it is, up to `max_bytes` of JSON."""
-    policy.check_call(user, session)
-    ensure_open(session)
+    passed on as it is, up to `max_bytes` of JSON. Checked against the call state alone
+    (no database read per signal): only the call's two ends send, and the lesson's end
+    has ended the call."""
     call_id = clean_call_id(payload)
+    _live_call(state, user, call_id)
     kind = payload.get("kind")
     if kind not in SIGNAL_KINDS:
         raise invalid("kind", f"kind must be one of {', '.join(SIGNAL_KINDS)}.")
@@ -237,7 +237,6 @@ def signal_to(
     size = len(json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode())
     if size > max_bytes:
         raise invalid("data", f"data must be at most {max_bytes} bytes of JSON.")
-    _live_call(state, user, call_id)
     caller_id, callee_id = _party_ids(state)
     other_id = callee_id if str(user.pk) == caller_id else caller_id
     to = payload.get("to", other_id)

@@ -37,12 +37,12 @@ def ringing(active_session, student) -> dict:
 # --- Ringing --------------------------------------------------------------------------
 
 
-def test_a_room_starts_idle(active_session):
+def test_a_room_starts_idle():
     state = call.idle_state()
     assert (state["state"], state["call_id"], state["version"]) == ("idle", None, 0)
 
 
-def test_the_student_rings_the_coach(active_session, student, coach, ringing):
+def test_the_student_rings_the_coach(student, coach, ringing):
     assert ringing["state"] == "ringing"
     assert (ringing["caller"], ringing["callee"]) == (person(student), person(coach))
     assert ringing["muted"] == {str(student.pk): False, str(coach.pk): False}
@@ -216,7 +216,7 @@ def test_an_ended_lesson_broadcast_is_recognised():
     assert not call.ends_calls("chat:added", {"status": "ended"})
 
 
-def test_a_participant_who_left_ends_their_call(active_session, coach, admin_user, ringing):
+def test_a_participant_who_left_ends_their_call(coach, admin_user, ringing):
     assert call.left(ringing, admin_user) is ringing  # not in the call
     state = call.left(ringing, coach)
     assert (state["state"], state["ended_reason"], state["ended_by"]) == (
@@ -233,8 +233,8 @@ def signal(ringing: dict, **changes) -> dict:
     return {"call_id": ringing["call_id"], "kind": "offer", "data": OFFER, **changes}
 
 
-def test_a_signal_goes_to_the_calls_other_end(active_session, student, coach, ringing):
-    to, out = call.signal_to(ringing, active_session, student, signal(ringing), MAX)
+def test_a_signal_goes_to_the_calls_other_end(student, coach, ringing):
+    to, out = call.signal_to(ringing, student, signal(ringing), MAX)
     assert to == str(coach.pk)
     assert out == {
         "call_id": ringing["call_id"],
@@ -242,28 +242,24 @@ def test_a_signal_goes_to_the_calls_other_end(active_session, student, coach, ri
         "data": OFFER,
         "from": person(student),
     }
-    back, _ = call.signal_to(
-        ringing, active_session, coach, signal(ringing, kind="answer", to=student.pk), MAX
-    )
+    back, _ = call.signal_to(ringing, coach, signal(ringing, kind="answer", to=student.pk), MAX)
     assert back == str(student.pk)
 
 
-def test_the_end_of_candidates_is_a_null_candidate(active_session, student, ringing):
-    _, out = call.signal_to(
-        ringing, active_session, student, signal(ringing, kind="candidate", data=None), MAX
-    )
+def test_the_end_of_candidates_is_a_null_candidate(student, ringing):
+    _, out = call.signal_to(ringing, student, signal(ringing, kind="candidate", data=None), MAX)
     assert out["data"] is None
 
 
-def test_a_signal_to_anyone_else_is_refused(active_session, student, admin_user, ringing):
+def test_a_signal_to_anyone_else_is_refused(student, admin_user, ringing):
     for to in (student.pk, admin_user.pk, "nobody"):
         with refused("invalid_input", "to"):
-            call.signal_to(ringing, active_session, student, signal(ringing, to=to), MAX)
+            call.signal_to(ringing, student, signal(ringing, to=to), MAX)
 
 
-def test_observers_send_no_signals(active_session, admin_user, ringing):
+def test_observers_send_no_signals(admin_user, ringing):
     with refused("forbidden"):
-        call.signal_to(ringing, active_session, admin_user, signal(ringing), MAX)
+        call.signal_to(ringing, admin_user, signal(ringing), MAX)
 
 
 @pytest.mark.parametrize(
@@ -277,27 +273,27 @@ def test_observers_send_no_signals(active_session, admin_user, ringing):
         ({"call_id": 7}, "call_id"),
     ],
 )
-def test_invalid_signals_are_refused(active_session, student, ringing, changes, field):
+def test_invalid_signals_are_refused(student, ringing, changes, field):
     with refused("invalid_input", field):
-        call.signal_to(ringing, active_session, student, signal(ringing, **changes), MAX)
+        call.signal_to(ringing, student, signal(ringing, **changes), MAX)
 
 
-def test_a_signal_just_under_the_limit_passes(active_session, student, ringing):
+def test_a_signal_just_under_the_limit_passes(student, ringing):
     data = {"sdp": "x" * (MAX - len('{"sdp":""}'))}
-    call.signal_to(ringing, active_session, student, signal(ringing, data=data), MAX)
+    call.signal_to(ringing, student, signal(ringing, data=data), MAX)
     with refused("invalid_input", "data"):
         data = {"sdp": data["sdp"] + "x"}
-        call.signal_to(ringing, active_session, student, signal(ringing, data=data), MAX)
+        call.signal_to(ringing, student, signal(ringing, data=data), MAX)
 
 
 def test_no_signal_without_a_call_under_way(active_session, student, ringing):
     ended = call.hung_up(ringing, active_session, student, ringing["call_id"])
     for state in (call.idle_state(), ended):
         with refused("invalid_transition"):
-            call.signal_to(state, active_session, student, signal(ringing), MAX)
+            call.signal_to(state, student, signal(ringing), MAX)
 
 
-def test_no_signal_in_an_ended_lesson(active_session, student, ringing):
-    active_session.status = Status.ENDED
-    with refused("session_ended"):
-        call.signal_to(ringing, active_session, student, signal(ringing), MAX)
+def test_no_signal_once_the_lesson_ended_the_call(student, coach, ringing):
+    for user in (student, coach):
+        with refused("session_ended"):
+            call.signal_to(call.ended_with_lesson(ringing), user, signal(ringing), MAX)

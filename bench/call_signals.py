@@ -1,0 +1,174 @@
+"""Call signalling across processes, open loop: how fast a `call:signal` reaches the
+other participant, and what relaying it costs.
+
+    .venv/bin/python bench/call_signals.py --sessions 50 --rate 10
+
+Two fresh server processes (on BENCH_DATABASE_URL / BENCH_REDIS_URL) serve `--sessions`
+rooms; in each the student is on the first process and the coach on the second, so every
+signal crosses processes (published on the coach's own topic, passed to their join).
+The student rings, the coach accepts, then the student sends ICE candidates at `--rate`
+a second (open loop: candidate k is due at start + offset + k / rate, whether or not the
+server keeps up). The coach times each from its due time. Printed per target: the
+signals measured, lost (none 3 s after the last), the coach's p50/p95/p99/max ms, the
+student's reply p99, the generator's own lag p99 (above 10 ms the run is INVALID), and
+the two servers' CPU-seconds per 1,000 signals. Figures, not assertions.
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PORT = 18800
+# The limits out of the way: the relay, not the limits, is measured.
+LIMITS = {
+    "CLIENT_EVENTS_PER_SECOND": "1000",
+    "CLIENT_EVENTS_BURST": "1000",
+    "CALL_SIGNALS_PER_SECOND": "1000",
+    "CALL_SIGNALS_BURST": "1000",
+}
+
+
+def frame(join_ref: str | None, ref: str | None, topic: str, event: str, payload: dict) -> str:
+    return json.dumps([join_ref, ref, topic, event, payload])
+
+
+class Room:
+    """One session: the student (first process) sends candidates, the coach (second
+    process) times them."""
+
+    def __init__(self, urls: list[str], topic: str, tokens: tuple[str, str], offset: float):
+        self.urls, self.topic, self.tokens, self.offset = urls, topic, tokens, offset
+        self.due: dict[int, float] = {}
+        self.seen: dict[int, float] = {}  # k → ms from its due time to the coach
+        self.acks: list[float] = []
+        self.lag: list[float] = []
+
+    async def _call(self, ws, ref: str, event: str, payload: dict) -> dict:
+        await ws.send(frame("1", ref, self.topic, event, payload))
+        while True:
+            f = json.loads(await ws.recv())
+            if f[3] == "phx_reply" and f[1] == ref:
+                assert f[4]["status"] == "ok", f
+                return f[4]["response"]
+
+    async def run(self, start: float, rate: float, until: float, ready: asyncio.Barrier) -> None:
+        import websockets
+
+        async with (
+            websockets.connect(f"{self.urls[0]}?vsn=2.0.0&token={self.tokens[0]}") as student,
+            websockets.connect(f"{self.urls[1]}?vsn=2.0.0&token={self.tokens[1]}") as coach,
+        ):
+            for ws in (student, coach):
+                await self._call(ws, "1", "phx_join", {})
+            ringing = await self._call(student, "2", "call:ring", {})
+            await self._call(coach, "2", "call:accept", {"call_id": ringing["call_id"]})
+            sent: dict[str, float] = {}
+            reading = asyncio.gather(self._coach(coach), self._student(student, sent))
+            await ready.wait()
+            k = 0
+            while True:
+                k += 1
+                due = start + self.offset + k / rate
+                if due >= until:
+                    break
+                await asyncio.sleep(max(0.0, due - time.monotonic()))
+                self.lag.append((time.monotonic() - due) * 1000)
+                self.due[k] = due
+                ref = str(k + 2)
+                sent[ref] = due
+                candidate = {"candidate": f"candidate:{k} 1 udp 2122260223 10.0.0.2 {k} typ host"}
+                payload = {"call_id": ringing["call_id"], "kind": "candidate", "data": candidate}
+                await student.send(frame("1", ref, self.topic, "call:signal", payload))
+            await asyncio.sleep(3)
+            reading.cancel()
+            await asyncio.gather(reading, return_exceptions=True)
+
+    async def _coach(self, ws) -> None:
+        async for text in ws:
+            f = json.loads(text)
+            if f[3] == "call:signal":
+                k = int(f[4]["data"]["candidate"].split()[0].split(":")[1])
+                if k in self.due and k not in self.seen:
+                    self.seen[k] = (time.monotonic() - self.due[k]) * 1000
+
+    async def _student(self, ws, sent: dict[str, float]) -> None:
+        async for text in ws:
+            f = json.loads(text)
+            if f[3] == "phx_reply" and f[1] in sent:
+                self.acks.append((time.monotonic() - sent.pop(f[1])) * 1000)
+
+
+async def measure(urls: list[str], rooms, rate: float, warmup: float, duration: float) -> dict:
+    from bench.harness.stats import latency_summary
+
+    start = time.monotonic() + 3  # the joins and the rings first
+    until = start + warmup + duration
+    clients = [
+        Room(urls, topic, (student, coach), i / len(rooms) / rate)
+        for i, (topic, student, coach) in enumerate(rooms)
+    ]
+    ready = asyncio.Barrier(len(clients) + 1)
+    runs = asyncio.gather(*(c.run(start, rate, until, ready) for c in clients))
+    await ready.wait()
+    await runs
+    measured_from = start + warmup
+    latencies, acks, lags, lost, measured = [], [], [], 0, 0
+    for c in clients:
+        for k, due in c.due.items():
+            if due < measured_from:
+                continue
+            measured += 1
+            if k in c.seen:
+                latencies.append(c.seen[k])
+            else:
+                lost += 1
+        acks += c.acks
+        lags += c.lag
+    lag = latency_summary(sorted(lags))
+    return {
+        "signals": measured,
+        "lost": lost,
+        "coach_ms": {k: round(v, 1) for k, v in latency_summary(sorted(latencies)).items() if v},
+        "reply_p99_ms": round(latency_summary(sorted(acks))["p99"] or 0, 1),
+        "lag_p99_ms": round(lag["p99"] or 0, 1),
+        "valid": (lag["p99"] or 0) <= 10,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--targets", default="project")
+    parser.add_argument("--sessions", type=int, default=50)
+    parser.add_argument("--rate", type=float, default=10.0, help="signals a second per room")
+    parser.add_argument("--warmup", type=float, default=5.0)
+    parser.add_argument("--duration", type=float, default=30.0)
+    args = parser.parse_args()
+    sys.path.insert(0, str(ROOT))
+    from bench.harness import fixtures, targets
+
+    fixtures.setup_django()
+    for name in args.targets.split(","):
+        rooms = fixtures.project_sessions(args.sessions)
+        _, _, ref = name.partition("@")
+        source = targets.source_of(ref) if ref else targets.ROOT
+        env = {**os.environ, **fixtures.SERVER_ENV, **LIMITS}
+        target = targets.Target("project", 2, PORT, env, source=source)
+        target.start()
+        try:
+            cpu0 = target.cpu()
+            result = asyncio.run(measure(target.urls, rooms, args.rate, args.warmup, args.duration))
+            cpu = target.cpu() - cpu0
+        finally:
+            target.stop()
+        sent = args.sessions * args.rate * (args.warmup + args.duration)
+        result["servers_cpu_s_per_1k_signals"] = round(cpu / sent * 1000, 3)
+        print(name, json.dumps(result), flush=True)
+
+
+if __name__ == "__main__":
+    main()
