@@ -40,6 +40,13 @@ def send(page, text: str) -> None:
     expect(page.locator("#chat-input")).to_have_value("")
 
 
+def end_lesson(coach_page, watcher) -> None:
+    """The coach ends the lesson (confirming); `watcher`'s room says so."""
+    coach_page.once("dialog", lambda dialog: dialog.accept())
+    coach_page.locator("#end-button").click()
+    expect(watcher.locator("#state-banner")).to_have_attribute("data-kind", "ended")
+
+
 def position_at(document: dict, t: int) -> float:
     """The recorded media position of the main swing at replay moment `t` (the protocol's
     formula on the last state at or before it), as the replay must show it."""
@@ -128,9 +135,7 @@ def test_a_lesson_replays_as_it_happened(
     time.sleep(QUIET_S)
     send(coach_page, "Keep the lead arm straight at the top")
     time.sleep(0.5)
-    coach_page.once("dialog", lambda dialog: dialog.accept())
-    coach_page.locator("#end-button").click()
-    expect(student_page.locator("#state-banner")).to_have_attribute("data-kind", "ended")
+    end_lesson(coach_page, student_page)
 
     document = recorded(
         session_id,
@@ -384,3 +389,55 @@ def test_the_recording_read_at_a_moment(server, pages):
     ]
     # From 6000 (the card) nothing happens until the end; b stopped playing at 5100.
     assert read["quiet"] == [[7000, 30000]]
+
+
+def test_a_compared_swing_replays_beside_the_main_one(
+    server, active_session, coach, service, pages, clip
+):
+    """The coach compared two swings (the second stepped 10 frames ahead): the replay shows
+    the compared swing beside the main one from then on, at the recorded offset."""
+    session_id = active_session.session_id
+    attach_swing(server, service, session_id, swing("sw_demo", clip))
+    attach_swing(server, service, session_id, swing("sw_after", clip, label="After"))
+    page = pages.open("coach", viewport=DESKTOP)
+    enter(page, coach, session_id)
+    scrub_to(page, 500)
+    page.locator(VIDEO).evaluate("v => v.pause()")
+    time.sleep(0.5)
+    page.get_by_role("button", name="Compare side by side").click()
+    page.wait_for_function(
+        "document.querySelector('#review video[data-role=compare-video]').readyState >= 2"
+    )
+    for _ in range(10):
+        page.get_by_role("button", name="Compared swing: one frame forward").click()
+    time.sleep(1.0)
+    end_lesson(page, page)
+    document = recorded(
+        session_id,
+        lambda d: any(
+            r["kind"] == "state" and (r["state"].get("compare") or {}).get("offset_ms")
+            for r in d["review"]
+        ),
+    )
+    compared = [r for r in document["review"] if r["kind"] == "state" and r["state"]["compare"]]
+    last = compared[-1]
+    start = document["start_ms"]
+    offset = last["state"]["compare"]["offset_ms"]
+    assert offset > 0
+
+    page.goto(f"/sessions/{session_id}/replay/")
+    page.wait_for_function(f"document.querySelector('{PLAYER}').readyState >= 2", timeout=15_000)
+    screen = page.locator("#replay-compare-screen")
+    scrub(page, compared[0]["at_ms"] - 200 - start)
+    expect(screen).to_be_hidden()
+    scrub(page, last["at_ms"] + 100 - start)
+    expect(screen).to_be_visible()
+    expect(page.locator("#replay-compare-label")).to_have_text("After")
+    expect(page.locator("#replay-compare-status")).to_contain_text("ahead of the main one")
+    main = position_at(document, last["at_ms"] + 100)
+    page.wait_for_function(
+        f"""() => Math.abs(document.getElementById('replay-compare-video').currentTime * 1000
+                - {main + offset}) < {CLOSE_MS}"""
+    )
+    check_axe(page, "replay comparing two swings (desktop)")
+    assert pages.errors == []

@@ -2,9 +2,10 @@
 // back from its recording (the page's `replay-data`, the replay document) with the room's
 // own parts: the swing player, the drawing layer, the timeline and the cards.
 //   the recording, read at a moment → recording.js   the clock → clock.js
-//   the player and the strokes → player-driver.js     the timeline and cards → timeline-driver.js
+//   the player, the compared swing and the strokes → player-driver.js     the timeline and cards → timeline-driver.js
 //   the scrub bar and its moments → scrub.js           buttons and keys → controls.js
 import { reveal } from "../realtime.js";
+import { Compare } from "../review/compare.js";
 import { Player } from "../review/player.js";
 import { RoomState } from "../room-state.js";
 import { AnalysisPanel } from "../room/analysis.js";
@@ -33,7 +34,15 @@ const player = new Player({ root: $("replay-player"), screen: $("replay-screen")
   { swings: room.swings, controls: false });
 $("replay-empty").hidden = recording.swings.length > 0;
 $("replay-screen").hidden = recording.swings.length === 0;
-new PlayerDriver({ recording, clock, player, screen: $("replay-screen"), label: $("replay-swing") });
+// The compared swing, as the room had it (review/compare.js, locked to the main one).
+const compare = new Compare({
+  ui: {
+    screens: $("replay-screens"), compareScreen: $("replay-compare-screen"), compareVideo: $("replay-compare-video"),
+    compareLabel: $("replay-compare-label"), compareStatus: $("replay-compare-status"),
+  },
+  player, controls: false,
+});
+new PlayerDriver({ recording, clock, player, compare, screen: $("replay-screen"), label: $("replay-swing") });
 
 const analysis = new AnalysisPanel({
   card: $("progress-card"), bar: $("progress-bar"), fill: $("progress-fill"), label: $("progress-label"),

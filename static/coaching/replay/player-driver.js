@@ -2,8 +2,9 @@
 // recording: at the replay's moment it shows the swing the room had, at the recorded
 // media position (docs/protocol.md's live position at that moment), playing at the
 // recorded rate times the replay's speed while both play; a playing video that drifts is
-// brought back as the room's followers are (review/sync.js catchUpRate). The strokes
-// drawn at that moment are shown over it (review/shapes.js).
+// brought back as the room's followers are (review/sync.js catchUpRate). The swing it
+// was compared with then, if any, runs beside it (review/compare.js); the strokes drawn
+// at that moment are shown over it (review/shapes.js).
 import { swingName } from "../i18n.js";
 import { catchUpRate } from "../review/sync.js";
 import { drawShapes, videoOverlay } from "../review/shapes.js";
@@ -11,8 +12,8 @@ import { drawShapes, videoOverlay } from "../review/shapes.js";
 const CHECK_MS = 100; // while playing, the drift is checked this often
 
 export class PlayerDriver {
-  constructor({ recording, clock, player, screen, label }) {
-    Object.assign(this, { recording, clock, player, label });
+  constructor({ recording, clock, player, compare, screen, label }) {
+    Object.assign(this, { recording, clock, player, compare, label });
     this.video = player.video;
     this.svg = videoOverlay(this.video, screen, "review-overlay", () => this.draw(true));
     this.loading = null; // the swing being loaded
@@ -39,6 +40,7 @@ export class PlayerDriver {
       return;
     }
     if (this.loading) return;
+    this.compare.applyShared(state.compare || null);
     const now = performance.now();
     const video = this.video;
     const duration = this.player.durationMs || null;

@@ -17,9 +17,12 @@ const CORRECTION_MS = 500; // remove a small drift over about half a second
 const CHECK_MS = 200;
 
 export class Compare {
-  // `onIntent()`: before a change this viewer makes; `onChange()`: after it.
-  constructor({ ui, player, onIntent = () => {}, onChange = () => {} }) {
+  // `onIntent()`: before a change this viewer makes; `onChange()`: after it. `controls:
+  // false`: only the second screen and its status (ui: screens, compareScreen,
+  // compareVideo, compareLabel, compareStatus), set by `applyShared` alone (the replay).
+  constructor({ ui, player, onIntent = () => {}, onChange = () => {}, controls = true }) {
     this.ui = ui;
+    this.controls = controls;
     this.player = player;
     this.main = player.video;
     this.video = ui.compareVideo;
@@ -34,10 +37,12 @@ export class Compare {
 
   bind() {
     const { ui } = this;
-    ui.compareToggle.addEventListener("click", () => this.user(() => this.setOpen(!this.open)));
-    ui.compareSelect.addEventListener("change", () => this.user(() => this.load(ui.compareSelect.value)));
-    ui.compareBack.addEventListener("click", () => this.user(() => this.step(-1)));
-    ui.compareForward.addEventListener("click", () => this.user(() => this.step(1)));
+    if (this.controls) {
+      ui.compareToggle.addEventListener("click", () => this.user(() => this.setOpen(!this.open)));
+      ui.compareSelect.addEventListener("change", () => this.user(() => this.load(ui.compareSelect.value)));
+      ui.compareBack.addEventListener("click", () => this.user(() => this.step(-1)));
+      ui.compareForward.addEventListener("click", () => this.user(() => this.step(1)));
+    }
     for (const type of ["play", "pause", "seeked", "ratechange"]) {
       this.main.addEventListener(type, () => this.follow());
     }
@@ -93,13 +98,16 @@ export class Compare {
     if (this.open && (!this.swing || this.swing.swing_id === this.player.swingId)) this.setOpen(false);
   }
 
-  setOpen(open, { swingId = this.ui.compareSelect.value, offsetMs = 0 } = {}) {
+  // `swingId`: the swing to open with (else the one picked).
+  setOpen(open, { swingId = null, offsetMs = 0 } = {}) {
     this.ui.compareScreen.hidden = !open;
-    this.ui.mainLabel.hidden = !open;
-    this.ui.compareControls.hidden = !open;
     this.ui.screens.classList.toggle("comparing", open);
-    this.ui.compareToggle.setAttribute("aria-pressed", String(open));
-    if (open) this.load(swingId, offsetMs);
+    if (this.controls) {
+      this.ui.mainLabel.hidden = !open;
+      this.ui.compareControls.hidden = !open;
+      this.ui.compareToggle.setAttribute("aria-pressed", String(open));
+    }
+    if (open) this.load(swingId || this.ui.compareSelect.value, offsetMs);
     else {
       this.video.pause();
       this.swing = null;
@@ -111,7 +119,7 @@ export class Compare {
     if (!swing) return;
     this.swing = swing;
     this.offsetMs = offsetMs;
-    this.ui.compareSelect.value = swing.swing_id;
+    if (this.controls) this.ui.compareSelect.value = swing.swing_id;
     this.video.poster = swing.poster_url || "";
     this.video.src = swing.video_url;
     this.video.load();
