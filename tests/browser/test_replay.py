@@ -17,6 +17,7 @@ from coaching.replay import replay_document
 from coaching.services.shares import share_create, share_path, share_revoke
 from tests.browser.conftest import DESKTOP, PHONE, ROOT, check_axe, expect, in_thread
 from tests.browser.test_review import VIDEO, attach_swing, enter, log_in, scrub_to, swing
+from tests.support.library import days_ago, past_lesson
 
 SCREENSHOTS = ROOT / "docs" / "screenshots"
 PLAYER = "#replay-video"
@@ -440,4 +441,23 @@ def test_a_compared_swing_replays_beside_the_main_one(
                 - {main + offset}) < {CLOSE_MS}"""
     )
     check_axe(page, "replay comparing two swings (desktop)")
+    assert pages.errors == []
+
+
+def test_a_lesson_without_swings_replays_to_its_end(server, student, coach, service, pages):
+    """No swing, no recorded review: the page says so, and x4 with the quiet stretches
+    skipped plays the whole lesson to its end, where it stops."""
+    lesson = in_thread(lambda: past_lesson(student, coach, service, started=days_ago(1), minutes=2))
+    page = pages.open("student", lang="ko", viewport=PHONE, mobile=True)
+    log_in(page, student)
+    page.goto(f"/sessions/{lesson.session_id}/replay/")
+    expect(page.locator("#replay-empty")).to_be_visible()
+    expect(page.locator("#replay-total")).to_have_text("2:00")
+    page.get_by_role("button", name="\N{MULTIPLICATION SIGN}4").click()
+    page.locator("#replay-skip").click()
+    page.locator("#replay-play").click()
+    expect(page.locator("#replay-elapsed")).to_have_text("2:00")
+    expect(page.locator("#replay-play")).to_have_attribute("data-playing", "false")
+    expect(page.locator("#replay-status")).to_contain_text("건너뜀")
+    check_axe(page, "replay of a lesson without swings (ko, phone)")
     assert pages.errors == []
