@@ -3,10 +3,11 @@ keep of the room's changes, off the live path.
 
 The review's handlers (coaching/realtime/review_room.py) hand each change this process
 applied to `review_recorder` once it is broadcast: a call that only notes it in memory
-and never waits. One background task per process takes the rows that are due and
-writes them in one statement through a pool of its own (one asyncpg connection: the
-socket's reads never queue behind it). A change is applied on exactly one process, so
-each row is written once however many processes serve the room.
+and never waits. One background task per process takes the rows that are due every
+WRITE_EVERY_SECONDS while any are pending, and writes them, every room's together, in
+one statement through a pool of its own (one asyncpg connection: the socket's reads
+never queue behind it). A change is applied on exactly one process, so each row is
+written once however many processes serve the room.
 
 When the database does not answer, the rows wait and the write is tried again every
 RETRY_SECONDS; rows that waited MAX_WAIT_SECONDS, or beyond MAX_WAITING of them, are
@@ -29,6 +30,7 @@ from coaching.services.review_recording import Recording, Row
 
 logger = logging.getLogger(__name__)
 
+WRITE_EVERY_SECONDS = 0.1
 RETRY_SECONDS = 1.0
 MAX_WAIT_SECONDS = 60.0
 MAX_WAITING = 50_000
@@ -86,17 +88,13 @@ class ReviewRecorder:
         self._wake.set()
 
     async def _run(self) -> None:
+        """While anything waits, a batch every WRITE_EVERY_SECONDS; asleep otherwise (a
+        change only sets an event: no wake-up per change)."""
         while True:
-            moments = [self._recording.next_due()]
-            if self._waiting:
-                moments.append(self._retry_at)
-            due = min((m for m in moments if m is not None), default=None)
-            try:
-                timeout = None if due is None else max(0.0, (due - now_ms()) / 1000)
-                await asyncio.wait_for(self._wake.wait(), timeout)
-            except TimeoutError:
-                pass
-            self._wake.clear()
+            if self._recording.next_due() is None and not self._waiting:
+                self._wake.clear()
+                await self._wake.wait()
+            await asyncio.sleep(WRITE_EVERY_SECONDS)
             self._waiting += self._recording.due(now_ms())
             if self._waiting and now_ms() >= self._retry_at:
                 await self._write()
