@@ -8,21 +8,25 @@ rooms; in each the student is on the first process and the coach on the second, 
 signal crosses processes (published on the coach's own topic, passed to their join).
 The student rings, the coach accepts, then the student sends ICE candidates at `--rate`
 a second (open loop: candidate k is due at start + offset + k / rate, whether or not the
-server keeps up). The coach times each from its due time. Printed per target: the
-signals measured, lost (none 3 s after the last), the coach's p50/p95/p99/max ms, the
-student's reply p99, the generator's own lag p99 (above 10 ms the run is INVALID), and
-the two servers' CPU-seconds per 1,000 signals. Figures, not assertions.
+server keeps up; bench/harness/open_loop.py). The coach times each from its due time.
+Printed per target: the signals measured, lost (none 3 s after the last), the coach's
+p50/p95/p99/max ms (`latency_ms`), the student's reply p99, the generator's own lag p99
+(above 10 ms the run is not valid), and the two servers' CPU-seconds per 1,000 signals.
+Figures, not assertions.
 """
 
 import argparse
 import asyncio
 import json
-import os
 import sys
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.harness.open_loop import Room, frame, measure, serve  # noqa: E402
+
 PORT = 18800
 # The limits out of the way: the relay, not the limits, is measured.
 LIMITS = {
@@ -33,20 +37,13 @@ LIMITS = {
 }
 
 
-def frame(join_ref: str | None, ref: str | None, topic: str, event: str, payload: dict) -> str:
-    return json.dumps([join_ref, ref, topic, event, payload])
-
-
-class Room:
+class CallRoom(Room):
     """One session: the student (first process) sends candidates, the coach (second
     process) times them."""
 
     def __init__(self, urls: list[str], topic: str, tokens: tuple[str, str], offset: float):
-        self.urls, self.topic, self.tokens, self.offset = urls, topic, tokens, offset
-        self.due: dict[int, float] = {}
-        self.seen: dict[int, float] = {}  # k → ms from its due time to the coach
-        self.acks: list[float] = []
-        self.lag: list[float] = []
+        super().__init__(offset)
+        self.urls, self.topic, self.tokens = urls, topic, tokens
 
     async def _call(self, ws, ref: str, event: str, payload: dict) -> dict:
         await ws.send(frame("1", ref, self.topic, event, payload))
@@ -70,17 +67,9 @@ class Room:
             sent: dict[str, float] = {}
             reading = asyncio.gather(self._coach(coach), self._student(student, sent))
             await ready.wait()
-            k = 0
-            while True:
-                k += 1
-                due = start + self.offset + k / rate
-                if due >= until:
-                    break
-                await asyncio.sleep(max(0.0, due - time.monotonic()))
-                self.lag.append((time.monotonic() - due) * 1000)
-                self.due[k] = due
+            async for k in self.sends(start, rate, until):
                 ref = str(k + 2)
-                sent[ref] = due
+                sent[ref] = self.due[k]
                 candidate = {"candidate": f"candidate:{k} 1 udp 2122260223 10.0.0.2 {k} typ host"}
                 payload = {"call_id": ringing["call_id"], "kind": "candidate", "data": candidate}
                 await student.send(frame("1", ref, self.topic, "call:signal", payload))
@@ -92,52 +81,13 @@ class Room:
         async for text in ws:
             f = json.loads(text)
             if f[3] == "call:signal":
-                k = int(f[4]["data"]["candidate"].split()[0].split(":")[1])
-                if k in self.due and k not in self.seen:
-                    self.seen[k] = (time.monotonic() - self.due[k]) * 1000
+                self.saw(int(f[4]["data"]["candidate"].split()[0].split(":")[1]))
 
     async def _student(self, ws, sent: dict[str, float]) -> None:
         async for text in ws:
             f = json.loads(text)
             if f[3] == "phx_reply" and f[1] in sent:
                 self.acks.append((time.monotonic() - sent.pop(f[1])) * 1000)
-
-
-async def measure(urls: list[str], rooms, rate: float, warmup: float, duration: float) -> dict:
-    from bench.harness.stats import latency_summary
-
-    start = time.monotonic() + 3  # the joins and the rings first
-    until = start + warmup + duration
-    clients = [
-        Room(urls, topic, (student, coach), i / len(rooms) / rate)
-        for i, (topic, student, coach) in enumerate(rooms)
-    ]
-    ready = asyncio.Barrier(len(clients) + 1)
-    runs = asyncio.gather(*(c.run(start, rate, until, ready) for c in clients))
-    await ready.wait()
-    await runs
-    measured_from = start + warmup
-    latencies, acks, lags, lost, measured = [], [], [], 0, 0
-    for c in clients:
-        for k, due in c.due.items():
-            if due < measured_from:
-                continue
-            measured += 1
-            if k in c.seen:
-                latencies.append(c.seen[k])
-            else:
-                lost += 1
-        acks += c.acks
-        lags += c.lag
-    lag = latency_summary(sorted(lags))
-    return {
-        "signals": measured,
-        "lost": lost,
-        "coach_ms": {k: round(v, 1) for k, v in latency_summary(sorted(latencies)).items() if v},
-        "reply_p99_ms": round(latency_summary(sorted(acks))["p99"] or 0, 1),
-        "lag_p99_ms": round(lag["p99"] or 0, 1),
-        "valid": (lag["p99"] or 0) <= 10,
-    }
 
 
 def main() -> None:
@@ -148,23 +98,20 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=5.0)
     parser.add_argument("--duration", type=float, default=30.0)
     args = parser.parse_args()
-    sys.path.insert(0, str(ROOT))
-    from bench.harness import fixtures, targets
+    from bench.harness import fixtures
 
     fixtures.setup_django()
     for name in args.targets.split(","):
         rooms = fixtures.project_sessions(args.sessions)
-        _, _, ref = name.partition("@")
-        source = targets.source_of(ref) if ref else targets.ROOT
-        env = {**os.environ, **fixtures.SERVER_ENV, **LIMITS}
-        target = targets.Target("project", 2, PORT, env, source=source)
-        target.start()
-        try:
-            cpu0 = target.cpu()
-            result = asyncio.run(measure(target.urls, rooms, args.rate, args.warmup, args.duration))
-            cpu = target.cpu() - cpu0
-        finally:
-            target.stop()
+
+        def run(urls: list[str], rooms=rooms) -> dict:
+            calls = [
+                CallRoom(urls, topic, (student, coach), i / len(rooms) / args.rate)
+                for i, (topic, student, coach) in enumerate(rooms)
+            ]
+            return asyncio.run(measure(calls, args.rate, args.warmup, args.duration))
+
+        result, cpu = serve(name, 2, PORT, LIMITS, run)
         sent = args.sessions * args.rate * (args.warmup + args.duration)
         result["servers_cpu_s_per_1k_signals"] = round(cpu / sent * 1000, 3)
         print(name, json.dumps(result), flush=True)

@@ -20,44 +20,26 @@ not assertions.
 import argparse
 import asyncio
 import json
-import os
-import statistics
 import sys
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.harness.open_loop import Room, frame, measure, serve  # noqa: E402
+
 PORT = 18780
 SWING_MS = 600_000
 LIMITS = {"CLIENT_EVENTS_PER_SECOND": "1000", "CLIENT_EVENTS_BURST": "1000"}
 
 
-def frame(join_ref: str | None, ref: str | None, topic: str, event: str, payload: dict) -> str:
-    return json.dumps([join_ref, ref, topic, event, payload])
-
-
-def quantiles(values: list[float]) -> dict:
-    if len(values) < 3:
-        return {"n": len(values)}
-    q = statistics.quantiles(values, n=100)
-    return {
-        "n": len(values),
-        "p50": round(q[49], 1),
-        "p95": round(q[94], 1),
-        "p99": round(q[98], 1),
-        "max": round(max(values), 1),
-    }
-
-
-class Room:
+class ReviewRoom(Room):
     """One session: the coach seeks at `rate`, the student times the states."""
 
     def __init__(self, url: str, topic: str, tokens: tuple[str, str], offset: float) -> None:
-        self.url, self.topic, self.tokens, self.offset = url, topic, tokens, offset
-        self.due: dict[int, float] = {}
-        self.seen: dict[int, float] = {}  # k → latency ms at the student
-        self.acks: list[float] = []
-        self.lag: list[float] = []
+        super().__init__(offset)
+        self.url, self.topic, self.tokens = url, topic, tokens
 
     async def run(self, start: float, rate: float, until: float, ready: asyncio.Barrier) -> None:
         import websockets
@@ -74,17 +56,8 @@ class Room:
             sent: dict[str, float] = {}
             reading = asyncio.gather(self._student(student), self._coach(coach, sent))
             await ready.wait()
-            k = 0
-            while True:
-                k += 1
-                due = start + self.offset + k / rate
-                if due >= until:
-                    break
-                await asyncio.sleep(max(0.0, due - time.monotonic()))
-                now = time.monotonic()
-                self.lag.append((now - due) * 1000)
-                self.due[k] = due
-                sent[str(k + 1)] = due
+            async for k in self.sends(start, rate, until):
+                sent[str(k + 1)] = self.due[k]
                 payload = {"position_ms": k, "playing": (k // 5) % 2 == 0}
                 await coach.send(frame("1", str(k + 1), self.topic, "review:update", payload))
             await asyncio.sleep(3)
@@ -95,9 +68,7 @@ class Room:
         async for text in ws:
             f = json.loads(text)
             if f[3] == "review:state":
-                k = f[4]["position_ms"]
-                if isinstance(k, int) and k in self.due and k not in self.seen:
-                    self.seen[k] = (time.monotonic() - self.due[k]) * 1000
+                self.saw(f[4]["position_ms"])
 
     async def _coach(self, ws, sent: dict[str, float]) -> None:
         async for text in ws:
@@ -149,41 +120,6 @@ def rooms_with_a_swing(count: int) -> list[tuple[str, str, str]]:
     return rooms
 
 
-async def measure(url: str, rooms, rate: float, warmup: float, duration: float) -> dict:
-    start = time.monotonic() + 2  # the joins first
-    until = start + warmup + duration
-    clients = [
-        Room(url, topic, (student, coach), i / len(rooms) / rate)
-        for i, (topic, student, coach) in enumerate(rooms)
-    ]
-    ready = asyncio.Barrier(len(clients) + 1)
-    runs = asyncio.gather(*(c.run(start, rate, until, ready) for c in clients))
-    await ready.wait()
-    await runs
-    measured_from = start + warmup
-    latencies, acks, lags, lost, measured = [], [], [], 0, 0
-    for c in clients:
-        for k, due in c.due.items():
-            if due < measured_from:
-                continue
-            measured += 1
-            if k in c.seen:
-                latencies.append(c.seen[k])
-            else:
-                lost += 1
-        acks += c.acks
-        lags += c.lag
-    lag = quantiles(lags)
-    return {
-        "updates": measured,
-        "lost": lost,
-        "student_ms": quantiles(latencies),
-        "ack_p99_ms": quantiles(acks).get("p99"),
-        "lag_p99_ms": lag.get("p99"),
-        "valid": (lag.get("p99") or 0) <= 10,
-    }
-
-
 def review_rows(rooms) -> int:
     from coaching.models import ReviewRecord
 
@@ -199,27 +135,31 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=5.0)
     parser.add_argument("--duration", type=float, default=30.0)
     args = parser.parse_args()
-    sys.path.insert(0, str(ROOT))
-    from bench.harness import fixtures, targets
+    from bench.harness import fixtures
 
     fixtures.setup_django()
     print("recording, in this process:", json.dumps(recording_cost()), flush=True)
     for name in args.targets.split(","):
         rooms = rooms_with_a_swing(args.sessions)
-        _, _, ref = name.partition("@")
-        source = targets.source_of(ref) if ref else targets.ROOT
-        env = {**os.environ, **fixtures.SERVER_ENV, **LIMITS}
-        target = targets.Target("project", 1, PORT, env, source=source)
-        target.start()
-        try:
-            cpu0 = target.cpu()
-            result = asyncio.run(
-                measure(target.urls[0], rooms, args.rate, args.warmup, args.duration)
-            )
-            cpu = target.cpu() - cpu0
+
+        def run(urls: list[str], rooms=rooms) -> dict:
+            reviews = [
+                ReviewRoom(urls[0], topic, (student, coach), i / len(rooms) / args.rate)
+                for i, (topic, student, coach) in enumerate(rooms)
+            ]
+            figures = asyncio.run(measure(reviews, args.rate, args.warmup, args.duration))
             time.sleep(1)  # the last states settle and are written
-        finally:
-            target.stop()
+            return figures
+
+        figures, cpu = serve(name, 1, PORT, LIMITS, run)
+        result = {
+            "updates": figures["measured"],
+            "lost": figures["lost"],
+            "student_ms": figures["latency_ms"],
+            "ack_p99_ms": figures["ack_p99_ms"],
+            "lag_p99_ms": figures["lag_p99_ms"],
+            "valid": figures["valid"],
+        }
         sent = args.sessions * args.rate * (args.warmup + args.duration)
         result["server_cpu_s_per_1k_updates"] = round(cpu / sent * 1000, 3)
         result["review_rows"] = review_rows(rooms)
