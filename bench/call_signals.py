@@ -15,7 +15,6 @@ p50/p95/p99/max ms (`latency_ms`), the student's reply p99, the generator's own 
 Figures, not assertions.
 """
 
-import argparse
 import asyncio
 import json
 import sys
@@ -25,7 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.harness.open_loop import Room, frame, measure, serve  # noqa: E402
+from bench.harness.open_loop import Room, arguments, frame, measure, serve  # noqa: E402
 
 PORT = 18800
 # The limits out of the way: the relay, not the limits, is measured.
@@ -91,13 +90,7 @@ class CallRoom(Room):
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--targets", default="project")
-    parser.add_argument("--sessions", type=int, default=50)
-    parser.add_argument("--rate", type=float, default=10.0, help="signals a second per room")
-    parser.add_argument("--warmup", type=float, default=5.0)
-    parser.add_argument("--duration", type=float, default=30.0)
-    args = parser.parse_args()
+    args = arguments(__doc__.splitlines()[0], "signals")
     from bench.harness import fixtures
 
     fixtures.setup_django()

@@ -17,7 +17,6 @@ process (`recording_cost`), which bounds what the live path pays for recording. 
 not assertions.
 """
 
-import argparse
 import asyncio
 import json
 import sys
@@ -27,7 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.harness.open_loop import Room, frame, measure, serve  # noqa: E402
+from bench.harness.open_loop import Room, arguments, frame, measure, serve  # noqa: E402
 
 PORT = 18780
 SWING_MS = 600_000
@@ -128,13 +127,7 @@ def review_rows(rooms) -> int:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--targets", default="project")
-    parser.add_argument("--sessions", type=int, default=50)
-    parser.add_argument("--rate", type=float, default=10.0, help="updates a second per room")
-    parser.add_argument("--warmup", type=float, default=5.0)
-    parser.add_argument("--duration", type=float, default=30.0)
-    args = parser.parse_args()
+    args = arguments(__doc__.splitlines()[0], "updates")
     from bench.harness import fixtures
 
     fixtures.setup_django()

@@ -3,9 +3,10 @@ or not the server keeps up, and its receiver times message k from that due time.
 
 A room subclasses `Room` (its `run` joins, sends through `sends` and reads into `seen` and
 `acks`); `measure` runs the rooms together and sums them up, `serve` runs a measure
-against fresh server processes and adds their CPU.
+against fresh server processes and adds their CPU; `arguments` reads the command line.
 """
 
+import argparse
 import asyncio
 import json
 import os
@@ -97,6 +98,17 @@ async def measure(rooms: list[Room], rate: float, warmup: float, duration: float
         "lag_p99_ms": lag.get("p99"),
         "valid": (lag.get("p99") or 0) <= 10,
     }
+
+
+def arguments(description: str, what: str) -> argparse.Namespace:
+    """The command line every open-loop bench takes (`what`: what a room sends)."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--targets", default="project")
+    parser.add_argument("--sessions", type=int, default=50)
+    parser.add_argument("--rate", type=float, default=10.0, help=f"{what} a second per room")
+    parser.add_argument("--warmup", type=float, default=5.0)
+    parser.add_argument("--duration", type=float, default=30.0)
+    return parser.parse_args()
 
 
 def serve(

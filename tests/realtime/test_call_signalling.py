@@ -28,25 +28,28 @@ def person(user) -> dict:
     return {"id": str(user.pk), "name": user.display_name}
 
 
-def rings(caller, caller_ref, callee, session) -> dict:
-    """`caller` calls; both see it ringing. The state."""
-    reply = call(caller, session, caller_ref, "call:ring", {})
+def changed(actor, actor_ref, other, session, event: str, payload: dict) -> dict:
+    """`actor` sends a call event; it answers the new state, which both see. The state."""
+    reply = call(actor, session, actor_ref, event, payload)
     assert reply["status"] == "ok", reply
     state = reply["response"]
-    assert state["state"] == "ringing"
-    for client in (caller, callee):
+    for client in (actor, other):
         assert client.event(session.topic, "call:state", where=is_version(state)) == state
+    return state
+
+
+def rings(caller, caller_ref, callee, session) -> dict:
+    """`caller` calls; both see it ringing. The state."""
+    state = changed(caller, caller_ref, callee, session, "call:ring", {})
+    assert state["state"] == "ringing"
     return state
 
 
 def accepted(callee, callee_ref, caller, ringing: dict, session) -> dict:
     """`callee` accepts the ringing call; both see it connecting. The state."""
-    reply = call(callee, session, callee_ref, "call:accept", {"call_id": ringing["call_id"]})
-    assert reply["status"] == "ok", reply
-    state = reply["response"]
+    payload = {"call_id": ringing["call_id"]}
+    state = changed(callee, callee_ref, caller, session, "call:accept", payload)
     assert state["state"] == "connecting"
-    for client in (caller, callee):
-        assert client.event(session.topic, "call:state", where=is_version(state)) == state
     return state
 
 
