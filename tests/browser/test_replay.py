@@ -262,13 +262,21 @@ def test_a_lesson_replays_as_it_happened(
     page.keyboard.press("[")
     assert clock_and_media(page)[0] == moments[-1] - start
 
-    # Screenshots and axe: the phone at the drawing's moment.
+    # axe, and the screenshot (in Korean) at the drawing's moment.
     scrub(page, stroke["at_ms"] + 100 - start)
     expect(shapes).to_have_count(1)
     check_axe(page, "replay (student, phone)")
+    phone = pages.open("student-ko", lang="ko", viewport=PHONE, mobile=True)
+    log_in(phone, student)
+    phone.goto(f"/sessions/{session_id}/replay/")
+    phone.wait_for_function(f"document.querySelector('{PLAYER}').readyState >= 2")
+    scrub(phone, stroke["at_ms"] + 100 - start)
+    expect(phone.locator("#replay-screen .review-overlay .shape-line")).to_have_count(1)
+    expect(phone.locator("#replay-play")).to_have_attribute("aria-label", "다시 보기 재생")
+    check_axe(phone, "replay (student, phone, ko)")
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.evaluate("window.scrollTo(0, 0)")
-    page.screenshot(path=str(SCREENSHOTS / "replay-phone.png"))
+    phone.evaluate("document.activeElement.blur(); window.scrollTo(0, 0)")
+    phone.screenshot(path=str(SCREENSHOTS / "replay-phone.png"))
 
     # ---- the coach on a laptop, in Korean ----------------------------------------------------
     desk = pages.open("coach-ko", lang="ko", viewport=DESKTOP)
