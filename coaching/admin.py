@@ -44,6 +44,7 @@ from redis.exceptions import RedisError
 from coaching import metrics as catalog
 from coaching.errors import ServiceError
 from coaching.models import (
+    AnalysisRequest,
     Annotation,
     ChatMessage,
     Checkpoint,
@@ -52,11 +53,12 @@ from coaching.models import (
     LessonShare,
     Status,
     Swing,
+    SwingUpload,
     User,
 )
 from coaching.realtime.presence import State, get_presence
 from coaching.selectors import event_log_page
-from coaching.services import shares
+from coaching.services import analysis_webhook, shares
 from coaching.services.access import user_access_end
 from coaching.services.sessions import session_end
 
@@ -773,4 +775,73 @@ class LessonShareAdmin(ReadOnlyMixin, admin.ModelAdmin):
         }[shares.share_state(share)]
 
     def has_revoke_permission(self, request: HttpRequest) -> bool:
+        return request.user.is_staff and self.has_view_permission(request)
+
+
+@admin.register(SwingUpload)
+class SwingUploadAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    """Swing videos uploaded from lesson rooms: how far each got, and its swing."""
+
+    fields = (
+        "upload_id",
+        "session",
+        "uploader",
+        "filename",
+        "content_type",
+        "size",
+        "offset",
+        "status",
+        "duration_ms",
+        "video_name",
+        "poster_name",
+        "swing",
+        "created_at",
+        "updated_at",
+    )
+    list_display = ("upload_id", "session", "uploader", "size", "offset", "status", "created_at")
+    list_filter = ("status",)
+    search_fields = ("upload_id", "session__session_id", "filename")
+    list_select_related = ("session", "uploader")
+    readonly_fields = fields
+
+
+@admin.action(description=gettext_lazy("Send again now"), permissions=["resend"])
+def resend_analysis(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet) -> None:
+    count = analysis_webhook.resend(queryset)
+    modeladmin.message_user(
+        request, _("%(count)d request(s) will be sent again.") % {"count": count}, messages.SUCCESS
+    )
+
+
+@admin.register(AnalysisRequest)
+class AnalysisRequestAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    """The analysis webhook's outbox: one request per uploaded swing, its attempts and the
+    last error; *Send again now* retries failed or waiting ones at once."""
+
+    fields = (
+        "delivery_id",
+        "swing",
+        "status",
+        "attempts",
+        "next_attempt_at",
+        "last_error",
+        "created_at",
+        "delivered_at",
+    )
+    list_display = (
+        "delivery_id",
+        "swing",
+        "status",
+        "attempts",
+        "next_attempt_at",
+        "last_error",
+        "delivered_at",
+    )
+    list_filter = ("status",)
+    search_fields = ("delivery_id", "swing__swing_id", "swing__session__session_id")
+    list_select_related = ("swing",)
+    readonly_fields = fields
+    actions = (resend_analysis,)
+
+    def has_resend_permission(self, request: HttpRequest) -> bool:
         return request.user.is_staff and self.has_view_permission(request)

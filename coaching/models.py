@@ -338,3 +338,87 @@ class ReviewRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.session_id}@{self.at_ms} {self.kind}"
+
+
+def new_upload_id() -> str:
+    return "upl_" + secrets.token_urlsafe(18)
+
+
+class UploadStatus(models.TextChoices):
+    RECEIVING = "receiving", "Receiving"
+    COMPLETE = "complete", "Complete"
+
+
+class SwingUpload(models.Model):
+    """A swing video a participant uploads from the room, in chunks that survive a dropped
+    connection (coaching/services/uploads.py). Each chunk is its own object in the
+    storage (`parts/`), so any process of the cluster can take the next one; the last
+    one joins them into the video and attaches the swing."""
+
+    upload_id = models.CharField(max_length=40, unique=True, default=new_upload_id, editable=False)
+    session = models.ForeignKey(CoachingSession, on_delete=models.CASCADE, related_name="uploads")
+    uploader = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="swing_uploads"
+    )
+    filename = models.CharField(max_length=200)
+    content_type = models.CharField(max_length=40)
+    size = models.PositiveBigIntegerField()
+    offset = models.PositiveBigIntegerField(default=0)
+    # Chunks received so far, as storage names in order.
+    parts = models.JSONField(default=list, blank=True)
+    duration_ms = models.PositiveIntegerField()
+    poster_name = models.CharField(max_length=300, blank=True)
+    label = models.CharField(max_length=100, blank=True)
+    status = models.CharField(
+        max_length=16, choices=UploadStatus.choices, default=UploadStatus.RECEIVING
+    )
+    video_name = models.CharField(max_length=300, blank=True)
+    swing = models.OneToOneField(
+        Swing, on_delete=models.SET_NULL, null=True, blank=True, related_name="upload"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return self.upload_id
+
+
+class DeliveryStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    DELIVERED = "delivered", "Delivered"
+    FAILED = "failed", "Failed"
+
+
+def new_delivery_id() -> str:
+    return "dlv_" + secrets.token_urlsafe(18)
+
+
+class AnalysisRequest(models.Model):
+    """The outbox of the analysis webhook: one row per uploaded swing, delivered to the
+    Node API with retries (coaching/services/analysis_webhook.py). Every attempt sends
+    the same `delivery_id`, so the receiver can drop repeats."""
+
+    delivery_id = models.CharField(
+        max_length=40, unique=True, default=new_delivery_id, editable=False
+    )
+    swing = models.OneToOneField(Swing, on_delete=models.CASCADE, related_name="analysis_request")
+    status = models.CharField(
+        max_length=16, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField()
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [
+            models.Index(fields=["status", "next_attempt_at"], name="analysis_request_due"),
+        ]
+
+    def __str__(self) -> str:
+        return self.delivery_id

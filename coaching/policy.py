@@ -198,6 +198,15 @@ def check_call(user: User, session: CoachingSession) -> None:
         raise ServiceError("forbidden", "The lesson has no coach to call yet.")
 
 
+def check_upload(user: User, session: CoachingSession) -> None:
+    """Swing videos from the room: the session's student and coach, while the lesson is
+    open (an ended lesson takes no new swings from the room)."""
+    if session_role(user, session) not in (STUDENT, COACH):
+        raise ServiceError("forbidden", "Only the session's student and coach upload swings.")
+    if session.status == Status.ENDED:
+        raise ServiceError("session_ended", "The lesson has ended.")
+
+
 def library_sessions(user: User) -> Q:
     """Lessons in `user`'s library (/lessons/): a student's own, the lessons a coach
     taught, every lesson for admins and the service account."""

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path, re_path
 
-from coaching import views
+from coaching import media_views, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -12,6 +12,11 @@ urlpatterns = [
     path("sessions/<str:session_id>/", views.session_page, name="session_page"),
     path("sessions/<str:session_id>/replay/", views.replay_page, name="replay_page"),
     path("lessons/", views.lessons_page, name="lessons"),
+    re_path(
+        r"^media/(?P<name>swings/[A-Za-z0-9_-]{1,64}/[A-Za-z0-9_-]{1,64}\.(?:mp4|mov|webm|jpg|png))$",
+        media_views.media_file,
+        name="media_file",
+    ),
     re_path(
         r"^shared/(?P<share_id>[A-Za-z0-9_-]{1,40})/(?P<secret>[A-Za-z0-9_-]{1,100})/$",
         views.shared_lesson,

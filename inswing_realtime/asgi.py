@@ -20,6 +20,7 @@ from coaching.realtime.server_tuning import (  # noqa: E402
     write_immediately,
 )
 from coaching.realtime.socket import PhoenixSocket  # noqa: E402
+from coaching.services.analysis_webhook import sender as analysis_webhook_sender  # noqa: E402
 from inswing_realtime.proxies import behind_proxies  # noqa: E402
 
 defer_autobahn_debug_formatting()
@@ -35,3 +36,5 @@ application = behind_proxies(
     settings.REST_FRAMEWORK["NUM_PROXIES"],
 )
 quiet_garbage_collector()
+# Analysis requests left pending by a restart (or queued by another process) go out.
+analysis_webhook_sender.start()

@@ -311,6 +311,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "StatusEnum": ["waiting", "active", "paused", "ended"],
+        "UploadStatusEnum": ["receiving", "complete"],
+    },
 }
 
 # --- Static files -----------------------------------------------------------
@@ -323,6 +327,53 @@ STATICFILES_DIRS = [
     ("vendor/uplot", BASE_DIR / "node_modules/uplot/dist"),
 ]
 WHITENOISE_USE_FINDERS = True
+
+# --- Uploaded swings and their storage (coaching/services/uploads.py) -------
+# Django's storage API: local files under MEDIA_ROOT by default; with
+# AWS_STORAGE_BUCKET_NAME set, an S3-compatible bucket through django-storages (install
+# the `s3` extra: pip install -e '.[s3]'), AWS_S3_ENDPOINT_URL for MinIO, R2 and the like;
+# credentials as boto3 reads them (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY).
+MEDIA_URL = "/media/"
+MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", str(BASE_DIR / "media")))
+# A signed media link (the analysis webhook's video_url) works this long.
+MEDIA_LINK_SECONDS = int(os.environ.get("MEDIA_LINK_SECONDS", "3600"))
+# Behind nginx (deploy/): the media view checks access, then nginx sends the file.
+MEDIA_ACCEL_REDIRECT = env_bool("MEDIA_ACCEL_REDIRECT", False)
+AWS_STORAGE_BUCKET_NAME = os.environ.get("AWS_STORAGE_BUCKET_NAME", "")
+STORAGES = {
+    "default": (
+        {
+            "BACKEND": "storages.backends.s3.S3Storage",
+            "OPTIONS": {
+                "bucket_name": AWS_STORAGE_BUCKET_NAME,
+                "endpoint_url": os.environ.get("AWS_S3_ENDPOINT_URL") or None,
+                "region_name": os.environ.get("AWS_S3_REGION_NAME") or None,
+                "querystring_auth": True,
+                "querystring_expire": MEDIA_LINK_SECONDS,
+                "file_overwrite": False,
+                "default_acl": None,
+            },
+        }
+        if AWS_STORAGE_BUCKET_NAME
+        else {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+    ),
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+SWING_UPLOAD_MAX_BYTES = int(os.environ.get("SWING_UPLOAD_MAX_BYTES", str(200 * 1024 * 1024)))
+# Pages send chunks of this size; the server takes at most 4 MiB in one request.
+SWING_UPLOAD_CHUNK_BYTES = int(os.environ.get("SWING_UPLOAD_CHUNK_BYTES", str(1024 * 1024)))
+# Unfinished uploads older than this are removed by `manage.py clean_uploads`.
+SWING_UPLOAD_EXPIRE_HOURS = float(os.environ.get("SWING_UPLOAD_EXPIRE_HOURS", "24"))
+# Absolute links for the Node API (the webhook's video_url), e.g. https://live.inswing.ai
+PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+# The analysis webhook (docs/api.md): off unless both are set.
+ANALYSIS_WEBHOOK_URL = os.environ.get("ANALYSIS_WEBHOOK_URL", "")
+ANALYSIS_WEBHOOK_SECRET = os.environ.get("ANALYSIS_WEBHOOK_SECRET", "")
+# Retries wait RETRY_SECONDS, then twice as long each time (at most an hour), up to
+# MAX_ATTEMPTS attempts in all; each attempt waits TIMEOUT seconds for an answer.
+ANALYSIS_WEBHOOK_RETRY_SECONDS = float(os.environ.get("ANALYSIS_WEBHOOK_RETRY_SECONDS", "5"))
+ANALYSIS_WEBHOOK_MAX_ATTEMPTS = int(os.environ.get("ANALYSIS_WEBHOOK_MAX_ATTEMPTS", "12"))
+ANALYSIS_WEBHOOK_TIMEOUT = float(os.environ.get("ANALYSIS_WEBHOOK_TIMEOUT", "10"))
 
 # --- Misc -------------------------------------------------------------------
 # Korean first; pages and the admin show times in TIME_ZONE (the API sends epoch ms).

@@ -23,6 +23,10 @@ SERVICE_STATUS = {
     "invalid_transition": status.HTTP_409_CONFLICT,
     "session_ended": status.HTTP_409_CONFLICT,
     "already_claimed": status.HTTP_409_CONFLICT,
+    # Uploads (coaching/services/uploads.py): a chunk at another offset than the upload's.
+    "offset_mismatch": status.HTTP_409_CONFLICT,
+    "too_large": status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+    "unsupported_type": status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
     # A chat line the database refused (logged where it happened).
     "internal_error": status.HTTP_500_INTERNAL_SERVER_ERROR,
 }

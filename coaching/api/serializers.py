@@ -67,6 +67,9 @@ ERROR_DESCRIPTIONS = {
     404: "No such session, or not one you may see; on lists, no such page (`not_found`).",
     409: "The session's state refuses it (`already_claimed`, `invalid_transition`, "
     "`session_ended`).",
+    413: "Larger than allowed (`too_large`).",
+    415: "Not a video type taken here, or bytes that are not of the declared type "
+    "(`unsupported_type`).",
     429: "Too many requests (`rate_limited`); retry after the `Retry-After` header's seconds.",
     503: "The database is briefly unavailable (`unavailable`); retry after `Retry-After` seconds.",
 }

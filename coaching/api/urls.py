@@ -2,7 +2,7 @@ from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
-from coaching.api import views
+from coaching.api import uploads, views
 
 router = SimpleRouter()
 router.register("sessions", views.SessionViewSet, basename="session")
@@ -16,6 +16,12 @@ urlpatterns = [
     path("rtc/credentials/", views.rtc_credentials, name="rtc_credentials"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api_docs"),
+    path("sessions/<str:session_id>/uploads/", uploads.upload_create, name="upload_create"),
+    path(
+        "sessions/<str:session_id>/uploads/<str:upload_id>/",
+        uploads.upload_detail,
+        name="upload_detail",
+    ),
     *router.urls,
     # Last: any other path under /api/ gets the API's JSON 404, not an HTML page.
     re_path(r"^(?P<path>[\s\S]*/)$", views.not_found),  # [\s\S]: newlines too

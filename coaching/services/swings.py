@@ -177,3 +177,13 @@ def swings_attach(
     cleaned = [clean_swing(swing) for swing in swings]
     session = locked_session(session_id)
     return [_attach(session, fields)[0] for fields in cleaned]
+
+
+def swing_attach_uploaded(*, session_id: str, swing: dict[str, Any]) -> Swing:
+    """Attach a swing uploaded from the room (coaching/services/uploads.py, which checked
+    the uploader): the same checks, row and `swing:added` as the Node API's swings.
+    Runs inside the caller's transaction."""
+    fields = clean_swing(swing)
+    session = locked_session(session_id)
+    _attach(session, fields)
+    return Swing.objects.get(session=session, swing_id=fields["swing_id"])

@@ -1,0 +1,47 @@
+"""Who may read an uploaded file under MEDIA_URL, and the signed links that open one.
+
+Uploaded swings are never public: a page reads them as a user who may see the lesson,
+and the Node API through a signed, time-limited link (the analysis webhook's
+`video_url`). Paths are `swings/<session_id>/<upload_id>.<ext>`.
+"""
+
+from urllib.parse import quote
+
+from django.conf import settings
+from django.core import signing
+
+from coaching import policy
+from coaching.errors import ServiceError
+from coaching.models import CoachingSession, User
+
+_signer = signing.TimestampSigner(salt="coaching.media")
+
+
+def signed_url(name: str) -> str:
+    """An absolute link to the stored file `name` that works for MEDIA_LINK_SECONDS."""
+    signature = _signer.sign(name).rsplit(":", 2)
+    token = f"{signature[1]}:{signature[2]}"
+    return f"{settings.PUBLIC_BASE_URL}{settings.MEDIA_URL}{quote(name)}?sig={quote(token)}"
+
+
+def _signed(name: str, token: str) -> bool:
+    try:
+        _signer.unsign(f"{name}:{token}", max_age=settings.MEDIA_LINK_SECONDS)
+    except signing.BadSignature:
+        return False
+    return True
+
+
+def check_media_read(user: User | None, name: str, token: str | None) -> None:
+    """Raise `not_found` unless `name` is an uploaded swing's file and the link is signed
+    or `user` may see its lesson (the same answer for a missing file: paths are not
+    confirmed to outsiders)."""
+    parts = name.split("/")
+    if len(parts) != 3 or parts[0] != "swings" or ".." in parts or not all(parts):
+        raise ServiceError("not_found", "No such file.")
+    if token is not None and _signed(name, token):
+        return
+    session = CoachingSession.objects.filter(session_id=parts[1]).first()
+    if session is None or user is None or not user.is_authenticated:
+        raise ServiceError("not_found", "No such file.")
+    policy.check_view(user, session)
