@@ -3,13 +3,14 @@
 //   connection state → room/connection.js   timeline → room/timeline.js + entries.js
 //   outbox and message box → room/outbox.js, chat.js   state → room/state-banner.js
 //   analysis and cards → room/analysis.js   recap → room/recap.js   phone tabs → room/tabs.js
-//   the voice call → call/index.js
+//   the voice call → call/index.js   filming and uploading a swing → upload/index.js
 //   share viewers' count → room/watching.js   opened through a share link → room/share-link.js
 /* global Phoenix */
 import { apiFetch, connectSocket, FATAL_JOIN_REASONS, reveal } from "./realtime.js";
 import { mountCall } from "./call/index.js";
 import { formatDuration, tf } from "./i18n.js";
 import { mountReview } from "./review/index.js";
+import { mountUpload } from "./upload/index.js";
 import { RoomState } from "./room-state.js";
 import { AnalysisPanel } from "./room/analysis.js";
 import { Composer, messageNode } from "./room/chat.js";
@@ -243,6 +244,7 @@ async function main() {
   const channel = socket.channel(`session:${sessionId}`, () => room.joinParams());
   controls.channel = channel;
   mountReview({ root: $("review"), channel, room });
+  if ($("film")) mountUpload({ root: $("film"), api, room });
   const call = mountCall({ root: $("call-bar"), channel, room });
 
   for (const event of LOGGED) channel.on(event, (payload) => room.receive(event, payload));
