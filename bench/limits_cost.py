@@ -2,11 +2,11 @@
 token buckets (no Redis, or Redis down) against the cluster-wide leases on a real Redis,
 per push, and how many Redis round trips the leases make. Figures, printed.
 
-    .venv/bin/python bench/limits_cost.py [--redis redis://127.0.0.1:6379/2] [--pushes 20000]
+    .venv/bin/python bench/limits_cost.py [--redis URL] [--pushes 10000] [--users 250] [--every 1]
 
-Users push `chat:new` (the `client` and `chat` buckets, the default rates) in turns,
-each under the chat rate, as W1's senders do; then one user pushes flat out, refused
-at the limit.
+`users` push `chat:new` (the `client` and `chat` buckets, the default rates) in turns,
+each a line `every` seconds, under the chat rate (W1's senders: 250, one a second);
+then one user pushes flat out, refused at the limit.
 """
 
 import argparse
@@ -45,6 +45,7 @@ async def main() -> None:
     )
     parser.add_argument("--pushes", type=int, default=10_000)
     parser.add_argument("--users", type=int, default=250)
+    parser.add_argument("--every", type=float, default=1.0, help="s between a user's lines")
     args = parser.parse_args()
 
     import django
@@ -62,13 +63,12 @@ async def main() -> None:
         return await lease(self, *a)
 
     cluster_limits.LimitStore.lease = counted
-    pace = 1.0  # each user's line every second, as W1's senders
     for name, url in (("per process (no Redis)", ""), ("cluster-wide (Redis)", args.redis)):
         settings.REDIS_URL = url
         settings.REALTIME_PREFIX = f"bench-limits-{uuid.uuid4().hex[:8]}"
         limits = Limits()
         round_trips[0] = 0
-        steady, passed = await measure(limits, range(args.users), args.pushes, pace)
+        steady, passed = await measure(limits, range(args.users), args.pushes, args.every)
         trips_steady = round_trips[0]
         round_trips[0] = 0
         flat, passed_flat = await measure(limits, range(-1, 0), args.pushes, 0)  # a new user
