@@ -23,6 +23,7 @@ import struct
 import subprocess
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -131,30 +132,40 @@ def turn_port(tmp_path_factory) -> Iterator[int]:
         proc.wait(timeout=10)
 
 
-@pytest.fixture(scope="module")
-def call_server(django_db_setup, django_db_blocker, server_log_dir, turn_port):
-    """A server process whose calls go only through the private coturn."""
-    env = server_env(
+def relay_only(turn_port: int, **env: str) -> dict[str, str]:
+    """A server's environment: calls only through the private coturn."""
+    return server_env(
         RTC_TURN_SECRET=TURN_SECRET,
         RTC_TURN_URLS=f"turn:127.0.0.1:{turn_port}?transport=udp",
         RTC_ICE_TRANSPORT_POLICY="relay",
+        **env,
     )
+
+
+@pytest.fixture(scope="module")
+def call_server(django_db_setup, django_db_blocker, server_log_dir, turn_port):
     with django_db_blocker.unblock():
-        server = ServerProcess(free_port(), env, server_log_dir / "server-calls.log")
+        server = ServerProcess(free_port(), relay_only(turn_port), server_log_dir / "calls.log")
     server.start()
     yield server
     server.stop()
 
 
-@pytest.fixture
-def two(call_server, media_browsers, transactional_db):
+@contextmanager
+def ends_on(server: ServerProcess, browsers) -> Iterator[list[Pages]]:
     """A page for each end of the call, each in its own Chromium."""
-    ends = [Pages(browser, call_server.http_url) for browser in media_browsers]
+    ends = [Pages(browser, server.http_url) for browser in browsers]
     yield ends
     for pages in ends:
         pages.close()
         assert pages.errors == []
     wait_for_quiet_database()
+
+
+@pytest.fixture
+def two(call_server, media_browsers, transactional_db):
+    with ends_on(call_server, media_browsers) as ends:
+        yield ends
 
 
 class Room:
@@ -481,3 +492,35 @@ def test_leaving_the_page_ends_the_call_after_the_leave_grace(two, student, coac
         "() => window.__callPeers[0].connectionState === 'closed'", timeout=SLOW
     )
     expect(student_room.button("Talk")).to_be_hidden()  # the coach is not here to call
+
+
+def test_a_call_longer_than_its_turn_credential_renews_it_by_an_ice_restart(
+    media_browsers, spawn_server, turn_port, student, coach, active_session
+):
+    """Credentials that last 60 s (RTC_CREDENTIAL_TTL_SECONDS' least): before they run
+    out (at 80 % of their life) the caller restarts ICE with fresh ones, both sides
+    fetching them, and the call goes on through the relay on the same connection.
+    (Left alone, the relay would stop at the allocation's first refresh after the
+    credential's end: coturn checks a REST credential's expiry on every authenticated
+    request, refreshes included.)"""
+    server = spawn_server(**relay_only(turn_port, RTC_CREDENTIAL_TTL_SECONDS="60"))
+    with ends_on(server, media_browsers) as (one, other):
+        student_room = Room(one, student, active_session)
+        coach_room = Room(other, coach, active_session)
+        connected_call(student_room, coach_room)
+        started = time.monotonic()
+        first = {room.user.pk: room.stats()["ufrag"] for room in (student_room, coach_room)}
+
+        def renewed() -> bool:
+            return all(
+                room.stats()["ufrag"] != first[room.user.pk] for room in (student_room, coach_room)
+            )
+
+        eventually(renewed, timeout=90)
+        took = time.monotonic() - started
+        print(f"\ncall: ICE restarted for fresh credentials after {took:.1f} s")
+        for room in (student_room, coach_room):
+            assert room.stats()["state"] == "connected"
+            assert room.stats()["peers"] == 1
+            eventually(lambda room=room: inbound_grows(room))
+            expect(room.bar).to_have_attribute("data-state", "connected")

@@ -14,7 +14,7 @@
 //   const call = mountCall({ root, channel, room });  // before the join
 //   call.presence(presence);                            // on every presence sync
 import { tf } from "../i18n.js";
-import { iceConfiguration } from "./ice.js";
+import { iceServers, renewDelay } from "./ice.js";
 import { LocalMedia, MediaError } from "./media.js";
 import { PeerLink } from "./peer.js";
 import { AutoConnect } from "./preference.js";
@@ -48,6 +48,7 @@ class Call {
       other: new SpeakingMeter((on) => { this.speaking.other = on; this.render(); }),
     };
     this.restartTimer = null;
+    this.renewTimer = null;
     this.clock = null;
     this.view = new CallView(root, {
       talk: () => this.talk(),
@@ -194,17 +195,17 @@ class Call {
     if (this.link) return;
     const callId = this.linkCallId;
     const caller = this.role === "caller";
-    const config = await iceConfiguration();
+    const ice = await iceServers();
     if (this.link || this.linkCallId !== callId || !this.live) return;
     const track = await this.media.openMicrophone().catch(() => null);
     if (!track) return;
     const link = new PeerLink({
-      config,
+      ice: { ...ice, fetch: iceServers },
       caller,
       send: (kind, data) => this.sendSignal(callId, kind, data),
       onTrack: (track, stream) => this.remoteTrack(track, stream),
       onConnection: (state) => this.connectionChanged(state),
-      onNegotiated: () => this.reportConnectedSoon(),
+      onNegotiated: () => { this.reportConnectedSoon(); this.scheduleRenewal(); },
     });
     this.link = link;
     this.muted = false;
@@ -212,6 +213,14 @@ class Call {
     this.startClock();
     await link.start(track);
     this.render();
+  }
+
+  // The caller restarts ICE before the TURN credential runs out (a lesson longer than
+  // its lifetime would lose its relay); the callee renews its own with the restart.
+  scheduleRenewal() {
+    clearTimeout(this.renewTimer);
+    const delay = this.link && this.link.caller ? renewDelay(this.link.expiresAt) : null;
+    if (delay !== null) this.renewTimer = setTimeout(() => this.link && this.link.restart(), delay);
   }
 
   sendSignal(callId, kind, data) {
@@ -295,6 +304,7 @@ class Call {
 
   closeLink() {
     clearTimeout(this.restartTimer);
+    clearTimeout(this.renewTimer);
     if (this.link) this.link.close();
     this.link = null;
     if (!this.live || this.linkCallId !== this.state.call_id) this.linkCallId = null;

@@ -3,14 +3,19 @@
 // an audio and a video transceiver from the start: muting and the camera are
 // replaceTrack on them, never a renegotiation.
 //
-//   const link = new PeerLink({ config, caller, send, onTrack, onConnection, onNegotiated });
+//   const link = new PeerLink({ ice, caller, send, onTrack, onConnection, onNegotiated });
 //   await link.start(microphoneTrack);   // the caller offers at once; the callee waits
 //   link.receive(kind, data);            // a call:signal from the other end
 //   link.restart();                      // caller: an ICE restart (after a reconnect)
+//
+// `ice`: {config, expiresAt} as ice.js's iceServers() gives (the first), and that
+// function (`ice.fetch`) for fresh servers before each restart, on both sides.
 export class PeerLink {
-  constructor({ config, caller, send, onTrack, onConnection, onNegotiated }) {
+  constructor({ ice, caller, send, onTrack, onConnection, onNegotiated }) {
     Object.assign(this, { caller, send, onTrack, onConnection, onNegotiated });
-    this.pc = new RTCPeerConnection(config);
+    this.fetchIce = ice.fetch;
+    this.expiresAt = ice.expiresAt;
+    this.pc = new RTCPeerConnection(ice.config);
     this.remote = new MediaStream();
     this.track = null;
     this.muted = false;
@@ -60,13 +65,30 @@ export class PeerLink {
   restart() {
     if (!this.caller || this.pc.signalingState === "closed") return Promise.resolve();
     this.restartedAt = performance.now();
-    return this.step(() => this.offer(true));
+    return this.step(async () => {
+      await this.renewIce();
+      await this.offer(true);
+    });
+  }
+
+  // Fresh ICE servers (TURN credentials) for the candidates a restart gathers.
+  async renewIce() {
+    const { config, expiresAt } = await this.fetchIce();
+    if (this.pc.signalingState === "closed") return;
+    this.pc.setConfiguration(config);
+    this.expiresAt = expiresAt;
   }
 
   receive(kind, data) {
     if (kind === "candidate") return this.step(() => this.candidate(data));
     if (kind === "answer" && this.caller) return this.step(() => this.answered(data));
-    if ((kind === "offer" || kind === "restart") && !this.caller) return this.step(() => this.answer(data));
+    if (kind === "offer" && !this.caller) return this.step(() => this.answer(data));
+    if (kind === "restart" && !this.caller) {
+      return this.step(async () => {
+        await this.renewIce();
+        await this.answer(data);
+      });
+    }
     return Promise.resolve();
   }
 
