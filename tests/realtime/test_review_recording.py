@@ -9,6 +9,7 @@ from django.db import connection, transaction
 
 from coaching.models import ReviewRecord
 from coaching.services.review_recording import SETTLE_MS, THROTTLE_MS
+from coaching.services.sessions import session_end
 from tests.api.support import session_url
 from tests.realtime.test_review import call, joined
 from tests.realtime.test_review import swings as swings  # the fixture
@@ -82,6 +83,21 @@ def test_what_the_coach_did_comes_back_from_the_replay_in_order(
 
 def person(user) -> dict:
     return {"id": str(user.pk), "name": user.display_name}
+
+
+def test_an_ended_lessons_final_state_is_kept(connect, student, coach, active_session, swings):
+    """The coach pauses and ends the lesson at once (before the pause has settled): the
+    replay still ends on the pause."""
+    with joined(connect(coach), active_session) as (c, ref, _):
+        call(c, active_session, ref, "review:update", {"playing": True})
+        paused = call(c, active_session, ref, "review:update", {"playing": False})["response"]
+        session_end(session_id=active_session.session_id, actor=coach)
+        c.event(active_session.topic, "session:state", where=lambda p: p["status"] == "ended")
+    recorded(active_session, 2)
+    response = api_client_for(student).get(session_url(active_session, "replay"))
+    body = response.json()
+    assert body["review"][-1]["state"] == paused
+    assert body["review"][-1]["at_ms"] <= body["end_ms"] == body["session"]["ended_at"]
 
 
 def test_a_storm_of_seeks_writes_a_row_per_window_and_where_it_settled(
