@@ -28,17 +28,21 @@ class DeliveryWatch:
 
     def __init__(self) -> None:
         self._on_reconnect: Callable[[], Awaitable[None]] | None = None
+        self._forget: Callable[[], None] | None = None
         self._running: set[asyncio.Task] = set()
 
     def catch_up_with(self, on_reconnect: Callable[[], Awaitable[None]]) -> None:
         """What to run after a reconnect (the transport: every socket catches up)."""
         self._on_reconnect = on_reconnect
 
-    def watch(self, layer: BaseChannelLayer) -> None:
+    def watch(self, layer: BaseChannelLayer, forget_listeners: Callable[[], None]) -> None:
         """Register on the layer's subscriber connections of the running loop: once its
-        first subscription exists (the connection is made by it)."""
+        first subscription exists (the connection is made by it). `forget_listeners` is
+        called first thing on a reconnect: what the fanout knew of the other processes'
+        subscriptions may be stale (their announcements went unheard)."""
         if not isinstance(layer, RedisPubSubChannelLayer):
             return  # in memory: nothing is lost on the way
+        self._forget = forget_listeners
         # channels_redis 4.3 (pinned) keeps one redis-py PubSub per shard; its connection
         # object lives on across reconnects, and redis-py keeps callbacks as weak methods.
         for shard in layer._get_layer()._shards:
@@ -48,6 +52,8 @@ class DeliveryWatch:
 
     def _reconnected(self, connection: object) -> None:
         # Called inside the connection's connect(): return at once, catch up in a task.
+        if self._forget is not None:
+            self._forget()
         if self._on_reconnect is None:
             return
         logger.warning("channel layer: subscriptions restored; open sockets catch up")

@@ -1,22 +1,38 @@
-"""This process's side of broadcasting: one channel-layer subscription per topic, shared.
+"""This process's side of broadcasting: local delivery first, Redis only for the others.
 
 Channels' usual pattern gives every consumer its own layer channel and group
 membership, so each broadcast is decoded, dispatched and encoded once per socket,
 and each socket costs a Redis subscription at connect. Here the process has one
 layer channel; a topic's group is joined once, by its first local subscriber, and
-each broadcast is decoded once and handed to every local subscriber of its topic
-(the same message object, so a frame is encoded once per wire version).
+each broadcast is handed to every local subscriber of its topic as one message
+object, so a frame is encoded once per wire version.
+
+A process delivers its own broadcasts to its own subscribers directly, in the order
+they were made (as Phoenix.PubSub and Socket.IO's Redis adapter do), and publishes a
+broadcast to Redis only while another process may have subscribers of its topic; its
+own echo, tagged with this process's origin, is dropped without being decoded.
+Knowing who else listens (see `_Remote`): a PUBLISH answers how many subscriptions
+received it, and one that reached only ours marks the topic local; a process that
+subscribes to a topic announces it (`interest`) on the topic's channel, and waits,
+before its join reads anything, for every process that heard it to answer (`ack`)
+once it publishes the topic again. What a process skipped before it heard the
+interest was committed before the newcomer reads its snapshot.
 """
 
 import asyncio
 import contextlib
 import logging
+import re
+import time
+import uuid
 from typing import Any, Protocol
 
-from channels.layers import BaseChannelLayer, get_channel_layer
+from channels.layers import get_channel_layer
+from channels_redis.pubsub import RedisPubSubChannelLayer
+from django.conf import settings
 
 from coaching.realtime.delivery_watch import delivery_watch
-from coaching.realtime.publish import confirm_layer, group_name, message_for
+from coaching.realtime.redis_client import PerLoop
 
 logger = logging.getLogger(__name__)
 
@@ -26,12 +42,74 @@ logger = logging.getLogger(__name__)
 # Redis in seconds, while a process in a reconnect storm (5,000 sockets at once: 30-40 s
 # until the last join on this machine) must not refuse joins it would serve.
 LAYER_TIMEOUT = 60.0
+# Longest wait for the other processes' acks of a new subscription. Past it the join
+# goes on (logged): a process that has not answered publishes the topic once it does,
+# and a persisted event it skipped meanwhile comes back by seq with the next one.
+ACK_TIMEOUT = 5.0
+
+BROADCAST_TYPE = "topic.broadcast"
+_INTEREST, _ACK = "fanout.interest", "fanout.ack"
+# This process in the messages it publishes: its own echo is found in the first bytes
+# (msgpack writes the first key first) and dropped undecoded.
+ORIGIN = uuid.uuid4().bytes
+_ORIGIN_WITHIN = 32
+_GROUP_UNSAFE = re.compile(r"[^a-zA-Z0-9_.-]")
+
+
+def group_name(topic: str) -> str:
+    """Channels group for a topic (`session:abc` → `t.session.abc`)."""
+    return "t." + _GROUP_UNSAFE.sub("-", topic.replace(":", "."))[:90]
+
+
+def message_for(topic: str, event: str, payload: dict[str, Any]) -> dict[str, Any]:
+    """The broadcast as subscribers get it; `published_at` (epoch s) times its delivery
+    (coaching.prometheus)."""
+    return {
+        "type": BROADCAST_TYPE,
+        "topic": topic,
+        "event": event,
+        "payload": payload,
+        "published_at": time.time(),
+    }
+
+
+_publishers = PerLoop(settings.REDIS_URL)
+
+
+def _redis_layer() -> RedisPubSubChannelLayer | None:
+    layer = get_channel_layer()
+    return layer if isinstance(layer, RedisPubSubChannelLayer) else None
+
+
+async def confirm_layer() -> None:
+    """Raise if the channel layer's Redis does not answer. A pub/sub SUBSCRIBE is sent
+    without waiting for its answer, so it "succeeds" on a connection to a Redis that
+    has just died: ask Redis something."""
+    if _redis_layer() is not None:
+        await _publishers.get().ping()
 
 
 class Subscriber(Protocol):
     def deliver(self, message: dict[str, Any]) -> None:
-        """Take a broadcast (`publish` message: type, topic, event, payload) without
+        """Take a broadcast (`message_for`: type, topic, event, payload) without
         waiting: queue it, or arrange to drop the subscription."""
+
+
+class _Acks:
+    """The acks a new subscription of this process is waiting for."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.changed = asyncio.Event()
+
+    def heard(self) -> None:
+        self.count += 1
+        self.changed.set()
+
+    async def wait_for(self, needed: int) -> None:
+        while self.count < needed:
+            self.changed.clear()
+            await self.changed.wait()
 
 
 class Fanout:
@@ -45,6 +123,12 @@ class Fanout:
         # it (no lock: a join storm would queue every join behind every other).
         self._groups: dict[str, asyncio.Task] = {}
         self._confirming: asyncio.Task | None = None
+        # Subscribed topics no other process listens to (the last PUBLISH reached only
+        # us, and no interest came since): their broadcasts stay in this process.
+        self._local_only: set[str] = set()
+        self._interests: dict[str, int] = {}  # topic → interests heard (a generation)
+        self._acks: dict[str, _Acks] = {}  # topic → our new subscription's acks
+        self._acking: set[asyncio.Task] = set()
 
     async def start(self) -> None:
         """Make sure this loop has the process channel and its reader."""
@@ -52,14 +136,18 @@ class Fanout:
         if self._loop is not loop:
             self._loop, self._started, self._channel = loop, None, None
             self._subscribers, self._groups, self._confirming = {}, {}, None
+            self._local_only, self._interests, self._acks = set(), {}, {}
         if self._started is None or (self._started.done() and self._started.exception()):
             self._started = loop.create_task(self._make_channel())
         await asyncio.shield(self._started)
 
     async def _make_channel(self) -> None:
-        layer = get_channel_layer()
+        layer = _redis_layer()
+        if layer is None:
+            return  # in memory: one process, local delivery is all there is
         self._channel = await layer.new_channel()
-        delivery_watch.watch(layer)  # the channel's subscription made the connection
+        # The channel's subscription made the connection.
+        delivery_watch.watch(layer, self.forget_listeners)
         self._receiving = asyncio.get_running_loop().create_task(
             self._receive(layer, self._channel)
         )
@@ -79,7 +167,7 @@ class Fanout:
         try:
             if joined is None:
                 joined = self._groups[topic] = asyncio.get_running_loop().create_task(
-                    get_channel_layer().group_add(group_name(topic), self._channel)
+                    self._join_group(topic)
                 )
             await asyncio.shield(joined)
             await self.confirm()
@@ -91,6 +179,29 @@ class Fanout:
                 await self.unsubscribe(topic, subscriber)
             raise
 
+    async def _join_group(self, topic: str) -> None:
+        layer = _redis_layer()
+        if layer is None:
+            return
+        await layer.group_add(group_name(topic), self._channel)
+        acks = self._acks[topic] = _Acks()
+        try:
+            listeners = await self._publish_control(layer, topic, {"type": _INTEREST})
+            try:
+                async with asyncio.timeout(ACK_TIMEOUT):
+                    await acks.wait_for(listeners - 1)  # every subscription but ours
+            except TimeoutError:
+                logger.warning(
+                    "%s: %d of %d processes acked the subscription within %.0f s",
+                    topic,
+                    acks.count,
+                    listeners - 1,
+                    ACK_TIMEOUT,
+                )
+        finally:
+            if self._acks.get(topic) is acks:
+                del self._acks[topic]
+
     async def unsubscribe(self, topic: str, subscriber: Subscriber) -> None:
         subscribers = self._subscribers.get(topic)
         if subscribers is None:
@@ -99,14 +210,78 @@ class Fanout:
         if subscribers:
             return
         del self._subscribers[topic]
-        if self._groups.pop(topic, None) is not None:
+        self._local_only.discard(topic)  # nobody here hears interests in it any more
+        self._interests.pop(topic, None)
+        if self._groups.pop(topic, None) is not None and (layer := _redis_layer()) is not None:
             # Made before any later group_add of the topic: the layer sends them in order.
-            await get_channel_layer().group_discard(group_name(topic), self._channel)
+            await layer.group_discard(group_name(topic), self._channel)
+
+    def forget_listeners(self) -> None:
+        """Our subscriptions were broken (interests may have gone unheard): publish
+        every topic again until a PUBLISH shows that nobody else listens."""
+        self._local_only.clear()
 
     def deliver_local(self, topic: str, event: str, payload: dict[str, Any]) -> None:
         """A broadcast to this process's subscribers only, without a round trip through
         Redis: it arrives even while the layer's subscriptions are being re-established."""
         self._deliver(message_for(topic, event, payload))
+
+    async def dispatch(self, items: list[tuple[str, str, dict[str, Any]]]) -> None:
+        """This process's broadcasts, in order: each to the local subscribers of its
+        topic at once, then, in one pipelined round trip, to Redis those of topics that
+        another process may listen to. A broadcast that cannot be encoded for Redis is
+        dropped there with one log line; the others go. Raises what publishing raised
+        (the local deliveries are made)."""
+        layer = _redis_layer()
+        remote: list[tuple[str, bytes]] = []
+        for topic, event, payload in items:
+            message = message_for(topic, event, payload)
+            if topic in self._subscribers:
+                self._deliver(message)
+            if layer is None or topic in self._local_only:
+                continue
+            try:
+                data = layer.serialize({"origin": ORIGIN, **message})
+            except Exception as exc:  # the encoder raises OverflowError, TypeError, ValueError…
+                logger.error(
+                    "broadcast of %s on %s dropped: cannot encode it: %r", event, topic, exc
+                )
+                continue
+            remote.append((topic, data))
+        if not remote:
+            return
+        loop_layer = layer._get_layer()
+        generations = {topic: self._interests.get(topic, 0) for topic, _ in remote}
+        async with _publishers.get().pipeline(transaction=False) as pipe:
+            for topic, data in remote:
+                pipe.publish(loop_layer._get_group_channel_name(group_name(topic)), data)
+            receivers = await pipe.execute()
+        for (topic, _), count in zip(remote, receivers, strict=True):
+            # Only ours: unless an interest came meanwhile, or we are not subscribed
+            # (then ours is not the one that received it, and we would hear no interest).
+            if (
+                count == 1
+                and generations[topic] == self._interests.get(topic, 0)
+                and self._subscribed(topic)
+            ):
+                self._local_only.add(topic)
+
+    def _subscribed(self, topic: str) -> bool:
+        joined = self._groups.get(topic)
+        return (
+            topic in self._subscribers
+            and joined is not None
+            and joined.done()
+            and not joined.cancelled()
+            and joined.exception() is None
+        )
+
+    async def _publish_control(
+        self, layer: RedisPubSubChannelLayer, topic: str, message: dict[str, Any]
+    ) -> int:
+        data = layer.serialize({"origin": ORIGIN, **message, "topic": topic})
+        channel = layer._get_layer()._get_group_channel_name(group_name(topic))
+        return await _publishers.get().publish(channel, data)
 
     def _deliver(self, message: dict[str, Any]) -> None:
         for subscriber in list(self._subscribers.get(message["topic"], ())):
@@ -115,17 +290,45 @@ class Fanout:
             except Exception:
                 logger.exception("delivery on %s failed", message["topic"])
 
-    async def _receive(self, layer: BaseChannelLayer, channel: str) -> None:
+    def _heard_interest(self, layer: RedisPubSubChannelLayer, message: dict[str, Any]) -> None:
+        """Another process subscribed: publish the topic from now on, then tell it so."""
+        topic = message["topic"]
+        self._interests[topic] = self._interests.get(topic, 0) + 1
+        self._local_only.discard(topic)
+        task = asyncio.get_running_loop().create_task(
+            self._publish_control(layer, topic, {"type": _ACK, "to": message["origin"]})
+        )
+        self._acking.add(task)
+        task.add_done_callback(self._acked)
+
+    def _acked(self, task: asyncio.Task) -> None:
+        self._acking.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            logger.warning("ack of a subscription failed: %r", task.exception())
+
+    async def _receive(self, layer: RedisPubSubChannelLayer, channel: str) -> None:
+        # The raw published bytes, as channels_redis 4.3 (pinned) queues them for the
+        # channel: our own echo is dropped before it is decoded.
+        queue = layer._get_layer().channels[channel]
         while True:
-            try:
-                message = await layer.receive(channel)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                logger.exception("channel layer receive failed")
-                await asyncio.sleep(0.1)
+            data = await queue.get()
+            if ORIGIN in data[:_ORIGIN_WITHIN]:
                 continue
-            self._deliver(message)
+            try:
+                message = layer.deserialize(data)
+            except Exception:
+                logger.exception("channel layer message not decoded")
+                continue
+            kind = message.get("type")
+            if message.get("origin") == ORIGIN:
+                continue  # our echo, encrypted (symmetric_encryption_keys)
+            if kind == BROADCAST_TYPE:
+                self._deliver(message)
+            elif kind == _INTEREST:
+                self._heard_interest(layer, message)
+            elif kind == _ACK and message.get("to") == ORIGIN:
+                if (acks := self._acks.get(message["topic"])) is not None:
+                    acks.heard()
 
 
 fanout = Fanout()

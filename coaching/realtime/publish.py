@@ -1,51 +1,29 @@
 """Broadcasts to a topic's subscribers on every server process.
 
-With `fanout` (which receives), the only module that calls the channel layer.
-Delivery through the layer is at most once; persisted events carry a `seq` and
-clients recover what they miss (see delivery_watch for a broken subscription).
+The outbox keeps this process's broadcasts in the order they were made and hands
+them to `fanout`, which delivers them here and publishes them for the other
+processes; with it, the only module that calls the channel layer. Delivery through
+the layer is at most once; persisted events carry a `seq` and clients recover what
+they miss (see delivery_watch for a broken subscription).
 """
 
 import asyncio
 import logging
-import re
 import threading
-import time
 from collections.abc import Callable
 from typing import Any
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
-from channels_redis.pubsub import RedisPubSubChannelLayer
-from django.conf import settings
 
 from coaching import prometheus
 from coaching.models import session_topic
+from coaching.realtime.fanout import confirm_layer, fanout, group_name, message_for
 from coaching.realtime.lifecycle import BROADCASTS, on_server_shutdown, stopping
-from coaching.realtime.redis_client import PerLoop
 from coaching.realtime.socket_reads import socket_reads
 from coaching.services.access import user_topic
 
 logger = logging.getLogger(__name__)
-
-BROADCAST_TYPE = "topic.broadcast"
-_GROUP_UNSAFE = re.compile(r"[^a-zA-Z0-9_.-]")
-
-
-def group_name(topic: str) -> str:
-    """Channels group for a topic (`session:abc` → `t.session.abc`)."""
-    return "t." + _GROUP_UNSAFE.sub("-", topic.replace(":", "."))[:90]
-
-
-def message_for(topic: str, event: str, payload: dict[str, Any]) -> dict[str, Any]:
-    """The layer message; `published_at` (epoch s) times its delivery (coaching.prometheus)."""
-    return {
-        "type": BROADCAST_TYPE,
-        "topic": topic,
-        "event": event,
-        "payload": payload,
-        "published_at": time.time(),
-    }
-
 
 async def broadcast(topic: str, event: str, payload: dict[str, Any]) -> None:
     """From the event loop: broadcast behind this process's earlier broadcasts, in one
@@ -70,40 +48,16 @@ async def to_user_join(user_id: int, topic: str, event: str, payload: dict[str, 
 
 
 async def _layer_send(topic: str, event: str, payload: dict[str, Any]) -> None:
+    """Without a server loop (management commands): through the layer, to every process."""
     await get_channel_layer().group_send(group_name(topic), message_for(topic, event, payload))
 
 
 async def broadcast_many(items: list[tuple[str, str, dict[str, Any]]]) -> None:
-    """Several broadcasts, in order. On Redis, one pipelined round trip for all of them.
+    """Several broadcasts, in order: delivered to this process's subscribers at once and
+    published, in one pipelined round trip, for the other processes that listen
+    (`fanout.dispatch`). Raises what publishing raised."""
+    await fanout.dispatch(items)
 
-    The pub/sub layer publishes one message per round trip under a lock, which caps a
-    busy process at a few hundred broadcasts a second; this writes the same PUBLISH
-    commands (the layer's own channel names and serialization) in one pipeline.
-    A broadcast that cannot be encoded is dropped with one log line; the others go.
-    """
-    layer = get_channel_layer()
-    if not isinstance(layer, RedisPubSubChannelLayer):
-        for topic, event, payload in items:
-            await _layer_send(topic, event, payload)
-        return
-    loop_layer = layer._get_layer()
-    messages = []
-    for topic, event, payload in items:
-        try:
-            data = layer.serialize(message_for(topic, event, payload))
-        except Exception as exc:  # the encoder raises OverflowError, TypeError, ValueError…
-            logger.error("broadcast of %s on %s dropped: cannot encode it: %r", event, topic, exc)
-            continue
-        messages.append((loop_layer._get_group_channel_name(group_name(topic)), data))
-    if not messages:
-        return
-    async with _publishers.get().pipeline(transaction=False) as pipe:
-        for channel, data in messages:
-            pipe.publish(channel, data)
-        await pipe.execute()
-
-
-_publishers = PerLoop(settings.REDIS_URL)
 
 Merge = Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]]
 # Events whose consecutive broadcasts on one topic may travel as one (presence diffs).
@@ -134,14 +88,6 @@ def _merged(items: list[tuple[str, str, dict[str, Any]]]) -> list[tuple[str, str
         last[topic] = len(out)
         out.append((topic, event, payload))
     return out
-
-
-async def confirm_layer() -> None:
-    """Raise if the channel layer's Redis does not answer. A pub/sub SUBSCRIBE is sent
-    without waiting for its answer, so it "succeeds" on a connection to a Redis that
-    has just died: ask Redis something."""
-    if isinstance(get_channel_layer(), RedisPubSubChannelLayer):
-        await _publishers.get().ping()
 
 
 class _Outbox:

@@ -5,6 +5,7 @@ from django.conf import settings
 
 from coaching.realtime.fanout import fanout
 from coaching.realtime.publish import broadcast_many
+from tests.support.layer_listener import LayerListener
 from tests.support.subscribers import Collector
 
 
@@ -29,14 +30,18 @@ async def test_a_broadcast_that_cannot_be_encoded_never_stops_the_others(caplog)
     topic = "session:sess_publish_unencodable"
     await fanout.subscribe(topic, collector)
     try:
-        items = [(topic, "chat:added", {"seq": n}) for n in (1, 2, 3)]
-        items.insert(1, (topic, "feedback:added", {"seq": 9, "metrics": {"x": 2**64}}))
-        await broadcast_many(items)
-        await broadcast_many([(topic, "feedback:added", {"metrics": {"x": 2**64}})])
-        await broadcast_many([(topic, "chat:added", {"seq": 4})])
-        received = [await collector.next() for _ in range(4)]
+        async with LayerListener(topic) as other_process:
+            items = [(topic, "chat:added", {"seq": n}) for n in (1, 2, 3)]
+            items.insert(1, (topic, "feedback:added", {"seq": 9, "metrics": {"x": 2**64}}))
+            await broadcast_many(items)
+            await broadcast_many([(topic, "feedback:added", {"metrics": {"x": 2**64}})])
+            await broadcast_many([(topic, "chat:added", {"seq": 4})])
+            published = [await other_process.next() for _ in range(4)]
+            here = [await collector.next() for _ in range(6)]
     finally:
         await fanout.unsubscribe(topic, collector)
-    assert [m["payload"]["seq"] for m in received] == [1, 2, 3, 4]
+    assert [m["payload"]["seq"] for m in published] == [1, 2, 3, 4]
+    # Nothing is encoded for this process's own subscribers: they get every one.
+    assert [m["payload"].get("seq") for m in here] == [1, 9, 2, 3, None, 4]
     dropped = [r for r in caplog.records if "cannot encode" in r.getMessage()]
     assert len(dropped) == 2 and not any(r.exc_info for r in dropped)
