@@ -178,7 +178,9 @@ const TOKEN_SPENT_CLOSE_CODES = new Set([4001, 4002]);
 // Fetches a token, then opens the Phoenix socket. Resolves to the connected-or-connecting
 // socket. `status` (a room/connection.js ConnectionStatus) shows the connection's state
 // and sets the heartbeat and retry timing; `fetchToken` and `onGone`: see TokenKeeper.
-export async function connectSocket({ status, fetchToken, onGone } = {}) {
+// `session`: the lesson the socket is for, in its URL, so that the proxy sends every
+// socket of a lesson to one server process (docs/operations.md, "Session affinity").
+export async function connectSocket({ status, fetchToken, onGone, session } = {}) {
   const tokens = new TokenKeeper({ fetchToken, onGone });
   for (;;) {
     try {
@@ -192,7 +194,11 @@ export async function connectSocket({ status, fetchToken, onGone } = {}) {
     }
   }
   const socket = new Phoenix.Socket("/socket", {
-    params: () => ({ token: tokens.token, ...(status ? status.socketParams() : {}) }),
+    params: () => ({
+      token: tokens.token,
+      ...(session ? { session } : {}),
+      ...(status ? status.socketParams() : {}),
+    }),
     ...(status ? status.socketOptions() : {}),
   });
   if (status) status.bind(socket);

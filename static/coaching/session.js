@@ -238,8 +238,8 @@ function shareGone(code) {
 async function main() {
   for (const item of outbox.items) showPending(item);
   socket = await connectSocket(viaShare
-    ? { status: connection, fetchToken: shareToken, onGone: shareGone }
-    : { status: connection });
+    ? { status: connection, fetchToken: shareToken, onGone: shareGone, session: sessionId }
+    : { status: connection, session: sessionId });
   // A function, so every rejoin (after a reconnect) sends the seq we are current to.
   const channel = socket.channel(`session:${sessionId}`, () => room.joinParams());
   controls.channel = channel;
