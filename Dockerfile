@@ -19,6 +19,9 @@ COPY static ./static
 COPY --from=js /app/node_modules/phoenix ./node_modules/phoenix
 COPY --from=js /app/node_modules/uplot ./node_modules/uplot
 RUN SECRET_KEY=build-only DEBUG=0 python manage.py collectstatic --no-input
+# Uploaded swings (docker-compose mounts one volume here for every app process and nginx).
+ENV MEDIA_ROOT=/app/media
+RUN mkdir -p /app/media
 EXPOSE 8000
 # backlog and handshake timeout: a reconnect storm queues instead of failing (bench/README.md).
 # Behind proxies, NUM_PROXIES says how far X-Forwarded-For is trusted (inswing_realtime/proxies.py).
@@ -38,7 +41,7 @@ RUN apt-get update \
     && rm -rf /var/lib/apt/lists/*
 COPY deploy/nginx /app/deploy/nginx
 COPY --from=app /app/staticfiles /app/staticfiles
-ENV NGINX_LISTEN=8080 STATIC_ROOT=/app/staticfiles
+ENV NGINX_LISTEN=8080 STATIC_ROOT=/app/staticfiles MEDIA_ROOT=/app/media
 EXPOSE 8080
 CMD ["sh", "-c", "python /app/deploy/nginx/render.py -o /etc/nginx/nginx.conf && exec nginx -e stderr"]
 # Ready when some app process is (nginx passes /readyz on until one answers 200).

@@ -283,6 +283,7 @@ class Nginx:
             listen=f"{self.host}:{self.port}",
             upstreams=self.upstreams,
             static_root=str(self.static_root),
+            media_root=_media_root(),
             tls_certificate=self.tls_certificate,
             tls_certificate_key=self.tls_certificate_key,
             access_log=str(self.access_log),
@@ -537,6 +538,7 @@ class Cluster:
         program("nginx")  # before anything starts: missing is the likeliest failure
         env = {**os.environ, "DJANGO_SETTINGS_MODULE": "inswing_realtime.settings"}
         env.setdefault("NUM_PROXIES", "1")
+        env.setdefault("MEDIA_ACCEL_REDIRECT", "1")  # nginx sends uploaded media
         if not env.get("DATABASE_URL"):
             env["DATABASE_URL"] = self._start_embedded_db()
         if not env.get("REDIS_URL"):
@@ -726,6 +728,14 @@ def _static_root(env: dict[str, str]) -> Path:
     from django.conf import settings
 
     return Path(settings.STATIC_ROOT)
+
+
+def _media_root() -> str:
+    """Where the app processes store uploads (they run with this environment's settings)."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "inswing_realtime.settings")
+    from django.conf import settings
+
+    return str(settings.MEDIA_ROOT)
 
 
 def _safe(url: str) -> str:

@@ -360,7 +360,7 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 SWING_UPLOAD_MAX_BYTES = int(os.environ.get("SWING_UPLOAD_MAX_BYTES", str(200 * 1024 * 1024)))
-# Pages send chunks of this size; the server takes at most 4 MiB in one request.
+# Pages send chunks of this size; the server takes at most 2 MiB in one request.
 SWING_UPLOAD_CHUNK_BYTES = int(os.environ.get("SWING_UPLOAD_CHUNK_BYTES", str(1024 * 1024)))
 # Unfinished uploads older than this are removed by `manage.py clean_uploads`.
 SWING_UPLOAD_EXPIRE_HOURS = float(os.environ.get("SWING_UPLOAD_EXPIRE_HOURS", "24"))

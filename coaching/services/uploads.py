@@ -46,7 +46,7 @@ VIDEO_TYPES = {
     "video/webm": ("webm", "webm"),
 }
 # Largest chunk one request may carry, whatever the page was told to send.
-MAX_CHUNK_BYTES = 4 * 1024 * 1024
+MAX_CHUNK_BYTES = 2 * 1024 * 1024  # under nginx's client_max_body_size (deploy/nginx)
 MAX_POSTER_BYTES = 1024 * 1024
 MAX_FILENAME_CHARS = 200
 # QuickTime files may open with another top-level atom than `ftyp`.

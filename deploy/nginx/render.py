@@ -47,6 +47,8 @@ class Site:
     listen: str
     upstreams: list[str]
     static_root: str
+    # Uploaded media (the app's MEDIA_ROOT), sent only after the app's access check.
+    media_root: str = "/app/media"
     tls_certificate: str = ""
     tls_certificate_key: str = ""
     # Files (or /dev/stdout, stderr) where the container's logs go by default.
@@ -128,6 +130,7 @@ def render(site: Site) -> str:
         "listen": _listen(site),
         "tls": _tls(site),
         "static_root": _quoted(site.static_root.rstrip("/") + "/"),
+        "media_root": _quoted(site.media_root.rstrip("/") + "/"),
         **{name: _quoted(f"{site.temp_dir}/{name}") for name in TEMP_DIRS},
     }
 
@@ -146,6 +149,7 @@ def from_environment(env: dict[str, str] | os._Environ[str] = os.environ) -> Sit
         listen=env.get("NGINX_LISTEN", "8080").strip(),
         upstreams=[u.strip() for u in env.get("NGINX_UPSTREAMS", "").split(",") if u.strip()],
         static_root=env.get("STATIC_ROOT", "/app/staticfiles"),
+        media_root=env.get("MEDIA_ROOT", "/app/media"),
         tls_certificate=env.get("TLS_CERTIFICATE", "").strip(),
         tls_certificate_key=env.get("TLS_CERTIFICATE_KEY", "").strip(),
     )

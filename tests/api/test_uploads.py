@@ -212,7 +212,7 @@ def test_a_chunk_past_the_size_or_over_the_limit_is_refused(student, active_sess
     past = send(student, active_session, upload_id, 0, CLIP[:101])
     assert (past.status_code, list(past.json()["error"]["fields"])) == (400, ["body"])
     huge = start(student, active_session).json()["upload_id"]
-    too_big = send(student, active_session, huge, 0, bytes(4 * 1024 * 1024 + 1))
+    too_big = send(student, active_session, huge, 0, bytes(2 * 1024 * 1024 + 1))
     assert (too_big.status_code, too_big.json()["error"]["code"]) == (413, "too_large")
     bad = api_client_for(student).generic(
         "PATCH", upload_url(active_session, huge), CLIP[:10], HTTP_UPLOAD_OFFSET="zero"

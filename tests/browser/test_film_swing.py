@@ -83,6 +83,7 @@ def test_a_recorded_swing_resumes_after_a_drop_and_plays_on_both_screens(
     page.route("**/api/sessions/*/uploads/*/", chunks)
     film = page.locator("#film")
     expect(film).to_be_visible()
+    film.locator("summary").click()  # folded, so that it takes one line until wanted
     film.locator('[data-role="film"]').click()
     record = film.locator('[data-role="record"]')
     expect(record).to_have_text("녹화 시작")
@@ -119,7 +120,9 @@ def test_the_film_panel_in_korean_on_a_phone_is_axe_clean(film_pages, student, a
     page = open_room(film_pages, student, active_session, "phone", lang="ko", viewport=PHONE)
     page.locator("#tab-swing").click()
     film = page.locator("#film")
+    expect(film).to_be_visible()
     expect(film.locator("h2")).to_have_text("영상 올리기")
+    film.locator("summary").press("Enter")  # opens it from the keyboard
     expect(film.locator(".film-pick")).to_contain_text("영상 선택")
     film.locator('[data-role="film"]').click()
     expect(film.locator('[data-role="camera"]')).to_be_visible()

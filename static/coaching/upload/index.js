@@ -21,7 +21,7 @@ function refusal(err) {
 export function mountUpload({ root, api, room }) {
   const one = (role) => root.querySelector(`[data-role="${role}"]`);
   const ui = {
-    film: one("film"), pick: one("pick"), capture: one("capture"), camera: one("camera"),
+    details: one("details"), film: one("film"), pick: one("pick"), capture: one("capture"), camera: one("camera"),
     preview: one("preview"), record: one("record"), close: one("close"), progress: one("progress"),
     bar: one("bar"), status: one("status"), cancel: one("cancel"), error: one("error"),
   };
@@ -50,6 +50,7 @@ export function mountUpload({ root, api, room }) {
 
   async function send(file, knownMs = null) {
     showError("");
+    ui.details.open = true;
     const contentType = clipType(file);
     if (!contentType) { showError(refusal({ code: "unsupported_type" })); return; }
     setBusy(true);
