@@ -5,8 +5,12 @@ connects; a crashed process's sockets stop counting; with Redis stopped (a priva
 redis-server) each process limits on its own and says so once, and once Redis is back
 the limits are cluster-wide again."""
 
+import itertools
 import json
+import os
 import re
+import shutil
+import subprocess
 import time
 import uuid
 from collections.abc import Iterator
@@ -21,7 +25,13 @@ from tests.deploy.topology import Front, get
 from tests.support.auth import token_for
 from tests.support.faults import RedisServer
 from tests.support.phoenix import PhoenixClient
-from tests.support.servers import ServerProcess, free_port, server_env, wait_for_quiet_database
+from tests.support.servers import (
+    ROOT,
+    ServerProcess,
+    free_port,
+    server_env,
+    wait_for_quiet_database,
+)
 from tests.support.waiting import wait_until
 
 # Ten chat lines per user, refilled too slowly to matter: exact counts.
@@ -29,6 +39,8 @@ TIGHT = {"CHAT_RATE_PER_SECOND": "0.0001", "CHAT_RATE_BURST": "10"}
 # Socket slots renewed every 0.5 s, expiring after 2 s (the defaults: 5 s, 20 s).
 FAST_LIVENESS = {"PRESENCE_HEARTBEAT": "0.5", "PRESENCE_NODE_TTL": "2"}
 DOWN_LINE = "limits: Redis is unavailable"
+# phoenix.js 1.8.16's default reconnect backoff (socket.js `reconnectAfterMs`).
+PHOENIX_RECONNECT_MS = [10, 50, 100, 150, 200, 250, 500, 1000, 2000]
 BACK_LINE = "limits: Redis answers again"
 
 
@@ -152,6 +164,55 @@ def connect_or_none(url: str, user) -> PhoenixClient | None:
         return None
 
 
+def test_phoenix_js_refused_retries_on_its_backoff_and_gets_in_once_a_socket_closes(
+    cluster, student
+):
+    node = shutil.which("node")
+    if node is None or not (ROOT / "node_modules/phoenix/package.json").exists():
+        pytest.skip("node or node_modules/phoenix is missing")
+    token = token_for(student)
+    opened = [
+        PhoenixClient(cluster.apps[i % 2].socket_url, token)
+        for i in range(settings.MAX_SOCKETS_PER_USER)
+    ]
+    config = {
+        "endpoint": cluster.socket_url.removesuffix("/websocket"),  # phoenix.js adds it
+        "token": token,
+        "deadline_ms": 20_000,
+    }
+    script = Path(__file__).parent / "js" / "phoenix_over_limit.mjs"
+    proc = subprocess.Popen(
+        [node, str(script)],
+        cwd=ROOT,
+        env={**os.environ, "PHX_OVER_LIMIT": json.dumps(config)},
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    records: list[dict] = []
+    try:
+        # The script ends by its deadline: these reads are bounded.
+        while sum("error" in r for r in records) < 4 and not (records and "done" in records[-1]):
+            records.append(json.loads(proc.stdout.readline()))
+        opened.pop().close()
+        closed_at = records[-1]["t"]
+        while "done" not in records[-1]:
+            records.append(json.loads(proc.stdout.readline()))
+    finally:
+        proc.kill()
+        proc.wait()
+        proc.stdout.close()
+        for client in opened:
+            client.close()
+    errors = [r["error"] for r in records if "error" in r]
+    assert errors and all("429" in e for e in errors), records
+    # Tried again on its own backoff, not in a storm, and in once a slot was free.
+    attempts = [r["t"] for r in records if "attempt" in r]
+    gaps = [b - a for a, b in itertools.pairwise(attempts)]
+    assert all(gap >= ms - 5 for gap, ms in zip(gaps, PHOENIX_RECONNECT_MS, strict=False)), gaps
+    assert [r for r in records if "opened" in r and r["t"] > closed_at], records
+    assert not any(r.get("timed_out") for r in records), records
+
+
 def test_a_crashed_processs_sockets_stop_counting(cluster, student):
     token = token_for(student)
     survivor, doomed = cluster.apps
@@ -182,6 +243,23 @@ def private_redis() -> Iterator[RedisServer]:
     server = RedisServer().start()
     yield server
     server.close()
+
+
+def join_once_subscribed(client: PhoenixClient, topic: str, wait: float = 20) -> str:
+    """The join_ref of a join of `topic`, asked again while it times out or is refused
+    `unavailable`."""
+    deadline = time.monotonic() + wait
+    while True:
+        ref = client.next_ref()
+        client.send([ref, ref, topic, "phx_join", {}])
+        try:
+            reply = client.reply(ref, timeout=max(0.1, deadline - time.monotonic()))
+        except TimeoutError:
+            reply = None
+        if reply is not None and reply["status"] == "ok":
+            return ref
+        assert time.monotonic() < deadline, f"no join of {topic} in {wait} s: {reply}"
+        time.sleep(0.2)
 
 
 def log_lines(app: ServerProcess, containing: str) -> list[str]:
@@ -234,7 +312,8 @@ def test_with_redis_stopped_the_limits_are_per_process_and_said_once(
             PhoenixClient(apps[0].socket_url, token) as one,
             PhoenixClient(apps[1].socket_url, token) as two,
         ):
-            joins = [client.join_ok(topic)[0] for client in (one, two)]
+            # The channel layer takes its own seconds to resubscribe after the restart.
+            joins = [join_once_subscribed(client, topic) for client in (one, two)]
             outcomes = [
                 *chat_outcomes(one, topic, joins[0], 8),
                 *chat_outcomes(two, topic, joins[1], 8),
