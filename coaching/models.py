@@ -422,3 +422,55 @@ class AnalysisRequest(models.Model):
 
     def __str__(self) -> str:
         return self.delivery_id
+
+
+class RecordingConsent(models.Model):
+    """A participant's answer to "may this lesson's call be recorded?", asked once per
+    lesson and changeable while it lasts (coaching/services/recordings.py). Nothing is
+    recorded unless both the student's and the coach's say yes."""
+
+    session = models.ForeignKey(
+        CoachingSession, on_delete=models.CASCADE, related_name="recording_consents"
+    )
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
+    consented = models.BooleanField()
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["session", "user"], name="recording_consent_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.session_id}/{self.user_id}: {self.consented}"
+
+
+def new_recording_id() -> str:
+    return "rec_" + secrets.token_urlsafe(12)
+
+
+class CallRecording(models.Model):
+    """A lesson's call as the coach's page recorded it: WebM/Opus chunks stored as they
+    come (`chunks`: [storage name, ms] in order), joined into `audio_name` once finished.
+    `started_ms` is the server's epoch ms of its first sample, the replay's clock."""
+
+    recording_id = models.CharField(
+        max_length=24, unique=True, default=new_recording_id, editable=False
+    )
+    session = models.ForeignKey(
+        CoachingSession, on_delete=models.CASCADE, related_name="call_recordings"
+    )
+    started_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
+    started_ms = models.BigIntegerField()
+    chunks = models.JSONField(default=list, blank=True)
+    duration_ms = models.PositiveIntegerField(default=0)
+    audio_name = models.CharField(max_length=300, blank=True)
+    finished = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["session", "started_ms", "id"]
+
+    def __str__(self) -> str:
+        return self.recording_id

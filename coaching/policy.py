@@ -248,3 +248,26 @@ def check_replay(user: User, session: CoachingSession) -> None:
     and admins; anyone else is told there is no such session."""
     if session_role(user, session) not in (STUDENT, COACH, OBSERVER):
         raise ServiceError("not_found", "No such session.")
+
+
+def check_recording_consent(user: User, session: CoachingSession) -> None:
+    """Consent to record the lesson's call: each of its two participants gives their own."""
+    if session_role(user, session) not in (STUDENT, COACH):
+        raise ServiceError(
+            "forbidden", "Only the lesson's student and coach answer for themselves."
+        )
+
+
+def check_record(user: User, session: CoachingSession) -> None:
+    """The call is recorded by the coach's page (it mixes both voices), while the lesson
+    is open; consent is checked by coaching/services/recordings.py on every chunk."""
+    if session_role(user, session) != COACH:
+        raise ServiceError("forbidden", "Only the lesson's coach's page records the call.")
+    if session.status == Status.ENDED:
+        raise ServiceError("session_ended", "The lesson has ended.")
+
+
+def check_recording_delete(user: User, session: CoachingSession) -> None:
+    """Either participant deletes the lesson's call recording, in one action."""
+    if session_role(user, session) not in (STUDENT, COACH):
+        raise ServiceError("forbidden", "Only the lesson's student and coach delete its recording.")

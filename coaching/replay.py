@@ -19,6 +19,7 @@ from django.db.models.functions import Cast
 
 from coaching import events, selectors
 from coaching.models import CoachingSession, ReviewKind, ReviewRecord, SessionEvent, Status
+from coaching.services.recordings import recording_list
 
 
 def replay_document(session: CoachingSession) -> dict[str, Any]:
@@ -78,6 +79,8 @@ def replay_document(session: CoachingSession) -> dict[str, Any]:
         "swings": swings,
         "events": log,
         "review": review,
+        # The call, recorded with both participants' consent (coaching/services/recordings.py).
+        "recordings": recording_list(session),
     }
 
 

@@ -13,7 +13,8 @@ urlpatterns = [
     path("sessions/<str:session_id>/replay/", views.replay_page, name="replay_page"),
     path("lessons/", views.lessons_page, name="lessons"),
     re_path(
-        r"^media/(?P<name>swings/[A-Za-z0-9_-]{1,64}/[A-Za-z0-9_-]{1,64}\.(?:mp4|mov|webm|jpg|png))$",
+        r"^media/(?P<name>(?:swings/[A-Za-z0-9_-]{1,64}/[A-Za-z0-9_-]{1,64}\.(?:mp4|mov|webm|jpg|png)"
+        r"|recordings/[A-Za-z0-9_-]{1,64}/[A-Za-z0-9_-]{1,64}\.webm))$",
         media_views.media_file,
         name="media_file",
     ),

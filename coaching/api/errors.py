@@ -27,6 +27,9 @@ SERVICE_STATUS = {
     "offset_mismatch": status.HTTP_409_CONFLICT,
     "too_large": status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
     "unsupported_type": status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
+    # The call's recording (coaching/services/recordings.py): not both consent; a gap.
+    "consent_required": status.HTTP_403_FORBIDDEN,
+    "chunk_out_of_order": status.HTTP_409_CONFLICT,
     # A chat line the database refused (logged where it happened).
     "internal_error": status.HTTP_500_INTERNAL_SERVER_ERROR,
 }

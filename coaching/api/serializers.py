@@ -906,6 +906,13 @@ class ReplayEventSerializer(serializers.Serializer):
     payload = serializers.DictField(help_text="The event's payload as it was broadcast.")
 
 
+class ReplayRecordingSerializer(serializers.Serializer):
+    id = serializers.CharField()
+    start_ms = serializers.IntegerField(help_text="Its first sample, epoch ms (server).")
+    duration_ms = serializers.IntegerField()
+    url = serializers.CharField(help_text="The WebM/Opus audio, for the lesson's participants.")
+
+
 class ReplaySerializer(serializers.Serializer):
     """A lesson as it can be replayed (`coaching.replay.replay_document`)."""
 
@@ -920,4 +927,9 @@ class ReplaySerializer(serializers.Serializer):
     events = ReplayEventSerializer(many=True, help_text="The whole event log, in seq order.")
     review = ReplayReviewEntrySerializer(
         many=True, help_text="The recorded review, by `at_ms` (ties: the order recorded)."
+    )
+    recordings = ReplayRecordingSerializer(
+        many=True,
+        help_text="The call, recorded with both participants' consent, oldest first "
+        "(not in a share link's replay).",
     )

@@ -65,6 +65,15 @@ class UploadSerializer(serializers.Serializer):
     swing = s.SwingSerializer(allow_null=True, help_text="The swing, once complete.")
 
 
+def read_chunk(request: Request) -> bytes:
+    """A chunk's raw body (an upload's or a call recording's), at most MAX_CHUNK_BYTES
+    (one byte more is read, for the service to refuse)."""
+    length = request.headers.get("Content-Length", "")
+    if length.isdigit() and int(length) > MAX_CHUNK_BYTES:
+        raise ServiceError("too_large", f"A chunk has at most {MAX_CHUNK_BYTES} bytes.")
+    return request.stream.read(MAX_CHUNK_BYTES + 1) if request.stream else b""
+
+
 def _body(upload: SwingUpload) -> dict[str, Any]:
     return {
         "upload_id": upload.upload_id,
@@ -147,17 +156,13 @@ def upload_detail(request: Request, session_id: str, upload_id: str) -> Response
             f"{OFFSET_HEADER} must be a whole number of bytes.",
             field=OFFSET_HEADER,
         )
-    length = request.headers.get("Content-Length", "")
-    if length.isdigit() and int(length) > MAX_CHUNK_BYTES:
-        raise ServiceError("too_large", f"A chunk has at most {MAX_CHUNK_BYTES} bytes.")
-    chunk = request.stream.read(MAX_CHUNK_BYTES + 1) if request.stream else b""
     try:
         upload = upload_append(
             session_id=session_id,
             upload_id=upload_id,
             actor=request.user,
             offset=int(offset),
-            chunk=chunk,
+            chunk=read_chunk(request),
         )
     except OffsetMismatch as exc:
         response = Response(

@@ -2,7 +2,7 @@ from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
-from coaching.api import uploads, views
+from coaching.api import recordings, uploads, views
 
 router = SimpleRouter()
 router.register("sessions", views.SessionViewSet, basename="session")
@@ -21,6 +21,22 @@ urlpatterns = [
         "sessions/<str:session_id>/uploads/<str:upload_id>/",
         uploads.upload_detail,
         name="upload_detail",
+    ),
+    path(
+        "sessions/<str:session_id>/recording-consent/",
+        recordings.recording_consent,
+        name="recording_consent",
+    ),
+    path("sessions/<str:session_id>/recordings/", recordings.recordings, name="recordings"),
+    path(
+        "sessions/<str:session_id>/recordings/<str:recording_id>/chunks/<int:n>/",
+        recordings.recording_chunk,
+        name="recording_chunk",
+    ),
+    path(
+        "sessions/<str:session_id>/recordings/<str:recording_id>/finish/",
+        recordings.recording_finish_view,
+        name="recording_finish",
     ),
     *router.urls,
     # Last: any other path under /api/ gets the API's JSON 404, not an HTML page.

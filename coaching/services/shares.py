@@ -270,4 +270,5 @@ def shared_replay_document(share: LessonShare) -> dict[str, Any]:
     with display names only; events keep their `seq`, their order in the lesson."""
     document = _display_only(replay_document(share.session))
     document["session"].pop("id", None)
+    document.pop("recordings", None)  # the call's voices stay with the lesson's participants
     return document
