@@ -1,4 +1,5 @@
-"""Uploaded media under MEDIA_URL, served only to who may read it (coaching/services/media.py).
+"""Uploaded media under MEDIA_URL, served only to who may read it (coaching/services/media.py
+says who).
 
 Local storage: Django sends the file with byte ranges (a video player seeks with them),
 or, behind nginx (MEDIA_ACCEL_REDIRECT), hands the sending to nginx's internal
@@ -8,7 +9,7 @@ storage's own signed, time-limited URL.
 
 import mimetypes
 import re
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from django.conf import settings
 from django.core.files.storage import default_storage
@@ -26,6 +27,9 @@ from coaching.errors import ServiceError
 from coaching.services.media import check_media_read
 
 ACCEL_PREFIX = "/_protected_media/"
+# A share link's pages (its live room, its replay): the link in the Referer, which those
+# pages send to this site only (Referrer-Policy: same-origin).
+_share_page = re.compile(r"^/shared/([A-Za-z0-9_-]{1,40})/([A-Za-z0-9_-]{1,100})/")
 _range = re.compile(r"^bytes=(\d*)-(\d*)$")
 READ_BLOCK = 256 * 1024
 
@@ -65,9 +69,13 @@ def _ranged(request: HttpRequest, path: str, size: int, content_type: str) -> Ht
 
 @require_safe
 def media_file(request: HttpRequest, name: str) -> HttpResponse:
-    """An uploaded swing's video or poster, for a user who may see its lesson or a signed link."""
+    """An uploaded swing's video or poster, for a user who may see its lesson, a signed
+    link, or a page of a share link of the lesson."""
+    shared = _share_page.match(urlsplit(request.headers.get("Referer", "")).path)
     try:
-        check_media_read(request.user, name, request.GET.get("sig"))
+        check_media_read(
+            request.user, name, request.GET.get("sig"), shared.groups() if shared else None
+        )
     except ServiceError:
         raise Http404("No such file.") from None
     if not default_storage.exists(name):

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from coaching.models import SessionEvent, Swing, SwingUpload
 from coaching.services.media import signed_url
+from coaching.services.shares import share_create, share_path, share_revoke
 from tests.api.support import session_url
 from tests.support.auth import api_client_for
 from tests.support.broadcasts import captured_broadcasts, events_named
@@ -158,6 +159,21 @@ def test_media_is_read_by_who_sees_the_lesson_or_through_a_signed_link(
     assert Client().get(forged).status_code == 404  # a signature is for one file
     settings.MEDIA_LINK_SECONDS = -1
     assert Client().get(link).status_code == 404  # expired
+
+
+def test_a_share_links_pages_play_its_lessons_swings(student, coach, active_session):
+    upload_id = start(student, active_session).json()["upload_id"]
+    swing = send(student, active_session, upload_id, 0, CLIP).json()["swing"]
+    share, secret = share_create(session_id=active_session.session_id, user=coach)
+    page = share_path(share.share_id, secret)  # /shared/<share_id>/<secret>/
+    signed_out = Client()  # the link's pages send it as their Referer
+    for referer in (page, page + "replay/"):
+        video = signed_out.get(swing["video_url"], HTTP_REFERER=f"http://testserver{referer}")
+        assert b"".join(video.streaming_content) == CLIP
+    for referer in ("http://testserver/", share_path(share.share_id, "x" * 20)):
+        assert signed_out.get(swing["video_url"], HTTP_REFERER=referer).status_code == 404
+    share_revoke(session_id=active_session.session_id, share_id=share.share_id, user=coach)
+    assert signed_out.get(swing["video_url"], HTTP_REFERER=page).status_code == 404
 
 
 @pytest.mark.parametrize(
