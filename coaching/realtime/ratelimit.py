@@ -3,13 +3,13 @@
 Token buckets, one set per user, shared by all of that user's sockets: across the
 cluster with REDIS_URL (coaching/realtime/cluster_limits.py: the buckets live in Redis
 and each process spends leases of them), else, and while Redis is down, on each
-process (`UserLimits`). Every push but heartbeats and
-leaves takes a token from the user's `client` bucket (CLIENT_EVENTS_PER_SECOND,
-CLIENT_EVENTS_BURST); `chat:new` also from the `chat` bucket (CHAT_RATE_PER_SECOND,
-CHAT_RATE_BURST), `call:signal` from the `call` bucket (CALL_SIGNALS_PER_SECOND,
-CALL_SIGNALS_BURST). A push that finds a bucket empty takes nothing and is refused
-with `rate_limited` and the wait until it would pass; a push refused for what the client
-could not help, or a chat resend answered from the store, gets its tokens back (`refund`).
+process (`UserLimits`). Every push but heartbeats and leaves takes a token from the
+user's `client` bucket (CLIENT_EVENTS_PER_SECOND, CLIENT_EVENTS_BURST); `chat:new` also
+from the `chat` bucket (CHAT_RATE_PER_SECOND, CHAT_RATE_BURST), `call:signal` from the
+`call` bucket (CALL_SIGNALS_PER_SECOND, CALL_SIGNALS_BURST). A push that finds a bucket
+empty takes nothing and is refused with `rate_limited` and the wait until it would
+pass; a push refused for what the client could not help, or a chat resend answered from
+the store, gets its tokens back (`refund`).
 A user holds at most MAX_SOCKETS_PER_USER sockets at once (`open_socket`).
 """
 
