@@ -279,10 +279,10 @@ def _delete(names: list[str]) -> None:
         default_storage.delete(name)
 
 
-def uploads_expire(now: Any = None) -> int:
+def uploads_expire() -> int:
     """Remove unfinished uploads untouched for SWING_UPLOAD_EXPIRE_HOURS, with their
     chunks and poster; returns how many. (`manage.py clean_uploads`.)"""
-    cutoff = (now or timezone.now()) - timedelta(hours=settings.SWING_UPLOAD_EXPIRE_HOURS)
+    cutoff = timezone.now() - timedelta(hours=settings.SWING_UPLOAD_EXPIRE_HOURS)
     removed = 0
     for upload in SwingUpload.objects.filter(
         status=UploadStatus.RECEIVING, updated_at__lt=cutoff

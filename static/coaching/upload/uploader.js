@@ -13,7 +13,7 @@ function sleep(ms, signal) {
     const done = () => { clearTimeout(timer); window.removeEventListener("online", done); resolve(); };
     const timer = setTimeout(done, ms);
     window.addEventListener("online", done);
-    signal.addEventListener("abort", done);
+    signal.addEventListener("abort", done, { once: true });
   });
 }
 
