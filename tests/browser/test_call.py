@@ -175,6 +175,8 @@ class Room:
         self.user = user
         self.page = pages.open(user.username, init_script=init_script, **open_args)
         self.sockets: list = []
+        self.console: list[str] = []  # what the page logged, said when a wait fails
+        self.page.on("console", lambda msg: self.console.append(f"{msg.type}: {msg.text}"))
         self.blocked = False
         self.page.route_web_socket(re.compile(r"/socket/websocket"), self._socket)
         log_in(self.page, user, lands_on="/student/" if user.role == Role.STUDENT else "/coach/")
@@ -222,10 +224,13 @@ def outbound_grows(room: Room, wait: float = 1.0) -> bool:
     return room.stats()["outbound"] > before
 
 
-def eventually(check, timeout: float = SLOW / 1000) -> None:
+def eventually(check, timeout: float = SLOW / 1000, rooms: tuple = ()) -> None:
+    """Wait for `check()`; on a timeout, say how `rooms` stand."""
     deadline = time.monotonic() + timeout
     while not check():
-        assert time.monotonic() < deadline, f"{check.__name__} never held"
+        if time.monotonic() > deadline:
+            seen = {r.user.username: (r.stats(), r.status.text_content(), r.console) for r in rooms}
+            raise AssertionError(f"{check.__name__} never held: {seen}")
         time.sleep(0.2)
 
 
@@ -361,7 +366,7 @@ def test_a_socket_dropped_for_five_seconds_restarts_ice_without_hanging_up(
             for s, room in zip(stats, (student_room, coach_room), strict=True)
         )
 
-    eventually(restarted)
+    eventually(restarted, rooms=(student_room, coach_room))
     for room in (student_room, coach_room):
         expect(room.bar).to_have_attribute("data-state", "connected", timeout=SLOW)
     done = time.monotonic()
@@ -378,8 +383,42 @@ def test_a_socket_dropped_for_five_seconds_restarts_ice_without_hanging_up(
     before = {room.user.pk: room.stats()["ufrag"] for room in (student_room, coach_room)}
     student_room.restore()
     expect_online(student_room.page, timeout=SLOW)
-    eventually(restarted)
+    eventually(restarted, rooms=(student_room, coach_room))
     for room in (student_room, coach_room):
+        expect(room.bar).to_have_attribute("data-state", "connected", timeout=SLOW)
+        assert room.stats()["peers"] == 1
+        eventually(lambda room=room: inbound_grows(room))
+
+
+def test_both_sockets_dropped_together_recover_when_the_callee_returns_later(
+    two, student, coach, active_session
+):
+    """As when their server process restarts: the caller back first offers an ICE restart
+    the callee's absent socket never gets (signals are not stored); the callee's own
+    report when it is back has the caller offer again."""
+    student_room = Room(two[0], student, active_session)
+    coach_room = Room(two[1], coach, active_session)
+    connected_call(student_room, coach_room)
+    rooms = (student_room, coach_room)
+    before = {room.user.pk: room.stats()["ufrag"] for room in rooms}
+    for room in rooms:
+        room.drop()
+    time.sleep(5)
+    student_room.restore()
+    expect_online(student_room.page, timeout=SLOW)
+    expect(student_room.status).to_have_text("Reconnecting the call…", timeout=SLOW)
+    time.sleep(2)  # the caller's restart offer goes nowhere meanwhile
+    coach_room.restore()
+    expect_online(coach_room.page, timeout=SLOW)
+
+    def restarted() -> bool:
+        return all(
+            s["ufrag"] != before[room.user.pk] and s["state"] == "connected"
+            for s, room in zip([room.stats() for room in rooms], rooms, strict=True)
+        )
+
+    eventually(restarted, rooms=rooms)
+    for room in rooms:
         expect(room.bar).to_have_attribute("data-state", "connected", timeout=SLOW)
         assert room.stats()["peers"] == 1
         eventually(lambda room=room: inbound_grows(room))
@@ -403,6 +442,10 @@ def test_the_coach_declines_and_the_student_sees_it(two, student, coach, active_
     student_room = Room(two[0], student, active_session)
     coach_room = Room(two[1], coach, active_session)
     student_room.button("Talk").click()
+    expect(coach_room.status).to_have_text(f"{student.display_name} is calling you", timeout=SLOW)
+    expect(student_room.button("Cancel")).to_be_visible()
+    for room in (student_room, coach_room):
+        check_axe(room.page, f"a ringing call, {room.user.username}")
     coach_room.button("Decline").click()
     expect(student_room.status).to_have_text(f"{coach.display_name} declined the call.")
     expect(coach_room.status).to_have_text("You declined the call.")

@@ -23,8 +23,15 @@ import { CallView, callText } from "./view.js";
 
 const LIVE = new Set(["ringing", "connecting", "connected", "reconnecting"]);
 const IDLE = { state: "idle", call_id: null, caller: null, callee: null, muted: {}, version: -1 };
-// A media path gone quiet ("disconnected") often comes back by itself; after this, restart.
-const DISCONNECTED_RESTART_MS = 2000;
+// A media path gone quiet ("disconnected") often comes back by itself; after this, it's
+// reported reconnecting (and the caller restarts ICE).
+const DISCONNECTED_REPORT_MS = 2000;
+// While the call stays reconnecting the caller offers a restart again this often: signals
+// are never stored, so an offer or answer sent while the other's socket was away is lost
+// (both sockets drop together when a server process restarts).
+const RESTART_RETRY_MS = 4000;
+// A restart is not repeated sooner than this (a rejoin and its own report come together).
+const RESTART_GAP_MS = 1500;
 
 class Call {
   constructor({ root, channel, room }) {
@@ -39,6 +46,8 @@ class Call {
     this.everJoined = false;
     this.otherHere = false;
     this.autoRang = false;
+    this.endedHere = false; // a call ended while this page watched (declined, hung up…)
+    this.accepting = null; // the call_id this page is accepting
     this.muted = false;
     this.camera = false;
     this.needsSound = false;
@@ -47,8 +56,9 @@ class Call {
       me: new SpeakingMeter((on) => { this.speaking.me = on; this.render(); }),
       other: new SpeakingMeter((on) => { this.speaking.other = on; this.render(); }),
     };
-    this.restartTimer = null;
+    this.disconnectTimer = null;
     this.renewTimer = null;
+    this.retryTimer = null;
     this.clock = null;
     this.view = new CallView(root, {
       talk: () => this.talk(),
@@ -98,11 +108,9 @@ class Call {
     this.everJoined = true;
     if (reply.call) this.apply(reply.call, { snapshot: true });
     // Our socket was away: candidates or offers sent meanwhile may be lost, and a phone
-    // that reconnected may be on another network. Restart ICE rather than hang up.
-    if (rejoin && this.link && this.live) {
-      this.report({ connection: "reconnecting" });
-      if (this.link.caller) this.link.restart();
-    }
+    // that reconnected may be on another network. Restart ICE rather than hang up: the
+    // report makes the call reconnecting, which has the caller restart (apply).
+    if (rejoin && this.link && this.live) this.report({ connection: "reconnecting" });
     this.render();
   }
 
@@ -115,10 +123,11 @@ class Call {
     if (this.live && mine) {
       if (state.state === "ringing" && mine === "callee" && this.preference.on && before.state !== "ringing") this.accept();
       if (state.state !== "ringing" && mine === "caller" && this.linkCallId === state.call_id && !this.link) this.openLink();
-      // The other end lost its path or its socket: the caller restarts ICE (once a moment).
-      if (state.state === "reconnecting" && before.state !== "reconnecting" && this.link && this.link.caller
-        && performance.now() - this.link.restartedAt > 1500) this.link.restart();
+      // Someone lost their path or their socket (each report is a new version): the
+      // caller restarts ICE, and again while it lasts.
+      if (state.state === "reconnecting" && this.link && this.link.caller) this.restartSoon();
     }
+    if (LIVE.has(before.state) && state.state === "ended") this.endedHere = true;
     this.announceMute(before, state);
     if (!this.live) this.maybeAutoRing();
     this.render();
@@ -134,25 +143,28 @@ class Call {
     this.view.announce(tf(now ? gettext("%(name)s muted their microphone.") : gettext("%(name)s unmuted their microphone."), { name }));
   }
 
-  push(event, payload = {}) {
+  // A call event; its new state (applied), or null when refused. `quiet`: a report of
+  // this page's own (a refusal means the call moved on, which its state will say).
+  push(event, payload = {}, { quiet = false } = {}) {
     if (!this.live && event !== "call:ring") return Promise.resolve(null);
     const body = event === "call:ring" ? payload : { call_id: this.state.call_id, ...payload };
+    const fail = (message) => { if (!quiet) this.view.showError(message); };
     return new Promise((resolve) => {
       this.channel.push(event, body)
-        .receive("ok", (reply) => { this.view.showError(""); if (reply && reply.version !== undefined) this.apply(reply); resolve(reply); })
+        .receive("ok", (reply) => { if (!quiet) this.view.showError(""); this.apply(reply); resolve(reply); })
         .receive("error", (reply) => {
           // A ring that crossed the other's (both pressed at once) is not an error: theirs rings.
           if (!(event === "call:ring" && reply && reply.reason === "invalid_transition")) {
-            this.view.showError((reply && reply.message) || gettext("The call could not be changed."));
+            fail((reply && reply.message) || gettext("The call could not be changed."));
           }
           resolve(null);
         })
-        .receive("timeout", () => { this.view.showError(gettext("No answer from the server. Try again.")); resolve(null); });
+        .receive("timeout", () => { fail(gettext("No answer from the server. Try again.")); resolve(null); });
     });
   }
 
   report(changes) {
-    if (this.live && this.role && this.state.state !== "ringing") this.push("call:status", changes);
+    if (this.live && this.role && this.state.state !== "ringing") this.push("call:status", changes, { quiet: true });
   }
 
   reportConnectedSoon() {
@@ -164,16 +176,23 @@ class Call {
   async talk() {
     if (!(await this.openMicrophone())) return;
     const reply = await this.push("call:ring");
-    if (reply && reply.caller && reply.caller.id === this.me) {
+    if (reply) {
       this.linkCallId = reply.call_id; // the link opens once the other accepts
-    } else if (!this.live || this.role !== "callee") {
-      this.media.close(); // not ringing after all: release the microphone
+    } else if (this.state.state === "ringing" && this.role === "callee") {
+      this.accept(); // both pressed Talk at once: theirs got through, and we want to talk
+    } else if (!this.live) {
+      this.media.close(); // no call after all: release the microphone
     }
   }
 
   async accept() {
     const callId = this.state.call_id;
-    if (!(await this.openMicrophone())) return;
+    if (this.accepting === callId) return; // auto-connect and a crossed ring may both accept
+    this.accepting = callId;
+    if (!(await this.openMicrophone())) {
+      this.accepting = null;
+      return;
+    }
     if (this.state.call_id !== callId || this.state.state !== "ringing") return;
     this.linkCallId = callId;
     await this.openLink();
@@ -196,9 +215,8 @@ class Call {
     const callId = this.linkCallId;
     const caller = this.role === "caller";
     const ice = await iceServers();
-    if (this.link || this.linkCallId !== callId || !this.live) return;
     const track = await this.media.openMicrophone().catch(() => null);
-    if (!track) return;
+    if (!track || this.link || this.linkCallId !== callId || !this.live) return;
     const link = new PeerLink({
       ice: { ...ice, fetch: iceServers },
       caller,
@@ -213,6 +231,14 @@ class Call {
     this.startClock();
     await link.start(track);
     this.render();
+  }
+
+  restartSoon() {
+    if (performance.now() - this.link.restartedAt > RESTART_GAP_MS) this.link.restart();
+    clearTimeout(this.retryTimer);
+    this.retryTimer = setTimeout(() => {
+      if (this.link && this.state.state === "reconnecting") this.restartSoon();
+    }, RESTART_RETRY_MS);
   }
 
   // The caller restarts ICE before the TURN credential runs out (a lesson longer than
@@ -235,18 +261,15 @@ class Call {
   }
 
   connectionChanged(state) {
-    clearTimeout(this.restartTimer);
+    clearTimeout(this.disconnectTimer);
     if (state === "connected") {
       this.reportConnectedSoon();
     } else if (state === "failed") {
       this.report({ connection: "reconnecting" });
-      if (this.link.caller) this.link.restart();
     } else if (state === "disconnected") {
-      this.restartTimer = setTimeout(() => {
-        if (!this.link || this.link.pc.connectionState !== "disconnected") return;
-        this.report({ connection: "reconnecting" });
-        if (this.link.caller) this.link.restart();
-      }, DISCONNECTED_RESTART_MS);
+      this.disconnectTimer = setTimeout(() => {
+        if (this.link && this.link.pc.connectionState === "disconnected") this.report({ connection: "reconnecting" });
+      }, DISCONNECTED_REPORT_MS);
     }
     this.render();
   }
@@ -303,7 +326,8 @@ class Call {
   }
 
   closeLink() {
-    clearTimeout(this.restartTimer);
+    clearTimeout(this.disconnectTimer);
+    clearTimeout(this.retryTimer);
     clearTimeout(this.renewTimer);
     if (this.link) this.link.close();
     this.link = null;
@@ -339,10 +363,11 @@ class Call {
   }
 
   // With the choice on, ring once per page when the other participant is here and no call
-  // is under way (and never again after a call ended on this page: they may not want one).
+  // is under way (and not after a call ended while this page was open: declined or hung
+  // up, they may not want another).
   maybeAutoRing() {
-    if (!this.preference.on || this.autoRang || !this.otherHere || !this.joined) return;
-    if (!this.participant || this.room.ended || this.live || this.state.state === "ended") return;
+    if (!this.preference.on || this.autoRang || this.endedHere || !this.otherHere || !this.joined) return;
+    if (!this.participant || this.room.ended || this.live) return;
     this.autoRang = true;
     this.talk();
   }
