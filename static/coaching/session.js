@@ -243,8 +243,8 @@ async function main() {
   // A function, so every rejoin (after a reconnect) sends the seq we are current to.
   const channel = socket.channel(`session:${sessionId}`, () => room.joinParams());
   controls.channel = channel;
-  mountReview({ root: $("review"), channel, room });
-  if ($("film")) mountUpload({ root: $("film"), api, room });
+  const review = mountReview({ root: $("review"), channel, room });
+  if ($("film")) mountUpload({ root: $("film"), api, room, onUploaded: (swing) => review.present(swing.swing_id) });
   const call = mountCall({ root: $("call-bar"), channel, room });
 
   for (const event of LOGGED) channel.on(event, (payload) => room.receive(event, payload));

@@ -116,6 +116,38 @@ def test_a_recorded_swing_resumes_after_a_drop_and_plays_on_both_screens(
     assert film_pages.errors == []
 
 
+def test_a_clip_the_leading_coach_uploads_is_on_both_screens_at_once(
+    film_pages, student, coach, service, active_session
+):
+    from coaching.management.commands.seed_demo import DEMO_SWING
+    from coaching.models import Swing
+    from coaching.services.swings import swing_attach
+
+    in_thread(swing_attach, session_id=active_session.session_id, actor=service, swing=DEMO_SWING)
+    student_page = open_room(film_pages, student, active_session, "student")
+    coach_page = open_room(film_pages, coach, active_session, "coach")
+    for room in (student_page, coach_page):
+        expect(room.locator('#review [data-role="video"]')).to_have_attribute(
+            "src", DEMO_SWING["video_url"], timeout=SLOW
+        )
+    film = coach_page.locator("#film")
+    film.locator("summary").click()
+    film.locator('[data-role="pick"]').set_input_files(str(ROOT / "static/demo/swing-demo.mp4"))
+    expect(film.locator('[data-role="status"]')).to_have_text(
+        "Uploaded: the swing is in the lesson.", timeout=SLOW
+    )
+    uploaded = in_thread(
+        lambda: Swing.objects.get(session=active_session, swing_id__startswith="upl_")
+    )
+    assert uploaded.duration_ms == 3500  # the MP4's own
+    # The coach leads the review: the new swing is on screen for both, not only listed.
+    for room in (coach_page, student_page):
+        expect(room.locator('#review [data-role="video"]')).to_have_attribute(
+            "src", uploaded.video_url, timeout=SLOW
+        )
+    assert film_pages.errors == []
+
+
 def test_the_film_panel_in_korean_on_a_phone_is_axe_clean(film_pages, student, active_session):
     page = open_room(film_pages, student, active_session, "phone", lang="ko", viewport=PHONE)
     page.locator("#tab-swing").click()

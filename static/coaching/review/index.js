@@ -7,7 +7,8 @@
 // logged events (lead changes, compare start and end) go to the room's state like every
 // logged event, so the timeline shows them (log.js says how they read).
 //
-//   mountReview({root, channel, room});  // before the join
+//   const review = mountReview({root, channel, room});  // before the join
+//   review.present(swingId);  // a swing this page just added: on screen, for all if leading
 import { AnnotationList } from "./annotations.js";
 import { Compare } from "./compare.js";
 import { Drawing } from "./drawing.js";
@@ -73,13 +74,19 @@ export function mountReview({ root, channel, room }) {
     },
   });
 
+  // A swing this page added, to put on screen once the room knows it.
+  let presenting = null;
+
   // A swing the room now knows (new, or its data again from a join).
   function showSwing(swing) {
     player.renderSwingOptions();
     compare.renderOptions();
     ui.empty.hidden = true;
     ui.stage.hidden = false;
-    if (!player.swing) player.select(swing.swing_id);
+    if (!player.swing || swing.swing_id === presenting) {
+      presenting = null;
+      player.select(swing.swing_id);
+    }
   }
 
   // Logged, so the timeline shows them: to the room's state, as session.js does the others.
@@ -98,4 +105,14 @@ export function mountReview({ root, channel, room }) {
     if (!snapshot.review && sync.leading && player.swing) sync.sendSoon();
     lead.render();
   });
+
+  return {
+    // Filmed here and uploaded: the leader's page shows it to everyone at once (the others
+    // follow); a follower finds it in the swing picker.
+    present(swingId) {
+      if (!sync.leading) return;
+      if (room.swing(swingId)) player.select(swingId);
+      else presenting = swingId; // its swing:added is on its way
+    },
+  };
 }

@@ -18,7 +18,8 @@ function refusal(err) {
   }
 }
 
-export function mountUpload({ root, api, room }) {
+// `onUploaded(swing)`: the swing is attached (the review puts it on screen).
+export function mountUpload({ root, api, room, onUploaded }) {
   const one = (role) => root.querySelector(`[data-role="${role}"]`);
   const ui = {
     details: one("details"), film: one("film"), pick: one("pick"), capture: one("capture"), camera: one("camera"),
@@ -81,8 +82,9 @@ export function mountUpload({ root, api, room }) {
       },
     });
     try {
-      await upload.run();
+      const swing = await upload.run();
       ui.status.textContent = gettext("Uploaded: the swing is in the lesson.");
+      onUploaded(swing);
     } catch (err) {
       ui.progress.hidden = true;
       if (err.code !== "cancelled") showError(refusal(err));
