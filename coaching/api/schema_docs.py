@@ -63,6 +63,11 @@ The service account must give `student_id` when it creates a session (else `403`
 5. Optional announcements: `POST /api/sessions/{session_id}/notices/`
    `{"text", "level": "info|success|warning|error", "notice_id"?}` → `201`;
    everyone gets `system:notice`.
+6. Swings filmed in the room: with `ANALYSIS_WEBHOOK_URL` set, this server POSTs each one
+   to the Node API, signed (`X-INSwing-Signature`, HMAC-SHA256 of `<timestamp>.<body>`;
+   docs/api.md, "The analysis webhook"), with a signed `video_url` to fetch; answer 2xx,
+   then report through steps 3 and 4 with its `swing_id`. The room uploads them resumably
+   through `…/uploads/` (the session's student and coach).
 
 Retries are safe. Swings and feedback are stored once per `swing_id`: a repeated POST answers `200`
 with the stored swing or card and broadcasts nothing. A notice with a `notice_id` seen before
