@@ -4,7 +4,7 @@ import time
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
@@ -13,6 +13,7 @@ from coaching import events, policy
 from coaching.errors import ServiceError
 from coaching.models import (
     Annotation,
+    CallRecording,
     ChatMessage,
     Checkpoint,
     CoachingSession,
@@ -139,6 +140,10 @@ def session_recap(session: CoachingSession) -> dict[str, Any]:
         "checkpoints": [events.checkpoint_added(c) for c in checkpoint_list(session)],
         "practice": practice,
         "annotations": annotations_for_recap(session),
+        # The call's recorded length (coaching/services/recordings.py), null if none.
+        "call_recording_ms": CallRecording.objects.filter(session=session).aggregate(
+            total=Sum("duration_ms")
+        )["total"],
     }
 
 

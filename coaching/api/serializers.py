@@ -543,6 +543,10 @@ class RecapSerializer(serializers.Serializer):
         help_text="What to practise: the cards' recommendations in card order, each once.",
     )
     annotations = serializers.ListField(child=serializers.DictField())
+    call_recording_ms = serializers.IntegerField(
+        allow_null=True,
+        help_text="How long the call's recording is (both consented); null without one.",
+    )
 
 
 RECAP_EXAMPLE = OpenApiExample(
@@ -581,6 +585,7 @@ RECAP_EXAMPLE = OpenApiExample(
         ],
         "practice": ["Take a slightly stronger grip at address."],
         "annotations": [],
+        "call_recording_ms": 754_000,
     },
 )
 

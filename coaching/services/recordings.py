@@ -276,13 +276,3 @@ def recordings_delete(*, session_id: str, actor: User) -> int:
     transaction.on_commit(lambda: _delete(names))
     broadcasts.on_commit(session.topic, "recording:deleted", {"server_ts": _now_ms()})
     return len(recordings)
-
-
-def recording_summary(session: CoachingSession) -> dict[str, Any] | None:
-    """For the recap: the recorded call's total length, or None without a recording."""
-    durations = list(
-        CallRecording.objects.filter(session=session).values_list("duration_ms", flat=True)
-    )
-    if not durations:
-        return None
-    return {"count": len(durations), "duration_ms": sum(durations)}

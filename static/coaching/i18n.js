@@ -54,6 +54,14 @@ export function formatDuration(ms) {
   return rest ? `${unit("hour", hours)} ${unit("minute", rest)}` : unit("hour", hours);
 }
 
+// "12분 34초" / "12 min, 34 sec": a recording's length, to the second.
+export function formatMinutesSeconds(ms) {
+  const seconds = Math.max(0, Math.round(ms / 1000));
+  const minutes = Math.floor(seconds / 60);
+  if (!minutes) return unit("second", seconds);
+  return `${unit("minute", minutes)} ${unit("second", seconds % 60)}`;
+}
+
 // 65000 → "1:05", 3723000 → "1:02:03": how far into a lesson (the replay's clock).
 export function formatElapsed(ms) {
   const total = Math.max(0, Math.floor(ms / 1000));

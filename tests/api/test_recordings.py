@@ -176,9 +176,12 @@ def test_chunks_are_checked(coach, consented):
 def test_the_replay_places_the_recording_and_only_participants_hear_it(
     student, coach, other_coach, consented, media
 ):
+    recap = session_url(consented, "recap")
+    assert api_client_for(student).get(recap).json()["call_recording_ms"] is None
     rid = start(coach, consented).json()["id"]
     chunk(coach, consented, rid, 0, FIRST)
     chunk(coach, consented, rid, 1, MORE)
+    assert api_client_for(student).get(recap).json()["call_recording_ms"] == 4000
     # The page closed without finishing: the lesson's end joins what it sent.
     consented.status = "ended"
     consented.save()

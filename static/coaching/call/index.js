@@ -6,6 +6,7 @@
 //   the bar (words, buttons, who is speaking or muted) → view.js
 //   the RTCPeerConnection (caller offers, ICE restart) → peer.js   ICE servers → ice.js
 //   microphone and camera → media.js   speaking → speaking.js
+//   recording the call, with both participants' consent → recording.js, recorder.js
 //   "always connect voice in my lessons" (this browser) → preference.js
 //
 // A socket reconnect during a call restarts ICE (the caller offers again, with new
@@ -18,6 +19,7 @@ import { iceServers, renewDelay } from "./ice.js";
 import { LocalMedia, MediaError } from "./media.js";
 import { PeerLink } from "./peer.js";
 import { AutoConnect } from "./preference.js";
+import { mountRecording } from "./recording.js";
 import { SpeakingMeter } from "./speaking.js";
 import { CallView, callText } from "./view.js";
 
@@ -406,11 +408,13 @@ class Call {
 
   render() {
     this.view.render(this.model());
+    if (this.recording) this.recording.update();
   }
 }
 
 export function mountCall({ root, channel, room }) {
   const call = new Call({ root, channel, room });
+  call.recording = mountRecording({ root, channel, room, call }); // consent, and the coach's recorder
   call.render();
   return { presence: (presence) => call.presence(presence) };
 }

@@ -4,11 +4,14 @@
 //   the recording, read at a moment → recording.js   the clock → clock.js
 //   the player, the compared swing and the strokes → player-driver.js     the timeline and cards → timeline-driver.js
 //   the scrub bar and its moments → scrub.js           buttons and keys → controls.js
+//   the call's recording, its length and deletion → audio-driver.js, call-recording.js
 import { reveal } from "../realtime.js";
 import { Compare } from "../review/compare.js";
 import { Player } from "../review/player.js";
 import { RoomState } from "../room-state.js";
 import { AnalysisPanel } from "../room/analysis.js";
+import { AudioDriver } from "./audio-driver.js";
+import { mountCallRecording } from "./call-recording.js";
 import { entryRenderer } from "../room/entries.js";
 import { Timeline } from "../room/timeline.js";
 import { ReplayClock } from "./clock.js";
@@ -19,7 +22,8 @@ import { ScrubBar } from "./scrub.js";
 import { TimelineDriver } from "./timeline-driver.js";
 
 const $ = (id) => document.getElementById(id);
-const recording = new Recording(JSON.parse($("replay-data").textContent));
+const doc = JSON.parse($("replay-data").textContent);
+const recording = new Recording(doc);
 const me = JSON.parse($("you").textContent); // null on a share link
 // The room's state, read-only: who reads (their own lines show as theirs) and the swings.
 const room = new RoomState({ me, createdAt: recording.session.created_at });
@@ -70,6 +74,13 @@ new Controls({
     play: $("replay-play"), speeds: [...document.querySelectorAll("[data-speed]")], skip: $("replay-skip"),
     elapsed: $("replay-elapsed"), total: $("replay-total"), wall: $("replay-wall"), status: $("replay-status"),
   },
+});
+
+const audio = new AudioDriver({ recordings: doc.recordings || [], clock, audio: $("replay-audio") });
+mountCallRecording({
+  doc, me,
+  ui: { root: $("replay-call"), length: $("replay-call-length"), remove: $("replay-call-delete"), status: $("replay-call-status") },
+  onDeleted: () => audio.clear(),
 });
 
 clock.jump(recording.startMs); // the lesson's first moment, paused

@@ -6,7 +6,7 @@
 // columns scroll, never the document.
 import { annotationThumbnail } from "../review/thumbnail.js";
 import { el } from "../realtime.js";
-import { formatDateTime, formatDuration, formatTime, swingName, tf } from "../i18n.js";
+import { formatDateTime, formatDuration, formatMinutesSeconds, formatTime, swingName, tf } from "../i18n.js";
 import { levelInfo } from "./feedback-card.js";
 
 function section(title, ...children) {
@@ -57,7 +57,9 @@ export function renderRecap(root, recap, room, { replayUrl = null } = {}) {
     el("h2", { id: "recap-title", text: gettext("Lesson recap") }),
     el("p", { className: "recap-meta" },
       el("span", { text: tf(gettext("Duration %(time)s"), { time: formatDuration(recap.duration_ms || 0) }) }),
-      recap.started_at ? el("span", { className: "muted", text: span(recap.started_at, recap.ended_at) }) : null),
+      recap.started_at ? el("span", { className: "muted", text: span(recap.started_at, recap.ended_at) }) : null,
+      recap.call_recording_ms ? el("span", { className: "recap-call", text: tf(gettext("Call recording %(time)s"),
+        { time: formatMinutesSeconds(recap.call_recording_ms) }) }) : null),
     replayUrl && recap.ended_at
       ? el("p", {}, el("a", { className: "btn btn-small btn-primary", href: replayUrl, text: gettext("Watch the replay") }))
       : null,
