@@ -11,12 +11,14 @@ A process delivers its own broadcasts to its own subscribers directly, in the or
 they were made (as Phoenix.PubSub and Socket.IO's Redis adapter do), and publishes a
 broadcast to Redis only while another process may have subscribers of its topic; its
 own echo, tagged with this process's origin, is dropped without being decoded.
-Knowing who else listens (see `_Remote`): a PUBLISH answers how many subscriptions
-received it, and one that reached only ours marks the topic local; a process that
-subscribes to a topic announces it (`interest`) on the topic's channel, and waits,
-before its join reads anything, for every process that heard it to answer (`ack`)
-once it publishes the topic again. What a process skipped before it heard the
-interest was committed before the newcomer reads its snapshot.
+Knowing who else listens: a PUBLISH answers how many subscriptions received it, and
+one that reached only ours marks the topic local. A process that subscribes to a
+topic announces it (`interest`) on the topic's channel, until it hears its own
+announcement (then its subscription was in effect when Redis counted the receivers),
+and waits, before its join reads anything, for every other receiver to answer (`ack`)
+once it publishes the topic again: what a process kept to itself before was committed
+before the newcomer reads its snapshot. An ack later than ACK_TIMEOUT has the topic's
+joins here catch up from the log (as after a broken subscription).
 """
 
 import asyncio
@@ -25,8 +27,10 @@ import logging
 import re
 import time
 import uuid
+from itertools import count
 from typing import Any, Protocol
 
+import msgpack
 from channels.layers import get_channel_layer
 from channels_redis.pubsub import RedisPubSubChannelLayer
 from django.conf import settings
@@ -42,17 +46,21 @@ logger = logging.getLogger(__name__)
 # Redis in seconds, while a process in a reconnect storm (5,000 sockets at once: 30-40 s
 # until the last join on this machine) must not refuse joins it would serve.
 LAYER_TIMEOUT = 60.0
-# Longest wait for the other processes' acks of a new subscription. Past it the join
-# goes on (logged): a process that has not answered publishes the topic once it does,
-# and a persisted event it skipped meanwhile comes back by seq with the next one.
+# Longest wait for the other processes' acks of a new subscription (a loop stalled by
+# a join storm answers late). Past it the join goes on (logged), and when the late ack
+# comes the topic's joins here catch up from the log: nothing kept back is lost.
 ACK_TIMEOUT = 5.0
+# How long a new subscription waits to hear its own announcement before it announces
+# again (its SUBSCRIBE, sent on another connection, had not taken effect yet).
+ECHO_TIMEOUT = 1.0
 
 BROADCAST_TYPE = "topic.broadcast"
 _INTEREST, _ACK = "fanout.interest", "fanout.ack"
-# This process in the messages it publishes: its own echo is found in the first bytes
-# (msgpack writes the first key first) and dropped undecoded.
+# This process in the broadcasts it publishes, as their first key: its own echo is
+# recognised by its first bytes (msgpack writes keys in order) and dropped undecoded.
 ORIGIN = uuid.uuid4().bytes
-_ORIGIN_WITHIN = 32
+_ECHO = msgpack.packb({"origin": ORIGIN})[1:]  # without the map's length
+_ECHO_END = 1 + len(_ECHO)
 _GROUP_UNSAFE = re.compile(r"[^a-zA-Z0-9_.-]")
 
 
@@ -94,22 +102,31 @@ class Subscriber(Protocol):
         """Take a broadcast (`message_for`: type, topic, event, payload) without
         waiting: queue it, or arrange to drop the subscription."""
 
+    def catch_up(self) -> None:
+        """Broadcasts may have been missed: recover them (from the log), in order."""
 
-class _Acks:
-    """The acks a new subscription of this process is waiting for."""
 
-    def __init__(self) -> None:
-        self.count = 0
-        self.changed = asyncio.Event()
+class _Announcement:
+    """One `interest` of a new subscription of this process, and what came back."""
 
-    def heard(self) -> None:
-        self.count += 1
-        self.changed.set()
+    def __init__(self, nonce: int) -> None:
+        self.nonce = nonce
+        self.echoed = asyncio.Event()  # we heard it ourselves
+        self.acks = 0
+        self.acked = asyncio.Event()
+        self.late = False  # the join went on without every ack
+
+    def heard_ack(self) -> None:
+        self.acks += 1
+        self.acked.set()
 
     async def wait_for(self, needed: int) -> None:
-        while self.count < needed:
-            self.changed.clear()
-            await self.changed.wait()
+        while self.acks < needed:
+            self.acked.clear()
+            await self.acked.wait()
+
+
+_nonces = count(1)
 
 
 class Fanout:
@@ -127,7 +144,7 @@ class Fanout:
         # us, and no interest came since): their broadcasts stay in this process.
         self._local_only: set[str] = set()
         self._interests: dict[str, int] = {}  # topic → interests heard (a generation)
-        self._acks: dict[str, _Acks] = {}  # topic → our new subscription's acks
+        self._announced: dict[str, _Announcement] = {}  # topic → our latest interest
         self._acking: set[asyncio.Task] = set()
 
     async def start(self) -> None:
@@ -136,7 +153,7 @@ class Fanout:
         if self._loop is not loop:
             self._loop, self._started, self._channel = loop, None, None
             self._subscribers, self._groups, self._confirming = {}, {}, None
-            self._local_only, self._interests, self._acks = set(), {}, {}
+            self._local_only, self._interests, self._announced = set(), {}, {}
         if self._started is None or (self._started.done() and self._started.exception()):
             self._started = loop.create_task(self._make_channel())
         await asyncio.shield(self._started)
@@ -184,23 +201,31 @@ class Fanout:
         if layer is None:
             return
         await layer.group_add(group_name(topic), self._channel)
-        acks = self._acks[topic] = _Acks()
+        interest = {"type": _INTEREST, "topic": topic, "origin": ORIGIN}
+        async with asyncio.timeout(LAYER_TIMEOUT):  # then the next subscriber tries again
+            while True:
+                announced = self._announced[topic] = _Announcement(next(_nonces))
+                message = {**interest, "nonce": announced.nonce}
+                listeners = await self._publish(layer, topic, message)
+                try:
+                    async with asyncio.timeout(ECHO_TIMEOUT):
+                        await announced.echoed.wait()
+                    break
+                except TimeoutError:
+                    continue  # our SUBSCRIBE had not taken effect: the count may miss us
         try:
-            listeners = await self._publish_control(layer, topic, {"type": _INTEREST})
-            try:
-                async with asyncio.timeout(ACK_TIMEOUT):
-                    await acks.wait_for(listeners - 1)  # every subscription but ours
-            except TimeoutError:
-                logger.warning(
-                    "%s: %d of %d processes acked the subscription within %.0f s",
-                    topic,
-                    acks.count,
-                    listeners - 1,
-                    ACK_TIMEOUT,
-                )
-        finally:
-            if self._acks.get(topic) is acks:
-                del self._acks[topic]
+            async with asyncio.timeout(ACK_TIMEOUT):
+                await announced.wait_for(listeners - 1)  # every subscription but ours
+        except TimeoutError:
+            announced.late = True
+            logger.warning(
+                "%s: %d of %d processes acked the subscription within %.0f s; the joins "
+                "here catch up when the others do",
+                topic,
+                announced.acks,
+                listeners - 1,
+                ACK_TIMEOUT,
+            )
 
     async def unsubscribe(self, topic: str, subscriber: Subscriber) -> None:
         subscribers = self._subscribers.get(topic)
@@ -212,6 +237,7 @@ class Fanout:
         del self._subscribers[topic]
         self._local_only.discard(topic)  # nobody here hears interests in it any more
         self._interests.pop(topic, None)
+        self._announced.pop(topic, None)
         if self._groups.pop(topic, None) is not None and (layer := _redis_layer()) is not None:
             # Made before any later group_add of the topic: the layer sends them in order.
             await layer.group_discard(group_name(topic), self._channel)
@@ -256,11 +282,11 @@ class Fanout:
             for topic, data in remote:
                 pipe.publish(loop_layer._get_group_channel_name(group_name(topic)), data)
             receivers = await pipe.execute()
-        for (topic, _), count in zip(remote, receivers, strict=True):
+        for (topic, _), reached in zip(remote, receivers, strict=True):
             # Only ours: unless an interest came meanwhile, or we are not subscribed
             # (then ours is not the one that received it, and we would hear no interest).
             if (
-                count == 1
+                reached == 1
                 and generations[topic] == self._interests.get(topic, 0)
                 and self._subscribed(topic)
             ):
@@ -276,12 +302,12 @@ class Fanout:
             and joined.exception() is None
         )
 
-    async def _publish_control(
+    async def _publish(
         self, layer: RedisPubSubChannelLayer, topic: str, message: dict[str, Any]
     ) -> int:
-        data = layer.serialize({"origin": ORIGIN, **message, "topic": topic})
+        """One control message on the topic's channel; how many subscriptions got it."""
         channel = layer._get_layer()._get_group_channel_name(group_name(topic))
-        return await _publishers.get().publish(channel, data)
+        return await _publishers.get().publish(channel, layer.serialize(message))
 
     def _deliver(self, message: dict[str, Any]) -> None:
         for subscriber in list(self._subscribers.get(message["topic"], ())):
@@ -291,15 +317,31 @@ class Fanout:
                 logger.exception("delivery on %s failed", message["topic"])
 
     def _heard_interest(self, layer: RedisPubSubChannelLayer, message: dict[str, Any]) -> None:
-        """Another process subscribed: publish the topic from now on, then tell it so."""
+        """Another process subscribed: publish the topic from now on, then tell it so.
+        Our own: our subscription is in effect."""
         topic = message["topic"]
+        if message["origin"] == ORIGIN:
+            announced = self._announced.get(topic)
+            if announced is not None and announced.nonce == message["nonce"]:
+                announced.echoed.set()
+            return
         self._interests[topic] = self._interests.get(topic, 0) + 1
         self._local_only.discard(topic)
-        task = asyncio.get_running_loop().create_task(
-            self._publish_control(layer, topic, {"type": _ACK, "to": message["origin"]})
-        )
+        ack = {"type": _ACK, "topic": topic, "to": message["origin"], "nonce": message["nonce"]}
+        task = asyncio.get_running_loop().create_task(self._publish(layer, topic, ack))
         self._acking.add(task)
         task.add_done_callback(self._acked)
+
+    def _heard_ack(self, message: dict[str, Any]) -> None:
+        topic = message["topic"]
+        announced = self._announced.get(topic)
+        if announced is None or announced.nonce != message["nonce"]:
+            return
+        announced.heard_ack()
+        if announced.late:  # the joins went on without it: what was kept back is logged
+            logger.warning("%s: a late ack; the joins here catch up", topic)
+            for subscriber in list(self._subscribers.get(topic, ())):
+                subscriber.catch_up()
 
     def _acked(self, task: asyncio.Task) -> None:
         self._acking.discard(task)
@@ -312,7 +354,7 @@ class Fanout:
         queue = layer._get_layer().channels[channel]
         while True:
             data = await queue.get()
-            if ORIGIN in data[:_ORIGIN_WITHIN]:
+            if data[1:_ECHO_END] == _ECHO:
                 continue
             try:
                 message = layer.deserialize(data)
@@ -320,15 +362,13 @@ class Fanout:
                 logger.exception("channel layer message not decoded")
                 continue
             kind = message.get("type")
-            if message.get("origin") == ORIGIN:
-                continue  # our echo, encrypted (symmetric_encryption_keys)
             if kind == BROADCAST_TYPE:
-                self._deliver(message)
+                if message.get("origin") != ORIGIN:  # (an encrypted echo is decoded)
+                    self._deliver(message)
             elif kind == _INTEREST:
                 self._heard_interest(layer, message)
             elif kind == _ACK and message.get("to") == ORIGIN:
-                if (acks := self._acks.get(message["topic"])) is not None:
-                    acks.heard()
+                self._heard_ack(message)
 
 
 fanout = Fanout()

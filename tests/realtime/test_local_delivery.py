@@ -2,12 +2,14 @@
 to Redis only for other processes that listen; every socket still gets a session's
 events once and in order, wherever they were made."""
 
+import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
 from django.conf import settings
 
+from coaching.realtime import fanout as fanout_module
 from coaching.realtime.fanout import fanout
 from coaching.realtime.publish import broadcast
 from tests.support.layer_listener import LayerListener, layer_channel
@@ -149,3 +151,21 @@ async def test_an_announced_subscription_is_acked_and_the_topic_published_again(
     assert (ack["type"], ack["to"]) == ("fanout.ack", other_process.origin)
     assert published["payload"] == {"seq": 3}  # 2 was not published: nobody had said so
     assert received == [1, 2, 3]
+
+
+async def test_a_subscription_acked_late_goes_on_and_its_joins_catch_up_when_the_ack_comes(
+    monkeypatch,
+):
+    monkeypatch.setattr(fanout_module, "ACK_TIMEOUT", 0.3)
+    topic = "session:sess_local_delivery_late_ack"
+    here = Collector()
+    async with LayerListener(topic) as stalled_process:  # hears, but does not answer yet
+        await asyncio.wait_for(fanout.subscribe(topic, here), 5)  # goes on after 0.3 s
+        try:
+            interest = await stalled_process.next()
+            assert here.queue.empty()
+            await stalled_process.ack(interest)
+            assert await here.next() == {"type": "catch_up"}
+        finally:
+            await fanout.unsubscribe(topic, here)
+    assert interest["type"] == "fanout.interest"

@@ -51,7 +51,22 @@ class LayerListener:
 
     async def announce(self) -> None:
         """Say, as a process does when it first subscribes, that it listens now."""
-        message = {"origin": self.origin, "type": "fanout.interest", "topic": self.topic}
+        message = {
+            "type": "fanout.interest",
+            "topic": self.topic,
+            "origin": self.origin,
+            "nonce": 1,
+        }
+        await self._client.publish(self.channel, get_channel_layer().serialize(message))
+
+    async def ack(self, interest: dict[str, Any]) -> None:
+        """Answer another process's announcement, as a process does once it publishes."""
+        message = {
+            "type": "fanout.ack",
+            "topic": self.topic,
+            "to": interest["origin"],
+            "nonce": interest["nonce"],
+        }
         await self._client.publish(self.channel, get_channel_layer().serialize(message))
 
     async def next(self, wait: float = 5.0) -> dict[str, Any]:

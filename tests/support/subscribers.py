@@ -11,5 +11,8 @@ class Collector:
     def deliver(self, message: dict[str, Any]) -> None:
         self.queue.put_nowait(message)
 
+    def catch_up(self) -> None:
+        self.queue.put_nowait({"type": "catch_up"})
+
     async def next(self, wait: float = 5.0) -> dict[str, Any]:
         return await asyncio.wait_for(self.queue.get(), wait)
