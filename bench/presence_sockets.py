@@ -21,7 +21,6 @@ import argparse
 import asyncio
 import json
 import os
-import runpy
 import signal
 import statistics
 import sys
@@ -29,6 +28,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from bench.harness.wrapped import serve_module, wrapped_target  # noqa: E402
+
 PORT = 18760
 PAIR_RATE = 20.0  # chat lines a second
 OPEN_AT_ONCE = 50
@@ -49,10 +51,7 @@ def serve(argv: list[str]) -> None:
     import gc
 
     signal.signal(signal.SIGUSR1, lambda *_: gc.collect())
-    sys.path.insert(0, os.getcwd())
-    module, *args = argv
-    sys.argv = [module, *args]
-    runpy.run_module(module, run_name="__main__", alter_sys=True)
+    serve_module(argv)
 
 
 def frame(join_ref: str | None, ref: str | None, topic: str, event: str, payload: dict) -> str:
@@ -252,31 +251,6 @@ async def scenario(target, url: str, crowd_topic: str, crowd_token: str, pair: P
     }
 
 
-class WrappedTarget:
-    """bench.harness.targets.Target, serving through `--serve` (SIGUSR1: gc.collect)."""
-
-    @staticmethod
-    def make(name: str, env: dict[str, str]):
-        from bench.harness import targets
-
-        _, _, ref = name.partition("@")
-        source = targets.source_of(ref) if ref else targets.ROOT
-
-        class Wrapped(targets.Target):
-            def _daphne(self, port: int) -> list[str]:
-                command = super()._daphne(port)
-                module = command[2]  # [python, -m, module, …]
-                return [
-                    sys.executable,
-                    str(Path(__file__).resolve()),
-                    "--serve",
-                    module,
-                    *command[3:],
-                ]
-
-        return Wrapped("project", 1, PORT, env, source=source)
-
-
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--serve":
         serve(sys.argv[2:])
@@ -285,7 +259,6 @@ def main() -> None:
     parser.add_argument("--targets", default="project")
     parser.add_argument("--sockets", default="50,500")
     args = parser.parse_args()
-    sys.path.insert(0, str(ROOT))
     from bench.harness import fixtures
 
     fixtures.setup_django()
@@ -295,7 +268,7 @@ def main() -> None:
                 2
             )
             env = {**os.environ, **fixtures.SERVER_ENV, **LIMITS}
-            target = WrappedTarget.make(name, env)
+            target = wrapped_target(name, env, PORT, Path(__file__))
             target.start()
             try:
                 url = target.urls[0]

@@ -17,6 +17,7 @@ from coaching.realtime.health import with_health  # noqa: E402
 from coaching.realtime.server_tuning import (  # noqa: E402
     defer_autobahn_debug_formatting,
     quiet_garbage_collector,
+    untie_closed_websockets,
     write_immediately,
 )
 from coaching.realtime.socket import PhoenixSocket  # noqa: E402
@@ -25,6 +26,7 @@ from inswing_realtime.proxies import behind_proxies  # noqa: E402
 
 defer_autobahn_debug_formatting()
 write_immediately()
+untie_closed_websockets()
 
 application = behind_proxies(
     ProtocolTypeRouter(

@@ -56,9 +56,15 @@ class Watch:
     async def _run(self, sockets: Callable[[], Iterable[Listened]]) -> None:
         while True:
             await asyncio.sleep(CHECK_EVERY)
-            now = time.monotonic()
-            for socket in list(sockets()):
-                socket.check_silence(now)
+            _check(sockets())
+
+
+def _check(sockets: Iterable[Listened]) -> None:
+    """One check, in its own frame: a loop variable left in the waiting task's frame
+    would keep the last socket checked (and all it holds) alive after it closed."""
+    now = time.monotonic()
+    for socket in list(sockets):
+        socket.check_silence(now)
 
 
 watch = Watch()

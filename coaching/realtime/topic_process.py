@@ -35,6 +35,10 @@ _LOST, _HEARD = object(), object()  # queued by `TopicProcess.connection_changed
 FREE_REFUSALS = frozenset({"unavailable", "rate_limited", "invalid_input"})
 
 
+async def _ended(event: str, payload: dict[str, Any]) -> None:
+    """A channel's push once its join has ended and untied it: nobody to send to."""
+
+
 class Transport(Protocol):
     """What a join needs of its socket."""
 
@@ -330,3 +334,12 @@ class TopicProcess:
             if self.subscribed:
                 self.subscribed = False
                 await fanout.unsubscribe(self.topic, self)
+            self._untie()
+
+    def _untie(self) -> None:
+        """The join has ended: drop the references that tie it into cycles (its channel's
+        pushes back to it; its cancelled task's traceback back to its frame), so that it
+        is freed as soon as the socket lets go of it, not by a full collection that
+        pauses the loop for every socket closed since (bench/close_storm.py)."""
+        self.task = None
+        self.channel.push = self.channel.push_untied = _ended

@@ -1,0 +1,256 @@
+"""What closing many sockets at once leaves behind: cyclic garbage and loop stalls.
+
+    .venv/bin/python bench/close_storm.py --targets project@REF,project --sockets 1000
+
+For each target (this checkout, or `project@REF` for an older commit) a fresh server
+process (one, on BENCH_DATABASE_URL / BENCH_REDIS_URL) gets `--sockets` joined sockets
+(sessions of four: student, coach and a second tab of each; opened 100 at a time). They
+all close at once; three seconds later the server collects its garbage in full, on its
+event loop, as the collector's own full collection would. Printed per run: the objects
+that collection found unreachable (per closed socket), how long it held the loop, the
+event loop's worst lag and the collector's pauses (`gc.callbacks`) while the sockets
+closed, and the types most found in that garbage (a `gc.DEBUG_SAVEALL` census of a
+second, identical round). The server runs under this script's `--serve` wrapper, which
+records loop lag (a thread asks the loop for a callback every 5 ms) and the collector's
+pauses, and answers SIGUSR1 (write the figures so far, then start anew) and SIGUSR2
+(a timed full collection with its census). Figures, not assertions.
+"""
+
+import argparse
+import asyncio
+import collections
+import gc
+import json
+import os
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from bench.harness.wrapped import serve_module, wrapped_target  # noqa: E402
+
+PORT = 18911
+OPEN_AT_ONCE = 100
+LAG_EVERY = 0.005
+STALL_MS = 20.0
+LIMITS = {"MAX_SOCKETS_PER_USER": "100000"}
+
+
+class Probe:
+    """In the server: the collector's pauses and the event loop's lag, written to
+    `path` on SIGUSR1 (and reset); SIGUSR2 runs a timed full collection."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.lock = threading.Lock()
+        self.pauses: list[tuple[int, float, int]] = []  # (generation, ms, collected)
+        self.lags: list[float] = []
+        self._gc_started = 0.0
+        self.loop: asyncio.AbstractEventLoop | None = None
+
+    def install(self) -> None:
+        gc.callbacks.append(self._on_gc)
+        signal.signal(signal.SIGUSR1, lambda *_: self.dump())
+        signal.signal(signal.SIGUSR2, lambda *_: self.collect())
+        threading.Thread(target=self._sample_lag, daemon=True).start()
+
+    def _on_gc(self, phase: str, info: dict) -> None:
+        if phase == "start":
+            self._gc_started = time.perf_counter()
+        else:
+            ms = (time.perf_counter() - self._gc_started) * 1000
+            with self.lock:
+                self.pauses.append((info["generation"], ms, info["collected"]))
+
+    def _sample_lag(self) -> None:
+        while self.loop is None:
+            reactor = sys.modules.get("twisted.internet.reactor")
+            self.loop = getattr(reactor, "_asyncioEventloop", None)
+            time.sleep(0.1)
+        while True:
+            asked = time.perf_counter()
+            done = threading.Event()
+
+            def answer(asked: float = asked, done: threading.Event = done) -> None:
+                with self.lock:
+                    self.lags.append((time.perf_counter() - asked) * 1000)
+                done.set()
+
+            self.loop.call_soon_threadsafe(answer)
+            done.wait()
+            time.sleep(LAG_EVERY)
+
+    def dump(self, extra: dict | None = None) -> None:
+        with self.lock:
+            pauses, lags = self.pauses, self.lags
+            self.pauses, self.lags = [], []
+        figures = {
+            "max_lag_ms": round(max(lags, default=0.0), 1),
+            "stalls_over_20ms": sum(1 for lag in lags if lag > STALL_MS),
+            "gc_pauses_over_20ms": [(g, round(ms, 1), c) for g, ms, c in pauses if ms > STALL_MS],
+            "full_collections": sum(1 for g, _, _ in pauses if g == 2),
+            **(extra or {}),
+        }
+        Path(self.path).write_text(json.dumps(figures))
+
+    def collect(self) -> None:
+        gc.set_debug(gc.DEBUG_SAVEALL)
+        started = time.perf_counter()
+        found = gc.collect()
+        ms = (time.perf_counter() - started) * 1000
+        gc.set_debug(0)
+        census = collections.Counter(type(o).__qualname__ for o in gc.garbage)
+        cycles = cycles_through(gc.garbage, os.environ.get("CLOSE_STORM_CYCLES", ""))
+        gc.garbage.clear()
+        gc.collect()  # now free them (saved, they still hold each other)
+        self.dump(
+            {
+                "collected": found,
+                "collect_ms": round(ms, 1),
+                "census": census.most_common(25),
+                "cycles": cycles,
+            }
+        )
+
+
+def _step(holder: object, held: object) -> str:
+    """How `holder` refers to `held`, for reading a cycle."""
+    if isinstance(holder, dict):
+        for key, value in holder.items():
+            if value is held:
+                return f"[{key!r}]"
+    return f"({type(holder).__qualname__})"
+
+
+def cycles_through(garbage: list, type_names: str) -> dict[str, list[str]]:
+    """For each type named (comma-separated), the shortest reference cycle through
+    the first of its objects in `garbage`, as the types and keys along it."""
+    found = {}
+    ids = {id(o) for o in garbage}
+    for name in filter(None, type_names.split(",")):
+        start = next((o for o in garbage if type(o).__qualname__ == name), None)
+        if start is None:
+            continue
+        parents: dict[int, object] = {}
+        objects = {id(start): start}
+        frontier = [start]
+        while frontier and id(start) not in parents:
+            following = []
+            for holder in frontier:
+                for held in gc.get_referents(holder):
+                    if id(held) in ids and id(held) not in parents and held is not holder:
+                        parents[id(held)] = holder
+                        objects[id(held)] = held
+                        following.append(held)
+            frontier = following
+        path, at = [], start
+        while id(at) in parents and len(path) < 40:
+            holder = parents[id(at)]
+            path.append(f"{_step(holder, at)}{type(at).__qualname__}")
+            at = holder
+            if at is start:
+                break
+        found[name] = list(reversed(path))
+    return found
+
+
+def serve(argv: list[str]) -> None:
+    """`--serve MODULE ARGS…`: the server module, from the working directory (the
+    target's tree), with the probe (CLOSE_STORM_PROBE: where it writes)."""
+    Probe(os.environ["CLOSE_STORM_PROBE"]).install()
+    serve_module(argv)
+
+
+def frame(ref: str, topic: str, event: str) -> str:
+    return json.dumps([ref, ref, topic, event, {}])
+
+
+async def open_socket(url: str, topic: str, token: str):
+    import websockets
+
+    ws = await websockets.connect(
+        f"{url}?vsn=2.0.0&token={token}", open_timeout=60, max_size=None, max_queue=None
+    )
+    await ws.send(frame("1", topic, "phx_join"))
+    while True:
+        f = json.loads(await ws.recv())
+        if f[3] == "phx_reply" and f[1] == "1":
+            if f[4]["status"] != "ok":
+                raise RuntimeError(f"join refused: {f[4]}")
+            return ws
+
+
+async def open_all(url: str, members: list[tuple[str, str]]) -> list:
+    sockets = []
+    for start in range(0, len(members), OPEN_AT_ONCE):
+        batch = members[start : start + OPEN_AT_ONCE]
+        sockets += await asyncio.gather(*(open_socket(url, t, tok) for t, tok in batch))
+    return sockets
+
+
+def probe_read(pid: int, path: Path, sig: int) -> dict:
+    path.unlink(missing_ok=True)
+    os.kill(pid, sig)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if path.exists() and path.stat().st_size:
+            time.sleep(0.05)
+            return json.loads(path.read_text())
+        time.sleep(0.05)
+    raise RuntimeError("the server's probe did not answer")
+
+
+async def round_of(url: str, members: list[tuple[str, str]], pid: int, path: Path) -> dict:
+    sockets = await open_all(url, members)
+    await asyncio.sleep(2)
+    await asyncio.to_thread(probe_read, pid, path, signal.SIGUSR2)  # a clean start
+    await asyncio.to_thread(probe_read, pid, path, signal.SIGUSR1)
+    started = time.monotonic()
+    await asyncio.gather(*(ws.close() for ws in sockets), return_exceptions=True)
+    closed_s = time.monotonic() - started
+    await asyncio.sleep(3)
+    closing = await asyncio.to_thread(probe_read, pid, path, signal.SIGUSR1)
+    collection = await asyncio.to_thread(probe_read, pid, path, signal.SIGUSR2)
+    return {
+        "sockets": len(sockets),
+        "closed_s": round(closed_s, 2),
+        "closing": closing,
+        "collected": collection["collected"],
+        "collected_per_socket": round(collection["collected"] / len(sockets), 1),
+        "collect_ms": collection["collect_ms"],
+        "census": collection["census"],
+        "cycles": collection["cycles"],
+    }
+
+
+def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "--serve":
+        serve(sys.argv[2:])
+        return
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--targets", default="project")
+    parser.add_argument("--sockets", type=int, default=1000)
+    args = parser.parse_args()
+    from bench.harness import fixtures, targets
+
+    fixtures.setup_django()
+    path = targets.RESULTS / "close-storm-probe.json"
+    for name in args.targets.split(","):
+        env = {**os.environ, **fixtures.SERVER_ENV, **LIMITS, "CLOSE_STORM_PROBE": str(path)}
+        target = wrapped_target(name, env, PORT, Path(__file__))
+        target.start()
+        try:
+            for n in range(2):
+                sessions = fixtures.project_sessions(args.sockets // 4)
+                members = [(t, tok) for t, s, c in sessions for tok in (s, c, s, c)]
+                result = asyncio.run(round_of(target.urls[0], members, target.pids[0], path))
+                print(name, f"round {n + 1}", json.dumps(result), flush=True)
+        finally:
+            target.stop()
+
+
+if __name__ == "__main__":
+    main()
