@@ -16,9 +16,9 @@ from coaching.api import serializers as s
 from coaching.api.errors import error_body
 from coaching.api.parsers import StrictJSONParser
 from coaching.api.uploads import read_chunk
-from coaching.errors import ServiceError
 from coaching.models import CallRecording
 from coaching.services.recordings import (
+    MAX_CHUNK_MS,
     ChunkOutOfOrder,
     consent_read,
     consent_set,
@@ -128,7 +128,7 @@ def recordings(request: Request, session_id: str) -> Response:
     parameters=[
         OpenApiParameter(
             "duration_ms",
-            OpenApiTypes.INT,
+            {"type": "integer", "minimum": 0, "maximum": MAX_CHUNK_MS},
             OpenApiParameter.QUERY,
             required=True,
             description="The chunk's length in ms, as the page measured it.",
@@ -154,17 +154,14 @@ def recording_chunk(request: Request, session_id: str, recording_id: str, n: int
     """Chunk `n` (from 0, in order) of MediaRecorder's WebM/Opus stream,
     `Content-Type: application/octet-stream`."""
     duration = request.query_params.get("duration_ms", "")
-    if not duration.isdigit() or not duration.isascii():
-        raise ServiceError(
-            "invalid_input", "duration_ms must be a whole number of ms.", field="duration_ms"
-        )
     try:
         recording = recording_append(
             session_id=session_id,
             recording_id=recording_id,
             actor=request.user,
             n=n,
-            duration_ms=int(duration),
+            # Checked by the service, after who may send it (404, 403 before 400).
+            duration_ms=int(duration) if duration.isascii() and duration.isdigit() else duration,
             chunk=read_chunk(request),
         )
     except ChunkOutOfOrder as exc:

@@ -167,7 +167,7 @@ def test_chunks_are_checked(coach, consented):
         "PUT", url, FIRST, content_type="application/octet-stream"
     )
     assert missing.json()["error"]["fields"] == {
-        "duration_ms": ["duration_ms must be a whole number of ms."]
+        "duration_ms": ["duration_ms is the chunk's length in ms."]
     }
     far = start(coach, consented, started_at=int(time.time() * 1000) - 3_600_000)
     assert far.json()["error"]["fields"]["started_at"]
