@@ -75,13 +75,17 @@ export class CallView {
     this.localVideo = el("video", { className: "call-video call-video-self", autoplay: true, playsInline: true, muted: true, hidden: true,
       attrs: { "aria-label": gettext("Your camera") } });
     root.setAttribute("aria-label", gettext("Voice call"));
+    // One line on a phone when no call is under way (Talk and the auto-connect choice):
+    // the room's panels keep the height.
+    this.words = el("div", { className: "call-words" }, this.status, this.clock);
     root.append(
       el("div", { className: "call-line" },
-        el("div", { className: "call-words" }, this.status, this.clock),
+        this.words,
         this.people,
         el("div", { className: "call-buttons" },
-          this.talk, this.accept, this.decline, this.cancel, this.mute, this.camera, this.hangup, this.sound)),
-      this.auto, this.error, this.notice,
+          this.talk, this.accept, this.decline, this.cancel, this.mute, this.camera, this.hangup, this.sound),
+        this.auto),
+      this.error, this.notice,
       el("div", { className: "call-videos" }, this.remoteVideo, this.localVideo), this.audio,
     );
     this.personNodes = new Map();
@@ -111,6 +115,7 @@ export class CallView {
     if (!m.show) return;
     this.root.dataset.state = m.state;
     if (this.status.textContent !== m.text) this.status.textContent = m.text;
+    this.words.hidden = !m.text;
     const inCall = m.live && m.state !== "ringing" && m.here;
     const shown = (node, on) => { node.hidden = !on; };
     shown(this.talk, m.canTalk);
