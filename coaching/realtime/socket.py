@@ -16,7 +16,6 @@ from urllib.parse import parse_qs
 from autobahn.exception import Disconnected  # daphne's WebSocket library
 from channels.consumer import AsyncConsumer, get_handler_name
 from channels.exceptions import StopConsumer
-from channels.utils import await_many_dispatch
 from redis.exceptions import RedisError
 
 from coaching import prometheus
@@ -396,7 +395,10 @@ class PhoenixSocket(AsyncConsumer):
             await send({"type": "websocket.close"})
             return
         try:
-            await await_many_dispatch([receive], self.dispatch)
+            # channels' await_many_dispatch, for one source: no task and no
+            # asyncio.wait per frame, and none held while the socket is idle.
+            while True:
+                await self.dispatch(await receive())
         except StopConsumer:
             pass
         except asyncio.CancelledError:

@@ -21,6 +21,7 @@ from coaching.outage import is_database_down, log_database_down, unavailable_err
 from coaching.realtime import frames, ratelimit
 from coaching.realtime.channel import Channel, RejoinNeeded
 from coaching.realtime.fanout import LAYER_TIMEOUT, fanout
+from coaching.realtime.mailbox import Mailbox
 
 logger = logging.getLogger(__name__)
 
@@ -79,7 +80,7 @@ class TopicProcess:
         self.channel: Channel = channel_cls(
             topic=topic, user=socket.user, push=self.push, push_untied=self.push_untied
         )
-        self.queue: asyncio.Queue = asyncio.Queue(maxsize=TOPIC_QUEUE_LIMIT)
+        self.queue = Mailbox(TOPIC_QUEUE_LIMIT)
         self.joined = False
         self.subscribed = False
         self.closing = False
