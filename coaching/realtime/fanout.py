@@ -51,8 +51,9 @@ LAYER_TIMEOUT = 60.0
 # comes the topic's joins here catch up from the log: nothing kept back is lost.
 ACK_TIMEOUT = 5.0
 # How long a new subscription waits to hear its own announcement before it announces
-# again (its SUBSCRIBE, sent on another connection, had not taken effect yet).
-ECHO_TIMEOUT = 1.0
+# again (its SUBSCRIBE, sent on another connection, may not have taken effect yet). Long
+# enough that a loop lagging under a join storm does not announce again and again.
+ECHO_TIMEOUT = 5.0
 
 BROADCAST_TYPE = "topic.broadcast"
 _INTEREST, _ACK = "fanout.interest", "fanout.ack"
@@ -107,21 +108,35 @@ class Subscriber(Protocol):
 
 
 class _Announcement:
-    """One `interest` of a new subscription of this process, and what came back."""
+    """The `interest`s a new subscription of this process published, and what came back."""
 
-    def __init__(self, nonce: int) -> None:
-        self.nonce = nonce
-        self.echoed = asyncio.Event()  # we heard it ourselves
-        self.acks = 0
+    def __init__(self) -> None:
+        self.listeners: dict[int, int] = {}  # nonce → how many subscriptions received it
+        self.heard: set[int] = set()  # nonces that came back (maybe before their count)
+        self.echoed: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self.ackers: set[bytes] = set()  # the processes that answered
         self.acked = asyncio.Event()
         self.late = False  # the join went on without every ack
 
-    def heard_ack(self) -> None:
-        self.acks += 1
+    def counted(self, nonce: int, listeners: int) -> None:
+        self.listeners[nonce] = listeners
+        self._settle(nonce)
+
+    def heard_echo(self, nonce: int) -> None:
+        """Our own interest came back: our subscription was in effect when it was counted."""
+        self.heard.add(nonce)
+        self._settle(nonce)
+
+    def _settle(self, nonce: int) -> None:
+        if nonce in self.heard and nonce in self.listeners and not self.echoed.done():
+            self.echoed.set_result(self.listeners[nonce])
+
+    def heard_ack(self, acker: bytes) -> None:
+        self.ackers.add(acker)
         self.acked.set()
 
     async def wait_for(self, needed: int) -> None:
-        while self.acks < needed:
+        while len(self.ackers) < needed:
             self.acked.clear()
             await self.acked.wait()
 
@@ -144,7 +159,7 @@ class Fanout:
         # us, and no interest came since): their broadcasts stay in this process.
         self._local_only: set[str] = set()
         self._interests: dict[str, int] = {}  # topic → interests heard (a generation)
-        self._announced: dict[str, _Announcement] = {}  # topic → our latest interest
+        self._announced: dict[str, _Announcement] = {}  # topic → our new subscription's
         self._acking: set[asyncio.Task] = set()
 
     async def start(self) -> None:
@@ -201,18 +216,17 @@ class Fanout:
         if layer is None:
             return
         await layer.group_add(group_name(topic), self._channel)
-        interest = {"type": _INTEREST, "topic": topic, "origin": ORIGIN}
+        announced = self._announced[topic] = _Announcement()
         async with asyncio.timeout(LAYER_TIMEOUT):  # then the next subscriber tries again
-            while True:
-                announced = self._announced[topic] = _Announcement(next(_nonces))
-                message = {**interest, "nonce": announced.nonce}
-                listeners = await self._publish(layer, topic, message)
-                try:
+            while not announced.echoed.done():
+                nonce = next(_nonces)
+                interest = {"type": _INTEREST, "topic": topic, "origin": ORIGIN, "nonce": nonce}
+                announced.counted(nonce, await self._publish(layer, topic, interest))
+                # Its echo, or that of an earlier one (whose count is then the right one).
+                with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(ECHO_TIMEOUT):
-                        await announced.echoed.wait()
-                    break
-                except TimeoutError:
-                    continue  # our SUBSCRIBE had not taken effect: the count may miss us
+                        await asyncio.shield(announced.echoed)
+            listeners = announced.echoed.result()
         try:
             async with asyncio.timeout(ACK_TIMEOUT):
                 await announced.wait_for(listeners - 1)  # every subscription but ours
@@ -222,7 +236,7 @@ class Fanout:
                 "%s: %d of %d processes acked the subscription within %.0f s; the joins "
                 "here catch up when the others do",
                 topic,
-                announced.acks,
+                len(announced.ackers),
                 listeners - 1,
                 ACK_TIMEOUT,
             )
@@ -321,13 +335,12 @@ class Fanout:
         Our own: our subscription is in effect."""
         topic = message["topic"]
         if message["origin"] == ORIGIN:
-            announced = self._announced.get(topic)
-            if announced is not None and announced.nonce == message["nonce"]:
-                announced.echoed.set()
+            if (announced := self._announced.get(topic)) is not None:
+                announced.heard_echo(message["nonce"])
             return
         self._interests[topic] = self._interests.get(topic, 0) + 1
         self._local_only.discard(topic)
-        ack = {"type": _ACK, "topic": topic, "to": message["origin"], "nonce": message["nonce"]}
+        ack = {"type": _ACK, "topic": topic, "to": message["origin"], "from": ORIGIN}
         task = asyncio.get_running_loop().create_task(self._publish(layer, topic, ack))
         self._acking.add(task)
         task.add_done_callback(self._acked)
@@ -335,9 +348,9 @@ class Fanout:
     def _heard_ack(self, message: dict[str, Any]) -> None:
         topic = message["topic"]
         announced = self._announced.get(topic)
-        if announced is None or announced.nonce != message["nonce"]:
+        if announced is None:
             return
-        announced.heard_ack()
+        announced.heard_ack(message["from"])
         if announced.late:  # the joins went on without it: what was kept back is logged
             logger.warning("%s: a late ack; the joins here catch up", topic)
             for subscriber in list(self._subscribers.get(topic, ())):

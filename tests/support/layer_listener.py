@@ -65,7 +65,7 @@ class LayerListener:
             "type": "fanout.ack",
             "topic": self.topic,
             "to": interest["origin"],
-            "nonce": interest["nonce"],
+            "from": self.origin,
         }
         await self._client.publish(self.channel, get_channel_layer().serialize(message))
 
