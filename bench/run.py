@@ -44,7 +44,8 @@ def parse() -> argparse.Namespace:
         default="floor,project",
         help="floor, daphne-floor (the floor's rules on daphne), project (this tree) and/or"
         " project@REF (a commit's tree, for before/after);"
-        " settings for one target after '?': project?CHAT_WRITERS=1&SERVER_LOOP=asyncio",
+        " settings for one target after '?': project?CHAT_WRITERS=1&SERVER_LOOP=asyncio;"
+        " placement=affinity puts each session's sockets on one process (as nginx does)",
     )
     p.add_argument("--generators", type=int, default=2, help="load-generator processes")
     p.add_argument("--sessions", type=int, default=250)
@@ -114,10 +115,18 @@ def main() -> None:
                 served, _, query = spec.partition("?")
                 kind, _, ref = served.partition("@")
                 source = source_of(ref) if ref else ROOT
-                target_env = {**env, **dict(parse_qsl(query))}
+                settings = dict(parse_qsl(query))
+                placement = settings.pop("placement", "spread")
+                target_env = {**env, **settings}
                 for count in [1] if kind in FLOORS else servers:
                     target = Target(
-                        kind, count, opts.port, target_env, backlog=opts.backlog, source=source
+                        kind,
+                        count,
+                        opts.port,
+                        target_env,
+                        backlog=opts.backlog,
+                        source=source,
+                        placement=placement,
                     )
                     print(f"-- {workload} on {spec} x{count}", flush=True)
                     target.start()

@@ -93,9 +93,13 @@ def floor_sessions(count: int) -> list[tuple[str, str, str]]:
     return [(f"session:floor{tag}-{i}", "-", "-") for i in range(count)]
 
 
-def specs(sessions: list[tuple[str, str, str]], urls: list[str], members: int) -> list[dict]:
+def specs(
+    sessions: list[tuple[str, str, str]], urls: list[str], members: int, *, together: bool = False
+) -> list[dict]:
     """Per session: its members (student, coach, the student's second tab, the coach's),
-    spread over the server processes so that fan-out crosses them."""
+    spread over the server processes so that fan-out crosses them, or (`together`) all on
+    one process, sessions taking the processes in turn: what nginx's session affinity
+    does (deploy/nginx/)."""
     out = []
     for i, (topic, student, coach) in enumerate(sessions):
         tokens = [student, coach, student, coach][:members]
@@ -103,7 +107,9 @@ def specs(sessions: list[tuple[str, str, str]], urls: list[str], members: int) -
             {
                 "index": i,
                 "topic": topic,
-                "members": [(urls[(i + j) % len(urls)], t) for j, t in enumerate(tokens)],
+                "members": [
+                    (urls[(i if together else i + j) % len(urls)], t) for j, t in enumerate(tokens)
+                ],
             }
         )
     return out

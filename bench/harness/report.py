@@ -28,8 +28,8 @@ def _w1(runs: list[dict]) -> list[str]:
     lines = [
         "| target | sockets joined (failed) | join p99 ms | sent | lost | dup | out of order "
         "| errors | p50 | p95 | p99 | max ms | ack p99 | deliveries/s | CPU s / 1k deliv. "
-        "| RSS MiB | gen. lag p99 ms | valid |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| Redis PUBLISH / 1k deliv. | RSS MiB | gen. lag p99 ms | valid |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for run in runs:
         r, j, lat = run["result"], run["result"]["joins"], run["result"]["latency_ms"]
@@ -38,7 +38,8 @@ def _w1(runs: list[dict]) -> list[str]:
             f"| {r['sent']} | {r['lost']} | {r['duplicated']} | {r['out_of_order']} "
             f"| {r['error_replies']} | {_ms(lat['p50'])} | {_ms(lat['p95'])} | {_ms(lat['p99'])} "
             f"| {_ms(lat['max'])} | {_ms(r['ack_ms']['p99'])} | {_n(r['deliveries_per_s'])} "
-            f"| {_n(r['server_cpu_s_per_1k_deliveries'], '{:.3f}')} | {r['rss_kib'] / 1024:.0f} "
+            f"| {_n(r['server_cpu_s_per_1k_deliveries'], '{:.3f}')} "
+            f"| {_n(r.get('redis_publishes_per_1k_deliveries'))} | {r['rss_kib'] / 1024:.0f} "
             f"| {_ms(r['generator_lag_ms']['p99'])} | {'yes' if r['valid'] else 'INVALID'} |"
         )
     return lines
@@ -47,9 +48,9 @@ def _w1(runs: list[dict]) -> list[str]:
 def _w2(runs: list[dict]) -> list[str]:
     lines = [
         "| target | msg/s per session | offered deliv./s | delivered/s | lost | p50 | p99 "
-        "| max ms | CPU s / 1k deliv. | cores busy: server, gen., PG, Redis, other = all "
-        "| gen. lag p99 ms | pass |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| max ms | CPU s / 1k deliv. | Redis PUBLISH / 1k deliv. "
+        "| cores busy: server, gen., PG, Redis, other = all | gen. lag p99 ms | pass |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     knees = []
     for run in runs:
@@ -60,7 +61,8 @@ def _w2(runs: list[dict]) -> list[str]:
                 f"| {_n(s['offered_deliveries_per_s'])} "
                 f"| {_n(s['deliveries_per_s'])} | {s['lost']} | {_ms(lat['p50'])} "
                 f"| {_ms(lat['p99'])} | {_ms(lat['max'])} "
-                f"| {_n(s['server_cpu_s_per_1k_deliveries'], '{:.3f}')} | {_cores(s)} "
+                f"| {_n(s['server_cpu_s_per_1k_deliveries'], '{:.3f}')} "
+                f"| {_n(s.get('redis_publishes_per_1k_deliveries'))} | {_cores(s)} "
                 f"| {_ms(s['generator_lag_ms']['p99'])} "
                 f"| {'yes' if s['pass'] else ('INVALID' if not s['valid'] else 'no')} |"
             )

@@ -64,6 +64,8 @@ class Target:
     env: dict[str, str]
     backlog: int = 4096
     source: Path = ROOT
+    # Where a session's sockets go: "spread" over the processes, or "affinity" (one each).
+    placement: str = "spread"
     procs: list[subprocess.Popen] = field(default_factory=list)
 
     @property

@@ -6,6 +6,8 @@ from argparse import Namespace
 from collections.abc import Callable
 from typing import Any
 
+import redis
+
 from bench.harness import fixtures, machine
 from bench.harness.fleet import Fleet
 from bench.harness.stats import delivery_summary, join_summary
@@ -14,7 +16,15 @@ from bench.harness.targets import Target
 
 def _sessions(target: Target, count: int, members: int) -> list[dict]:
     make = fixtures.project_sessions if target.kind == "project" else fixtures.floor_sessions
-    return fixtures.specs(make(count), target.urls, members)
+    together = target.placement == "affinity"
+    return fixtures.specs(make(count), target.urls, members, together=together)
+
+
+def _redis_publishes() -> int:
+    """PUBLISH commands the bench Redis has run (all clients: give the bench a Redis of
+    its own, BENCH_REDIS_URL, for a figure that is the servers' alone)."""
+    stats = redis.Redis.from_url(fixtures.REDIS_URL).info("commandstats")
+    return stats.get("cmdstat_publish", {}).get("calls", 0)
 
 
 def _timed_run(
@@ -34,6 +44,7 @@ def _timed_run(
 
     def start() -> None:
         samples["start"] = target.cpu()
+        samples["publishes"] = _redis_publishes()
         samples["machine"] = machine.sample(target.pids, fleet.pids)
 
     def end() -> None:
@@ -49,7 +60,11 @@ def _timed_run(
     for timer in timers:
         timer.join()
     cpu = target.cpu() - samples["start"]
+    publishes = _redis_publishes() - samples["publishes"]
     result = delivery_summary(run, duration=duration, cpu_s=cpu, max_lag_ms=opts.max_lag_ms)
+    result["redis_publishes_per_1k_deliveries"] = (
+        publishes / (run["delivered"] / 1000) if run["delivered"] else None
+    )
     result["cores_busy"] = machine.cores(samples["machine"], samples["machine_end"])
     return result
 
