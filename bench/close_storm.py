@@ -3,17 +3,20 @@
     .venv/bin/python bench/close_storm.py --targets project@REF,project --sockets 1000
 
 For each target (this checkout, or `project@REF` for an older commit) a fresh server
-process (one, on BENCH_DATABASE_URL / BENCH_REDIS_URL) gets `--sockets` joined sockets
-(sessions of four: student, coach and a second tab of each; opened 100 at a time). They
-all close at once; three seconds later the server collects its garbage in full, on its
-event loop, as the collector's own full collection would. Printed per run: the objects
-that collection found unreachable (per closed socket), how long it held the loop, the
-event loop's worst lag and the collector's pauses (`gc.callbacks`) while the sockets
-closed, and the types most found in that garbage (a `gc.DEBUG_SAVEALL` census of a
-second, identical round). The server runs under this script's `--serve` wrapper, which
-records loop lag (a thread asks the loop for a callback every 5 ms) and the collector's
-pauses, and answers SIGUSR1 (write the figures so far, then start anew) and SIGUSR2
-(a timed full collection with its census). Figures, not assertions.
+process (one, on BENCH_DATABASE_URL / BENCH_REDIS_URL) runs two rounds: `--sockets`
+joined sockets (sessions of four: student, coach and a second tab of each; opened 100 at
+a time) all close at once; three seconds later the server collects its garbage in full,
+on its event loop, as the collector's own full collection would. Printed per round: the
+objects that collection found unreachable (per closed socket) and the types most found
+among them (`gc.DEBUG_SAVEALL`), how long it held the loop (wall and CPU time: on a busy
+machine the wall time varies with the load), the objects the collector still tracks,
+and the event loop's worst lag and the collector's pauses (`gc.callbacks`) while the
+sockets closed. With CLOSE_STORM_CYCLES=TypeName,… the shortest reference cycle through
+an object of each type named is printed too (how the cycles were found). The server
+runs under this script's `--serve` wrapper, which records loop lag (a thread asks the
+loop for a callback every 5 ms) and the collector's pauses, and answers SIGUSR1 (write
+the figures so far, then start anew) and SIGUSR2 (a full collection with its census).
+Figures, not assertions.
 """
 
 import argparse
@@ -98,9 +101,10 @@ class Probe:
 
     def collect(self) -> None:
         gc.set_debug(gc.DEBUG_SAVEALL)
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.thread_time()
         found = gc.collect()
         ms = (time.perf_counter() - started) * 1000
+        cpu_ms = (time.thread_time() - cpu) * 1000
         gc.set_debug(0)
         census = collections.Counter(type(o).__qualname__ for o in gc.garbage)
         cycles = cycles_through(gc.garbage, os.environ.get("CLOSE_STORM_CYCLES", ""))
@@ -110,6 +114,8 @@ class Probe:
             {
                 "collected": found,
                 "collect_ms": round(ms, 1),
+                "collect_cpu_ms": round(cpu_ms, 1),
+                "tracked": len(gc.get_objects()),
                 "census": census.most_common(25),
                 "cycles": cycles,
             }
@@ -221,6 +227,8 @@ async def round_of(url: str, members: list[tuple[str, str]], pid: int, path: Pat
         "collected": collection["collected"],
         "collected_per_socket": round(collection["collected"] / len(sockets), 1),
         "collect_ms": collection["collect_ms"],
+        "collect_cpu_ms": collection["collect_cpu_ms"],
+        "tracked_objects": collection["tracked"],
         "census": collection["census"],
         "cycles": collection["cycles"],
     }
