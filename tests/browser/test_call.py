@@ -462,6 +462,7 @@ def test_two_who_always_connect_are_talking_without_a_tap_in_korean_on_a_phone(
     starts as soon as both are in; the student's phone shows it on the Swing tab."""
     student_room = Room(two[0], student, active_session, lang="ko", viewport=PHONE, mobile=True)
     student_room.page.get_by_role("tab", name="스윙").click()
+    student_room.bar.locator(".call-options > summary").click()  # 통화 설정
     student_room.bar.get_by_label("레슨에서 항상 음성 연결").check()
     coach_room = Room(
         two[1],

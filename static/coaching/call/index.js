@@ -34,6 +34,8 @@ const DISCONNECTED_REPORT_MS = 2000;
 const RESTART_RETRY_MS = 4000;
 // A restart is not repeated sooner than this (a rejoin and its own report come together).
 const RESTART_GAP_MS = 1500;
+// How long the bar says how the last call ended before it folds back to Talk.
+const ENDED_SHOWN_MS = 10_000;
 
 class Call {
   constructor({ root, channel, room }) {
@@ -49,6 +51,7 @@ class Call {
     this.otherHere = false;
     this.autoRang = false;
     this.endedHere = false; // a call ended while this page watched (declined, hung up…)
+    this.endedAt = -Infinity; // when (performance.now())
     this.accepting = null; // the call_id this page is accepting
     this.muted = false;
     this.camera = false;
@@ -129,7 +132,11 @@ class Call {
       // caller restarts ICE, and again while it lasts.
       if (state.state === "reconnecting" && this.link && this.link.caller) this.restartSoon();
     }
-    if (LIVE.has(before.state) && state.state === "ended") this.endedHere = true;
+    if (LIVE.has(before.state) && state.state === "ended") {
+      this.endedHere = true;
+      this.endedAt = performance.now();
+      setTimeout(() => this.render(), ENDED_SHOWN_MS);
+    }
     this.announceMute(before, state);
     if (!this.live) this.maybeAutoRing();
     this.render();
@@ -388,7 +395,8 @@ class Call {
     return {
       show: Boolean(this.room.session) && this.participant,
       state: s.state,
-      text: callText(s, this.me, { here: Boolean(this.link) || s.state === "ringing" }),
+      text: s.state === "ended" && !(performance.now() - this.endedAt < ENDED_SHOWN_MS)
+        ? "" : callText(s, this.me, { here: Boolean(this.link) || s.state === "ringing" }),
       mine,
       live: this.live,
       here: Boolean(this.link),

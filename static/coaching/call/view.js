@@ -67,8 +67,13 @@ export class CallView {
     this.error = el("p", { className: "form-error call-error", attrs: { role: "alert" }, hidden: true });
     this.people = el("ul", { className: "call-people", attrs: { "aria-label": gettext("On the call") } });
     this.autoBox = el("input", { type: "checkbox", on: { change: () => actions.autoConnect(this.autoBox.checked) } });
-    this.auto = el("label", { className: "call-auto" }, this.autoBox,
-      el("span", { text: gettext("Always connect voice in my lessons") }));
+    // The choice behind a small disclosure: no room taken until asked for.
+    this.auto = el("details", { className: "call-options" },
+      el("summary", { attrs: { title: gettext("Call settings") } },
+        el("span", { className: "call-options-icon", text: "⋯", attrs: { "aria-hidden": "true" } }),
+        el("span", { className: "visually-hidden", text: gettext("Call settings") })),
+      el("label", { className: "call-auto" }, this.autoBox,
+        el("span", { text: gettext("Always connect voice in my lessons") })));
     this.audio = el("audio", { className: "call-audio", autoplay: true });
     this.remoteVideo = el("video", { className: "call-video", autoplay: true, playsInline: true, muted: true, hidden: true,
       attrs: { "aria-label": gettext("The other side's camera") } });
@@ -114,6 +119,8 @@ export class CallView {
     this.root.hidden = !m.show;
     if (!m.show) return;
     this.root.dataset.state = m.state;
+    // Nothing to say and no call: one small line (on a phone it shares the header's row).
+    this.root.classList.toggle("is-quiet", !m.live && !m.text);
     if (this.status.textContent !== m.text) this.status.textContent = m.text;
     this.words.hidden = !m.text;
     const inCall = m.live && m.state !== "ringing" && m.here;
