@@ -111,6 +111,8 @@ def upload_start(*, session_id: str, actor: User, data: dict[str, Any]) -> Swing
     policy.check_view(actor, session)
     policy.check_upload(actor, session)
     content_type = data.get("content_type")
+    if not isinstance(content_type, str):
+        raise invalid("content_type", "content_type must be a string such as video/mp4.")
     if content_type not in VIDEO_TYPES:
         raise ServiceError(
             "unsupported_type", f"content_type must be one of {sorted(VIDEO_TYPES)}."
