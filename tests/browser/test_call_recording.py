@@ -147,25 +147,34 @@ def test_with_both_consents_the_call_is_recorded_and_the_replay_plays_it_in_step
     page.locator("#replay-scrub").fill(str(offset + 500))
     page.locator("#replay-play").click()
     drifts = []
-    for speed in ("1", "2"):
+    # At 1x from 0.5 s in, then 2x on from there, then 4x from a jump back to 0.5 s.
+    for speed, jump_to, every in (("1", None, 0.6), ("2", None, 0.6), ("4", 500, 0.3)):
         if speed != "1":
             page.locator(f"[data-speed='{speed}']").click()
+        if jump_to is not None:
+            page.locator("#replay-scrub").fill(str(offset + jump_to))
         page.wait_for_function(
             "() => { const a = document.getElementById('replay-audio');"
             " return !a.paused && a.readyState >= 2 && !a.seeking; }",
             timeout=SLOW,
         )
         for _ in range(3):
-            time.sleep(0.6)
+            time.sleep(every)
             clock, media, paused, _ready = page.evaluate(CLOCK_AND_AUDIO)
             if clock - offset >= entry["duration_ms"] - 300:
                 break
             assert not paused
             drifts.append((speed, round(media - (clock - offset))))
-    print(f"\nrecorded call: audio minus replay clock (ms) at speeds 1 and 2: {drifts}")
-    assert len(drifts) >= 4, drifts
-    assert all(abs(d) <= SYNC_MS for _, d in drifts), drifts
-    # Past the recording's end the audio is silent; a seek back lands in step.
+    print(f"\nrecorded call: audio minus replay clock (ms), (speed, drift): {drifts}")
+    assert {speed for speed, _ in drifts} == {"1", "2", "4"}, drifts
+    assert all(abs(d) <= SYNC_MS for speed, d in drifts if speed != "4"), drifts
+    # At 4x, Chromium's audio renderer on this shared two-core machine keeps up with 4x
+    # only some of the time (a probe measured 3.6 s of audio a second): within twice the
+    # tolerance; the landing after the jump is in the printed figures.
+    assert all(abs(d) <= 2 * SYNC_MS for _, d in drifts), drifts
+    # Past the recording's end the audio stops; paused, a jump lands on its moment.
+    page.locator("#replay-scrub").fill(str(offset + entry["duration_ms"] + 1000))
+    page.wait_for_function("() => document.getElementById('replay-audio').paused")
     page.locator("#replay-play").click()
     page.locator("#replay-scrub").fill(str(offset + 1500))
     page.wait_for_function(
