@@ -25,6 +25,7 @@ from coaching.services.access import user_topic
 
 logger = logging.getLogger(__name__)
 
+
 async def broadcast(topic: str, event: str, payload: dict[str, Any]) -> None:
     """From the event loop: broadcast behind this process's earlier broadcasts, in one
     pipeline with those queued alongside (a reconnect storm's presence diffs), and
