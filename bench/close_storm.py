@@ -27,6 +27,7 @@ import json
 import os
 import signal
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -242,10 +243,10 @@ def main() -> None:
     parser.add_argument("--targets", default="project")
     parser.add_argument("--sockets", type=int, default=1000)
     args = parser.parse_args()
-    from bench.harness import fixtures, targets
+    from bench.harness import fixtures
 
     fixtures.setup_django()
-    path = targets.RESULTS / "close-storm-probe.json"
+    path = Path(tempfile.gettempdir()) / f"close-storm-probe-{os.getpid()}.json"
     for name in args.targets.split(","):
         env = {**os.environ, **fixtures.SERVER_ENV, **LIMITS, "CLOSE_STORM_PROBE": str(path)}
         target = wrapped_target(name, env, PORT, Path(__file__))

@@ -20,6 +20,7 @@ import json
 import os
 import signal
 import sys
+import tempfile
 import time
 import tracemalloc
 from pathlib import Path
@@ -127,10 +128,10 @@ def main() -> None:
     parser.add_argument("--sockets", type=int, default=1000)
     parser.add_argument("--trace", type=int, default=0, help="show the top N allocations")
     args = parser.parse_args()
-    from bench.harness import fixtures, targets
+    from bench.harness import fixtures
 
     fixtures.setup_django()
-    path = targets.RESULTS / "idle-sockets-probe.json"
+    path = Path(tempfile.gettempdir()) / f"idle-sockets-probe-{os.getpid()}.json"
     for name in args.targets.split(","):
         env = {**os.environ, **fixtures.SERVER_ENV, **LIMITS, "IDLE_SOCKETS_PROBE": str(path)}
         if args.trace:
