@@ -96,6 +96,12 @@ def test_with_both_consents_the_call_is_recorded_and_the_replay_plays_it_in_step
     student_room = Room(two[0], student, active_session)
     coach_room = Room(two[1], coach, active_session)
     sent = requests_to_recordings(coach_room.page)
+    for room in (student_room, coach_room):  # asked only once a call is under way
+        expect(room.bar.locator(".recording-ask")).to_be_hidden()
+    connected_call(student_room, coach_room)
+    for room in (student_room, coach_room):
+        expect(room.bar.locator(".recording-badge")).to_be_hidden()  # nobody agreed yet
+    assert sent == []
     for room in (student_room, coach_room):
         expect(room.bar.locator(".recording-ask")).to_have_text(
             "May this lesson's call be recorded?", timeout=SLOW
@@ -107,10 +113,6 @@ def test_with_both_consents_the_call_is_recorded_and_the_replay_plays_it_in_step
             f"Call recording — {student.display_name}: agrees · {coach.display_name}: agrees",
             timeout=SLOW,
         )
-        expect(room.bar.locator(".recording-badge")).to_be_hidden()  # no call yet
-    assert sent == []
-
-    connected_call(student_room, coach_room)
     for room in (student_room, coach_room):
         expect(room.bar.locator(".recording-badge")).to_have_text("Recording", timeout=SLOW)
 
@@ -202,13 +204,13 @@ def test_without_both_consents_nothing_is_uploaded(two, student, coach, active_s
     student_room = Room(two[0], student, active_session)
     coach_room = Room(two[1], coach, active_session)
     sent = requests_to_recordings(coach_room.page)
+    connected_call(student_room, coach_room)
     student_room.button("Don't record").click()
     coach_room.button("Allow recording").click()
     expect(coach_room.bar.locator(".recording-answers")).to_have_text(
         f"Call recording — {student.display_name}: does not agree · {coach.display_name}: agrees",
         timeout=SLOW,
     )
-    connected_call(student_room, coach_room)
     # Three timeslices of a recorder that must not run (waiting through Playwright, which
     # hands over the page's requests meanwhile).
     coach_room.page.wait_for_timeout(6000)
@@ -222,6 +224,9 @@ def test_without_both_consents_nothing_is_uploaded(two, student, coach, active_s
 
 def test_the_question_in_korean_on_a_phone(two, student, coach, active_session):
     room = Room(two[0], student, active_session, viewport=PHONE, lang="ko", mobile=True)
+    coach_room = Room(two[1], coach, active_session)
+    expect(room.bar.locator(".recording-ask")).to_be_hidden()  # no call yet
+    coach_room.button("Talk").click()  # the question comes with the call
     expect(room.bar.locator(".recording-ask")).to_have_text(
         "이 수업의 통화를 녹음해도 될까요?", timeout=SLOW
     )

@@ -121,7 +121,10 @@ class Recording {
 
   render() {
     const session = this.room.session;
-    const show = Boolean(session) && this.participant && !this.room.ended && this.consent !== null;
+    // Only while a call is under way (ringing onwards): the question and the answers
+    // would otherwise take a phone's room header for a call nobody has started.
+    const show =
+      Boolean(session) && this.participant && !this.room.ended && this.consent !== null && this.call.live;
     this.root.hidden = !show;
     if (!show) return;
     this.question.hidden = this.mine !== null;
