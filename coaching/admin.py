@@ -46,11 +46,13 @@ from coaching.errors import ServiceError
 from coaching.models import (
     AnalysisRequest,
     Annotation,
+    CallRecording,
     ChatMessage,
     Checkpoint,
     CoachingSession,
     Feedback,
     LessonShare,
+    RecordingConsent,
     Status,
     Swing,
     SwingUpload,
@@ -58,7 +60,7 @@ from coaching.models import (
 )
 from coaching.realtime.presence import State, get_presence
 from coaching.selectors import event_log_page
-from coaching.services import analysis_webhook, shares
+from coaching.services import analysis_webhook, recordings, shares
 from coaching.services.access import user_access_end
 from coaching.services.sessions import session_end
 
@@ -845,3 +847,70 @@ class AnalysisRequestAdmin(ReadOnlyMixin, admin.ModelAdmin):
 
     def has_resend_permission(self, request: HttpRequest) -> bool:
         return request.user.is_staff and self.has_view_permission(request)
+
+
+@admin.register(RecordingConsent)
+class RecordingConsentAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    """Each participant's answer to recording the lesson's call (issue 18, item 4)."""
+
+    fields = ("session", "user", "consented", "updated_at")
+    list_display = fields
+    list_filter = ("consented",)
+    search_fields = ("session__session_id", "user__username")
+    list_select_related = ("session", "user")
+    readonly_fields = fields
+
+
+@admin.action(
+    description=gettext_lazy(
+        "Delete these lessons' call recordings (each lesson's every one, and the files)"
+    ),
+    permissions=["erase"],
+)
+def delete_lesson_recordings(
+    modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet
+) -> None:
+    """Per lesson, as its student or coach deletes it: every recording of each lesson."""
+    lessons = CoachingSession.objects.filter(call_recordings__in=queryset).distinct()
+    deleted = sum(recordings.delete_recordings(session) for session in lessons)
+    modeladmin.message_user(
+        request,
+        _("Deleted %(count)d recording(s) and their files.") % {"count": deleted},
+        messages.SUCCESS,
+    )
+
+
+@admin.register(CallRecording)
+class CallRecordingAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    """Lessons' recorded calls: who started each, when, how long, its file. Deleting
+    removes every recording of the lesson and its files, as the lesson's student or coach
+    does (coaching/services/recordings.py), never one row alone."""
+
+    fields = (
+        "recording_id",
+        "session",
+        "started_by",
+        "started_ms",
+        "duration_ms",
+        "finished",
+        "audio_name",
+        "created_at",
+        "updated_at",
+    )
+    list_display = (
+        "recording_id",
+        "session",
+        "started_by",
+        "duration_ms",
+        "finished",
+        "created_at",
+    )
+    list_filter = ("finished",)
+    search_fields = ("recording_id", "session__session_id")
+    list_select_related = ("session", "started_by")
+    readonly_fields = fields
+    actions = (delete_lesson_recordings,)
+
+    def has_erase_permission(self, request: HttpRequest) -> bool:
+        """Staff granted deleting recordings (superusers are)."""
+        return request.user.is_staff and request.user.has_perm("coaching.delete_callrecording")

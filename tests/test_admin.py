@@ -12,7 +12,16 @@ from django.contrib.auth.models import Permission
 from django.test import Client, override_settings
 
 from coaching.events import LOBBY_TOPIC
-from coaching.models import CoachingSession, ReviewRecord, Role, SessionEvent, Status, User
+from coaching.models import (
+    CallRecording,
+    CoachingSession,
+    RecordingConsent,
+    ReviewRecord,
+    Role,
+    SessionEvent,
+    Status,
+    User,
+)
 from coaching.services.annotations import annotation_save
 from coaching.services.chat import chat_message_post
 from coaching.services.checkpoints import checkpoint_save
@@ -155,14 +164,19 @@ def test_ending_already_ended_sessions_changes_nothing(admin_client, student):
     assert sent == []
 
 
-def test_staff_with_view_permission_may_end_sessions(make_user, active_session):
+def staff_client(make_user, codename: str) -> Client:
+    """Logged in as staff (not a superuser) granted only the permission `codename`."""
     staff = make_user(Role.STUDENT, name="Ops")
     staff.is_staff = True
     staff.save()
-    staff.user_permissions.add(Permission.objects.get(codename="view_coachingsession"))
+    staff.user_permissions.add(Permission.objects.get(codename=codename))
     client = Client()
     client.force_login(staff)
-    end_via_admin(client, active_session)
+    return client
+
+
+def test_staff_with_view_permission_may_end_sessions(make_user, active_session):
+    end_via_admin(staff_client(make_user, "view_coachingsession"), active_session)
     active_session.refresh_from_db()
     assert active_session.status == Status.ENDED
 
@@ -612,3 +626,75 @@ def test_operator_tools_are_for_the_staff_they_allow(
     assert f'<a href="{url}">' in permitted.get(page).content.decode()
     assert permitted.post(url).status_code == 302
     assert done()
+
+
+RECORDINGS = "/admin/coaching/callrecording/"
+
+
+def recorded_lesson(session: CoachingSession, coach: User, media) -> list[CallRecording]:
+    """Two recordings of `session`'s call, each with a file under `media`."""
+    made = []
+    for n in range(2):
+        name = f"recordings/{session.session_id}/r{n}.webm"
+        (media / name).parent.mkdir(parents=True, exist_ok=True)
+        (media / name).write_bytes(b"webm")
+        made.append(
+            CallRecording.objects.create(
+                session=session, started_by=coach, started_ms=n, audio_name=name, finished=True
+            )
+        )
+    return made
+
+
+def test_recordings_and_consents_are_listed_read_only(
+    admin_client, settings, tmp_path, student, coach, active_session
+):
+    settings.MEDIA_ROOT = tmp_path
+    recording = recorded_lesson(active_session, coach, tmp_path)[0]
+    RecordingConsent.objects.create(session=active_session, user=student, consented=True)
+    for path in (RECORDINGS, "/admin/coaching/recordingconsent/"):
+        page = admin_client.get(path, {"q": active_session.session_id})
+        assert page.status_code == 200
+        assert active_session.session_id in page.content.decode()
+        assert admin_client.get(f"{path}add/").status_code == 403
+    assert recording.recording_id in admin_client.get(RECORDINGS).content.decode()
+    delete = f"{RECORDINGS}{recording.pk}/delete/"
+    assert admin_client.post(delete, {"post": "yes"}).status_code == 403  # no row alone
+    assert CallRecording.objects.count() == 2
+
+
+def test_the_admin_deletes_a_lessons_recordings_and_files_through_the_service(
+    admin_client, settings, tmp_path, student, coach, active_session, waiting_session
+):
+    settings.MEDIA_ROOT = tmp_path
+    chosen = recorded_lesson(active_session, coach, tmp_path)[0]
+    kept = CallRecording.objects.create(
+        session=waiting_session, started_by=coach, started_ms=0, finished=True
+    )
+    with captured_broadcasts() as sent:
+        response = admin_client.post(
+            RECORDINGS,
+            {"action": "delete_lesson_recordings", ACTION_CHECKBOX_NAME: [chosen.pk], "index": 0},
+            follow=True,
+        )
+    assert "Deleted 2 recording(s)" in response.content.decode()
+    assert list(CallRecording.objects.all()) == [kept]  # the chosen one's lesson, whole
+    assert not any(p.is_file() for p in tmp_path.rglob("*"))
+    assert [topic for topic, name, _ in sent if name == "recording:deleted"] == [
+        active_session.topic
+    ]
+
+
+def test_staff_without_the_delete_permission_cannot_delete_recordings(
+    make_user, settings, tmp_path, coach, active_session
+):
+    settings.MEDIA_ROOT = tmp_path
+    chosen = recorded_lesson(active_session, coach, tmp_path)[0]
+    client = staff_client(make_user, "view_callrecording")
+    response = client.post(
+        RECORDINGS,
+        {"action": "delete_lesson_recordings", ACTION_CHECKBOX_NAME: [chosen.pk], "index": 0},
+    )
+    assert CallRecording.objects.count() == 2
+    assert "delete_lesson_recordings" not in client.get(RECORDINGS).content.decode()
+    assert response.status_code in (200, 302)

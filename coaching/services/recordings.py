@@ -31,6 +31,7 @@ from coaching.services.lookup import get_session
 from coaching.services.uploads import MAX_CHUNK_BYTES, SNIFF_BYTES, sniff
 
 CONSENT_EVENT = "recording:consent"
+DELETED_EVENT = "recording:deleted"
 # How far the page's idea of the server's time may be from the server's own.
 CLOCK_SLACK_MS = 60_000
 # A chunk's reported length: MediaRecorder's timeslice is ~2 s; a stalled tab's is longer.
@@ -258,13 +259,19 @@ def recording_list(session: CoachingSession) -> list[dict[str, Any]]:
     ]
 
 
-@transaction.atomic
 def recordings_delete(*, session_id: str, actor: User) -> int:
     """Delete every recording of the lesson's call and its files: one action for the
     student or the coach. Returns how many."""
     session = get_session(session_id)
     policy.check_view(actor, session)
     policy.check_recording_delete(actor, session)
+    return delete_recordings(session)
+
+
+@transaction.atomic
+def delete_recordings(session: CoachingSession) -> int:
+    """Delete the lesson's recordings (the API's delete and the admin's action): the rows
+    now, the files and the room's `recording:deleted` once this commits. Returns how many."""
     recordings = list(CallRecording.objects.select_for_update().filter(session=session))
     names = [
         name
@@ -274,5 +281,5 @@ def recordings_delete(*, session_id: str, actor: User) -> int:
     ]
     CallRecording.objects.filter(pk__in=[r.pk for r in recordings]).delete()
     transaction.on_commit(lambda: _delete(names))
-    broadcasts.on_commit(session.topic, "recording:deleted", {"server_ts": _now_ms()})
+    broadcasts.on_commit(session.topic, DELETED_EVENT, {"server_ts": _now_ms()})
     return len(recordings)
