@@ -5,6 +5,7 @@ recordings' deletion.
 
 from typing import Any
 
+from asgiref.sync import async_to_sync
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
@@ -17,6 +18,7 @@ from coaching.api.errors import error_body
 from coaching.api.parsers import StrictJSONParser
 from coaching.api.uploads import read_chunk
 from coaching.models import CallRecording
+from coaching.realtime.call_room import current_call
 from coaching.services.recordings import (
     MAX_CHUNK_MS,
     ChunkOutOfOrder,
@@ -99,7 +101,11 @@ def recording_consent(request: Request, session_id: str) -> Response:
             description="`consent_required`: not both participants consent; `forbidden`: "
             "not the lesson's coach."
         ),
-        **s.error_responses(400, 401, 404, 409),
+        409: OpenApiResponse(
+            description="`invalid_transition`: the lesson's call is not connected; "
+            "`session_ended`: the lesson has ended."
+        ),
+        **s.error_responses(400, 401, 404),
     },
 )
 @extend_schema(
@@ -110,14 +116,18 @@ def recording_consent(request: Request, session_id: str) -> Response:
 @api_view(["POST", "DELETE"])
 @parser_classes([StrictJSONParser])
 def recordings(request: Request, session_id: str) -> Response:
-    """POST: the coach's page, while the lesson is open and both consent. DELETE: the
+    """POST: the coach's page, while the lesson is open, both consent and the call is
+    connected (the room's call state, read from its store). DELETE: the
     student or the coach removes every recording of the lesson and its files."""
     if request.method == "DELETE":
         recordings_delete(session_id=session_id, actor=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
     data = request.data if isinstance(request.data, dict) else {}
     recording = recording_start(
-        session_id=session_id, actor=request.user, started_at=data.get("started_at")
+        session_id=session_id,
+        actor=request.user,
+        started_at=data.get("started_at"),
+        call_state=async_to_sync(current_call)(session_id)["state"],
     )
     return Response(_body(recording), status=status.HTTP_201_CREATED)
 

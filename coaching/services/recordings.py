@@ -27,6 +27,7 @@ from django.utils import timezone
 from coaching import broadcasts, policy
 from coaching.errors import ServiceError, invalid
 from coaching.models import CallRecording, CoachingSession, RecordingConsent, Status, User
+from coaching.services import call
 from coaching.services.lookup import get_session
 from coaching.services.uploads import MAX_CHUNK_BYTES, SNIFF_BYTES, sniff
 
@@ -111,14 +112,21 @@ def _require_consent(session: CoachingSession) -> None:
         )
 
 
-def recording_start(*, session_id: str, actor: User, started_at: Any) -> CallRecording:
+def recording_start(
+    *, session_id: str, actor: User, started_at: Any, call_state: str
+) -> CallRecording:
     """Start a recording whose first sample is at `started_at` (the server's epoch ms, as
-    the page's clock estimates it): the coach's page, while the lesson is open and both
-    consent."""
+    the page's clock estimates it): the coach's page, while the lesson is open, both
+    consent and the room's call (`call_state`, coaching/services/call.py) is connected or
+    reconnecting."""
     session = get_session(session_id)
     policy.check_view(actor, session)
     policy.check_record(actor, session)
     _require_consent(session)
+    if call_state not in call.REPORTED:
+        raise ServiceError(
+            "invalid_transition", "A recording starts only while the lesson's call is connected."
+        )
     if isinstance(started_at, bool) or not isinstance(started_at, int):
         raise invalid("started_at", "started_at is the server's time in epoch ms.")
     if abs(started_at - _now_ms()) > CLOCK_SLACK_MS:

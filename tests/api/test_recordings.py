@@ -5,11 +5,14 @@ the replay places the recording; one DELETE removes it and its files."""
 import time
 
 import pytest
+from asgiref.sync import async_to_sync
 from django.core.files.storage import default_storage
 from django.test import Client, TestCase
 
 from coaching.models import CallRecording, RecordingConsent
+from coaching.realtime.call_room import get_call_store
 from coaching.replay import replay_document
+from coaching.services import call
 from tests.api.support import session_url
 from tests.api.test_uploads import WEBM_HEAD
 from tests.support.auth import api_client_for
@@ -58,11 +61,31 @@ def stored(media) -> list[str]:
     return sorted(str(p.relative_to(media)) for p in media.rglob("*") if p.is_file())
 
 
+def call_is(session, state: str) -> None:
+    """The room's call state (as the channel's call handlers keep it) set to `state`."""
+    async_to_sync(get_call_store().change)(
+        session.session_id, call.idle_state(), lambda current: {**current, "state": state}
+    )
+
+
 @pytest.fixture
 def consented(student, coach, active_session):
+    """Both consent, during a connected call."""
     assert consent(student, active_session, True).status_code == 200
     assert consent(coach, active_session, True).json()["recording"] is True
+    call_is(active_session, call.CONNECTED)
     return active_session
+
+
+@pytest.mark.parametrize("state", [call.IDLE, call.RINGING, call.CONNECTING, call.ENDED])
+def test_a_recording_starts_only_while_the_call_is_connected(coach, consented, state):
+    call_is(consented, state)
+    refused = start(coach, consented)
+    assert refused.status_code == 409
+    assert refused.json()["error"]["code"] == "invalid_transition"
+    call_is(consented, call.RECONNECTING)
+    assert start(coach, consented).status_code == 201
+    assert CallRecording.objects.count() == 1
 
 
 def test_consent_is_each_participants_own_and_the_room_hears_it(student, coach, active_session):
