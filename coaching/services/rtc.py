@@ -22,6 +22,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
 MAX_CREDENTIAL_TTL_SECONDS = 3600
+MIN_CREDENTIAL_TTL_SECONDS = 20
 TRANSPORT_POLICIES = ("all", "relay")
 # What an RTCIceServer may say besides its URLs; credentials are minted, never configured.
 _SERVER_FIELDS = {"urls"}
@@ -85,14 +86,16 @@ def turn_setting(secret: str, urls: list[str], policy: str) -> list[str]:
 
 
 def ttl_setting(value: str) -> int:
-    """RTC_CREDENTIAL_TTL_SECONDS: how long a minted TURN credential works, 60-3600 s."""
+    """RTC_CREDENTIAL_TTL_SECONDS: how long a minted TURN credential works, 20-3600 s
+    (the page renews it by an ICE restart at 80 % of its life)."""
     try:
         seconds = int(value)
     except ValueError:
         seconds = 0
-    if not 60 <= seconds <= MAX_CREDENTIAL_TTL_SECONDS:
+    if not MIN_CREDENTIAL_TTL_SECONDS <= seconds <= MAX_CREDENTIAL_TTL_SECONDS:
         raise ImproperlyConfigured(
-            f"RTC_CREDENTIAL_TTL_SECONDS must be a whole number of seconds, 60 to "
+            f"RTC_CREDENTIAL_TTL_SECONDS must be a whole number of seconds, "
+            f"{MIN_CREDENTIAL_TTL_SECONDS} to "
             f"{MAX_CREDENTIAL_TTL_SECONDS}"
         )
     return seconds

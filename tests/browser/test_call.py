@@ -541,13 +541,13 @@ def test_leaving_the_page_ends_the_call_after_the_leave_grace(two, student, coac
 def test_a_call_longer_than_its_turn_credential_renews_it_by_an_ice_restart(
     media_browsers, spawn_server, turn_port, student, coach, active_session
 ):
-    """Credentials that last 60 s (RTC_CREDENTIAL_TTL_SECONDS' least): before they run
+    """Credentials that last 20 s (RTC_CREDENTIAL_TTL_SECONDS' least): before they run
     out (at 80 % of their life) the caller restarts ICE with fresh ones, both sides
     fetching them, and the call goes on through the relay on the same connection.
     (Left alone, the relay would stop at the allocation's first refresh after the
     credential's end: coturn checks a REST credential's expiry on every authenticated
     request, refreshes included.)"""
-    server = spawn_server(**relay_only(turn_port, RTC_CREDENTIAL_TTL_SECONDS="60"))
+    server = spawn_server(**relay_only(turn_port, RTC_CREDENTIAL_TTL_SECONDS="20"))
     with ends_on(server, media_browsers) as (one, other):
         student_room = Room(one, student, active_session)
         coach_room = Room(other, coach, active_session)
