@@ -1,7 +1,6 @@
 """Reviewing a swing together on `session:{id}`: swings and annotations in the snapshot,
 `annotation:save`, and the coach-led, ephemeral review events."""
 
-import time
 from contextlib import contextmanager
 
 import pytest
@@ -415,29 +414,6 @@ def test_review_state_is_shared_by_every_process(
         # A viewer reconnecting to process one starts where process two left it.
         with joined(connect(student, on=one), active_session) as (_, _, reply):
             assert reply["review"] == moved["response"]
-
-
-@pytest.mark.skipif(not settings.REDIS_URL, reason="needs REDIS_URL: state shared through Redis")
-def test_review_state_delivery_figures_across_processes(
-    spawn_server, connect, student, coach, active_session, swings
-):
-    """Prints how long a leader's seek takes to reach a follower on another process."""
-    one, two = spawn_server(), spawn_server()
-    topic = active_session.topic
-    delays = []
-    with joined(connect(coach, on=one), active_session) as (c, c_ref, _):
-        with joined(connect(student, on=two), active_session) as (s, _, _):
-            for i in range(1, 41):
-                sent = time.perf_counter()
-                c.push(topic, "review:update", {"position_ms": i * 10}, c_ref)
-                s.event(topic, "review:state", where=lambda p, v=i: p["version"] == v)
-                delays.append((time.perf_counter() - sent) * 1000)
-    delays.sort()
-    print(
-        f"review:update → review:state on the other process, {len(delays)} seeks: "
-        f"p50 {delays[len(delays) // 2]:.1f} ms, p90 {delays[int(len(delays) * 0.9)]:.1f} ms, "
-        f"max {delays[-1]:.1f} ms"
-    )
 
 
 def test_a_state_set_before_any_swing_takes_the_first_swing_attached(
