@@ -27,7 +27,7 @@ if os.environ.get("SERVER_LOOP", "uvloop") == "uvloop":
 from daphne.access import AccessLogGenerator
 from daphne.cli import CommandLineInterface
 
-from coaching.realtime.server_tuning import http_response_before_upgrade
+from coaching.realtime.server_tuning import http_response_before_upgrade, light_websocket_queues
 
 MAX_MESSAGE_OPTION = "--websocket-max-message-size"
 
@@ -92,5 +92,6 @@ if __name__ == "__main__":
     as_json = os.environ.get("LOG_FORMAT") == "json"
     AccessLogGenerator.__call__ = access_log(AccessLogGenerator.__call__, as_json=as_json)
     sys.argv[1:] = with_message_cap(sys.argv[1:])
+    light_websocket_queues()
     http_response_before_upgrade()
     CommandLineInterface.entrypoint()

@@ -1,11 +1,15 @@
 """Per-connection work of the server libraries that this app does not need."""
 
+import asyncio
 import functools
 import gc
 import pprint
+import sys
 from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any
+
+from coaching.realtime.mailbox import Mailbox
 
 
 class _FormatWhenLogged:
@@ -85,6 +89,45 @@ def write_immediately() -> None:
 
     write.immediate = True
     tcp.Connection.write = write
+
+
+def light_websocket_queues() -> None:
+    """daphne gives every connection an asyncio.Queue of what it receives: four deques
+    and an Event, ~3.6 KiB that an idle socket holds for its life (bench/idle_sockets.py).
+    A WebSocket's is now a Mailbox (a list, and a future while its reader waits),
+    unbounded as daphne's is; the socket is its one reader, a frame at a time, as a
+    Mailbox requires. HTTP keeps daphne's queue (Django may wait on it from a second
+    task). This replaces daphne's `Server.create_application`, so it goes before any
+    wrapper of it (serve.py: before http_response_before_upgrade)."""
+    try:
+        from daphne.server import Server
+    except ImportError:
+        return
+    create_application = Server.create_application
+    if getattr(create_application, "light", False):
+        return
+
+    def create_application_light(self: Server, protocol: Any, scope: dict) -> Any:
+        if scope.get("type") != "websocket":
+            return create_application(self, protocol, scope)
+        # daphne's own, but for the queue.
+        assert "application_instance" not in self.connections[protocol]
+        input_queue = Mailbox(sys.maxsize)
+        scope.setdefault("asgi", {"version": "3.0"})
+        application_instance = self.application(
+            scope=scope,
+            receive=input_queue.get,
+            send=functools.partial(self.handle_reply, protocol),
+        )
+        if protocol not in self.connections:
+            return None
+        self.connections[protocol]["application_instance"] = asyncio.ensure_future(
+            application_instance, loop=asyncio.get_event_loop()
+        )
+        return input_queue
+
+    create_application_light.light = True
+    Server.create_application = create_application_light
 
 
 DENIAL_EXTENSION = "websocket.http.response"
