@@ -19,7 +19,7 @@ import { Controls } from "./room/controls.js";
 import { analysisGroup, entryRenderer } from "./room/entries.js";
 import { FAIL_AFTER_MS, Outbox } from "./room/outbox.js";
 import { renderPresence } from "./room/presence.js";
-import { renderRecap } from "./room/recap.js";
+import { recordingDeleted, renderRecap } from "./room/recap.js";
 import { goneText, shareToken } from "./room/share-link.js";
 import { StateBanner } from "./room/state-banner.js";
 import { Tabs } from "./room/tabs.js";
@@ -253,6 +253,7 @@ async function main() {
 
   // Who is here, and how many watch through a share link (a share viewer gets neither).
   channel.on("presence:watching", ({ count }) => renderWatching($("watching"), count));
+  channel.on("recording:deleted", () => recordingDeleted($("recap")));
   const presence = new Phoenix.Presence(channel, { events: { state: "presence:state", diff: "presence:diff" } });
   let presenceTicker = null;
   const showPresence = () => {

@@ -11,6 +11,7 @@ printed (`-s`).
 import time
 
 import pytest
+from django.utils import timezone
 
 from coaching.models import CallRecording, CoachingSession
 from coaching.replay import replay_document
@@ -239,3 +240,43 @@ def test_the_question_in_korean_on_a_phone(two, student, coach, active_session):
     )
     expect(room.button("녹음 동의")).to_be_visible()
     check_axe(room.page, "the answers, Korean phone")
+
+
+def test_the_recap_deletes_the_recording_and_every_open_recap_drops_it(
+    two, student, coach, active_session, media_root
+):
+    """The recap's one Delete for the student or the coach; the room's other pages hear
+    `recording:deleted` and drop the recording's line without a reload."""
+    name = f"recordings/{active_session.session_id}/r1.webm"
+    (media_root / name).parent.mkdir(parents=True, exist_ok=True)
+    (media_root / name).write_bytes(b"webm")
+
+    def ended_with_a_recording() -> None:
+        CallRecording.objects.create(
+            session=active_session,
+            started_by=coach,
+            started_ms=0,
+            duration_ms=754_000,
+            audio_name=name,
+            finished=True,
+        )
+        CoachingSession.objects.filter(pk=active_session.pk).update(
+            status="ended", ended_at=timezone.now()
+        )
+
+    in_thread(ended_with_a_recording)
+    student_room = Room(two[0], student, active_session)
+    coach_room = Room(two[1], coach, active_session)
+    lines = [room.page.locator("#recap .recap-call") for room in (student_room, coach_room)]
+    for line in lines:
+        expect(line).to_contain_text("Call recording 12 min 34 sec", timeout=SLOW)
+        expect(line.get_by_role("button", name="Delete the recording")).to_be_visible()
+    student_room.page.once("dialog", lambda dialog: dialog.accept())
+    lines[0].get_by_role("button", name="Delete the recording").click()
+    expect(student_room.page.locator("#recap .recap-call-status")).to_have_text(
+        "The recording was deleted."
+    )
+    for line in lines:
+        expect(line).to_have_count(0)
+    assert recordings_of(active_session) == []
+    wait_for(lambda: stored_files(media_root, active_session) == [], what="files deleted")

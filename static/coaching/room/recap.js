@@ -1,10 +1,13 @@
 // The end-of-lesson recap (snapshot `recap`, REST /recap/): duration, every card, the
-// coach's checkpoints with notes, what to practise, and the coach's annotations.
+// coach's checkpoints with notes, what to practise, and the coach's annotations; the
+// call recording's length, which its student or coach may delete (gone on
+// `recording:deleted`: recordingDeleted()).
 // Kept on the page after the lesson, at the top of the view: when it first shows it
 // moves above the swing video (desktop: the top of the main column, which scrolls to
 // it) or above the tabs (phone: a band of its own that scrolls inside). Only those
 // columns scroll, never the document.
 import { annotationThumbnail } from "../review/thumbnail.js";
+import { bindRecordingDelete, mayDeleteRecording } from "../call/recording-delete.js";
 import { el } from "../realtime.js";
 import { formatDateTime, formatDuration, formatMinutesSeconds, formatTime, swingName, tf } from "../i18n.js";
 import { levelInfo } from "./feedback-card.js";
@@ -40,6 +43,24 @@ function keepAtTop(root) {
   PHONE.addEventListener("change", () => placeAtTop(root));
 }
 
+// "Call recording 12분 34초" and, for the lesson's student or coach, its Delete button.
+function callRecording(recap, room, status) {
+  if (!recap.call_recording_ms) return null;
+  const line = el("span", { className: "recap-call" }, tf(gettext("Call recording %(time)s"),
+    { time: formatMinutesSeconds(recap.call_recording_ms) }));
+  if (room.session && mayDeleteRecording(room.session, room.me)) {
+    const button = el("button", { type: "button", className: "btn btn-small btn-danger", text: gettext("Delete the recording") });
+    bindRecordingDelete({ button, status, sessionId: room.session.session_id, onDeleted: () => line.remove() });
+    line.append(" ", button);
+  }
+  return line;
+}
+
+// The lesson's recording was deleted (here or on another page): its line goes.
+export function recordingDeleted(root) {
+  root.querySelector(".recap-call")?.remove();
+}
+
 // `room`: the room's state (room-state.js), for the swings; `replayUrl`: the lesson's
 // replay, linked once the lesson has ended.
 export function renderRecap(root, recap, room, { replayUrl = null } = {}) {
@@ -53,13 +74,14 @@ export function renderRecap(root, recap, room, { replayUrl = null } = {}) {
   const practice = recap.practice || [];
   const annotations = recap.annotations || [];
   const cardById = new Map(cards.map((c) => [String(c.id), c]));
+  const callStatus = el("p", { className: "muted recap-call-status", attrs: { role: "status" } });
   const parts = [
     el("h2", { id: "recap-title", text: gettext("Lesson recap") }),
     el("p", { className: "recap-meta" },
       el("span", { text: tf(gettext("Duration %(time)s"), { time: formatDuration(recap.duration_ms || 0) }) }),
       recap.started_at ? el("span", { className: "muted", text: span(recap.started_at, recap.ended_at) }) : null,
-      recap.call_recording_ms ? el("span", { className: "recap-call", text: tf(gettext("Call recording %(time)s"),
-        { time: formatMinutesSeconds(recap.call_recording_ms) }) }) : null),
+      callRecording(recap, room, callStatus)),
+    callStatus,
     replayUrl && recap.ended_at
       ? el("p", {}, el("a", { className: "btn btn-small btn-primary", href: replayUrl, text: gettext("Watch the replay") }))
       : null,
