@@ -71,3 +71,16 @@ def test_applying_it_twice_changes_nothing(monkeypatch):
     once = Server.create_application
     light_websocket_queues()
     assert Server.create_application is once
+
+
+async def test_sockets_share_one_read_only_offer_of_the_denial_response(server):
+    scopes = [{"type": "websocket", "path": "/socket/websocket"} for _ in range(2)]
+    for scope in scopes:
+        start(server, scope)[1].cancel()
+    first, second = (scope["extensions"] for scope in scopes)
+    assert first is second and DENIAL_EXTENSION in first
+    with pytest.raises(TypeError):
+        first["other"] = {}
+    given = {"type": "websocket", "path": "/", "extensions": {"websocket.other": {}}}
+    start(server, given)[1].cancel()
+    assert set(given["extensions"]) == {"websocket.other", DENIAL_EXTENSION}
