@@ -169,3 +169,29 @@ async def test_a_subscription_acked_late_goes_on_and_its_joins_catch_up_when_the
         finally:
             await fanout.unsubscribe(topic, here)
     assert interest["type"] == "fanout.interest"
+
+
+async def test_a_subscription_whose_first_announcement_went_unheard_announces_again_soon(
+    monkeypatch,
+):
+    # Its SUBSCRIBE lost the race to its first PUBLISH (as a few topics do in a join
+    # storm): that announcement's echo never comes. The next one goes out after
+    # ECHO_FIRST, not after ECHO_TIMEOUT (made an hour here, so only that can pass).
+    monkeypatch.setattr(fanout_module, "ECHO_TIMEOUT", 3600.0)
+    unheard: list[int] = []
+    heard_echo = fanout_module._Announcement.heard_echo
+
+    def lose_the_first(announcement, nonce: int) -> None:
+        if not unheard:
+            unheard.append(nonce)
+            return
+        heard_echo(announcement, nonce)
+
+    monkeypatch.setattr(fanout_module._Announcement, "heard_echo", lose_the_first)
+    topic = "session:sess_local_delivery_unheard_echo"
+    here = Collector()
+    try:
+        await asyncio.wait_for(fanout.subscribe(topic, here), 10)
+    finally:
+        await fanout.unsubscribe(topic, here)
+    assert len(unheard) == 1
