@@ -677,7 +677,7 @@ def test_the_admin_deletes_a_lessons_recordings_and_files_through_the_service(
             {"action": "delete_lesson_recordings", ACTION_CHECKBOX_NAME: [chosen.pk], "index": 0},
             follow=True,
         )
-    assert "Deleted 2 recording(s)" in response.content.decode()
+    assert "녹음 2개와 파일을 삭제했습니다." in response.content.decode()  # the admin is Korean
     assert list(CallRecording.objects.all()) == [kept]  # the chosen one's lesson, whole
     assert not any(p.is_file() for p in tmp_path.rglob("*"))
     assert [topic for topic, name, _ in sent if name == "recording:deleted"] == [
