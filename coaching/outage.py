@@ -90,6 +90,14 @@ class ThrottledLog:
 outage_log = ThrottledLog(logging.getLogger("coaching.outage"), settings.OUTAGE_LOG_INTERVAL)
 
 
+def log_redis_down(where: str, exc: BaseException) -> None:
+    """The same for Redis (`inswing_dependency_errors_total{dependency="redis"}`)."""
+    DEPENDENCY_ERRORS.labels("redis").inc()
+    outage_log.warning(
+        f"redis:{where}", "redis unavailable in %s: %s: %s", where, type(exc).__name__, exc
+    )
+
+
 def log_database_down(where: str, exc: BaseException) -> None:
     """One line per `where` per interval: the failure's class and text, no traceback;
     every failure counted (`inswing_dependency_errors_total`)."""

@@ -7,12 +7,19 @@ from typing import Any
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views.defaults import page_not_found
+from redis.exceptions import RedisError
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from coaching.errors import ServiceError
-from coaching.outage import UNAVAILABLE_MESSAGE, is_database_down, log_database_down, retry_after_ms
+from coaching.outage import (
+    UNAVAILABLE_MESSAGE,
+    is_database_down,
+    log_database_down,
+    log_redis_down,
+    retry_after_ms,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -94,6 +101,9 @@ def exception_handler(exc: Exception, context: dict) -> Response:
         return service_error_response(exc)
     if is_database_down(exc):
         log_database_down(f"REST {context.get('view').__class__.__name__}", exc)
+        return unavailable_response()
+    if isinstance(exc, RedisError):  # a view reading shared state (a call's, presence)
+        log_redis_down(f"REST {context.get('view').__class__.__name__}", exc)
         return unavailable_response()
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()

@@ -5,6 +5,7 @@ the replay places the recording; one DELETE removes it and its files."""
 import time
 
 import pytest
+import redis
 from asgiref.sync import async_to_sync
 from django.core.files.storage import default_storage
 from django.test import Client, TestCase
@@ -86,6 +87,22 @@ def test_a_recording_starts_only_while_the_call_is_connected(coach, consented, s
     call_is(consented, call.RECONNECTING)
     assert start(coach, consented).status_code == 201
     assert CallRecording.objects.count() == 1
+
+
+def test_a_start_while_redis_is_out_of_reach_is_unavailable_not_a_crash(
+    coach, consented, monkeypatch, caplog
+):
+    async def unreachable(session_id: str) -> dict:
+        raise redis.exceptions.ConnectionError("Connection refused")
+
+    monkeypatch.setattr("coaching.api.recordings.current_call", unreachable)
+    refused = start(coach, consented)
+    assert (refused.status_code, refused.json()["error"]["code"]) == (503, "unavailable")
+    assert "Retry-After" in refused
+    assert [r.getMessage() for r in caplog.records if r.name == "coaching.outage"] == [
+        "redis unavailable in REST recordings: ConnectionError: Connection refused"
+    ]
+    assert not CallRecording.objects.exists()
 
 
 def test_consent_is_each_participants_own_and_the_room_hears_it(student, coach, active_session):
