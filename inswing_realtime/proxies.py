@@ -51,7 +51,9 @@ def behind_proxies(app: App, num_proxies: int) -> App:
     if num_proxies <= 0:
         return app
 
-    async def handle(scope: dict, receive: Callable, send: Callable) -> None:
+    def handle(scope: dict, receive: Callable, send: Callable) -> Awaitable[None]:
+        # Returns the app's coroutine, not awaiting it: an open socket holds no frame
+        # of this (bench/idle_sockets.py).
         if scope["type"] in SCHEMES:
             scope = dict(scope)
             client = forwarded_client(_header(scope, b"x-forwarded-for"), num_proxies)
@@ -61,6 +63,7 @@ def behind_proxies(app: App, num_proxies: int) -> App:
             scheme = SCHEMES[scope["type"]].get(proto.strip().lower())
             if scheme is not None:
                 scope["scheme"] = scheme
-        await app(scope, receive, send)
+        return app(scope, receive, send)
 
+    handle._asgi_single_callable = True  # ASGI 3, though not `async def`
     return handle

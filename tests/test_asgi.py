@@ -9,6 +9,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from tests.support.servers import ROOT
 
 PROBE = """
@@ -20,7 +22,7 @@ async def receive(): return {}
 async def send(message): pass
 
 def routed(scope):
-    app = asgi.route(scope, receive, send)
+    app = asgi.application(scope, receive, send)
     name = app.cr_code.co_qualname
     try:
         asyncio.run(app) if name == "_unrouted" else app.close()
@@ -39,8 +41,12 @@ print(json.dumps({
 """
 
 
-def routes() -> dict:
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "inswing_realtime.settings"}
+def routes(num_proxies: int = 0) -> dict:
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "inswing_realtime.settings",
+        "NUM_PROXIES": str(num_proxies),
+    }
     out = subprocess.run(
         [sys.executable, "-c", PROBE], cwd=ROOT, env=env, capture_output=True, text=True
     )
@@ -48,8 +54,9 @@ def routes() -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def test_a_socket_is_the_consumers_own_coroutine_and_anything_else_fails_in_its_task():
-    found = routes()
+@pytest.mark.parametrize("num_proxies", [0, 1], ids=["direct", "behind a proxy"])
+def test_a_socket_is_the_consumers_own_coroutine_and_anything_else_fails_in_its_task(num_proxies):
+    found = routes(num_proxies)
     # The consumer's coroutine itself: no router awaiting it, no scope copy.
     assert found["socket"] == ["PhoenixSocket.__call__", True]
     assert found["under_root"] == ["PhoenixSocket.__call__", True]
