@@ -35,18 +35,33 @@ OFFSET_HEADER = "Upload-Offset"
 CHUNK_TYPE = "application/octet-stream"
 
 
+# Base64 of a JPEG (FF D8 FF: "/9j/") or a PNG (its 8-byte signature: "iVBORw0KGg" and one of
+# o-r), optionally as a data: URL: what the service's check (`_poster`) accepts, stated
+# for the schema so that a client (or a schema fuzzer) can tell a poster from any string.
+POSTER_PATTERN = (
+    r"^(data:image/(jpeg|png);base64,)?"
+    r"(/9j/([A-Za-z0-9+/]{4})*|iVBORw0KGg[o-r][A-Za-z0-9+/]([A-Za-z0-9+/]{4})*)"
+    r"([A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$"
+)
+
+
 class UploadStartSerializer(serializers.Serializer):
     """What the service checks (coaching/services/uploads.py), stated for the schema."""
 
     filename = serializers.CharField(max_length=MAX_FILENAME_CHARS)
-    size = serializers.IntegerField(min_value=1, help_text="Bytes; at most SWING_UPLOAD_MAX_BYTES.")
+    size = serializers.IntegerField(
+        min_value=1,
+        max_value=settings.SWING_UPLOAD_MAX_BYTES,
+        help_text="Bytes; at most SWING_UPLOAD_MAX_BYTES (`too_large`, 413, beyond).",
+    )
     content_type = serializers.ChoiceField(sorted(VIDEO_TYPES))
     duration_ms = serializers.IntegerField(
         min_value=1,
         max_value=MAX_DURATION_MS,
         help_text="As the page's player measured it (MP4/QuickTime: the file's own is kept).",
     )
-    poster = serializers.CharField(
+    poster = serializers.RegexField(
+        POSTER_PATTERN,
         required=False,
         allow_null=True,
         help_text="A poster frame: base64 JPEG or PNG (a data: URL too), at most 1 MB.",

@@ -27,7 +27,7 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
 
-from coaching import policy
+from coaching import policy, text
 from coaching.errors import ServiceError, invalid
 from coaching.models import SwingUpload, UploadStatus, User
 from coaching.services import analysis_webhook
@@ -129,9 +129,12 @@ def upload_start(*, session_id: str, actor: User, data: dict[str, Any]) -> Swing
             "filename",
             f"filename is a non-empty string of at most {MAX_FILENAME_CHARS} characters.",
         )
-    label = data.get("label") or ""
+    label = data.get("label")
+    label = "" if label is None else label
     if not isinstance(label, str) or len(label) > MAX_LABEL_CHARS:
         raise invalid("label", f"label is a string of at most {MAX_LABEL_CHARS} characters.")
+    text.ensure_storable(filename, field="filename")
+    text.ensure_storable(label, field="label")
     poster = _poster(data.get("poster"))
     if session.swings.count() >= MAX_SWINGS_PER_SESSION:
         raise invalid("size", f"A session has at most {MAX_SWINGS_PER_SESSION} swings.")

@@ -209,6 +209,9 @@ def test_a_webm_recording_is_taken_with_the_pages_duration(student, active_sessi
     [
         ({"content_type": "image/gif"}, 415, "unsupported_type"),
         ({"content_type": {}}, 400, "invalid_input"),
+        ({"label": "swing\u0000"}, 400, "invalid_input"),
+        ({"filename": "clip\u0000.mp4"}, 400, "invalid_input"),
+        ({"label": {}}, 400, "invalid_input"),
         ({"content_type": ["video/mp4"]}, 400, "invalid_input"),
         ({"size": 10_001}, 413, "too_large"),
         ({"size": 0}, 400, "invalid_input"),
