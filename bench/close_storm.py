@@ -19,7 +19,6 @@ the figures so far, then start anew) and SIGUSR2 (a full collection with its cen
 Figures, not assertions.
 """
 
-import argparse
 import asyncio
 import collections
 import gc
@@ -34,7 +33,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from bench.harness.wrapped import serve_module, wrapped_target  # noqa: E402
+from bench.harness.wrapped import command_line, serve_module, wrapped_target  # noqa: E402
 
 PORT = 18911
 OPEN_AT_ONCE = 100
@@ -236,11 +235,9 @@ async def round_of(url: str, members: list[tuple[str, str]], pid: int, path: Pat
 
 
 def main() -> None:
-    if len(sys.argv) > 1 and sys.argv[1] == "--serve":
-        serve(sys.argv[2:])
+    parser = command_line(__doc__.splitlines()[0], serve)
+    if parser is None:
         return
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--targets", default="project")
     parser.add_argument("--sockets", type=int, default=1000)
     args = parser.parse_args()
     from bench.harness import fixtures

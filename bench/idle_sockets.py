@@ -14,7 +14,6 @@ the N files, then the N lines, that allocated most of it, in bytes and blocks pe
 socket. Figures, not assertions.
 """
 
-import argparse
 import asyncio
 import json
 import os
@@ -28,7 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from bench.close_storm import open_all  # noqa: E402
-from bench.harness.wrapped import serve_module, wrapped_target  # noqa: E402
+from bench.harness.wrapped import command_line, serve_module, wrapped_target  # noqa: E402
 
 PORT = 18931
 TRACE_FRAMES = 1
@@ -120,11 +119,9 @@ async def scenario(target, count: int, path: Path) -> tuple[dict, list]:
 
 
 def main() -> None:
-    if len(sys.argv) > 1 and sys.argv[1] == "--serve":
-        serve(sys.argv[2:])
+    parser = command_line(__doc__.splitlines()[0], serve)
+    if parser is None:
         return
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--targets", default="project")
     parser.add_argument("--sockets", type=int, default=1000)
     parser.add_argument("--trace", type=int, default=0, help="show the top N allocations")
     args = parser.parse_args()

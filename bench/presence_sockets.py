@@ -17,7 +17,6 @@ limits are raised for the run (the joins of 500 sockets of one user would otherw
 be paced by them). Figures, not assertions.
 """
 
-import argparse
 import asyncio
 import json
 import os
@@ -29,7 +28,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from bench.harness.wrapped import serve_module, wrapped_target  # noqa: E402
+from bench.harness.wrapped import command_line, serve_module, wrapped_target  # noqa: E402
 
 PORT = 18760
 PAIR_RATE = 20.0  # chat lines a second
@@ -252,11 +251,9 @@ async def scenario(target, url: str, crowd_topic: str, crowd_token: str, pair: P
 
 
 def main() -> None:
-    if len(sys.argv) > 1 and sys.argv[1] == "--serve":
-        serve(sys.argv[2:])
+    parser = command_line(__doc__.splitlines()[0], serve)
+    if parser is None:
         return
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--targets", default="project")
     parser.add_argument("--sockets", default="50,500")
     args = parser.parse_args()
     from bench.harness import fixtures

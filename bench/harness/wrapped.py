@@ -1,9 +1,11 @@
 """A project target served through a bench script's `--serve` wrapper (the script runs
 the server module itself, with a signal handler or probe of its own installed first)."""
 
+import argparse
 import os
 import runpy
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from bench.harness import targets
@@ -30,3 +32,16 @@ def serve_module(argv: list[str]) -> None:
     module, *args = argv
     sys.argv = [module, *args]
     runpy.run_module(module, run_name="__main__", alter_sys=True)
+
+
+def command_line(
+    description: str, serve: Callable[[list[str]], None]
+) -> argparse.ArgumentParser | None:
+    """A wrapping bench script's parser, with `--targets`; or None once it has served
+    (run as `script --serve MODULE ARGS…` by `wrapped_target`)."""
+    if len(sys.argv) > 1 and sys.argv[1] == "--serve":
+        serve(sys.argv[2:])
+        return None
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--targets", default="project")
+    return parser
