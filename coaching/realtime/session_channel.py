@@ -214,13 +214,13 @@ class SessionChannel(Channel):
     async def _enter(self, key: str, meta: dict[str, Any]) -> State | None:
         """Track this join and announce a first entry; the topic's presence as tracked
         (None when Redis failed: the state is asked for again)."""
-        presence = get_presence()
-        tracked = await presence.track(self.topic, key, meta)
-        if tracked.first and self.role in (policy.STUDENT, policy.COACH):
-            if await presence.mark_once(entry_mark(self.topic, key), ENTRY_NOTICE_QUIET_SECONDS):
-                await participant_announce(
-                    PARTICIPANT_JOINED, session_id=self.session_id, user=self.user, role=self.role
-                )
+        announced = self.role in (policy.STUDENT, policy.COACH)
+        mark = (entry_mark(self.topic, key), ENTRY_NOTICE_QUIET_SECONDS) if announced else None
+        tracked = await get_presence().track(self.topic, key, meta, mark_first=mark)
+        if tracked.marked:
+            await participant_announce(
+                PARTICIPANT_JOINED, session_id=self.session_id, user=self.user, role=self.role
+            )
         return tracked.state
 
     async def connection_changed(self, lost: bool) -> None:

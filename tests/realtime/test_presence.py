@@ -81,6 +81,26 @@ async def test_a_track_says_whether_it_is_the_keys_first_and_whos_there_with_it(
     assert tab.state == await either_presence.list(TOPIC)
 
 
+async def test_a_keys_first_track_sets_its_mark_unless_set_and_no_later_track_does(
+    either_presence, monkeypatch
+):
+    """The first-entry mark goes with the track (one Redis round trip): set by the key's
+    first connection if it was not set, never by another connection of the key."""
+    monkeypatch.setattr(stores, "broadcast", lambda *args: _nothing())
+    entered = ("entered:1", 60)
+    first = await either_presence.track(TOPIC, "1", meta("One"), entered)
+    assert first.first and first.marked
+    tab = await either_presence.track(TOPIC, "1", meta("One again"), entered)
+    assert not tab.first and not tab.marked
+    other = await either_presence.track(TOPIC, "2", meta("Two"))
+    assert other.first and not other.marked
+
+    await either_presence.mark("entered:3", 60)  # announced a moment ago, then dropped
+    back = await either_presence.track(TOPIC, "3", meta("Three"), ("entered:3", 60))
+    assert back.first and not back.marked
+    assert await either_presence.unmark("entered:1")  # the first track set it
+
+
 async def _nothing() -> None:
     return None
 
@@ -299,14 +319,9 @@ async def test_an_entry_whose_track_failed_is_written_by_the_next_beat(private_r
     presence = RedisPresence(private_redis.url, "presence-test", heartbeat=60, node_ttl=120)
     await presence.track(TOPIC, "1", meta("One"))
     working = presence.redis
-
-    class Refusing:
-        def pipeline(self, **options):
-            raise RedisError("refused this once")
-
-    monkeypatch.setattr(presence, "redis", Refusing)
-    # Not reported first, and no state: the channel asks for it again.
-    assert await presence.track(TOPIC, "2", meta("Two")) == Tracked(False, None)
+    monkeypatch.setattr(presence, "redis", RefusingRedis)
+    # Not reported first, nothing marked, and no state: the channel asks for it again.
+    assert await presence.track(TOPIC, "2", meta("Two"), ("entered", 60)) == Tracked(False, None)
     monkeypatch.setattr(presence, "redis", working)
     assert in_redis(private_redis) == {"1"}
     assert set(await presence.list(TOPIC)) == {"1", "2"}  # ours, as this process holds them

@@ -367,9 +367,9 @@ class TestNotices:
             await end_join(channel, **kwargs)
 
         class ListedOnlyOnceTheJoinEnds(presence.MemoryPresence):
-            async def track(self, *args):
+            async def track(self, *args, **kwargs):
                 await ending.wait()  # the client is gone before the join is listed
-                return await super().track(*args)
+                return await super().track(*args, **kwargs)
 
         monkeypatch.setattr(SessionChannel, "terminate", terminate)
         monkeypatch.setattr(presence, "_presence", ListedOnlyOnceTheJoinEnds())

@@ -2,7 +2,9 @@
 
 Every track and untrack is announced as a `presence:diff` broadcast (a topic's diffs
 at most once per DIFF_WINDOW). Both stores answer the same calls: track, untrack, list,
-present, and the marks (flags with a lifetime).
+present, and the marks (flags with a lifetime). A track can set a mark once in the same
+step, when it is the key's first connection (a first entry's announcement mark): in Redis
+one script, one round trip for both.
 """
 
 import asyncio
@@ -14,6 +16,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 import redis.asyncio as aioredis
+from redis.commands.core import AsyncScript
 from redis.exceptions import RedisError
 
 from coaching.realtime.lifecycle import on_server_shutdown
@@ -116,6 +119,29 @@ def _retrieved(future: asyncio.Future) -> None:
 class Tracked:
     first: bool  # the key's first connection in the topic
     state: State | None  # the topic's presence with it (None: Redis failed, ask later)
+    marked: bool = False  # first, and it set the track's `mark_first` (it was not set)
+
+
+# (name, seconds): a mark `track` sets, unless it is set, when the key's entry is its first.
+MarkFirst = tuple[str, float] | None
+
+# Track ARGV[1] (ref) as ARGV[2] (its encoding) in the topic's hash KEYS[1]; the key's
+# first entry there if no other value starts with ARGV[3] (the key's encoded prefix);
+# then, if first and KEYS[3] is given, set that mark for ARGV[4] ms unless it is set.
+# Returns {first, marked, the hash's values, our alive key KEYS[2]'s value or nil}.
+_TRACK = """
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+local values = redis.call('HVALS', KEYS[1])
+local prefix, mine = ARGV[3], 0
+for _, value in ipairs(values) do
+  if string.sub(value, 1, #prefix) == prefix then mine = mine + 1 end
+end
+local marked = 0
+if mine == 1 and KEYS[3] then
+  if redis.call('SET', KEYS[3], '1', 'NX', 'PX', ARGV[4]) then marked = 1 end
+end
+return {mine == 1 and 1 or 0, marked, values, redis.call('GET', KEYS[2])}
+"""
 
 
 class MemoryPresence:
@@ -130,13 +156,16 @@ class MemoryPresence:
         """Entries this process tracks (the metrics' `inswing_presence_entries`)."""
         return sum(len(entries) for entries in self._topics.values())
 
-    async def track(self, topic: str, key: str, meta: Meta) -> Tracked:
+    async def track(
+        self, topic: str, key: str, meta: Meta, mark_first: MarkFirst = None
+    ) -> Tracked:
         """Add a connection (and broadcast its join)."""
         entries = self._topics[topic]
         first = all(k != key for k, _ in entries.values())
         entries[meta["phx_ref"]] = (key, meta)
+        marked = first and mark_first is not None and self._mark_once(*mark_first)
         await self._announcer.announce(topic, diff([(key, meta)], []))
-        return Tracked(first, group_state(list(entries.values())))
+        return Tracked(first, group_state(list(entries.values())), marked)
 
     async def untrack(self, topic: str, ref: str) -> dict[str, State] | None:
         """Remove a connection; returns the leave diff it broadcast (None if gone already)."""
@@ -156,7 +185,7 @@ class MemoryPresence:
         """Whether `key` has a connection in `topic`."""
         return any(k == key for k, _ in self._topics.get(topic, {}).values())
 
-    async def mark_once(self, name: str, ttl: float) -> bool:
+    def _mark_once(self, name: str, ttl: float) -> bool:
         now = time.monotonic()
         if self._marks.get(name, 0) > now:
             return False
@@ -194,6 +223,7 @@ class RedisPresence:
         self._removing: set[str] = set()  # of those, the ones being removed right now
         self.unsaved: set[str] = set()  # refs whose track failed in Redis
         self._clients = PerLoop(url, decode_responses=True)
+        self._track_scripts: dict[aioredis.Redis, AsyncScript] = {}
         self._announcer = Announcer()
         self.heartbeat = Heartbeat(self, self._prefix, heartbeat, node_ttl)
         self._starting: asyncio.Task | None = None
@@ -210,6 +240,16 @@ class RedisPresence:
 
     def redis(self) -> aioredis.Redis:
         return self._clients.get()
+
+    def _track_script(self) -> AsyncScript:
+        client = self.redis()
+        script = self._track_scripts.get(client)
+        if script is None:
+            script = self._track_scripts[client] = client.register_script(_TRACK)
+        return script
+
+    def _mark_key(self, name: str) -> str:
+        return f"{self._prefix}:mark:{name}"
 
     def _hold(self, ref: str, entry: Entry) -> None:
         topic, key, meta = entry
@@ -285,25 +325,27 @@ class RedisPresence:
             logger.warning("presence: %d leaves left to the reaper", len(self.leaving))
 
     # -- public API (same as MemoryPresence) --
-    async def track(self, topic: str, key: str, meta: Meta) -> Tracked:
-        """Add a connection (and broadcast its join). If Redis fails, the heartbeat
-        writes it later (and it is not reported first)."""
+    async def track(
+        self, topic: str, key: str, meta: Meta, mark_first: MarkFirst = None
+    ) -> Tracked:
+        """Add a connection (and broadcast its join), and set `mark_first` if it is the
+        key's first (one round trip). If Redis fails, the heartbeat writes it later (and
+        it is not reported first)."""
         await self._ensure_heartbeat()
         ref = meta["phx_ref"]
         self._hold(ref, (topic, key, meta))
+        keys = [self.topic_key(topic), self.heartbeat.alive_key]
+        args = [ref, self.encoded(key, meta), self._key_prefix(key)]
+        if mark_first is not None:
+            name, ttl = mark_first
+            keys.append(self._mark_key(name))
+            args.append(int(ttl * 1000))
         try:
             self._writing.add(ref)
             try:
-                async with self.redis().pipeline(transaction=True) as pipe:
-                    pipe.hset(self.topic_key(topic), ref, self.encoded(key, meta))
-                    pipe.hvals(self.topic_key(topic))
-                    pipe.get(self.heartbeat.alive_key)
-                    _, values, alive = await pipe.execute()
+                first, marked, values, alive = await self._track_script()(keys, args)
             finally:
                 self._writing.discard(ref)
-            # The key's first if no other entry of it was there when this one was written
-            # (an entry's encoding starts with its key).
-            first = sum(1 for raw in values if raw.startswith(self._key_prefix(key))) == 1
             # As of the write, not of the end of the diff's window (bigger by then).
             values = await self._whole(topic, values, alive)
             state = group_state(self._entries(topic, values, written=ref))
@@ -312,10 +354,11 @@ class RedisPresence:
             logger.warning("presence: track of %s deferred to the heartbeat: %s", topic, exc)
             self.unsaved.add(ref)
             return Tracked(False, None)
-        return Tracked(first, state)
+        return Tracked(bool(first), state, bool(marked))
 
     @staticmethod
     def _key_prefix(key: str) -> str:
+        """How an entry of `key` starts in Redis (`encoded`)."""
         return json.dumps({"key": key})[:-1] + ", "
 
     async def untrack(self, topic: str, ref: str) -> dict[str, State] | None:
@@ -375,13 +418,8 @@ class RedisPresence:
             return True
         return key in await self.list(topic)
 
-    async def mark_once(self, name: str, ttl: float) -> bool:
-        return bool(
-            await self.redis().set(f"{self._prefix}:mark:{name}", "1", nx=True, px=int(ttl * 1000))
-        )
-
     async def mark(self, name: str, ttl: float) -> None:
-        await self.redis().set(f"{self._prefix}:mark:{name}", "1", px=int(ttl * 1000))
+        await self.redis().set(self._mark_key(name), "1", px=int(ttl * 1000))
 
     async def unmark(self, name: str) -> bool:
-        return bool(await self.redis().delete(f"{self._prefix}:mark:{name}"))
+        return bool(await self.redis().delete(self._mark_key(name)))
