@@ -11,7 +11,10 @@ objects that collection found unreachable (per closed socket) and the types most
 among them (`gc.DEBUG_SAVEALL`), how long it held the loop (wall and CPU time: on a busy
 machine the wall time varies with the load), the objects the collector still tracks,
 and the event loop's worst lag and the collector's pauses (`gc.callbacks`) while the
-sockets closed. With CLOSE_STORM_CYCLES=TypeName,… the shortest reference cycle through
+sockets closed (`closing`) and while their leave checks ran, GRACE seconds after
+(`leave_checks`: LEAVE_NOTICE_GRACE is set to GRACE). With LOOP_PROBE=DIR the server
+also runs bench/harness/loop_probe.py's probe (what ran in each stall). With
+CLOSE_STORM_CYCLES=TypeName,… the shortest reference cycle through
 an object of each type named is printed too (how the cycles were found). The server
 runs under this script's `--serve` wrapper, which records loop lag (a thread asks the
 loop for a callback every 5 ms) and the collector's pauses, and answers SIGUSR1 (write
@@ -33,6 +36,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from bench.harness.loop_probe import LoopProbe  # noqa: E402
 from bench.harness.wrapped import command_line, serve_module, wrapped_target  # noqa: E402
 
 PORT = 18911
@@ -40,6 +44,9 @@ OPEN_AT_ONCE = 100
 LAG_EVERY = 0.005
 STALL_MS = 20.0
 LIMITS = {"MAX_SOCKETS_PER_USER": "100000"}
+# The leave checks (coaching/realtime/departures.py) run this long after the closes:
+# after the close's window, within the round.
+GRACE = 5.0
 
 
 class Probe:
@@ -167,6 +174,8 @@ def serve(argv: list[str]) -> None:
     """`--serve MODULE ARGS…`: the server module, from the working directory (the
     target's tree), with the probe (CLOSE_STORM_PROBE: where it writes)."""
     Probe(os.environ["CLOSE_STORM_PROBE"]).install()
+    if "CLOSE_STORM_LOOP_PROBE" in os.environ:
+        LoopProbe(os.environ["CLOSE_STORM_LOOP_PROBE"]).install()
     serve_module(argv)
 
 
@@ -220,10 +229,13 @@ async def round_of(url: str, members: list[tuple[str, str]], pid: int, path: Pat
     await asyncio.sleep(3)
     closing = await asyncio.to_thread(probe_read, pid, path, signal.SIGUSR1)
     collection = await asyncio.to_thread(probe_read, pid, path, signal.SIGUSR2)
+    await asyncio.sleep(started + GRACE + 3 - time.monotonic())
+    leave_checks = await asyncio.to_thread(probe_read, pid, path, signal.SIGUSR1)
     return {
         "sockets": len(sockets),
         "closed_s": round(closed_s, 2),
         "closing": closing,
+        "leave_checks": leave_checks,
         "collected": collection["collected"],
         "collected_per_socket": round(collection["collected"] / len(sockets), 1),
         "collect_ms": collection["collect_ms"],
@@ -246,6 +258,9 @@ def main() -> None:
     path = Path(tempfile.gettempdir()) / f"close-storm-probe-{os.getpid()}.json"
     for name in args.targets.split(","):
         env = {**os.environ, **fixtures.SERVER_ENV, **LIMITS, "CLOSE_STORM_PROBE": str(path)}
+        env["LEAVE_NOTICE_GRACE"] = str(GRACE)
+        if "LOOP_PROBE" in env:  # the loop probe goes in this script's own wrapper
+            env["CLOSE_STORM_LOOP_PROBE"] = env.pop("LOOP_PROBE")
         target = wrapped_target(name, env, PORT, Path(__file__))
         target.start()
         try:

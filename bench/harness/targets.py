@@ -97,10 +97,16 @@ class Target:
             if self.backlog
             else ["-b", "127.0.0.1", "-p", str(port)]
         )
+        # LOOP_PROBE=DIR: under the loop probe's wrapper (bench/harness/loop_probe.py)
+        run = (
+            [str(ROOT / "bench/harness/loop_probe.py"), "--serve"]
+            if "LOOP_PROBE" in self.env
+            else ["-m"]
+        )
         # A storm's handshakes wait for the event loop: give them 30 s, not 5.
         return [
             sys.executable,
-            "-m",
+            *run,
             # daphne on uvloop; older trees (project@REF) without it: daphne itself
             "inswing_realtime.serve" if (self.source / SERVE).exists() else "daphne",
             *bind,

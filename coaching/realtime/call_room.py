@@ -107,8 +107,16 @@ async def lesson_ended(session_id: str) -> None:
 
 
 async def participant_gone(session_id: str, user: User) -> None:
-    """`user` stayed away for the leave grace: a call they are in ends."""
-    await _ended_by_the_room(session_id, lambda state: call.left(state, user))
+    """`user` stayed away for the leave grace: a call they are in ends. Most leaves
+    are from rooms with no call: one read, and the change (a transaction) only when
+    the state read has `user` in a call."""
+    try:
+        state = await current_call(session_id)
+    except Exception as exc:
+        logger.warning("the call of %s was not read: %r", session_id, exc)
+        return
+    if call.is_in(state, user):
+        await _ended_by_the_room(session_id, lambda state: call.left(state, user))
 
 
 async def _ended_by_the_room(session_id: str, change: Any) -> None:

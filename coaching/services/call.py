@@ -209,10 +209,15 @@ def ended_with_lesson(state: CallState) -> CallState:
     return _next(state, state=ENDED, ended_reason=LESSON_ENDED, ended_by=None)
 
 
+def is_in(state: CallState, user: User) -> bool:
+    """Whether `user` is one of the two ends of a call under way."""
+    return is_live(state) and str(user.pk) in _party_ids(state)
+
+
 def left(state: CallState, user: User) -> CallState:
     """`user` has stayed away from the lesson (their last connection gone for the
     leave grace): a call they are in ends (any other state is kept)."""
-    if not is_live(state) or str(user.pk) not in _party_ids(state):
+    if not is_in(state, user):
         return state
     return _next(state, state=ENDED, ended_reason=LEFT, ended_by=events.person(user))
 
