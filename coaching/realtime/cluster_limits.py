@@ -61,45 +61,60 @@ REDIS_DOWN = (RedisError, OSError, TimeoutError)
 Limit = tuple[str, float, int]  # (kind, tokens per second, burst)
 T = TypeVar("T")
 
-# The user's bucket of one kind, refilled at `rate` up to `burst` by Redis's clock.
-# ARGV[1] > 0: lease up to that many tokens; < 0: give that many back. Returns
-# {tokens leased, ms until the bucket holds a whole token again (0: it does)}.
-_BUCKET = """
+# The user's bucket of one kind (key), refilled at `rate` up to `burst` by Redis's clock.
+# change > 0: lease up to that many tokens; < 0: give that many back. Returns the
+# tokens leased and the ms until the bucket holds a whole token again (0: it does).
+_TAKE = """
+local function take(key, now, change, rate, burst)
+  local held = redis.call('HMGET', key, 'tokens', 'at')
+  local tokens = tonumber(held[1]) or burst
+  local at = tonumber(held[2]) or now
+  tokens = math.min(burst, tokens + math.max(0, now - at) * rate / 1000)
+  local leased = 0
+  if change > 0 then
+    leased = math.max(0, math.min(change, math.floor(tokens)))
+    tokens = tokens - leased
+  else
+    tokens = math.min(burst, tokens - change)
+  end
+  redis.call('HSET', key, 'tokens', tostring(tokens), 'at', now)
+  redis.call('PEXPIRE', key, math.ceil((burst - tokens) / rate * 1000) + 1000)
+  local wait = 0
+  if tokens < 1 then wait = math.ceil((1 - tokens) / rate * 1000) end
+  return leased, wait
+end
 local t = redis.call('TIME')
 local now = t[1] * 1000 + math.floor(t[2] / 1000)
-local change, rate, burst = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-local held = redis.call('HMGET', KEYS[1], 'tokens', 'at')
-local tokens = tonumber(held[1]) or burst
-local at = tonumber(held[2]) or now
-tokens = math.min(burst, tokens + math.max(0, now - at) * rate / 1000)
-local leased = 0
-if change > 0 then
-  leased = math.max(0, math.min(change, math.floor(tokens)))
-  tokens = tokens - leased
-else
-  tokens = math.min(burst, tokens - change)
-end
-redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', now)
-redis.call('PEXPIRE', KEYS[1], math.ceil((burst - tokens) / rate * 1000) + 1000)
-local wait = 0
-if tokens < 1 then wait = math.ceil((1 - tokens) / rate * 1000) end
-return {leased, wait}
 """
 
-# A slot for socket ARGV[1] in its user's set, unless the user holds ARGV[2] live ones;
-# it expires in ARGV[3] ms. Returns 1 (claimed) or 0.
-_CLAIM = """
-local t = redis.call('TIME')
-local now = t[1] * 1000 + math.floor(t[2] / 1000)
+# `take` on bucket KEYS[1]: ARGV = change, rate, burst. Returns {leased, wait}.
+_BUCKET = (
+    _TAKE
+    + """
+local leased, wait = take(KEYS[1], now, tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]))
+return {leased, wait}
+"""
+)
+
+# A slot for socket ARGV[1] in its user's set KEYS[1], unless the user holds ARGV[2] live
+# ones; it expires in ARGV[3] ms. Once claimed, and if KEYS[2] (a bucket) is given, a
+# lease of it as `take` (ARGV[4..6]): the socket's first push then waits for no round
+# trip. Returns {1 (claimed) or 0, leased, wait}.
+_CLAIM = (
+    _TAKE
+    + """
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 if not redis.call('ZSCORE', KEYS[1], ARGV[1])
    and redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then
-  return 0
+  return {0, 0, 0}
 end
 redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[1])
 redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[3]))
-return 1
+if not KEYS[2] then return {1, 0, 0} end
+local leased, wait = take(KEYS[2], now, tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]))
+return {1, leased, wait}
 """
+)
 
 # Renew slots for ARGV[1] ms: KEYS[i]'s are the JSON list ARGV[i + 1].
 _RENEW = """
@@ -154,9 +169,19 @@ class LimitStore:
                 await bucket([self._bucket(user_id, kind)], [-tokens, rate, burst], client=pipe)
             await pipe.execute()
 
-    async def claim(self, user_id: int | str, slot: str, most: int, ttl: float) -> bool:
+    async def claim(
+        self, user_id: int | str, slot: str, most: int, ttl: float, lease: tuple[Limit, int] | None
+    ) -> tuple[bool, int, float]:
+        """Claim a slot and, if claimed, take up to `lease`'s tokens of its limit (as
+        `lease`): (claimed, tokens taken, seconds until one is there)."""
         _, (_, claim, _) = self._redis()
-        return bool(await claim([self._slots(user_id)], [slot, most, math.ceil(ttl * 1000)]))
+        keys, args = [self._slots(user_id)], [slot, most, math.ceil(ttl * 1000)]
+        if lease is not None:
+            (kind, rate, burst), want = lease
+            keys.append(self._bucket(user_id, kind))
+            args += [want, rate, burst]
+        claimed, leased, wait_ms = await claim(keys, args)
+        return bool(claimed), int(leased), int(wait_ms) / 1000
 
     async def renew(self, slots: dict[int | str, set[str]], ttl: float) -> None:
         """Renew (or write back) these users' slots for `ttl` seconds."""
@@ -301,10 +326,26 @@ class Leases:
             return False
         finally:
             lease.filling = None
+        self._credit(lease, want, leased, wait)
+        return True
+
+    def wanted(self, user_id: int | str, limit: Limit) -> int:
+        """How many tokens of `limit` a lease taken now would ask for (0: none, the one
+        held is full or being filled)."""
+        lease = self._lease(user_id, limit)
+        return 0 if lease.filling is not None else max(0, lease_size(limit) - lease.tokens)
+
+    def credit(self, user_id: int | str, limit: Limit, want: int, leased: int, wait: float) -> None:
+        """Tokens leased along with another call (a socket's slot claim)."""
+        lease = self._lease(user_id, limit)
+        lease.used = time.monotonic()
+        self._credit(lease, want, leased, wait)
+
+    @staticmethod
+    def _credit(lease: Lease, want: int, leased: int, wait: float) -> None:
         lease.tokens += leased
         if leased < want:
             lease.empty_until = time.monotonic() + wait
-        return True
 
     def forget(self) -> None:
         """Redis was down: what was leased before is not trusted (it may have lost it)."""
@@ -326,25 +367,36 @@ class SocketSlots:
     """This process's sockets, by user, each holding a slot in Redis (or counted here
     alone while Redis is down)."""
 
-    def __init__(self, store: LimitStore | None, link: Link | None) -> None:
-        self._store, self._link = store, link
+    def __init__(
+        self, store: LimitStore | None, link: Link | None, leases: Leases | None = None
+    ) -> None:
+        self._store, self._link, self._leases = store, link, leases
         self._slots: dict[int | str, set[str]] = {}
         self._node = uuid.uuid4().hex[:12]
         self._numbers = itertools.count()
         self._writes = asyncio.Lock()  # a renewal never writes back a slot released meanwhile
         self._removing: set[asyncio.Task] = set()
 
-    async def claim(self, user_id: int | str) -> str | None:
-        """A slot for a new socket of the user's, or None: they hold the most allowed."""
+    async def claim(self, user_id: int | str, first_push: Limit | None = None) -> str | None:
+        """A slot for a new socket of the user's, or None: they hold the most allowed.
+        With `first_push` (the limit the socket's first push takes from), the claim also
+        leases that limit's tokens when this process holds too few."""
         most = settings.MAX_SOCKETS_PER_USER
         slot = f"{self._node}:{next(self._numbers)}"
         if self._store is not None and not self._link.down:
+            lease = None
+            if first_push is not None and self._leases is not None:
+                want = self._leases.wanted(user_id, first_push)
+                lease = (first_push, want) if want else None
             try:
-                claimed = await self._link.call(
-                    self._store.claim(user_id, slot, most, settings.PRESENCE_NODE_TTL)
+                claimed, leased, wait = await self._link.call(
+                    self._store.claim(user_id, slot, most, settings.PRESENCE_NODE_TTL, lease)
                 )
             except RedisDown:
                 claimed = len(self._slots.get(user_id, ())) < most
+            else:
+                if claimed and lease is not None:
+                    self._leases.credit(user_id, *lease, leased, wait)
         else:
             claimed = len(self._slots.get(user_id, ())) < most
         if not claimed:

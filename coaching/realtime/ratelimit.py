@@ -33,6 +33,8 @@ from coaching.realtime.cluster_limits import (
 FREE_EVENTS = frozenset({"heartbeat", "phx_leave"})
 # What a frame that is not a message counts as: a push (the `client` bucket).
 BAD_FRAME = "bad_frame"
+# A socket's first push, whose tokens its connect leases: its join.
+CONNECT_PUSH = "phx_join"
 # Full buckets are forgotten (a new one is the same) this often.
 SWEEP_SECONDS = 60.0
 
@@ -133,7 +135,8 @@ class Limits:
         # Keyed by database too, as the REST throttles: they count per user id.
         prefix = f"{settings.REALTIME_PREFIX}:limits:{settings.DATABASES['default']['NAME']}"
         store, link = LimitStore(settings.REDIS_URL, prefix), Link()
-        leases, slots = Leases(store, link), SocketSlots(store, link)
+        leases = Leases(store, link)
+        slots = SocketSlots(store, link, leases)
         return _Cluster(link, leases, slots, Upkeep(store, link, leases, slots))
 
     @cached_property
@@ -170,10 +173,12 @@ class Limits:
 
     async def open_socket(self, user_id: int | str) -> str | None:
         """A slot for a new socket of the user's, or None: they hold
-        MAX_SOCKETS_PER_USER already. `close_socket` gives it back."""
+        MAX_SOCKETS_PER_USER already. `close_socket` gives it back. Cluster-wide, the
+        same round trip leases the `client` tokens the socket's first push (its join)
+        takes."""
         if self._cluster is not None:
             self._cluster.upkeep.start()
-        return await self._slots.claim(user_id)
+        return await self._slots.claim(user_id, _limits(CONNECT_PUSH)[0])
 
     def close_socket(self, user_id: int | str, slot: str) -> None:
         self._slots.release(user_id, slot)

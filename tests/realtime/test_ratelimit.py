@@ -187,6 +187,30 @@ async def test_a_users_sockets_count_across_processes_until_one_closes(store, se
     assert await two.claim(7) is not None
 
 
+async def test_a_connects_claim_leases_its_first_push_in_the_same_round_trip(store, settings):
+    """The socket's join then asks Redis for nothing; a refused connect takes no token,
+    and a user whose bucket is spent is told so at their first push, without asking."""
+    settings.MAX_SOCKETS_PER_USER = 1
+    calls = counting_leases(store)
+    leases = process(store)
+    client = ("client", 0.001, 4)  # leases of 1; no refill within the test
+    assert await SocketSlots(store, Link(), leases).claim(7, client) is not None
+    assert await leases.take(7, [client]) == 0
+    assert calls == [0]
+    assert await SocketSlots(store, Link(), process(store)).claim(7, client) is None
+    other = process(store)  # the refused connect took none of the 3 tokens left
+    assert [await other.take(7, [client]) == 0 for _ in range(4)] == [True, True, True, False]
+
+    settings.MAX_SOCKETS_PER_USER = 2
+    one = ("client", 0.001, 1)
+    assert await SocketSlots(store, Link(), process(store)).claim(8, one)  # takes the token
+    later = process(store)
+    calls[0] = 0
+    assert await SocketSlots(store, Link(), later).claim(8, one)
+    assert await later.take(8, [one]) > 0
+    assert calls == [0]
+
+
 async def test_a_crashed_processs_sockets_stop_counting(store, settings):
     settings.MAX_SOCKETS_PER_USER, settings.PRESENCE_NODE_TTL = 2, 0.4
     renewing, crashed, other = (SocketSlots(store, Link()) for _ in range(3))
