@@ -6,9 +6,11 @@ the ORM that cost a thread hop and SQL compiled anew per query, seven queries pe
 snapshot: most of a storm's CPU (py-spy, bench/README.md). `PgSocketReads` reads them
 from the event loop through a small asyncpg pool, a snapshot in one statement; the
 rows become model instances and the payloads come from `selectors.snapshot_of` and
-events.py, as REST's do.
+events.py, as REST's do. The users of connects that come together are read in one
+statement (`UserReads`).
 """
 
+import asyncio
 from functools import cache
 from typing import Any
 
@@ -30,6 +32,8 @@ from coaching.realtime import pg
 from coaching.realtime.db import in_db_thread
 
 Snapshot = tuple[CoachingSession, dict[str, Any]]
+# A user id is a PostgreSQL bigint.
+BIGINT_MIN, BIGINT_MAX = -(2**63), 2**63 - 1
 Events = list[tuple[str, dict]]
 
 
@@ -45,7 +49,8 @@ def _sql() -> dict[str, str]:
     models are loaded)."""
     user, session = pg.columns(User, "u"), pg.columns(CoachingSession, "s")
     return {
-        "active_user": f"SELECT {user} FROM coaching_user u WHERE u.id = $1 AND u.is_active",
+        "active_users": f"SELECT {user} FROM coaching_user u"
+        " WHERE u.id = ANY($1::bigint[]) AND u.is_active",
         # Nested ROW()s arrive as tuples; ARRAY() of none is an empty list.
         "snapshot": f"""
             SELECT {session}, {pg.row_of(User, "st")},
@@ -89,17 +94,57 @@ def _sql() -> dict[str, str]:
     }
 
 
+class UserReads:
+    """The connects' user reads: one statement at a time, for every user asked for
+    meanwhile. A lone connect's read goes at once; in a storm each statement reads the
+    users of all the connects that came while the one before ran."""
+
+    def __init__(self, pool: pg.LoopPool) -> None:
+        self._pool = pool
+        self._asked: dict[int, asyncio.Future[asyncpg.Record | None]] = {}  # for the next
+        self._reading: asyncio.Task | None = None
+
+    async def active_user(self, user_id: int) -> User | None:
+        if not BIGINT_MIN <= user_id <= BIGINT_MAX:
+            return None  # no such id (and it would fail the statement of the others)
+        loop = asyncio.get_running_loop()
+        if self._reading is None or self._reading.done() or self._reading.get_loop() is not loop:
+            self._asked = {}  # any left are of a loop that is gone (tests run several)
+            self._reading = loop.create_task(self._read())
+        row = self._asked.get(user_id)
+        if row is None:
+            row = self._asked[user_id] = loop.create_future()
+        found = await asyncio.shield(row)
+        return None if found is None else pg.instance(User, found)
+
+    async def _read(self) -> None:
+        while self._asked:
+            asked, self._asked = self._asked, {}
+            try:
+                rows = await self._pool.fetch(_sql()["active_users"], list(asked))
+            except Exception as exc:
+                for row in asked.values():
+                    row.set_exception(exc)
+                    row.exception()  # each asker gets it; none unretrieved if all left
+                continue
+            pk = User._meta.pk
+            at = User._meta.concrete_fields.index(pk)
+            found = {row[at]: row for row in rows}
+            for user_id, row in asked.items():
+                row.set_result(found.get(user_id))
+
+
 class SocketReads:
     """The reads from the event loop, on the process's asyncpg pool (`pg.socket_pool`,
     module docstring)."""
 
     def __init__(self, pool: pg.LoopPool) -> None:
         self._pool = pool
+        self._users = UserReads(pool)
 
     async def active_user(self, user_id: int) -> User | None:
         """The user, if they exist and are active."""
-        rows = await self._pool.fetch(_sql()["active_user"], user_id)
-        return pg.instance(User, rows[0]) if rows else None
+        return await self._users.active_user(user_id)
 
     async def snapshot(self, session_id: str) -> Snapshot:
         """The session and its join snapshot; `not_found` when there is no such session."""

@@ -150,6 +150,35 @@ def test_the_user_at_connect_is_active_only(student, coach):
     assert read(lambda reads: reads.active_user(10**9)) is None
 
 
+def test_the_users_of_connects_that_come_together_are_read_in_one_statement(
+    student, coach, monkeypatch
+):
+    coach.is_active = False
+    coach.save()
+    statements = []
+
+    async def run():
+        pool = pg.socket_pool()
+        fetch = pool.fetch
+
+        async def counted(sql, *args):
+            statements.append(args)
+            return await fetch(sql, *args)
+
+        monkeypatch.setattr(pool, "fetch", counted)
+        reads = SocketReads(pool)
+        try:
+            asked = [student.pk, coach.pk, student.pk, 10**9, 2**70]
+            return await asyncio.gather(*(reads.active_user(user_id) for user_id in asked))
+        finally:
+            await pool.close()
+
+    users = asyncio.run(run())
+    assert users == [student, None, student, None, None]
+    assert users[0] is not users[2]  # each socket gets its own instance
+    assert len(statements) == 1
+
+
 def test_a_database_it_cannot_reach_counts_as_down(monkeypatch, active_session):
     monkeypatch.setattr(
         pg, "connection_params", lambda: {"host": "127.0.0.1", "port": 1, "database": "x"}
@@ -157,6 +186,12 @@ def test_a_database_it_cannot_reach_counts_as_down(monkeypatch, active_session):
     with pytest.raises(Exception) as raised:
         asyncio.run(SocketReads(pg.LoopPool(1)).snapshot(active_session.session_id))
     assert is_database_down(raised.value)
+
+    async def connects() -> list:
+        reads = SocketReads(pg.LoopPool(1))
+        return await asyncio.gather(*(reads.active_user(n) for n in (1, 2)), return_exceptions=True)
+
+    assert [is_database_down(outcome) for outcome in asyncio.run(connects())] == [True, True]
 
 
 def test_reads_carry_on_after_the_server_ends_their_connection(lesson):
