@@ -72,3 +72,59 @@ def test_an_ended_session_announces_nothing_more(coach, active_session):
 
 def test_a_session_that_is_gone_announces_nothing(coach):
     assert announce(PARTICIPANT_JOINED, "sess_gone", coach, "coach") == (None, [])
+
+
+def test_notices_asked_together_go_in_one_statement_each_session_in_the_order_asked(
+    student, coach, active_session, monkeypatch
+):
+    """A storm's entries: one statement for every notice asked while none is written;
+    each session's seqs in the order its notices were asked, broadcast in that order; an
+    ended session's notice logs nothing."""
+    other = CoachingSession.objects.create(student=student, coach=coach, status="active")
+    ended = CoachingSession.objects.create(student=student, coach=coach, status="ended")
+    statements = []
+
+    async def run():
+        pool = pg.socket_pool()
+        fetch = pool.fetch
+
+        async def counted(sql, *args):
+            statements.append(args)
+            return await fetch(sql, *args)
+
+        monkeypatch.setattr(pool, "fetch", counted)
+        asked = [
+            (active_session, student, "student"),
+            (other, coach, "coach"),
+            (ended, coach, "coach"),
+            (active_session, coach, "coach"),
+        ]
+        try:
+            return await asyncio.gather(
+                *(
+                    participant_announce(
+                        PARTICIPANT_JOINED, session_id=s.session_id, user=u, role=role
+                    )
+                    for s, u, role in asked
+                )
+            )
+        finally:
+            await pool.close()
+
+    with captured_broadcasts() as sent:
+        notices = asyncio.run(run())
+    assert len(statements) == 1
+    assert [n and (n["seq"], n["params"]["role"]) for n in notices] == [
+        (1, "student"),
+        (1, "coach"),
+        None,
+        (2, "coach"),
+    ]
+    assert [(topic, payload["seq"]) for topic, _, payload in sent] == [
+        (active_session.topic, 1),
+        (other.topic, 1),
+        (active_session.topic, 2),
+    ]
+    logged = SessionEvent.objects.filter(session=active_session).order_by("seq")
+    assert [e.payload for e in logged] == [notices[0], notices[3]]
+    assert CoachingSession.objects.get(pk=ended.pk).last_seq == 0
