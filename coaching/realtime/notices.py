@@ -7,7 +7,6 @@ for while the one before ran: the sessions' next seqs and the log rows
 have not ended (`state.open_sql`), then the broadcasts, in seq order.
 """
 
-import asyncio
 from functools import cache
 
 import orjson
@@ -15,6 +14,7 @@ import orjson
 from coaching import broadcasts, eventlog, state
 from coaching.models import User, session_topic
 from coaching.realtime import pg
+from coaching.realtime.coalesce import Coalesced
 from coaching.services.notices import participant_notice
 
 
@@ -49,48 +49,26 @@ def _log_unless_ended_sql() -> str:
         SELECT n, seq FROM numbered"""
 
 
-class _Notices:
-    """The notices waiting for the next statement, and the one task writing them."""
-
-    def __init__(self) -> None:
-        self._asked: list[tuple[str, dict, asyncio.Future[dict | None]]] = []
-        self._writing: asyncio.Task | None = None
-
-    async def log(self, session_id: str, notice: dict) -> dict | None:
-        """Log `notice` with the session's next seq and broadcast it: the payload as
-        sent, or None when the session ended or is gone."""
-        loop = asyncio.get_running_loop()
-        if self._writing is None or self._writing.done() or self._writing.get_loop() is not loop:
-            self._asked = []  # any left are of a loop that is gone (tests run several)
-            self._writing = loop.create_task(self._write())
-        logged = loop.create_future()
-        self._asked.append((session_id, notice, logged))
-        return await asyncio.shield(logged)
-
-    async def _write(self) -> None:
-        while self._asked:
-            asked, self._asked = self._asked, []
-            try:
-                rows = await pg.socket_pool().fetch(
-                    _log_unless_ended_sql(),
-                    [session_id for session_id, _, _ in asked],
-                    [orjson.dumps(notice).decode() for _, notice, _ in asked],
-                )
-            except Exception as exc:
-                for _, _, logged in asked:
-                    logged.set_exception(exc)
-                    logged.exception()  # each asker gets it; none unretrieved if all left
-                continue
-            seqs = dict(rows)
-            for n, (session_id, notice, logged) in enumerate(asked, 1):
-                seq = seqs.get(n)
-                payload = None if seq is None else {**notice, "seq": seq}
-                if payload is not None:
-                    broadcasts.now(session_topic(session_id), "system:notice", payload)
-                logged.set_result(payload)
+async def _log(asked: list[tuple[str, dict]]) -> list[dict | None]:
+    """Log each (session id, notice) with its session's next seq, broadcast those logged
+    in seq order: the payloads as sent (None: the session ended or is gone)."""
+    rows = await pg.socket_pool().fetch(
+        _log_unless_ended_sql(),
+        [session_id for session_id, _ in asked],
+        [orjson.dumps(notice).decode() for _, notice in asked],
+    )
+    seqs = dict(rows)
+    logged = []
+    for n, (session_id, notice) in enumerate(asked, 1):
+        payload = None if n not in seqs else {**notice, "seq": seqs[n]}
+        if payload is not None:
+            broadcasts.now(session_topic(session_id), "system:notice", payload)
+        logged.append(payload)
+    return logged
 
 
-_notices = _Notices()
+# Notices asked while one statement runs go in the next.
+_notices = Coalesced(_log)
 
 
 async def participant_announce(code: str, *, session_id: str, user: User, role: str) -> dict | None:
@@ -101,4 +79,4 @@ async def participant_announce(code: str, *, session_id: str, user: User, role: 
     notice = participant_notice(code, user, role)
     if notice is None:
         return None
-    return await _notices.log(session_id, eventlog.stamped(notice))
+    return await _notices((session_id, eventlog.stamped(notice)))

@@ -6,11 +6,9 @@ the ORM that cost a thread hop and SQL compiled anew per query, seven queries pe
 snapshot: most of a storm's CPU (py-spy, bench/README.md). `PgSocketReads` reads them
 from the event loop through a small asyncpg pool, a snapshot in one statement; the
 rows become model instances and the payloads come from `selectors.snapshot_of` and
-events.py, as REST's do. The users of connects that come together are read in one
-statement (`UserReads`).
+events.py, as REST's do.
 """
 
-import asyncio
 from functools import cache
 from typing import Any
 
@@ -29,6 +27,7 @@ from coaching.models import (
     User,
 )
 from coaching.realtime import pg
+from coaching.realtime.coalesce import Coalesced
 from coaching.realtime.db import in_db_thread
 
 Snapshot = tuple[CoachingSession, dict[str, Any]]
@@ -94,57 +93,27 @@ def _sql() -> dict[str, str]:
     }
 
 
-class UserReads:
-    """The connects' user reads: one statement at a time, for every user asked for
-    meanwhile. A lone connect's read goes at once; in a storm each statement reads the
-    users of all the connects that came while the one before ran."""
-
-    def __init__(self, pool: pg.LoopPool) -> None:
-        self._pool = pool
-        self._asked: dict[int, asyncio.Future[asyncpg.Record | None]] = {}  # for the next
-        self._reading: asyncio.Task | None = None
-
-    async def active_user(self, user_id: int) -> User | None:
-        if not BIGINT_MIN <= user_id <= BIGINT_MAX:
-            return None  # no such id (and it would fail the statement of the others)
-        loop = asyncio.get_running_loop()
-        if self._reading is None or self._reading.done() or self._reading.get_loop() is not loop:
-            self._asked = {}  # any left are of a loop that is gone (tests run several)
-            self._reading = loop.create_task(self._read())
-        row = self._asked.get(user_id)
-        if row is None:
-            row = self._asked[user_id] = loop.create_future()
-        found = await asyncio.shield(row)
-        return None if found is None else pg.instance(User, found)
-
-    async def _read(self) -> None:
-        while self._asked:
-            asked, self._asked = self._asked, {}
-            try:
-                rows = await self._pool.fetch(_sql()["active_users"], list(asked))
-            except Exception as exc:
-                for row in asked.values():
-                    row.set_exception(exc)
-                    row.exception()  # each asker gets it; none unretrieved if all left
-                continue
-            pk = User._meta.pk
-            at = User._meta.concrete_fields.index(pk)
-            found = {row[at]: row for row in rows}
-            for user_id, row in asked.items():
-                row.set_result(found.get(user_id))
-
-
 class SocketReads:
     """The reads from the event loop, on the process's asyncpg pool (`pg.socket_pool`,
     module docstring)."""
 
     def __init__(self, pool: pg.LoopPool) -> None:
         self._pool = pool
-        self._users = UserReads(pool)
+        self._users = Coalesced(self._active_users)
 
     async def active_user(self, user_id: int) -> User | None:
-        """The user, if they exist and are active."""
-        return await self._users.active_user(user_id)
+        """The user, if they exist and are active. The users of connects that come
+        together are read in one statement."""
+        if not BIGINT_MIN <= user_id <= BIGINT_MAX:
+            return None  # no such id (and it would fail the statement of the others)
+        row = await self._users(user_id)
+        return None if row is None else pg.instance(User, row)  # each socket its own
+
+    async def _active_users(self, user_ids: list[int]) -> list[asyncpg.Record | None]:
+        rows = await self._pool.fetch(_sql()["active_users"], user_ids)
+        at = User._meta.concrete_fields.index(User._meta.pk)
+        found = {row[at]: row for row in rows}
+        return [found.get(user_id) for user_id in user_ids]
 
     async def snapshot(self, session_id: str) -> Snapshot:
         """The session and its join snapshot; `not_found` when there is no such session."""
