@@ -4,7 +4,10 @@ The parent (bench/harness/fleet.py) gives each worker whole sessions, so a messa
 sender and receivers live in the same process. Open loop: message k of a session is
 due at `start + offset + k / rate` whether or not the server has kept up, and carries
 its due time; latency runs from that due time to receipt at every other member
-(the sender's own socket is not counted). Clocks: CLOCK_MONOTONIC, shared by every
+(the sender's own socket is not counted). The lines alternate between the student's
+and the coach's socket (SENDERS), as in a lesson: each user then sends half the
+session's rate, so a step above the per-user chat limit (CHAT_RATE_PER_SECOND) measures
+the server's delivery, not its refusals. Clocks: CLOCK_MONOTONIC, shared by every
 process on the machine.
 """
 
@@ -18,6 +21,10 @@ from typing import Any
 
 import orjson
 from websockets.asyncio.client import ClientConnection, connect
+
+# Line k of a session is sent by member k % SENDERS: the student's and the coach's
+# first socket (bench/harness/fixtures.py orders the members so).
+SENDERS = 2
 
 
 def now_ns() -> int:
@@ -50,15 +57,15 @@ class Tally:
 class Member:
     """One socket of one session."""
 
-    __slots__ = ("joined", "max_n", "reader", "seen", "sender", "session", "token", "url", "ws")
+    __slots__ = ("index", "joined", "max_n", "reader", "seen", "session", "token", "url", "ws")
 
-    def __init__(self, session: "Session", url: str, token: str, sender: bool) -> None:
-        self.session, self.url, self.token, self.sender = session, url, token, sender
+    def __init__(self, session: "Session", url: str, token: str, index: int) -> None:
+        self.session, self.url, self.token, self.index = session, url, token, index
         self.ws: ClientConnection | None = None
         self.joined: asyncio.Future | None = None
         self.reader: asyncio.Task | None = None
         self.seen: set[int] = set()
-        self.max_n = -1
+        self.max_n = [-1] * SENDERS  # per sender: each sender's lines keep their order
 
     async def open(self, worker: "Worker") -> float:
         """Connect and join; returns the time it took in ms."""
@@ -86,12 +93,11 @@ class Member:
                 frame = orjson.loads(raw)
                 event = frame[3]
                 if event == "chat:added":
-                    if not self.sender:
-                        worker.on_chat(self, frame[4]["message"], received)
+                    worker.on_chat(self, frame[4]["message"], received)
                 elif event == "phx_reply":
                     if frame[1] == "1" and not self.joined.done():
                         self.joined.set_result(frame[4])
-                    elif self.sender and frame[1] != "1":
+                    elif frame[1] != "1":
                         worker.on_ack(frame[1], frame[4], received)
         except Exception:
             pass
@@ -105,7 +111,7 @@ class Session:
         self.index: int = spec["index"]
         self.topic: str = spec["topic"]
         self.members = [
-            Member(self, url, token, j == 0) for j, (url, token) in enumerate(spec["members"])
+            Member(self, url, token, j) for j, (url, token) in enumerate(spec["members"])
         ]
 
 
@@ -125,6 +131,9 @@ class Worker:
         if not window.start <= due < window.end or received > window.closed:
             return
         n = int(n_s.split(" ", 1)[0])
+        sender = n % SENDERS
+        if member.index == sender:
+            return  # its own line
         tally = self.tally
         if n in member.seen:
             tally.duplicated += 1
@@ -132,10 +141,10 @@ class Worker:
         member.seen.add(n)
         tally.delivered += 1
         tally.latencies.append((received - due) / 1e6)
-        if n < member.max_n:
+        if n < member.max_n[sender]:
             tally.out_of_order += 1
         else:
-            member.max_n = n
+            member.max_n[sender] = n
 
     def on_ack(self, ref: str, payload: dict, received: int) -> None:
         due = self.pending.pop(ref, None)
@@ -189,7 +198,7 @@ class Worker:
         self.pending = {}
         for session in self.sessions:
             for member in session.members:
-                member.seen, member.max_n = set(), -1
+                member.seen, member.max_n = set(), [-1] * SENDERS
         live = [s for s in self.sessions if all(m.joined and m.joined.done() for m in s.members)]
         # Each session's offset in the period spreads sends evenly over it.
         slots = sorted((int(s.index * period / total_sessions), s) for s in live)
@@ -206,7 +215,7 @@ class Worker:
                 wait = due - now_ns()
                 if wait > 200_000:
                     await asyncio.sleep(wait / 1e9)
-                sender = session.members[0]
+                sender = session.members[k % SENDERS]
                 ref += 1
                 text = f"{due} {k} {session.index} tempo looks good"
                 # As the page sends it: with a client_msg_id, so resends are idempotent.
