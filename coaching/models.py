@@ -130,7 +130,12 @@ class CoachingSession(models.Model):
 class SessionEvent(models.Model):
     """The session's event log: what a client that rejoins with `last_seq` replays."""
 
-    session = models.ForeignKey(CoachingSession, on_delete=models.CASCADE, related_name="events")
+    # No index of its own: event_seq_unique (session, seq) serves every look-up by session,
+    # and one index fewer is less for PostgreSQL to write per event (bench/README.md,
+    # session 18).
+    session = models.ForeignKey(
+        CoachingSession, on_delete=models.CASCADE, related_name="events", db_index=False
+    )
     seq = models.PositiveBigIntegerField()
     event = models.CharField(max_length=40)
     payload = models.JSONField()
@@ -150,7 +155,10 @@ class SessionEvent(models.Model):
 
 
 class ChatMessage(models.Model):
-    session = models.ForeignKey(CoachingSession, on_delete=models.CASCADE, related_name="messages")
+    # No index of its own: chat_seq_unique (session, seq) serves every look-up by session.
+    session = models.ForeignKey(
+        CoachingSession, on_delete=models.CASCADE, related_name="messages", db_index=False
+    )
     seq = models.PositiveBigIntegerField()
     sender = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT)
     message = models.TextField()
