@@ -9,7 +9,8 @@ A few writer tasks each own a connection and store what queued up while they wer
 as one batch, so one durable commit (`synchronous_commit` stays on: an ok reply means
 stored) serves many messages, and PostgreSQL flushes the writers' commits together. A
 session always goes to the same writer, so this process publishes its messages in seq
-order.
+order; the writer keeps what it last read of its sessions (`chat.Known`), so a batch to
+sessions it has seen is one statement, not two.
 """
 
 import asyncio
@@ -33,6 +34,7 @@ from coaching.services.chat import (
     ChatPost,
     CleanPost,
     Finished,
+    Known,
     Result,
     Store,
     advance,
@@ -67,6 +69,7 @@ class ChatWriter:
         self._queues: list[asyncio.Queue[_Pending]] = []
         self._tasks: list[asyncio.Task] = []
         self._connections: list[asyncpg.Connection | None] = []
+        self._known: list[Known] = []
 
     async def submit(self, post: ChatPost) -> Result:
         try:
@@ -84,6 +87,7 @@ class ChatWriter:
         self._loop = loop
         self._queues = [asyncio.Queue() for _ in range(self._writers)]
         self._connections = [None] * self._writers
+        self._known = [Known() for _ in range(self._writers)]
         self._tasks = [loop.create_task(self._run(i)) for i in range(self._writers)]
 
     async def close(self) -> None:
@@ -104,7 +108,9 @@ class ChatWriter:
                 batch.append(queue.get_nowait())
             prometheus.CHAT_BATCH_SIZE.observe(len(batch))
             try:
-                results = await self._drive(writer, store_batch([p.item for p in batch]))
+                results = await self._drive(
+                    writer, store_batch([p.item for p in batch], self._known[writer])
+                )
             except Exception as exc:
                 if pg.unreachable(exc):
                     self._drop(writer)

@@ -8,19 +8,25 @@ driver runs them. So there is one set of statements, one decision per message
 (`decide`), one write guard and one retry policy.
 
 A batch is stored in two statements, each its own transaction:
-  1. read the batch's sessions (the columns the rules read, `RULE_FIELDS`), take
-     message ids from the sequence and look up resent `client_msg_id`s (no lock);
-     `decide` runs on what it read;
+  1. read the batch's sessions (the columns the rules read, `RULE_FIELDS`) and look up
+     resent `client_msg_id`s (no lock); `decide` runs on what it read;
   2. write: move each session's `last_seq` by its number of new messages, unless a
      column the rules read changed meanwhile (the guard is built from `RULE_FIELDS`, so
      a rule reading a new column declares it there and is guarded), and insert the
-     messages and their event-log rows (coaching/eventlog.py) with the seqs that gives
-     (each message's row and log row store the eid its payload was stamped with).
+     messages (ids from their sequence) and their event-log rows (coaching/eventlog.py)
+     with the seqs that gives (each message's row and log row store the eid its payload
+     was stamped with).
 A session whose row changed in between, or a resend stored in between (the unique
 `client_msg_id` constraint), sends its messages round again, read afresh. The row lock
 the write takes orders it with every other writer of the session; seqs come from the
 row, so no gap and no duplicate. A batch the database refuses is stored again message
 by message, so that only the refused message fails (`internal_error`).
+
+A caller that keeps `Known` sessions (the socket's writer) skips the read when every
+session of the batch is known and the rules let every message through on what it knows:
+the write's guard checks that knowledge as it checks a read's, and a resend among the
+messages is caught by the unique constraint, so either sends the batch round again,
+read afresh. A refusal always comes from a fresh read.
 """
 
 import logging
@@ -49,6 +55,8 @@ CLIENT_ID_CONSTRAINT = "chat_client_msg_unique"
 # Rounds a batch may take when sessions change under it before it gives up (each round
 # means another writer changed the session in the few ms between two statements).
 ROUNDS = 5
+# Sessions a `Known` holds before it starts over (a writer sees the sessions hashed to it).
+KNOWN_LIMIT = 10_000
 
 # The session fields the chat rules (`decide`: policy.check_chat, state.ensure_open)
 # read. Only these reach the rules, and the write is guarded on each of them.
@@ -148,20 +156,18 @@ def decide(session: Any, sender: User, stored: dict | None) -> Decision:
 @cache
 def _read_sql() -> str:
     columns = ", ".join(column for column, _ in _rule_columns())
-    message_id = f"pg_get_serial_sequence('{ChatMessage._meta.db_table}', 'id')"
     stored = ("s", "u", "c", "id", "seq", "message", "created_at", "eid")
-    # Uncorrelated subqueries are evaluated once: the same ids and resends on every row.
+    # Uncorrelated subqueries are evaluated once: the same resends on every row.
     return f"""
         WITH stored AS (
             SELECT cs.id AS s, m.sender_id AS u, m.client_msg_id AS c, m.id, m.seq,
                    m.message, m.created_at, m.eid
-            FROM unnest($3::text[], $4::bigint[], $5::text[]) AS k(sid, sender_id, client_id)
+            FROM unnest($2::text[], $3::bigint[], $4::text[]) AS k(sid, sender_id, client_id)
             JOIN {eventlog.SESSIONS} cs ON cs.session_id = k.sid
             JOIN {ChatMessage._meta.db_table} m ON m.session_id = cs.id
              AND m.sender_id = k.sender_id AND m.client_msg_id = k.client_id
         )
         SELECT id, session_id, {columns},
-               (SELECT array_agg(nextval({message_id})) FROM generate_series(1, $2::int)),
                {", ".join(f"(SELECT array_agg({c}) FROM stored)" for c in stored)}
         FROM {eventlog.SESSIONS} WHERE session_id = ANY($1::text[])"""
 
@@ -178,15 +184,19 @@ def _write_sql() -> str:
         where=f"cs.id = v.i AND {guard}",
     )
     append = eventlog.append_sql(
-        "SELECT s, q, 'chat:added', p::jsonb, $1::timestamptz FROM written"
+        "SELECT s, q, 'chat:added', jsonb_set(p::jsonb, '{id}', to_jsonb(i::text)),"
+        " $1::timestamptz FROM written"
     )
+    message_id = f"pg_get_serial_sequence('{ChatMessage._meta.db_table}', 'id')"
     # Data-modifying CTEs always run; the inserts take only the sessions the update moved.
+    # `written` is evaluated once (a volatile CTE is materialized): one id per message.
     return f"""
         WITH moved AS ({take}
         ), written AS (
-            SELECT t.i, t.s, moved.base + t.k AS q, t.u, t.m, t.c, t.p
-            FROM unnest($2::bigint[], $3::bigint[], $4::int[], $5::bigint[], $6::text[],
-                        $7::text[], $8::text[]) AS t(i, s, k, u, m, c, p)
+            SELECT t.x, nextval({message_id}) AS i, t.s, moved.base + t.k AS q, t.u, t.m,
+                   t.c, t.p
+            FROM unnest($2::int[], $3::bigint[], $4::int[], $5::bigint[], $6::text[],
+                        $7::text[], $8::text[]) AS t(x, s, k, u, m, c, p)
             JOIN moved ON moved.id = t.s
         ), messages AS (
             INSERT INTO {ChatMessage._meta.db_table}
@@ -194,7 +204,7 @@ def _write_sql() -> str:
             SELECT i, s, q, u, m, c, $1, p::jsonb ->> 'eid' FROM written
         ), logged AS ({append}
         )
-        SELECT id, base FROM moved"""
+        SELECT x, i, q FROM written"""
 
 
 # --- The algorithm, without I/O ----------------------------------------------------------
@@ -247,11 +257,41 @@ def advance(
         rows, error = None, None
 
 
-def store_batch(batch: list[CleanPost]) -> Store:
+class Known:
+    """The sessions a caller's batches went to, as last read (see the module docstring):
+    what lets a batch skip its read. Bounded by KNOWN_LIMIT."""
+
+    def __init__(self) -> None:
+        self._rows: dict[str, Any] = {}
+
+    def get(self, session_ids: list[str]) -> dict[str, Any] | None:
+        """Every one of these sessions as known, or None if one is not."""
+        try:
+            return {sid: self._rows[sid] for sid in session_ids}
+        except KeyError:
+            return None
+
+    def read(self, session_ids: list[str], rows: dict[str, Any]) -> None:
+        """`session_ids` were read afresh: `rows` (a session missing from it is gone)."""
+        if len(self._rows) >= KNOWN_LIMIT:
+            self._rows.clear()
+        for sid in session_ids:
+            if sid in rows:
+                self._rows[sid] = rows[sid]
+            else:
+                self._rows.pop(sid, None)
+
+    def forget(self, session_id: str) -> None:
+        """Its row changed since it was read."""
+        self._rows.pop(session_id, None)
+
+
+def store_batch(batch: list[CleanPost], known: Known | None = None) -> Store:
     """Store `batch`; per post, its payload or its error. A driver runs the statements it
-    yields and throws what they raise back in; raises when the database is down."""
+    yields and throws what they raise back in; raises when the database is down. With
+    `known`, a batch whose sessions it holds may be written without a read."""
     try:
-        return (yield from _rounds(batch))
+        return (yield from _rounds(batch, known))
     except Exception as exc:
         if is_database_down(exc):
             raise
@@ -260,7 +300,7 @@ def store_batch(batch: list[CleanPost]) -> Store:
     results: list[Result] = []
     for item in batch:
         try:
-            results += yield from _rounds([item])
+            results += yield from _rounds([item], None)
         except Exception as exc:
             if is_database_down(exc):
                 raise
@@ -269,18 +309,19 @@ def store_batch(batch: list[CleanPost]) -> Store:
     return results
 
 
-def _rounds(batch: list[CleanPost]) -> Store:
+def _rounds(batch: list[CleanPost], known: Known | None) -> Store:
     results: list[Result | None] = [None] * len(batch)
     for _ in range(ROUNDS):
         todo = [i for i, result in enumerate(results) if result is None]
         if not todo:
             break
         try:
-            done = yield from _round([batch[i] for i in todo])
+            done = yield from _round([batch[i] for i in todo], known)
         except Exception as exc:
             if _constraint(exc) != CLIENT_ID_CONSTRAINT:
                 raise
-            continue  # a resend stored meanwhile: the next round finds it
+            known = None  # a resend stored meanwhile: the next round reads, and finds it
+            continue
         for i, result in zip(todo, done, strict=True):
             results[i] = result
     if any(result is None for result in results):
@@ -305,26 +346,22 @@ class _Planned(NamedTuple):
     payload: dict
 
 
-def _round(batch: list[CleanPost]) -> Generator[Step, Any, list[Result | None]]:
-    """One read and one write (module docstring); None: that message's session changed
-    in between, try it again."""
+def _round(
+    batch: list[CleanPost], known: Known | None
+) -> Generator[Step, Any, list[Result | None]]:
+    """A read (unless `known` lets every message through) and a write (module
+    docstring); None: that message's session changed in between, try it again."""
     results: list[Result | None] = [None] * len(batch)
-    keyed = [item for item in batch if item.client_msg_id is not None]
-    read = yield Statement(
-        _read_sql(),
-        (
-            sorted({item.post.session_id for item in batch}),
-            len(batch),
-            [item.post.session_id for item in keyed],
-            [item.post.sender.pk for item in keyed],
-            [item.client_msg_id for item in keyed],
-        ),
-    )
-    row_type = _session_row()
-    width = len(row_type._fields)
-    sessions = {row[1]: row_type(*row[:width]) for row in read}
-    ids = read[0][width] if read else []
-    stored = _stored(sessions, read[0][width + 1 :]) if read else {}
+    session_ids = sorted({item.post.session_id for item in batch})
+    sessions = known.get(session_ids) if known is not None else None
+    stored: dict[tuple, tuple] = {}
+    if sessions is None or any(
+        decide(sessions[item.post.session_id], item.post.sender, None) is not WRITE
+        for item in batch
+    ):
+        sessions, stored = yield from _read(batch, session_ids)
+        if known is not None:
+            known.read(session_ids, sessions)
     now = datetime.now(UTC)
     planned: list[_Planned] = []
     counts: dict[int, int] = {}  # session pk → its new messages so far
@@ -346,7 +383,7 @@ def _round(batch: list[CleanPost]) -> Generator[Step, Any, list[Result | None]]:
             new_keys[key] = i
         payload = eventlog.stamped(
             events.chat_added_payload(
-                message_id=ids[i],
+                message_id=0,  # set from the sequence by the write
                 seq=0,  # set from the session's row by the write
                 session_id=session.session_id,
                 sender_info=events.sender(post.sender),
@@ -360,11 +397,11 @@ def _round(batch: list[CleanPost]) -> Generator[Step, Any, list[Result | None]]:
     if planned:
         moving = {p.session.pk: p.session for p in planned}
         columns = [column for column, _ in _rule_columns()]
-        moved = yield Statement(
+        written = yield Statement(
             _write_sql(),
             (
                 now,
-                [ids[p.index] for p in planned],
+                list(range(len(planned))),
                 [p.session.pk for p in planned],
                 [p.nth for p in planned],
                 [p.item.post.sender.pk for p in planned],
@@ -376,16 +413,40 @@ def _round(batch: list[CleanPost]) -> Generator[Step, Any, list[Result | None]]:
                 *([getattr(s, column) for s in moving.values()] for column in columns),
             ),
         )
-        bases = {row[0]: row[1] for row in moved}
-        for p in planned:
-            if p.session.pk in bases:  # else its row changed: None, another round
-                p.payload["seq"] = bases[p.session.pk] + p.nth
-                results[p.index] = p.payload
-                yield Broadcast(session_topic(p.session.session_id), "chat:added", p.payload)
+        stamps = {row[0]: (row[1], row[2]) for row in written}  # place → (id, seq)
+        for x, p in enumerate(planned):
+            if x not in stamps:  # its row changed: None, another round, read afresh
+                if known is not None:
+                    known.forget(p.session.session_id)
+                continue
+            message_id, seq = stamps[x]
+            p.payload["id"], p.payload["seq"] = str(message_id), seq
+            results[p.index] = p.payload
+            yield Broadcast(session_topic(p.session.session_id), "chat:added", p.payload)
     for i, first in repeats.items():
         stored_first = results[first]
         results[i] = Resend(stored_first) if isinstance(stored_first, dict) else stored_first
     return results
+
+
+def _read(
+    batch: list[CleanPost], session_ids: list[str]
+) -> Generator[Step, Any, tuple[dict[str, Any], dict[tuple, tuple]]]:
+    """The batch's sessions as the rules see them (by session id), and its resends."""
+    keyed = [item for item in batch if item.client_msg_id is not None]
+    read = yield Statement(
+        _read_sql(),
+        (
+            session_ids,
+            [item.post.session_id for item in keyed],
+            [item.post.sender.pk for item in keyed],
+            [item.client_msg_id for item in keyed],
+        ),
+    )
+    row_type = _session_row()
+    width = len(row_type._fields)
+    sessions = {row[1]: row_type(*row[:width]) for row in read}
+    return sessions, _stored(sessions, read[0][width:]) if read else {}
 
 
 def _stored(sessions: dict[str, Any], arrays: tuple) -> dict[tuple, tuple]:

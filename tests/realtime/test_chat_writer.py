@@ -6,11 +6,12 @@ import time
 
 import asyncpg
 import pytest
+from asgiref.sync import sync_to_async
 
 from coaching.errors import ServiceError
 from coaching.models import ChatMessage, CoachingSession, Role, SessionEvent
 from coaching.realtime import pg
-from coaching.realtime.chat_writer import chat_writer
+from coaching.realtime.chat_writer import ChatWriter, chat_writer
 from coaching.services.chat import ChatPost, Resend
 from tests.support.broadcasts import captured_broadcasts
 from tests.support.proxy import TcpProxy
@@ -300,3 +301,108 @@ def test_a_seq_taken_by_another_writer_meanwhile_is_not_taken_again(student, act
     ]
     assert SessionEvent.objects.get(seq=2).payload == result
     assert [payload for _topic, _event, payload in published] == [result]
+
+
+def submitted_in_turn(steps: list) -> list:
+    """On one writer (one connection), in order: each step a `ChatPost` (its result is
+    kept) or a function changing the database in between (run on a thread). The results,
+    each with the statements the writer ran for it."""
+
+    async def run() -> list:
+        writer = ChatWriter(writers=1)
+        ran: list[str] = []
+        fetch = asyncpg.Connection.fetch
+
+        async def counting(conn: asyncpg.Connection, sql: str, *args: object) -> list:
+            ran.append(sql)
+            return await fetch(conn, sql, *args)
+
+        asyncpg.Connection.fetch = counting
+        out = []
+        try:
+            for step in steps:
+                if isinstance(step, ChatPost):
+                    ran.clear()
+                    out.append((await writer.submit(step), len(ran)))
+                else:
+                    await sync_to_async(step)()
+        finally:
+            asyncpg.Connection.fetch = fetch
+            await writer.close()
+        return out
+
+    with captured_broadcasts():
+        return asyncio.run(run())
+
+
+def test_a_line_to_a_session_the_writer_has_read_is_stored_in_one_statement(
+    student, coach, active_session
+):
+    sid = active_session.session_id
+    first, second, third = submitted_in_turn(
+        [
+            ChatPost(sid, student, "one", "k1"),
+            ChatPost(sid, coach, "two", "k2"),
+            ChatPost(sid, student, "three"),
+        ]
+    )
+    assert [r["seq"] for r, _ in (first, second, third)] == [1, 2, 3]
+    assert [statements for _, statements in (first, second, third)] == [2, 1, 1]
+    logged = {e.seq: e.payload for e in SessionEvent.objects.filter(event="chat:added")}
+    assert [logged[r["seq"]] for r, _ in (first, second, third)] == [
+        r for r, _ in (first, second, third)
+    ]
+    assert sorted(ChatMessage.objects.values_list("id", flat=True)) == sorted(
+        int(r["id"]) for r, _ in (first, second, third)
+    )
+
+
+def test_a_session_that_ended_since_the_writer_read_it_refuses_the_next_line(
+    student, active_session
+):
+    """What the writer knows of a session is checked by the write's guard: the line is
+    refused on the session as it is now, and nothing is stored."""
+    sid = active_session.session_id
+    (first, _), (late, statements) = submitted_in_turn(
+        [
+            ChatPost(sid, student, "one"),
+            lambda: CoachingSession.objects.filter(pk=active_session.pk).update(status="ended"),
+            ChatPost(sid, student, "too late"),
+        ]
+    )
+    assert first["seq"] == 1
+    assert isinstance(late, ServiceError) and late.code == "session_ended"
+    assert statements == 2  # the guarded write (it moved nothing), then a fresh read
+    assert list(ChatMessage.objects.values_list("message", flat=True)) == ["one"]
+
+
+def test_a_coach_who_took_the_session_since_the_writer_read_it_may_chat(
+    student, coach, make_user, active_session
+):
+    """A refusal is never made on what the writer knew: it reads the session afresh."""
+    sid = active_session.session_id
+    other = make_user(Role.COACH)
+    (_, _), (new_coach, _), (old_coach, _) = submitted_in_turn(
+        [
+            ChatPost(sid, student, "one"),
+            lambda: CoachingSession.objects.filter(pk=active_session.pk).update(coach=other),
+            ChatPost(sid, other, "I am your coach now"),
+            ChatPost(sid, coach, "not any more"),
+        ]
+    )
+    assert new_coach["seq"] == 2
+    assert isinstance(old_coach, ServiceError) and old_coach.code == "forbidden"
+
+
+def test_a_resend_to_a_session_the_writer_knows_is_answered_with_the_stored_message(
+    student, active_session
+):
+    """The write skipped the resend look-up: the unique client_msg_id sends it round
+    again, read afresh, and the read finds the stored message."""
+    sid = active_session.session_id
+    (first, _), (again, statements) = submitted_in_turn(
+        [ChatPost(sid, student, "hi", "c1"), ChatPost(sid, student, "hi", "c1")]
+    )
+    assert again == Resend(first)
+    assert statements == 2  # the write the constraint refused, then the read
+    assert ChatMessage.objects.count() == 1
