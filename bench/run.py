@@ -59,6 +59,12 @@ def parse() -> argparse.Namespace:
         default=_floats("1,2,4,6,8,10,12,16"),
         help="W2: messages/s per session at each step",
     )
+    p.add_argument(
+        "--all-steps",
+        action="store_true",
+        help="W2: run every step, also past the first that fails (CPU per delivery at each"
+        " on a shared machine); the knee is still the last step before the first failure",
+    )
     p.add_argument("--step-warmup", type=float, default=3.0)
     p.add_argument("--step-duration", type=float, default=10.0)
     p.add_argument("--storm", type=_ints, default=_ints("1000,5000"), help="W3 socket counts")

@@ -96,6 +96,7 @@ def w2(target: Target, fleet: Fleet, opts: Namespace) -> dict[str, Any]:
     time.sleep(1)
     steps = []
     knee = None
+    failed = False
     for rate in opts.steps:
         step = _timed_run(
             target,
@@ -110,9 +111,11 @@ def w2(target: Target, fleet: Fleet, opts: Namespace) -> dict[str, Any]:
         p99 = step["latency_ms"]["p99"]
         step["pass"] = step["lost"] == 0 and p99 is not None and p99 < 50 and step["valid"]
         steps.append(step)
-        if not step["pass"]:
+        failed = failed or not step["pass"]
+        if failed and not opts.all_steps:
             break
-        knee = step["deliveries_per_s"]
+        if not failed:
+            knee = step["deliveries_per_s"]
         time.sleep(1)
     fleet.close()
     return {"joins": joins, "steps": steps, "knee_deliveries_per_s": knee}
