@@ -39,6 +39,7 @@ import redis.asyncio as aioredis
 from django.conf import settings
 from redis.exceptions import RedisError
 
+from coaching.realtime.coalesce import Coalesced
 from coaching.realtime.redis_client import PerLoop
 
 logger = logging.getLogger(__name__)
@@ -59,6 +60,10 @@ PROBE_SECONDS = 1.0
 REDIS_DOWN = (RedisError, OSError, TimeoutError)
 
 Limit = tuple[str, float, int]  # (kind, tokens per second, burst)
+# (user, slot, most, ttl seconds, (limit, tokens) to lease with it, if any)
+Claim = tuple[int | str, str, int, float, tuple[Limit, int] | None]
+# What a claim without a lease names (its bucket is never touched).
+NO_LEASE: Limit = ("none", 1.0, 1)
 T = TypeVar("T")
 
 # The user's bucket of one kind (key), refilled at `rate` up to `burst` by Redis's clock.
@@ -96,23 +101,35 @@ return {leased, wait}
 """
 )
 
-# A slot for socket ARGV[1] in its user's set KEYS[1], unless the user holds ARGV[2] live
-# ones; it expires in ARGV[3] ms. Once claimed, and if KEYS[2] (a bucket) is given, a
-# lease of it as `take` (ARGV[4..6]): the socket's first push then waits for no round
-# trip. Returns {1 (claimed) or 0, leased, wait}.
-_CLAIM = (
+# Claims, each a slot for a socket in its user's set (KEYS[2i-1]) unless the user holds
+# `most` live ones; the slot expires in `ttl` ms. Once claimed, and if `want` > 0, a
+# lease of up to `want` tokens of the bucket KEYS[2i] as `take` does: the socket's first
+# push then waits for no round trip. ARGV: (slot, most, ttl, want, rate, burst) for each.
+# Returns (1 if claimed else 0, leased, wait) for each.
+_CLAIMS = (
     _TAKE
     + """
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
-if not redis.call('ZSCORE', KEYS[1], ARGV[1])
-   and redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then
-  return {0, 0, 0}
+local out = {}
+for i = 1, #KEYS / 2 do
+  local slots, bucket, at = KEYS[2 * i - 1], KEYS[2 * i], (i - 1) * 6
+  local slot, most, ttl = ARGV[at + 1], tonumber(ARGV[at + 2]), tonumber(ARGV[at + 3])
+  local want = tonumber(ARGV[at + 4])
+  redis.call('ZREMRANGEBYSCORE', slots, '-inf', now)
+  local claimed, leased, wait = 1, 0, 0
+  if not redis.call('ZSCORE', slots, slot) and redis.call('ZCARD', slots) >= most then
+    claimed = 0
+  else
+    redis.call('ZADD', slots, now + ttl, slot)
+    redis.call('PEXPIRE', slots, ttl)
+    if want > 0 then
+      leased, wait = take(bucket, now, want, tonumber(ARGV[at + 5]), tonumber(ARGV[at + 6]))
+    end
+  end
+  out[#out + 1] = claimed
+  out[#out + 1] = leased
+  out[#out + 1] = wait
 end
-redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[1])
-redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[3]))
-if not KEYS[2] then return {1, 0, 0} end
-local leased, wait = take(KEYS[2], now, tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]))
-return {1, leased, wait}
+return out
 """
 )
 
@@ -138,13 +155,14 @@ class LimitStore:
         self._prefix = prefix
         self._clients = PerLoop(url)
         self._scripts: dict[aioredis.Redis, tuple] = {}
+        self._claims = Coalesced(self._claim_all)
 
     def _redis(self) -> tuple[aioredis.Redis, tuple]:
         client = self._clients.get()
         scripts = self._scripts.get(client)
         if scripts is None:
             scripts = self._scripts[client] = tuple(
-                client.register_script(s) for s in (_BUCKET, _CLAIM, _RENEW)
+                client.register_script(s) for s in (_BUCKET, _CLAIMS, _RENEW)
             )
         return client, scripts
 
@@ -173,15 +191,22 @@ class LimitStore:
         self, user_id: int | str, slot: str, most: int, ttl: float, lease: tuple[Limit, int] | None
     ) -> tuple[bool, int, float]:
         """Claim a slot and, if claimed, take up to `lease`'s tokens of its limit (as
-        `lease`): (claimed, tokens taken, seconds until one is there)."""
+        `lease`): (claimed, tokens taken, seconds until one is there). The claims of
+        connects that come together go to Redis in one script call."""
+        return await self._claims((user_id, slot, most, ttl, lease))
+
+    async def _claim_all(self, claims: list[Claim]) -> list[tuple[bool, int, float]]:
         _, (_, claim, _) = self._redis()
-        keys, args = [self._slots(user_id)], [slot, most, math.ceil(ttl * 1000)]
-        if lease is not None:
-            (kind, rate, burst), want = lease
-            keys.append(self._bucket(user_id, kind))
-            args += [want, rate, burst]
-        claimed, leased, wait_ms = await claim(keys, args)
-        return bool(claimed), int(leased), int(wait_ms) / 1000
+        keys: list[str] = []
+        args: list[str | int | float] = []
+        for user_id, slot, most, ttl, lease in claims:
+            (kind, rate, burst), want = lease or (NO_LEASE, 0)
+            keys += [self._slots(user_id), self._bucket(user_id, kind)]
+            args += [slot, most, math.ceil(ttl * 1000), want, rate, burst]
+        out = await claim(keys, args)
+        return [
+            (bool(out[i]), int(out[i + 1]), int(out[i + 2]) / 1000) for i in range(0, len(out), 3)
+        ]
 
     async def renew(self, slots: dict[int | str, set[str]], ttl: float) -> None:
         """Renew (or write back) these users' slots for `ttl` seconds."""

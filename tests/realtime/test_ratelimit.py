@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+import redis
 
 from coaching.realtime.cluster_limits import IDLE_SECONDS, Leases, LimitStore, Link, SocketSlots
 from coaching.realtime.ratelimit import AbuseMeter, Limits, UserLimits
@@ -209,6 +210,25 @@ async def test_a_connects_claim_leases_its_first_push_in_the_same_round_trip(sto
     assert await SocketSlots(store, Link(), later).claim(8, one)
     assert await later.take(8, [one]) > 0
     assert calls == [0]
+
+
+async def test_the_claims_of_connects_that_come_together_take_one_round_trip(
+    store, redis_server, settings
+):
+    settings.MAX_SOCKETS_PER_USER = 2
+    slots = SocketSlots(store, Link(), process(store))
+    client = ("client", 10, 20)
+    assert await slots.claim(1, client)  # the script loaded
+
+    def scripts_run() -> int:
+        stats = redis.Redis.from_url(redis_server.url).info("commandstats")
+        return stats["cmdstat_evalsha"]["calls"]
+
+    before = scripts_run()
+    users = [1, 1, 2, 3, 1]
+    claimed = await asyncio.gather(*(slots.claim(user, client) for user in users))
+    assert scripts_run() - before == 1
+    assert [slot is not None for slot in claimed] == [True, False, True, True, False]
 
 
 async def test_a_crashed_processs_sockets_stop_counting(store, settings):
