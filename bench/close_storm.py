@@ -12,8 +12,10 @@ among them (`gc.DEBUG_SAVEALL`), how long it held the loop (wall and CPU time: o
 machine the wall time varies with the load), the objects the collector still tracks,
 and the event loop's worst lag and the collector's pauses (`gc.callbacks`) while the
 sockets closed (`closing`) and while their leave checks ran, GRACE seconds after
-(`leave_checks`: LEAVE_NOTICE_GRACE is set to GRACE). With LOOP_PROBE=DIR the server
-also runs bench/harness/loop_probe.py's probe (what ran in each stall). With
+(`leave_checks`: LEAVE_NOTICE_GRACE is set to GRACE), with the loop thread's CPU time in
+each (`loop_cpu_ms`). With LOOP_PROBE=DIR the server
+also runs bench/harness/loop_probe.py's probe (what ran in each stall); with `--profile
+DIR`, py-spy profiles each round's two windows (`--gil`, raw, 3 s each). With
 CLOSE_STORM_CYCLES=TypeName,… the shortest reference cycle through
 an object of each type named is printed too (how the cycles were found). The server
 runs under this script's `--serve` wrapper, which records loop lag (a thread asks the
@@ -28,6 +30,7 @@ import gc
 import json
 import os
 import signal
+import subprocess
 import sys
 import tempfile
 import threading
@@ -60,8 +63,10 @@ class Probe:
         self.lags: list[float] = []
         self._gc_started = 0.0
         self.loop: asyncio.AbstractEventLoop | None = None
+        self._cpu = 0.0  # the loop thread's CPU time at the last dump
 
     def install(self) -> None:
+        self._cpu = time.thread_time()
         gc.callbacks.append(self._on_gc)
         signal.signal(signal.SIGUSR1, lambda *_: self.dump())
         signal.signal(signal.SIGUSR2, lambda *_: self.collect())
@@ -97,7 +102,9 @@ class Probe:
         with self.lock:
             pauses, lags = self.pauses, self.lags
             self.pauses, self.lags = [], []
+        cpu, self._cpu = self._cpu, time.thread_time()  # signal handlers: the loop's thread
         figures = {
+            "loop_cpu_ms": round((self._cpu - cpu) * 1000),
             "max_lag_ms": round(max(lags, default=0.0), 1),
             "stalls_over_20ms": sum(1 for lag in lags if lag > STALL_MS),
             "gc_pauses_over_20ms": [(g, round(ms, 1), c) for g, ms, c in pauses if ms > STALL_MS],
@@ -218,22 +225,45 @@ def probe_read(pid: int, path: Path, sig: int) -> dict:
     raise RuntimeError("the server's probe did not answer")
 
 
-async def round_of(url: str, members: list[tuple[str, str]], pid: int, path: Path) -> dict:
+def py_spy(pid: int, out: Path, seconds: float) -> subprocess.Popen:
+    """A py-spy profile (`--gil`, raw) of the server for `seconds` (summarized with
+    bench/harness/profile_summary.py)."""
+    command = [str(ROOT / ".venv/bin/py-spy"), "record", "--pid", str(pid), "--gil"]
+    command += ["--rate", "250", "--format", "raw", "--duration", str(round(seconds))]
+    return subprocess.Popen([*command, "-o", str(out)], stdout=subprocess.DEVNULL)
+
+
+async def round_of(
+    url: str, members: list[tuple[str, str]], pid: int, path: Path, profile: Path | None
+) -> dict:
+    """One round; with `profile` (a path's stem), py-spy profiles of the closes' window
+    (`profile`-closing.txt) and of the leave checks' (`profile`-leave-checks.txt)."""
     sockets = await open_all(url, members)
     await asyncio.sleep(2)
     await asyncio.to_thread(probe_read, pid, path, signal.SIGUSR2)  # a clean start
     await asyncio.to_thread(probe_read, pid, path, signal.SIGUSR1)
-    started = time.monotonic()
+    profiling = []
+    if profile:
+        profiling.append(py_spy(pid, profile.with_name(f"{profile.name}-closing.txt"), 3))
+        await asyncio.sleep(0.5)  # attached
+    started, closed_at = time.monotonic(), time.time()
     await asyncio.gather(*(ws.close() for ws in sockets), return_exceptions=True)
     closed_s = time.monotonic() - started
     await asyncio.sleep(3)
     closing = await asyncio.to_thread(probe_read, pid, path, signal.SIGUSR1)
     collection = await asyncio.to_thread(probe_read, pid, path, signal.SIGUSR2)
+    if profile:
+        await asyncio.sleep(started + GRACE - 0.5 - time.monotonic())
+        checks = profile.with_name(f"{profile.name}-leave-checks.txt")
+        profiling.append(py_spy(pid, checks, 3))
     await asyncio.sleep(started + GRACE + 3 - time.monotonic())
     leave_checks = await asyncio.to_thread(probe_read, pid, path, signal.SIGUSR1)
+    for proc in profiling:
+        await asyncio.to_thread(proc.wait)
     return {
         "sockets": len(sockets),
         "closed_s": round(closed_s, 2),
+        "closed_at": round(closed_at, 3),  # Unix time (loop_probe.py's --after)
         "closing": closing,
         "leave_checks": leave_checks,
         "collected": collection["collected"],
@@ -251,6 +281,10 @@ def main() -> None:
     if parser is None:
         return
     parser.add_argument("--sockets", type=int, default=1000)
+    parser.add_argument("--port", type=int, default=PORT)
+    parser.add_argument(
+        "--profile", type=Path, help="a directory: py-spy profiles of each round's windows"
+    )
     args = parser.parse_args()
     from bench.harness import fixtures
 
@@ -261,13 +295,20 @@ def main() -> None:
         env["LEAVE_NOTICE_GRACE"] = str(GRACE)
         if "LOOP_PROBE" in env:  # the loop probe goes in this script's own wrapper
             env["CLOSE_STORM_LOOP_PROBE"] = env.pop("LOOP_PROBE")
-        target = wrapped_target(name, env, PORT, Path(__file__))
+        target = wrapped_target(name, env, args.port, Path(__file__))
         target.start()
         try:
             for n in range(2):
                 sessions = fixtures.project_sessions(args.sockets // 4)
                 members = [(t, tok) for t, s, c in sessions for tok in (s, c, s, c)]
-                result = asyncio.run(round_of(target.urls[0], members, target.pids[0], path))
+                profile = None
+                if args.profile:
+                    args.profile.mkdir(parents=True, exist_ok=True)
+                    label = name.replace("@", "-").replace("/", "-")
+                    profile = args.profile / f"{label}-{target.pids[0]}-r{n + 1}"
+                result = asyncio.run(
+                    round_of(target.urls[0], members, target.pids[0], path, profile)
+                )
                 print(name, f"round {n + 1}", json.dumps(result), flush=True)
         finally:
             target.stop()

@@ -25,6 +25,11 @@ CHAT_BATCH_SIZE = Histogram(
     "Chat lines stored per batch by the socket's chat writer.",
     buckets=(1, 2, 4, 8, 16, 32, 64, 128, 200),
 )
+LOOP_LAG = Histogram(
+    "inswing_event_loop_lag_seconds",
+    "How late the event loop ran the once-a-second socket check: the loop's lag, sampled.",
+    buckets=(0.001, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+)
 PRESENCE_ENTRIES = Gauge("inswing_presence_entries", "Presence entries this process tracks.")
 RATE_LIMITED = Counter("inswing_rate_limited", "Pushes refused by a rate limit.", ["kind"])
 SOCKET_DISCONNECTS = Counter("inswing_socket_disconnects", "Sockets closed, by reason.", ["reason"])

@@ -3,6 +3,9 @@
     LOOP_PROBE=/tmp/probe .venv/bin/python bench/run.py --workload W1 --servers 1 ...
     .venv/bin/python bench/harness/loop_probe.py /tmp/probe [--after S] [--until S]
 
+(`--after`/`--until`: seconds since the server started, or Unix times, e.g. a window
+bench/close_storm.py printed.)
+
 With `LOOP_PROBE=DIR` in a daphne target's environment (bench/harness/targets.py) the
 server runs under this file's `--serve` wrapper. A thread asks the loop for a callback
 every LAG_EVERY s; while the answer is late by SAMPLE_AFTER s or more it samples the
@@ -126,6 +129,7 @@ class LoopProbe:
         pauses = [(round(ms, 1), g) for end, ms, g in self.gc_pauses if asked <= end <= answered]
         stall = {
             "t": round(asked - self.started, 3),
+            "at": round(time.time() - (answered - asked), 3),
             "ms": round(lag_ms, 1),
             "cpu_ms": round((after[0] - before[0]) / 1e6, 1),
             "runqueue_ms": round((after[1] - before[1]) / 1e6, 1),
@@ -154,7 +158,8 @@ def summarize(path: Path, after: float, until: float, top: int) -> str:
     lines = []
     for log in sorted(path.glob("loop-*.jsonl")):
         rows = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
-        head, stalls = rows[0], [r for r in rows[1:] if after <= r["t"] <= until]
+        clock = "at" if after > 1e9 else "t"  # --after/--until: Unix times, or since start
+        head, stalls = rows[0], [r for r in rows[1:] if after <= r[clock] <= until]
         lines.append(f"## {log.name} (served from {head['cwd']})")
         lines.append(
             f"stalls >= {STALL_MS:g} ms in [{after:g}, {until:g}] s: {len(stalls)}; "
@@ -215,7 +220,9 @@ def main() -> None:
         return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("directory", type=Path)
-    parser.add_argument("--after", type=float, default=0.0, help="s after the server start")
+    parser.add_argument(
+        "--after", type=float, default=0.0, help="s after the server start, or a Unix time"
+    )
     parser.add_argument("--until", type=float, default=float("inf"))
     parser.add_argument("--top", type=int, default=15)
     opts = parser.parse_args()

@@ -7,13 +7,17 @@ intervals (for a client that declares nothing, two of phoenix.js's default 30 s)
 *silent*: each of its joins is told (`Channel.connection_changed`), and the session
 channel shows the participant's presence as `connection: "lost"`. The next frame from it,
 any frame, makes it heard again. Sockets are checked every CHECK_EVERY seconds, so the
-others know within two intervals and a second of the silence (9 s for the page).
+others know within two intervals and a second of the silence (9 s for the page). How
+late each check runs is the event loop's lag at that moment (`inswing_event_loop_lag_seconds`:
+a sample a second of the stalls bench/harness/loop_probe.py finds in full).
 """
 
 import asyncio
 import time
 from collections.abc import Callable, Iterable
 from typing import Protocol
+
+from coaching import prometheus
 
 # phoenix.js's own heartbeat interval, assumed for a client that declares none.
 DEFAULT_HEARTBEAT_MS = 30_000
@@ -54,8 +58,11 @@ class Watch:
             self._task = loop.create_task(self._run(sockets))
 
     async def _run(self, sockets: Callable[[], Iterable[Listened]]) -> None:
+        loop = asyncio.get_running_loop()
         while True:
+            due = loop.time() + CHECK_EVERY
             await asyncio.sleep(CHECK_EVERY)
+            prometheus.LOOP_LAG.observe(max(0.0, loop.time() - due))
             _check(sockets())
 
 

@@ -2,8 +2,13 @@
 heartbeat intervals (and a second), and as back the moment it is heard again; the person
 is never shown as gone meanwhile and no "left" notice is posted."""
 
+import asyncio
+import time
+
 import pytest
 
+from coaching import prometheus
+from coaching.realtime import liveness
 from coaching.realtime.liveness import allowed_silence, declared_heartbeat
 from tests.support.auth import token_for
 from tests.support.phoenix import PhoenixClient
@@ -18,6 +23,34 @@ def test_the_allowed_silence_is_two_declared_intervals_within_bounds():
     assert allowed_silence(10) == 2.0 and allowed_silence(10**9) == 120.0
     assert declared_heartbeat({"heartbeat_ms": ["4000"]}) == 4000
     assert declared_heartbeat({"heartbeat_ms": ["soon"]}) is None
+
+
+def lag_observed() -> tuple[float, float]:
+    """(checks counted, their lag in all, s) of `inswing_event_loop_lag_seconds`."""
+    samples = {s.name: s.value for s in prometheus.LOOP_LAG.collect()[0].samples}
+    return samples["inswing_event_loop_lag_seconds_count"], samples[
+        "inswing_event_loop_lag_seconds_sum"
+    ]
+
+
+async def test_each_check_records_how_late_the_loop_ran_it(monkeypatch):
+    monkeypatch.setattr(liveness, "CHECK_EVERY", 0.01)
+    checked = asyncio.Event()
+
+    class Socket:
+        def check_silence(self, now: float) -> None:
+            checked.set()
+
+    count, lag = lag_observed()
+    loop = asyncio.get_running_loop()
+    watch = liveness.Watch()
+    watch.start(lambda: [Socket()])
+    loop.call_later(0.005, time.sleep, 0.05)  # holds the loop past the check's time
+    await asyncio.wait_for(checked.wait(), 5)
+    watch._task.cancel()
+    after_count, after_lag = lag_observed()
+    assert after_count == count + 1
+    assert after_lag - lag >= 0.04
 
 
 def test_a_silent_student_is_shown_lost_then_back_without_leaving(
