@@ -101,6 +101,28 @@ async def test_a_keys_first_track_sets_its_mark_unless_set_and_no_later_track_do
     assert await either_presence.unmark("entered:1")  # the first track set it
 
 
+async def test_the_tracks_of_joins_that_come_together_take_one_round_trip(
+    private_redis, monkeypatch
+):
+    monkeypatch.setattr(stores, "broadcast", lambda *args: _nothing())
+    presence = presence_on(private_redis)
+    await presence.track("session:warm", "9", meta("Warm"))  # the script loaded
+
+    def scripts_run() -> int:
+        return private_redis.client().info("commandstats")["cmdstat_evalsha"]["calls"]
+
+    before = scripts_run()
+    entered = [("1", ("entered:1", 60)), ("2", ("entered:2", 60)), ("1", ("entered:1", 60))]
+    tracked = await asyncio.gather(
+        *(presence.track(TOPIC, key, meta(f"Tab of {key}"), mark) for key, mark in entered)
+    )
+    assert scripts_run() - before == 1
+    assert [(t.first, t.marked) for t in tracked] == [(True, True), (True, True), (False, False)]
+    assert set(tracked[2].state) == {"1", "2"} and len(tracked[2].state["1"]["metas"]) == 2
+    assert set(tracked[0].state) == {"1"}  # as of its own write
+    await presence.shutdown()
+
+
 async def _nothing() -> None:
     return None
 

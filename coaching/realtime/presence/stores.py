@@ -4,7 +4,7 @@ Every track and untrack is announced as a `presence:diff` broadcast (a topic's d
 at most once per DIFF_WINDOW). Both stores answer the same calls: track, untrack, list,
 present, and the marks (flags with a lifetime). A track can set a mark once in the same
 step, when it is the key's first connection (a first entry's announcement mark): in Redis
-one script, one round trip for both.
+one script for both, and one call for the tracks of joins that come together.
 """
 
 import asyncio
@@ -19,6 +19,7 @@ import redis.asyncio as aioredis
 from redis.commands.core import AsyncScript
 from redis.exceptions import RedisError
 
+from coaching.realtime.coalesce import Coalesced
 from coaching.realtime.lifecycle import on_server_shutdown
 from coaching.realtime.presence.heartbeat import Heartbeat
 from coaching.realtime.presence.wire import (
@@ -125,23 +126,32 @@ class Tracked:
 # (name, seconds): a mark `track` sets, unless it is set, when the key's entry is its first.
 MarkFirst = tuple[str, float] | None
 
-# Track ARGV[1] (ref) as ARGV[2] (its encoding) in the topic's hash KEYS[1]; the key's
-# first entry there if no other value starts with ARGV[3] (the key's encoded prefix);
-# then, if first and KEYS[3] is given, set that mark for ARGV[4] ms unless it is set.
-# Returns {first, marked, the hash's values, our alive key KEYS[2]'s value or nil}.
-_TRACK = """
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-local values = redis.call('HVALS', KEYS[1])
-local prefix, mine = ARGV[3], 0
-for _, value in ipairs(values) do
-  if string.sub(value, 1, #prefix) == prefix then mine = mine + 1 end
+# Tracks, each an entry (ref, its encoding) written in its topic's hash KEYS[2i]; the
+# key's first entry there if no other value starts with `prefix` (the key's encoded
+# start); then, if first and `ttl` > 0, the mark KEYS[2i + 1] set for `ttl` ms unless it
+# is set. ARGV: (ref, encoding, prefix, ttl) for each. Returns our alive key KEYS[1]'s
+# value, then {first, marked, the hash's values as of that write} for each.
+_TRACKS = """
+local out = {redis.call('GET', KEYS[1])}
+for i = 1, (#KEYS - 1) / 2 do
+  local topic, mark, at = KEYS[2 * i], KEYS[2 * i + 1], (i - 1) * 4
+  redis.call('HSET', topic, ARGV[at + 1], ARGV[at + 2])
+  local values = redis.call('HVALS', topic)
+  local prefix, mine = ARGV[at + 3], 0
+  for _, value in ipairs(values) do
+    if string.sub(value, 1, #prefix) == prefix then mine = mine + 1 end
+  end
+  local marked = 0
+  local ttl = tonumber(ARGV[at + 4])
+  if mine == 1 and ttl > 0 then
+    if redis.call('SET', mark, '1', 'NX', 'PX', ttl) then marked = 1 end
+  end
+  out[#out + 1] = {mine == 1 and 1 or 0, marked, values}
 end
-local marked = 0
-if mine == 1 and KEYS[3] then
-  if redis.call('SET', KEYS[3], '1', 'NX', 'PX', ARGV[4]) then marked = 1 end
-end
-return {mine == 1 and 1 or 0, marked, values, redis.call('GET', KEYS[2])}
+return out
 """
+# (topic, ref, encoded entry, its key's prefix, (mark, ms) or None): one track's write.
+_Write = tuple[str, str, str, str, tuple[str, int] | None]
 
 
 class MemoryPresence:
@@ -224,6 +234,7 @@ class RedisPresence:
         self.unsaved: set[str] = set()  # refs whose track failed in Redis
         self._clients = PerLoop(url, decode_responses=True)
         self._track_scripts: dict[aioredis.Redis, AsyncScript] = {}
+        self._writes = Coalesced(self._write_all)
         self._announcer = Announcer()
         self.heartbeat = Heartbeat(self, self._prefix, heartbeat, node_ttl)
         self._starting: asyncio.Task | None = None
@@ -245,7 +256,7 @@ class RedisPresence:
         client = self.redis()
         script = self._track_scripts.get(client)
         if script is None:
-            script = self._track_scripts[client] = client.register_script(_TRACK)
+            script = self._track_scripts[client] = client.register_script(_TRACKS)
         return script
 
     def _mark_key(self, name: str) -> str:
@@ -329,21 +340,17 @@ class RedisPresence:
         self, topic: str, key: str, meta: Meta, mark_first: MarkFirst = None
     ) -> Tracked:
         """Add a connection (and broadcast its join), and set `mark_first` if it is the
-        key's first (one round trip). If Redis fails, the heartbeat writes it later (and
+        key's first (in the same script call). If Redis fails, the heartbeat writes it later (and
         it is not reported first)."""
         await self._ensure_heartbeat()
         ref = meta["phx_ref"]
         self._hold(ref, (topic, key, meta))
-        keys = [self.topic_key(topic), self.heartbeat.alive_key]
-        args = [ref, self.encoded(key, meta), self._key_prefix(key)]
-        if mark_first is not None:
-            name, ttl = mark_first
-            keys.append(self._mark_key(name))
-            args.append(int(ttl * 1000))
+        mark = None if mark_first is None else (mark_first[0], int(mark_first[1] * 1000))
+        write = (topic, ref, self.encoded(key, meta), self._key_prefix(key), mark)
         try:
             self._writing.add(ref)
             try:
-                first, marked, values, alive = await self._track_script()(keys, args)
+                first, marked, values, alive = await self._writes(write)
             finally:
                 self._writing.discard(ref)
             # As of the write, not of the end of the diff's window (bigger by then).
@@ -354,7 +361,20 @@ class RedisPresence:
             logger.warning("presence: track of %s deferred to the heartbeat: %s", topic, exc)
             self.unsaved.add(ref)
             return Tracked(False, None)
-        return Tracked(bool(first), state, bool(marked))
+        return Tracked(first, state, marked)
+
+    async def _write_all(
+        self, writes: list[_Write]
+    ) -> list[tuple[bool, bool, list[str], str | None]]:
+        """The tracks' writes (joins that come together: one script call): for each,
+        (first, marked, the topic's values as of its write, our alive key's value)."""
+        keys, args = [self.heartbeat.alive_key], []
+        for topic, ref, encoded, prefix, mark in writes:
+            name, ttl = mark or ("", 0)
+            keys += [self.topic_key(topic), self._mark_key(name)]
+            args += [ref, encoded, prefix, ttl]
+        alive, *each = await self._track_script()(keys, args)
+        return [(bool(first), bool(marked), values, alive) for first, marked, values in each]
 
     @staticmethod
     def _key_prefix(key: str) -> str:
