@@ -6,7 +6,8 @@ the ORM that cost a thread hop and SQL compiled anew per query, seven queries pe
 snapshot: most of a storm's CPU (py-spy, bench/README.md). `PgSocketReads` reads them
 from the event loop through a small asyncpg pool, a snapshot in one statement; the
 rows become model instances and the payloads come from `selectors.snapshot_of` and
-events.py, as REST's do.
+events.py, as REST's do. The snapshots of joins that come together, and the users of
+connects that do, are read many in one statement (coalesce.py).
 """
 
 from functools import cache
@@ -51,7 +52,7 @@ def _sql() -> dict[str, str]:
         "active_users": f"SELECT {user} FROM coaching_user u"
         " WHERE u.id = ANY($1::bigint[]) AND u.is_active",
         # Nested ROW()s arrive as tuples; ARRAY() of none is an empty list.
-        "snapshot": f"""
+        "snapshots": f"""
             SELECT {session}, {pg.row_of(User, "st")},
                 CASE WHEN co.id IS NULL THEN NULL ELSE {pg.row_of(User, "co")} END,
                 ARRAY(SELECT ROW({pg.columns(ChatMessage, "m")}, {pg.row_of(User, "u")})
@@ -85,7 +86,7 @@ def _sql() -> dict[str, str]:
             FROM coaching_coachingsession s
             JOIN coaching_user st ON st.id = s.student_id
             LEFT JOIN coaching_user co ON co.id = s.coach_id
-            WHERE s.session_id = $1""",
+            WHERE s.session_id = ANY($1::text[])""",
         "events_from": """
             SELECT e.seq, e.event, e.payload FROM coaching_sessionevent e
             JOIN coaching_coachingsession s ON s.id = e.session_id
@@ -100,6 +101,7 @@ class SocketReads:
     def __init__(self, pool: pg.LoopPool) -> None:
         self._pool = pool
         self._users = Coalesced(self._active_users)
+        self._snapshots = Coalesced(self._snapshot_rows)
 
     async def active_user(self, user_id: int) -> User | None:
         """The user, if they exist and are active. The users of connects that come
@@ -109,6 +111,12 @@ class SocketReads:
         row = await self._users(user_id)
         return None if row is None else pg.instance(User, row)  # each socket its own
 
+    async def _snapshot_rows(self, session_ids: list[str]) -> list[asyncpg.Record | None]:
+        rows = await self._pool.fetch(_sql()["snapshots"], session_ids)
+        at = [f.attname for f in CoachingSession._meta.concrete_fields].index("session_id")
+        found = {row[at]: row for row in rows}
+        return [found.get(session_id) for session_id in session_ids]
+
     async def _active_users(self, user_ids: list[int]) -> list[asyncpg.Record | None]:
         rows = await self._pool.fetch(_sql()["active_users"], user_ids)
         at = User._meta.concrete_fields.index(User._meta.pk)
@@ -116,11 +124,13 @@ class SocketReads:
         return [found.get(user_id) for user_id in user_ids]
 
     async def snapshot(self, session_id: str) -> Snapshot:
-        """The session and its join snapshot; `not_found` when there is no such session."""
-        rows = await self._pool.fetch(_sql()["snapshot"], session_id)
-        if not rows:
+        """The session and its join snapshot; `not_found` when there is no such session.
+        The snapshots of joins of several sessions that come together are read in one
+        statement."""
+        row = await self._snapshots(session_id)
+        if row is None:
             raise ServiceError("not_found", "No such session.")  # as get_session says it
-        session, snapshot = _snapshot_from(rows[0])
+        session, snapshot = _snapshot_from(row)
         if session.status == Status.ENDED:
             snapshot["recap"] = await in_db_thread(selectors.session_recap)(session)
         return session, snapshot

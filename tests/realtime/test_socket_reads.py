@@ -179,6 +179,39 @@ def test_the_users_of_connects_that_come_together_are_read_in_one_statement(
     assert len(statements) == 1
 
 
+def test_the_snapshots_of_joins_that_come_together_are_read_in_one_statement(
+    lesson, student, coach, monkeypatch
+):
+    other = CoachingSession.objects.create(student=student, coach=coach, status="active")
+    statements = []
+
+    async def run():
+        pool = pg.socket_pool()
+        fetch = pool.fetch
+
+        async def counted(sql, *args):
+            statements.append(args)
+            return await fetch(sql, *args)
+
+        monkeypatch.setattr(pool, "fetch", counted)
+        reads = SocketReads(pool)
+        try:
+            asked = [lesson.session_id, other.session_id, "sess_gone", lesson.session_id]
+            return await asyncio.gather(
+                *(reads.snapshot(sid) for sid in asked), return_exceptions=True
+            )
+        finally:
+            await pool.close()
+
+    one, two, gone, again = asyncio.run(run())
+    assert len(statements) == 1
+    alone = read(lambda reads: reads.snapshot(lesson.session_id))
+    assert without_clock(one[1]) == without_clock(alone[1]) == without_clock(again[1])
+    assert one[1] is not again[1]  # each join its own
+    assert two[0].pk == other.pk and two[1]["last_seq"] == 0
+    assert isinstance(gone, ServiceError) and gone.code == "not_found"
+
+
 def test_a_database_it_cannot_reach_counts_as_down(monkeypatch, active_session):
     monkeypatch.setattr(
         pg, "connection_params", lambda: {"host": "127.0.0.1", "port": 1, "database": "x"}
