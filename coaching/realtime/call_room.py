@@ -106,16 +106,17 @@ async def lesson_ended(session_id: str) -> None:
     await _ended_by_the_room(session_id, call.ended_with_lesson)
 
 
-async def participant_gone(session_id: str, user: User) -> None:
-    """`user` stayed away for the leave grace: a call they are in ends. Most leaves
-    are from rooms with no call: one read, and the change (a transaction) only when
-    the state read has `user` in a call."""
+async def participants_gone(session_id: str, users: list[User]) -> None:
+    """`users` stayed away for the leave grace: a call one of them is in ends (by the
+    first of them in it). Most leaves are from rooms with no call: one read for them
+    all, and the change (a transaction) only when the state read has one in a call."""
     try:
         state = await current_call(session_id)
     except Exception as exc:
         logger.warning("the call of %s was not read: %r", session_id, exc)
         return
-    if call.is_in(state, user):
+    user = next((user for user in users if call.is_in(state, user)), None)
+    if user is not None:
         await _ended_by_the_room(session_id, lambda state: call.left(state, user))
 
 

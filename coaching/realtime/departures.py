@@ -128,16 +128,18 @@ async def _check_all(due: dict[str, list[Departure]]) -> None:
 
 
 async def check(topic: str, leaving: list[Departure]) -> list[Departure]:
-    """Announce the leave of each of `leaving` (departures from `topic`) who is still
-    gone and was announced in, with one presence read for them all; those announced."""
+    """Announce the leave of each of `leaving` (departures from `topic`, one session's)
+    who is still gone and was announced in, with one presence read and one call state
+    read for them all; those announced."""
     presence = get_presence()
     here = await presence.list(topic)
+    gone = [d for d in leaving if d.user_key not in here]  # the others are back
+    if not gone:
+        return []
+    await call_room.participants_gone(gone[0].session_id, [d.user for d in gone])
     announced = []
-    for departure in leaving:
-        if departure.user_key in here:
-            continue  # back (here or on another process)
+    for departure in gone:
         try:
-            await call_room.participant_gone(departure.session_id, departure.user)
             if not await presence.unmark(entry_mark(topic, departure.user_key)):
                 continue  # announced already (another connection or process), or never in
             notice = await participant_announce(

@@ -6,6 +6,7 @@ import asyncio
 
 import pytest
 
+from coaching import broadcasts
 from coaching.models import User
 from coaching.realtime import call_room, departures, presence
 from coaching.realtime.departures import Departure, Departures, entry_mark
@@ -55,11 +56,11 @@ def announced(monkeypatch):
         done.set()
         return {"code": code}
 
-    async def participant_gone(session_id, user):
+    async def participants_gone(session_id, users):
         pass
 
     monkeypatch.setattr(departures, "participant_announce", participant_announce)
-    monkeypatch.setattr(call_room, "participant_gone", participant_gone)
+    monkeypatch.setattr(call_room, "participants_gone", participants_gone)
     return told, done
 
 
@@ -140,5 +141,30 @@ async def test_a_leave_from_a_room_without_a_call_under_way_writes_no_call_state
         ended = {**call.idle_state(), "state": call.ENDED, "version": 3}
         await store.change("s1", call.idle_state(), lambda _: ended)
         store.changes = 0
-    await call_room.participant_gone("s1", student)
+    await call_room.participants_gone("s1", [student, User(pk=2, username="coach")])
     assert store.changes == 0
+
+
+async def test_the_call_of_leavers_of_one_session_ends_once_by_the_first_in_it(monkeypatch):
+    store = CountedCallStore()
+    monkeypatch.setattr(call_room, "_store", store)
+    student, coach = User(pk=1, username="student"), User(pk=2, username="coach")
+    live = {
+        **call.idle_state(),
+        "call_id": "c1",
+        "state": call.CONNECTED,
+        "caller": call.events.person(student),
+        "callee": call.events.person(coach),
+        "version": 4,
+    }
+    await store.change("s1", call.idle_state(), lambda _: live)
+    store.changes = 0
+    told = []
+
+    async def publish(topic, event, payload):
+        told.append((topic, event, payload["state"], payload["ended_by"]["id"]))
+
+    with broadcasts.plugged(lambda *_: None, publish):
+        await call_room.participants_gone("s1", [coach, student])
+    assert store.changes == 1
+    assert told == [("session:s1", "call:state", call.ENDED, "2")]
