@@ -123,6 +123,48 @@ async def test_the_tracks_of_joins_that_come_together_take_one_round_trip(
     await presence.shutdown()
 
 
+async def test_the_leaves_that_come_together_take_a_round_trip_per_kind_of_call(
+    private_redis, monkeypatch
+):
+    """A storm's leaves: the removals, the presence reads (is another tab of the user
+    still in?) and the departure marks each go to Redis in one call."""
+    monkeypatch.setattr(stores, "broadcast", lambda *args: _nothing())
+    presence = presence_on(private_redis)
+    topics = [f"session:{n}" for n in range(4)]
+    tabs = [meta(f"Tab {n}") for n in range(4)]
+    for topic, tab in zip(topics, tabs, strict=True):
+        await presence.track(topic, "1", tab)
+    warm = meta("Warm")
+    await presence.track("session:warm", "2", warm)
+    await presence.untrack("session:warm", warm["phx_ref"])
+    await presence.mark("warm", 60)
+    await presence.list("session:warm")  # every script loaded
+
+    def scripts_run() -> int:
+        return private_redis.client().info("commandstats")["cmdstat_evalsha"]["calls"]
+
+    before = scripts_run()
+    await asyncio.gather(
+        *(presence.untrack(topic, tab["phx_ref"]) for topic, tab in zip(topics, tabs, strict=True))
+    )
+    assert scripts_run() - before == 1
+    assert not private_redis.client().keys("presence-test:presence:topic:*")
+
+    before = scripts_run()
+    assert await asyncio.gather(*(presence.present(topic, "1") for topic in topics)) == [False] * 4
+    assert scripts_run() - before == 1
+
+    before = scripts_run()
+    await asyncio.gather(*(presence.mark(f"entered:{topic}:1", 60) for topic in topics))
+    assert scripts_run() - before == 1
+    assert await asyncio.gather(*(presence.unmark(f"entered:{t}:1") for t in topics[:2])) == [
+        True,
+        True,
+    ]
+    assert not await presence.unmark(f"entered:{topics[0]}:1")
+    await presence.shutdown()
+
+
 async def _nothing() -> None:
     return None
 

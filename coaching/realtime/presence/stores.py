@@ -150,6 +150,36 @@ for i = 1, (#KEYS - 1) / 2 do
 end
 return out
 """
+# The entries ARGV[i] removed from the topics' hashes KEYS[i].
+_UNTRACKS = """
+for i, topic in ipairs(KEYS) do redis.call('HDEL', topic, ARGV[i]) end
+return 0
+"""
+
+# The topics' hashes KEYS[2..] read with our alive key KEYS[1]: its value, then the
+# values of each.
+_READS = """
+local out = {redis.call('GET', KEYS[1])}
+for i = 2, #KEYS do out[i] = redis.call('HVALS', KEYS[i]) end
+return out
+"""
+
+# The marks KEYS[i] set for ARGV[i] ms (ARGV[i] = 0: cleared); returns for each 1 if
+# it was set.
+_MARKS = """
+local out = {}
+for i, mark in ipairs(KEYS) do
+  local ttl = tonumber(ARGV[i])
+  if ttl > 0 then
+    redis.call('SET', mark, '1', 'PX', ttl)
+    out[i] = 1
+  else
+    out[i] = redis.call('DEL', mark)
+  end
+end
+return out
+"""
+
 # (topic, ref, encoded entry, its key's prefix, (mark, ms) or None): one track's write.
 _Write = tuple[str, str, str, str, tuple[str, int] | None]
 
@@ -233,8 +263,12 @@ class RedisPresence:
         self._removing: set[str] = set()  # of those, the ones being removed right now
         self.unsaved: set[str] = set()  # refs whose track failed in Redis
         self._clients = PerLoop(url, decode_responses=True)
-        self._track_scripts: dict[aioredis.Redis, AsyncScript] = {}
+        self._scripts: dict[tuple[aioredis.Redis, str], AsyncScript] = {}
+        # Calls that come together (a storm's joins or leaves): one script call each.
         self._writes = Coalesced(self._write_all)
+        self._removals = Coalesced(self._remove_all)
+        self._reads = Coalesced(self._read_all)
+        self._marks = Coalesced(self._mark_all)
         self._announcer = Announcer()
         self.heartbeat = Heartbeat(self, self._prefix, heartbeat, node_ttl)
         self._starting: asyncio.Task | None = None
@@ -252,11 +286,11 @@ class RedisPresence:
     def redis(self) -> aioredis.Redis:
         return self._clients.get()
 
-    def _track_script(self) -> AsyncScript:
+    def _script(self, source: str) -> AsyncScript:
         client = self.redis()
-        script = self._track_scripts.get(client)
+        script = self._scripts.get((client, source))
         if script is None:
-            script = self._track_scripts[client] = client.register_script(_TRACKS)
+            script = self._scripts[(client, source)] = client.register_script(source)
         return script
 
     def _mark_key(self, name: str) -> str:
@@ -373,7 +407,7 @@ class RedisPresence:
             name, ttl = mark or ("", 0)
             keys += [self.topic_key(topic), self._mark_key(name)]
             args += [ref, encoded, prefix, ttl]
-        alive, *each = await self._track_script()(keys, args)
+        alive, *each = await self._script(_TRACKS)(keys, args)
         return [(bool(first), bool(marked), values, alive) for first, marked, values in each]
 
     @staticmethod
@@ -408,7 +442,7 @@ class RedisPresence:
         topic, key, meta = entry
         self._removing.add(ref)
         try:
-            await self.redis().hdel(self.topic_key(topic), ref)
+            await self._removals((self.topic_key(topic), ref))
             await self._announcer.announce(topic, diff([], [(key, meta)]))
             self.leaving.pop(ref, None)
         finally:
@@ -425,11 +459,25 @@ class RedisPresence:
         if failed is not None:
             raise failed
 
+    async def _remove_all(self, removals: list[tuple[str, str]]) -> list[None]:
+        """HDEL each (topic's hash, ref): the leaves that come together, one call."""
+        await self._script(_UNTRACKS)([k for k, _ in removals], [ref for _, ref in removals])
+        return [None] * len(removals)
+
+    async def _read_all(self, topic_keys: list[str]) -> list[tuple[list[str], str | None]]:
+        """The topics' values, each with our alive key's value (one call for reads that
+        come together)."""
+        alive, *values = await self._script(_READS)([self.heartbeat.alive_key, *topic_keys])
+        return [(each, alive) for each in values]
+
+    async def _mark_all(self, marks: list[tuple[str, int]]) -> list[bool]:
+        """Set (ms > 0) or clear (0) each (mark, ms); for each, whether it was set (one
+        call for those that come together)."""
+        done = await self._script(_MARKS)([m for m, _ in marks], [ms for _, ms in marks])
+        return [bool(was) for was in done]
+
     async def list(self, topic: str) -> State:
-        async with self.redis().pipeline(transaction=True) as pipe:
-            pipe.hvals(self.topic_key(topic))
-            pipe.get(self.heartbeat.alive_key)
-            values, alive = await pipe.execute()
+        values, alive = await self._reads(self.topic_key(topic))
         return group_state(self._entries(topic, await self._whole(topic, values, alive)))
 
     async def present(self, topic: str, key: str) -> bool:
@@ -439,7 +487,7 @@ class RedisPresence:
         return key in await self.list(topic)
 
     async def mark(self, name: str, ttl: float) -> None:
-        await self.redis().set(self._mark_key(name), "1", px=int(ttl * 1000))
+        await self._marks((self._mark_key(name), max(1, int(ttl * 1000))))
 
     async def unmark(self, name: str) -> bool:
-        return bool(await self.redis().delete(self._mark_key(name)))
+        return await self._marks((self._mark_key(name), 0))
