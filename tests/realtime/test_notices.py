@@ -10,6 +10,7 @@ from coaching.realtime import pg
 from coaching.realtime.notices import participant_announce
 from coaching.services.notices import PARTICIPANT_JOINED, PARTICIPANT_LEFT
 from coaching.services.sessions import session_end
+from tests.realtime.test_socket_reads import together
 from tests.support.broadcasts import captured_broadcasts
 from tests.support.event_log import is_eid
 
@@ -82,38 +83,21 @@ def test_notices_asked_together_go_in_one_statement_each_session_in_the_order_as
     ended session's notice logs nothing."""
     other = CoachingSession.objects.create(student=student, coach=coach, status="active")
     ended = CoachingSession.objects.create(student=student, coach=coach, status="ended")
-    statements = []
-
-    async def run():
-        pool = pg.socket_pool()
-        fetch = pool.fetch
-
-        async def counted(sql, *args):
-            statements.append(args)
-            return await fetch(sql, *args)
-
-        monkeypatch.setattr(pool, "fetch", counted)
-        asked = [
-            (active_session, student, "student"),
-            (other, coach, "coach"),
-            (ended, coach, "coach"),
-            (active_session, coach, "coach"),
-        ]
-        try:
-            return await asyncio.gather(
-                *(
-                    participant_announce(
-                        PARTICIPANT_JOINED, session_id=s.session_id, user=u, role=role
-                    )
-                    for s, u, role in asked
-                )
-            )
-        finally:
-            await pool.close()
-
+    asked = [
+        (active_session, student, "student"),
+        (other, coach, "coach"),
+        (ended, coach, "coach"),
+        (active_session, coach, "coach"),
+    ]
+    calls = [
+        lambda _, s=s, u=u, role=role: participant_announce(
+            PARTICIPANT_JOINED, session_id=s.session_id, user=u, role=role
+        )
+        for s, u, role in asked
+    ]
     with captured_broadcasts() as sent:
-        notices = asyncio.run(run())
-    assert len(statements) == 1
+        notices, statements = together(calls, monkeypatch)
+    assert statements == 1
     assert [n and (n["seq"], n["params"]["role"]) for n in notices] == [
         (1, "student"),
         (1, "coach"),

@@ -150,14 +150,12 @@ def test_the_user_at_connect_is_active_only(student, coach):
     assert read(lambda reads: reads.active_user(10**9)) is None
 
 
-def test_the_users_of_connects_that_come_together_are_read_in_one_statement(
-    student, coach, monkeypatch
-):
-    coach.is_active = False
-    coach.save()
+def together(calls: list, monkeypatch) -> tuple[list, int]:
+    """Run the coroutine functions `calls(pool)` at once on a fresh loop: their outcomes
+    (an exception as itself) and how many statements the socket's pool ran."""
     statements = []
 
-    async def run():
+    async def run() -> list:
         pool = pg.socket_pool()
         fetch = pool.fetch
 
@@ -166,45 +164,40 @@ def test_the_users_of_connects_that_come_together_are_read_in_one_statement(
             return await fetch(sql, *args)
 
         monkeypatch.setattr(pool, "fetch", counted)
-        reads = SocketReads(pool)
         try:
-            asked = [student.pk, coach.pk, student.pk, 10**9, 2**70]
-            return await asyncio.gather(*(reads.active_user(user_id) for user_id in asked))
+            return await asyncio.gather(*(call(pool) for call in calls), return_exceptions=True)
         finally:
             await pool.close()
 
-    users = asyncio.run(run())
+    outcomes = asyncio.run(run())
+    return outcomes, len(statements)
+
+
+def test_the_users_of_connects_that_come_together_are_read_in_one_statement(
+    student, coach, monkeypatch
+):
+    coach.is_active = False
+    coach.save()
+    reads = SocketReads(pg.socket_pool())
+    asked = [student.pk, coach.pk, student.pk, 10**9, 2**70]
+    users, statements = together(
+        [lambda _, user_id=user_id: reads.active_user(user_id) for user_id in asked], monkeypatch
+    )
     assert users == [student, None, student, None, None]
     assert users[0] is not users[2]  # each socket gets its own instance
-    assert len(statements) == 1
+    assert statements == 1
 
 
 def test_the_snapshots_of_joins_that_come_together_are_read_in_one_statement(
     lesson, student, coach, monkeypatch
 ):
     other = CoachingSession.objects.create(student=student, coach=coach, status="active")
-    statements = []
-
-    async def run():
-        pool = pg.socket_pool()
-        fetch = pool.fetch
-
-        async def counted(sql, *args):
-            statements.append(args)
-            return await fetch(sql, *args)
-
-        monkeypatch.setattr(pool, "fetch", counted)
-        reads = SocketReads(pool)
-        try:
-            asked = [lesson.session_id, other.session_id, "sess_gone", lesson.session_id]
-            return await asyncio.gather(
-                *(reads.snapshot(sid) for sid in asked), return_exceptions=True
-            )
-        finally:
-            await pool.close()
-
-    one, two, gone, again = asyncio.run(run())
-    assert len(statements) == 1
+    reads = SocketReads(pg.socket_pool())
+    asked = [lesson.session_id, other.session_id, "sess_gone", lesson.session_id]
+    (one, two, gone, again), statements = together(
+        [lambda _, sid=sid: reads.snapshot(sid) for sid in asked], monkeypatch
+    )
+    assert statements == 1
     alone = read(lambda reads: reads.snapshot(lesson.session_id))
     assert without_clock(one[1]) == without_clock(alone[1]) == without_clock(again[1])
     assert one[1] is not again[1]  # each join its own
