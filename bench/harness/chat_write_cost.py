@@ -19,18 +19,16 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from bench.harness import fixtures
-from bench.harness.targets import CLOCK_TICKS
+from bench.harness.targets import cpu_seconds
 
 
 def _backend_cpu(pids: list[int]) -> float:
     total = 0.0
     for pid in pids:
         try:
-            stat = Path(f"/proc/{pid}/stat").read_text()
+            total += cpu_seconds(pid)
         except FileNotFoundError:
-            continue
-        fields = stat[stat.rindex(")") + 2 :].split()
-        total += (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+            continue  # a backend that ended
     return total
 
 
