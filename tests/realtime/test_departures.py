@@ -41,6 +41,12 @@ class CountedPresence(presence.MemoryPresence):
             self.reading -= 1
 
 
+def counted_presence(monkeypatch, held: asyncio.Event | None = None) -> CountedPresence:
+    store = CountedPresence(held)
+    monkeypatch.setattr(presence, "_presence", store)
+    return store
+
+
 def leaver(pk: int, topic: str = TOPIC, role: str = "student") -> Departure:
     return Departure(topic, topic.split(":")[1], User(pk=pk, username=f"u{pk}"), role)
 
@@ -68,9 +74,7 @@ async def test_leaves_due_together_in_a_topic_take_one_presence_read(
     monkeypatch, settings, announced
 ):
     settings.LEAVE_NOTICE_GRACE = 0
-    store = CountedPresence()
-    monkeypatch.setattr(presence, "_presence", store)
-    told, done = announced
+    store, (told, done) = counted_presence(monkeypatch), announced
     gone, back, never_in = leaver(1), leaver(2, role="coach"), leaver(3)
     for departure in (gone, back):
         await store.mark(entry_mark(TOPIC, departure.user_key), 60)
@@ -89,9 +93,7 @@ async def test_a_storm_of_leaves_is_checked_a_few_topics_at_a_time(
 ):
     settings.LEAVE_NOTICE_GRACE = 0
     held = asyncio.Event()
-    store = CountedPresence(held)
-    monkeypatch.setattr(presence, "_presence", store)
-    told, _ = announced
+    store, (told, _) = counted_presence(monkeypatch, held), announced
     topics = [f"session:s{n}" for n in range(50)]
     checks = Departures()
     for n, topic in enumerate(topics):
@@ -110,9 +112,7 @@ async def test_checks_waiting_out_their_grace_run_at_once_when_the_server_stops(
     monkeypatch, settings, announced
 ):
     settings.LEAVE_NOTICE_GRACE = 600
-    store = CountedPresence()
-    monkeypatch.setattr(presence, "_presence", store)
-    told, _ = announced
+    store, (told, _) = counted_presence(monkeypatch), announced
     await store.mark(entry_mark(TOPIC, "1"), 60)
     checks = Departures()
     checks.schedule(leaver(1))
