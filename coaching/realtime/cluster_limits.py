@@ -4,11 +4,12 @@
 which kinds a push takes from, and their rates), refilled by Redis's own clock. A
 process does not ask Redis for each push: it takes a *lease* of a few tokens
 (LEASE_SECONDS of the rate) from the user's bucket and spends it locally; when the
-lease is three quarters spent it asks for more in the background. A push waits for Redis only
-when this process holds none of the user's tokens: their first push here, a lease of
-one token spent (rates of 2 a second or less), or pushes at the limit (at most `rate`
-round trips a second); when Redis has none it says how long until it will, and pushes
-until then are refused here without asking. Every token spent anywhere came from the
+lease is three quarters spent it asks for more in the background (the leases asked for
+while one call runs go together in the next: one script call for many users). A push
+waits for Redis only when this process holds none of the user's tokens: their first
+push here, a lease of one token spent (rates of 2 a second or less), or pushes at the
+limit (at most `rate` round trips a second); when Redis has none it says how long until
+it will, and pushes until then are refused here without asking. Every token spent anywhere came from the
 user's one bucket, so the cluster together never passes the configured rate and burst
 (a lease held idle on one process is given back after IDLE_SECONDS).
 
@@ -92,12 +93,20 @@ local t = redis.call('TIME')
 local now = t[1] * 1000 + math.floor(t[2] / 1000)
 """
 
-# `take` on bucket KEYS[1]: ARGV = change, rate, burst. Returns {leased, wait}.
-_BUCKET = (
+# `take` on each bucket KEYS[i]: ARGV[3i-2..3i] = change, rate, burst. Returns
+# {leased, wait} for each, flat.
+_BUCKETS = (
     _TAKE
     + """
-local leased, wait = take(KEYS[1], now, tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]))
-return {leased, wait}
+local out = {}
+for i, key in ipairs(KEYS) do
+  local at = (i - 1) * 3
+  local leased, wait = take(
+    key, now, tonumber(ARGV[at + 1]), tonumber(ARGV[at + 2]), tonumber(ARGV[at + 3]))
+  out[#out + 1] = leased
+  out[#out + 1] = wait
+end
+return out
 """
 )
 
@@ -156,13 +165,14 @@ class LimitStore:
         self._clients = PerLoop(url)
         self._scripts: dict[aioredis.Redis, tuple] = {}
         self._claims = Coalesced(self._claim_all)
+        self._leases = Coalesced(self._change_all)
 
     def _redis(self) -> tuple[aioredis.Redis, tuple]:
         client = self._clients.get()
         scripts = self._scripts.get(client)
         if scripts is None:
             scripts = self._scripts[client] = tuple(
-                client.register_script(s) for s in (_BUCKET, _CLAIMS, _RENEW)
+                client.register_script(s) for s in (_BUCKETS, _CLAIMS, _RENEW)
             )
         return client, scripts
 
@@ -173,19 +183,26 @@ class LimitStore:
         return f"{self._prefix}:{user_id}:sockets"
 
     async def lease(self, user_id: int | str, limit: Limit, want: int) -> tuple[int, float]:
-        """Take up to `want` tokens: (tokens taken, seconds until one is there)."""
-        kind, rate, burst = limit
-        _, (bucket, _, _) = self._redis()
-        leased, wait_ms = await bucket([self._bucket(user_id, kind)], [want, rate, burst])
-        return int(leased), int(wait_ms) / 1000
+        """Take up to `want` tokens: (tokens taken, seconds until one is there). The
+        leases asked for while one call runs go to Redis together in the next."""
+        return await self._leases((user_id, limit, want))
 
     async def give_back(self, leases: list[tuple[int | str, Limit, int]]) -> None:
-        """Return unspent tokens: (user, limit, tokens) each."""
-        client, (bucket, _, _) = self._redis()
-        async with client.pipeline(transaction=False) as pipe:
-            for user_id, (kind, rate, burst), tokens in leases:
-                await bucket([self._bucket(user_id, kind)], [-tokens, rate, burst], client=pipe)
-            await pipe.execute()
+        """Return unspent tokens: (user, limit, tokens) each, in one call."""
+        await self._change_all([(user_id, limit, -tokens) for user_id, limit, tokens in leases])
+
+    async def _change_all(
+        self, changes: list[tuple[int | str, Limit, int]]
+    ) -> list[tuple[int, float]]:
+        """`take` on each (user, limit, change) in one script call."""
+        _, (buckets, _, _) = self._redis()
+        keys: list[str] = []
+        args: list[int | float] = []
+        for user_id, (kind, rate, burst), change in changes:
+            keys.append(self._bucket(user_id, kind))
+            args += [change, rate, burst]
+        out = await buckets(keys, args)
+        return [(int(out[i]), int(out[i + 1]) / 1000) for i in range(0, len(out), 2)]
 
     async def claim(
         self, user_id: int | str, slot: str, most: int, ttl: float, lease: tuple[Limit, int] | None

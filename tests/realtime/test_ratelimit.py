@@ -231,6 +231,26 @@ async def test_the_claims_of_connects_that_come_together_take_one_round_trip(
     assert [slot is not None for slot in claimed] == [True, False, True, True, False]
 
 
+async def test_the_leases_of_users_who_push_together_take_one_round_trip(store, redis_server):
+    """Many users' first pushes (or top-ups) at once: one script call fills them all,
+    each from the user's own bucket."""
+    leases = process(store)
+    chat = ("chat", 0.001, 4)  # leases of 2; no refill within the test
+    assert await leases.take(0, [chat]) == 0  # the script loaded
+
+    def scripts_run() -> int:
+        stats = redis.Redis.from_url(redis_server.url).info("commandstats")
+        return stats["cmdstat_evalsha"]["calls"]
+
+    before = scripts_run()
+    users = range(1, 51)
+    assert await asyncio.gather(*(leases.take(user, [chat]) for user in users)) == [0.0] * 50
+    assert scripts_run() - before == 1
+    for _ in range(3):  # the lease's second, then the burst's other two
+        assert [await leases.take(user, [chat]) for user in users] == [0.0] * 50
+    assert all([await leases.take(user, [chat]) > 0 for user in users])  # spent
+
+
 async def test_a_crashed_processs_sockets_stop_counting(store, settings):
     settings.MAX_SOCKETS_PER_USER, settings.PRESENCE_NODE_TTL = 2, 0.4
     renewing, crashed, other = (SocketSlots(store, Link()) for _ in range(3))
