@@ -180,7 +180,8 @@ def _write_sql() -> str:
     guard = " AND ".join(f"cs.{column} IS NOT DISTINCT FROM v.{column}" for column, _ in rules)
     take = eventlog.take_seqs_sql(
         count="v.n",
-        source=f"unnest($9::bigint[], $10::int[], {arrays}) AS v(i, n, {names})",
+        source=f"unnest($9::bigint[], $10::int[], {arrays}) AS v(i, n, {names})"
+        " JOIN locked ON locked.id = v.i",
         where=f"cs.id = v.i AND {guard}",
     )
     append = eventlog.append_sql(
@@ -188,10 +189,15 @@ def _write_sql() -> str:
         " $1::timestamptz FROM written"
     )
     message_id = f"pg_get_serial_sequence('{ChatMessage._meta.db_table}', 'id')"
-    # Data-modifying CTEs always run; the inserts take only the sessions the update moved.
-    # `written` is evaluated once (a volatile CTE is materialized): one id per message.
+    # The rows are locked in id order first, as the notices' statement does: batches of
+    # several processes (or a notices batch) that share sessions wait for each other
+    # instead of deadlocking. Data-modifying CTEs always run; the inserts take only the
+    # sessions the update moved. `written` is evaluated once (a volatile CTE is
+    # materialized): one id per message.
     return f"""
-        WITH moved AS ({take}
+        WITH locked AS (
+            SELECT id FROM {eventlog.SESSIONS} WHERE id = ANY($9::bigint[]) ORDER BY id FOR UPDATE
+        ), moved AS ({take}
         ), written AS (
             SELECT t.x, nextval({message_id}) AS i, t.s, moved.base + t.k AS q, t.u, t.m,
                    t.c, t.p

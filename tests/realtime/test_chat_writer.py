@@ -303,6 +303,50 @@ def test_a_seq_taken_by_another_writer_meanwhile_is_not_taken_again(student, act
     assert [payload for _topic, _event, payload in published] == [result]
 
 
+def test_a_batch_locks_its_sessions_in_id_order(student, coach, active_session):
+    """Waiting for one session's row, a batch holds none of the later ones: writers of
+    several processes (and the notices' statement) that share sessions wait for each
+    other in one order instead of deadlocking."""
+    first = active_session
+    later = CoachingSession.objects.create(student=student, coach=coach, status="active")
+    assert first.pk < later.pk
+    # Rewritten, the first session's row now lies after the later one's in the table: a
+    # statement that locked rows as it scanned them would take the later one first.
+    CoachingSession.objects.filter(pk=first.pk).update(current_step="analysis")
+
+    async def run() -> tuple[list, bool]:
+        holder = await asyncpg.connect(**pg.connection_params())
+        prober = await asyncpg.connect(**pg.connection_params())
+        writer = ChatWriter(writers=1)
+        try:
+            async with holder.transaction():
+                await holder.execute(
+                    "SELECT 1 FROM coaching_coachingsession WHERE id = $1 FOR UPDATE", first.pk
+                )
+                posts = [
+                    ChatPost(later.session_id, coach, "b"),
+                    ChatPost(first.session_id, student, "a"),
+                ]
+                waiting = asyncio.gather(*(writer.submit(post) for post in posts))
+                await until_a_lock_is_awaited(holder)
+                async with prober.transaction():
+                    later_free = await prober.fetchval(
+                        "SELECT count(*) FROM (SELECT 1 FROM coaching_coachingsession"
+                        " WHERE id = $1 FOR UPDATE SKIP LOCKED) AS free",
+                        later.pk,
+                    )
+            return await waiting, later_free == 1
+        finally:
+            await writer.close()
+            await holder.close()
+            await prober.close()
+
+    with captured_broadcasts():
+        results, later_free = asyncio.run(run())
+    assert later_free
+    assert [r["message"] for r in results] == ["b", "a"]
+
+
 def submitted_in_turn(steps: list) -> list:
     """On one writer (one connection), in order: each step a `ChatPost` (its result is
     kept) or a function changing the database in between (run on a thread). The results,
