@@ -4,7 +4,9 @@ Ephemeral: not in the event log and without a seq. With `REDIS_URL` it is one Re
 hash per session (every server process reads the same one, so a viewer joining or
 reconnecting on any process starts at the current state), expiring STATE_TTL_SECONDS
 after its last change; without Redis, a dict in this process.
-Changes are read-modify-write functions applied atomically (WATCH/MULTI on Redis).
+Changes are read-modify-write functions applied atomically (WATCH/MULTI on Redis). The
+reads asked while one runs go together in the next (one pipeline): a reconnect storm's
+join snapshots read many sessions' states per round trip.
 """
 
 import json
@@ -15,6 +17,7 @@ import redis.asyncio as aioredis
 from django.conf import settings
 from redis.exceptions import WatchError
 
+from coaching.realtime.coalesce import Coalesced
 from coaching.realtime.redis_client import PerLoop
 from coaching.services.review import ReviewState
 
@@ -54,6 +57,7 @@ class RedisReviewStore:
     def __init__(self, url: str, prefix: str, name: str = "review") -> None:
         self._prefix = f"{prefix}:{name}"
         self._clients = PerLoop(url, decode_responses=True)
+        self._gets = Coalesced(self._get_all)
 
     def _key(self, session_id: str) -> str:
         return f"{self._prefix}:{session_id}"
@@ -66,7 +70,13 @@ class RedisReviewStore:
         return {field: json.loads(value) for field, value in raw.items()} if raw else None
 
     async def get(self, session_id: str) -> ReviewState | None:
-        return self._decode(await self._redis().hgetall(self._key(session_id)))
+        return await self._gets(session_id)
+
+    async def _get_all(self, session_ids: list[str]) -> list[ReviewState | None]:
+        async with self._redis().pipeline(transaction=False) as pipe:
+            for session_id in session_ids:
+                pipe.hgetall(self._key(session_id))
+            return [self._decode(raw) for raw in await pipe.execute()]
 
     async def change(self, session_id: str, default: ReviewState, change: Change) -> ReviewState:
         """Apply `change` atomically across processes: retried if another one wrote first."""

@@ -77,3 +77,22 @@ def test_stroke_limiter_allows_a_burst_then_refills(monkeypatch):
     now[0] += 0.5
     assert [limiter.take("s", "u") for _ in range(30)] == [0] * 30
     assert limiter.take("s", "u") > 0
+
+
+@pytest.mark.skipif(not settings.REDIS_URL, reason="needs REDIS_URL")
+async def test_reads_asked_together_take_one_round_trip(monkeypatch):
+    """A reconnect storm's join snapshots: many sessions' states in one pipeline."""
+    store, ids = _redis_store(), [secrets.token_hex(8) for _ in range(20)]
+    for n, session_id in enumerate(ids[:10]):
+        await store.change(session_id, DEFAULT, lambda state, n=n: {**state, "version": n})
+    round_trips = []
+    pipeline = store._redis().pipeline
+
+    def counted(*args, **kwargs):
+        round_trips.append(args)
+        return pipeline(*args, **kwargs)
+
+    monkeypatch.setattr(store._redis(), "pipeline", counted)
+    states = await asyncio.gather(*(store.get(session_id) for session_id in ids))
+    assert [s and s["version"] for s in states] == [*range(10), *[None] * 10]
+    assert len(round_trips) == 1
