@@ -1,9 +1,9 @@
 # The two front-door commands (see README):
 #   make run    set up and run the app on embedded defaults (the embedded PostgreSQL in
 #               .pgdata/, started and stopped with it; the in-memory layer)
-#   make test   set up and run the whole test suite (on the embedded PostgreSQL too, which
-#               the tests start themselves; on the servers DATABASE_URL/REDIS_URL name
-#               when set, as CI does)
+#   make test   set up and run the whole test suite, in TEST_PROCESSES processes (on the
+#               embedded PostgreSQL too, which the tests start themselves; on the servers
+#               DATABASE_URL/REDIS_URL name when set, as CI does)
 #   make cluster  the production topology on this machine, in the foreground: nginx on
 #               CLUSTER_PORT in front of CLUSTER_PROCESSES app processes (README)
 # Each installs what it needs first, and only what changed since the last time.
@@ -15,6 +15,9 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 CLUSTER_PORT ?= 8080
 CLUSTER_PROCESSES ?= 2
+# `make test` runs the suite in this many processes (pytest-xdist; most tests wait on
+# sockets and subprocesses rather than compute, so more than the cores); 0: in this one.
+TEST_PROCESSES ?= 4
 
 # With no DATABASE_URL, a command runs with the embedded PostgreSQL (inswing_realtime/
 # embedded_db.py): started before it, DATABASE_URL set for it, stopped when it ends.
@@ -57,7 +60,7 @@ test: setup
 	@bash scripts/ensure-chromium.sh
 	@bash scripts/ensure-nginx.sh
 	@bash scripts/ensure-coturn.sh
-	$(PY) -m pytest $(ARGS)
+	$(PY) -m pytest -n $(TEST_PROCESSES) $(ARGS)
 
 lint: setup
 	$(VENV)/bin/ruff check .

@@ -10,6 +10,7 @@ import redis
 from django.conf import settings
 from django.contrib.auth.hashers import make_password
 from django.db import connections
+from xdist.scheduler import LoadFileScheduling
 
 from coaching.models import CoachingSession, Role, User
 from coaching.realtime.db import _pool as db_pool
@@ -17,6 +18,8 @@ from coaching.services.analysis import feedback_record
 from inswing_realtime import embedded_db
 from tests.support.servers import ServerProcess, free_port, server_env, wait_for_quiet_database
 from tests.support.sockets import Connect, ConnectInProcess
+
+EMBEDDED_POSTGRES_MODULES = {"tests/test_embedded_db.py", "tests/deploy/test_cluster.py"}
 
 
 def pytest_sessionstart(session) -> None:
@@ -40,6 +43,41 @@ def pytest_sessionstart(session) -> None:
     for needed in (root / "node_modules/phoenix", Path("/usr/bin/chromium")):
         if not needed.exists():
             pytest.exit(f"REQUIRE_SERVICES: {needed} is missing", returncode=3)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_setupnodes(config, specs) -> None:
+    """`make test` runs the suite in parallel processes (pytest-xdist). Each gets a Redis key
+    space of its own, set in its environment before Django reads its settings (user ids
+    repeat from one process's test database to the next, so would their groups); its
+    test database is its own already (pytest-django names it per process)."""
+    for spec in specs:
+        spec.env["REALTIME_PREFIX"] = f"{settings.REALTIME_PREFIX}-{spec.id}"
+
+
+class ByModule(LoadFileScheduling):
+    """Parallel runs hand a test module's tests to one process, so that its module-scoped
+    fixtures (a browser, nginx with its app processes) start once; the modules that start
+    and stop the embedded PostgreSQL in .pgdata/ go to the same one, since each checks
+    whether it was running before."""
+
+    def _split_scope(self, nodeid: str) -> str:
+        module = super()._split_scope(nodeid)
+        return "embedded-postgres" if module in EMBEDDED_POSTGRES_MODULES else module
+
+    def _assign_work_unit(self, node) -> None:
+        """LoadScopeScheduling's, but sending every test of a node id, not its first only:
+        Schemathesis gives each API operation's test its function's node id."""
+        scope, work_unit = self.workqueue.popitem(last=False)
+        self.assigned_work.setdefault(node, {})[scope] = work_unit
+        pending = {nodeid for nodeid, completed in work_unit.items() if not completed}
+        collection = self.registered_collections[node]
+        node.send_runtest_some([i for i, nodeid in enumerate(collection) if nodeid in pending])
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log) -> ByModule:
+    return ByModule(config, log)
 
 
 def pytest_report_header(config) -> list[str]:
