@@ -50,9 +50,14 @@ def pytest_xdist_setupnodes(config, specs) -> None:
     """`make test` runs the suite in parallel processes (pytest-xdist). Each gets a Redis key
     space of its own, set in its environment before Django reads its settings (user ids
     repeat from one process's test database to the next, so would their groups); its
-    test database is its own already (pytest-django names it per process)."""
+    test database is its own already (pytest-django names it per process). With no
+    DATABASE_URL, this process starts the embedded PostgreSQL for the run, before them:
+    they join it, rather than all racing to start it and create its database."""
     for spec in specs:
         spec.env["REALTIME_PREFIX"] = f"{settings.REALTIME_PREFIX}-{spec.id}"
+    if not os.environ.get("DATABASE_URL"):
+        embedded_db.start()
+        config.add_cleanup(embedded_db.release)
 
 
 class ByModule(LoadFileScheduling):
