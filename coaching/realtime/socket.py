@@ -27,12 +27,10 @@ from coaching.realtime.lifecycle import stopping
 from coaching.realtime.publish import TO_JOIN, outbox
 from coaching.realtime.router import channel_for
 from coaching.realtime.server_tuning import DENIAL_EXTENSION
-from coaching.realtime.topic_process import TopicProcess
+from coaching.realtime.topic_process import DRAIN_TIMEOUT, TopicProcess
 
 logger = logging.getLogger(__name__)
 
-# At shutdown, how long the pushes already read may take to finish and be answered.
-DRAIN_TIMEOUT = 4.0
 # Close code sent at shutdown: the client reconnects. 1012 ("service restart") would say
 # it best, but the WebSocket library under daphne only sends 1000 or 3000-4999.
 CLOSE_SERVICE_RESTART = 4012

@@ -25,6 +25,10 @@ from coaching.realtime.mailbox import Mailbox
 
 logger = logging.getLogger(__name__)
 
+# How long the pushes a join has read may still run once it is stopped without them
+# being refused: at the server's shutdown (then answered), or after the client closed
+# the socket (answered to nobody); then they are cut short.
+DRAIN_TIMEOUT = 4.0
 # Broadcasts a topic may have waiting for a slow client before it is made to rejoin
 # (phx_error), which it does with its last_seq and so loses nothing.
 TOPIC_QUEUE_LIMIT = 1000
@@ -46,6 +50,7 @@ class Transport(Protocol):
     user: User
     serializer: frames.Serializer  # the wire version the client connected with
     closed: bool  # nobody to reply to any more
+    close_code: int | None  # set when the server closed it (None: the client did)
     draining: bool  # the server's shutdown is ending the joins
 
     async def send_text(self, text: str) -> None: ...
@@ -160,7 +165,8 @@ class TopicProcess:
             try:
                 if isinstance(item, frames.Message):
                     if item.event == "phx_join":
-                        if not await self._join(item):
+                        # A client gone before its join ran is not let in.
+                        if self.socket.closed or not await self._join(item):
                             return
                     else:
                         await self._handle_in(item)
@@ -283,8 +289,11 @@ class TopicProcess:
         by seq). While the socket is open, every push already read gets its one reply:
         `drain` lets queued pushes run first (a client's leave), else they are refused
         with `reason` unread; the push being handled finishes and replies either way.
-        Once the socket is closed, the task is cancelled (nobody to reply to; a chat
-        line stored meanwhile is found again by its `client_msg_id` when resent).
+        Once the client has closed the socket, the pushes it sent before still run,
+        for DRAIN_TIMEOUT at most, answered to nobody, as a Phoenix channel handles its
+        mailbox before its transport's exit. Once the server has closed it (access
+        ended, abuse), the task is cancelled. A chat line cut short is found again by
+        its `client_msg_id` when resent.
 
         Runs once, to the end, even if the caller is cancelled: a half-done stop
         would leave the join in presence.
@@ -316,15 +325,22 @@ class TopicProcess:
         # Decided now: a client gone before the shutdown reached its socket has left.
         by_server_stop = self.socket.draining
         if self.task is not None and not self.task.done():
-            if self.socket.closed:
+            left = self.socket.closed and self.socket.close_code is None
+            if self.socket.closed and not left:
                 self.abort()
             else:
-                if not drain:
+                if not drain and not left:
                     await self._refuse_queued(reason)
                 # Behind the pushes left to run. A full queue (a leave) waits for room,
                 # unless the task ends first (cancelled: the socket closed meanwhile).
                 put = asyncio.ensure_future(self.queue.put(_STOP))
-                await asyncio.wait({put, self.task}, return_when=asyncio.FIRST_COMPLETED)
+                try:
+                    async with asyncio.timeout(DRAIN_TIMEOUT if left else None):
+                        await asyncio.wait({put, self.task}, return_when=asyncio.FIRST_COMPLETED)
+                        if left:
+                            await asyncio.wait({self.task})
+                except TimeoutError:
+                    self.abort()
                 put.cancel()
             await asyncio.wait({self.task})
         if self.replaces is not None:  # stopped before it had ended the earlier join

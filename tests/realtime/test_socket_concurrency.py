@@ -6,16 +6,18 @@ from collections import defaultdict
 
 import pytest
 
-from coaching.realtime import router
+from coaching.realtime import open_sockets, router, topic_process
 from coaching.realtime.channel import Channel
 from coaching.realtime.open_sockets import close_all_sockets
-from tests.support.waiting import wait_for_event
+from tests.support.waiting import eventually, wait_for_event
 
 
 class HeldChannel(Channel):
-    """A push with `hold` waits until the test opens `gate`; others are answered at once."""
+    """A push with `hold` waits until the test opens `gate`; others are answered at once.
+    `handled` lists the pushes' events as their handling ends."""
 
     gate: asyncio.Event
+    handled: list[str]
 
     async def join(self, params):
         return {}
@@ -23,6 +25,7 @@ class HeldChannel(Channel):
     async def handle_in(self, event, payload):
         if payload.get("hold"):
             await HeldChannel.gate.wait()
+        HeldChannel.handled.append(event)
         return {"held": bool(payload.get("hold"))}
 
 
@@ -47,6 +50,7 @@ class SlowToEndChannel(Channel):
 def held_topic(monkeypatch):
     monkeypatch.setattr(router, "ROUTES", [("held:", HeldChannel), *router.ROUTES])
     monkeypatch.setattr(HeldChannel, "gate", asyncio.Event(), raising=False)
+    monkeypatch.setattr(HeldChannel, "handled", [], raising=False)
 
 
 @pytest.fixture
@@ -92,3 +96,48 @@ async def test_a_server_stop_waits_for_a_leave_under_way_and_tells_it_from_its_o
     await close_all_sockets()
     assert SlowToEndChannel.ended == {student.username: False, coach.username: True}
     assert (await sockets[coach].receive_output(timeout=1))["code"] == 4012
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_pushes_a_client_sent_before_it_closed_still_run(
+    held_topic, connect_in_process, student
+):
+    """A client sends its last push and closes at once: the pushes read before the close
+    run, in order, though nobody gets their replies."""
+    comm = await connect_in_process(student)
+    await comm.join_ok("held:a", "held:a")
+    await comm.send_frame(["held:a", "1", "held:a", "first", {"hold": True}])
+    await comm.send_frame(["held:a", "2", "held:a", "hangup", {}])
+    await comm.send_input({"type": "websocket.disconnect", "code": 1001})
+    await eventually("the close to be read", closed_sockets, until=lambda n: n == 1)
+    HeldChannel.gate.set()  # the first push held until after the close
+    await eventually("both pushes to run", handled, until=lambda h: h == ["first", "hangup"])
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_pushes_of_a_closed_socket_are_cut_short_after_the_drain_timeout(
+    held_topic, connect_in_process, student, monkeypatch
+):
+    monkeypatch.setattr(topic_process, "DRAIN_TIMEOUT", 0.2)
+    comm = await connect_in_process(student)
+    await comm.join_ok("held:a", "held:a")
+    await comm.send_frame(["held:a", "1", "held:a", "first", {"hold": True}])
+    await comm.send_frame(["held:a", "2", "held:a", "hangup", {}])
+    await comm.send_input({"type": "websocket.disconnect", "code": 1001})
+    await eventually("the socket to end", open_count, until=lambda n: n == 0)
+    HeldChannel.gate.set()  # too late: the held push was cancelled
+    await asyncio.sleep(0)
+    assert HeldChannel.handled == []
+
+
+async def closed_sockets() -> int:
+    """Open sockets that know their client has closed them."""
+    return sum(1 for socket in open_sockets._open_sockets if socket.closed)
+
+
+async def open_count() -> int:
+    return open_sockets.count()
+
+
+async def handled() -> list[str]:
+    return HeldChannel.handled
