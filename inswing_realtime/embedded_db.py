@@ -325,23 +325,30 @@ def start() -> int:
                 *("-w", "-t", str(TIMEOUT)),
             )
         _write_users([*_live_users(), _me()])
-    try:
-        _ensure_database(port)
-    except BaseException:
-        release()
-        raise
+        # Under the lock too: two commands starting at once on a fresh checkout would
+        # both find no database and both create it.
+        try:
+            _ensure_database(port)
+        except BaseException:
+            _unregister()
+            raise
     return port
 
 
 def release() -> None:
     """Unregister this process; stop the server if no one else uses it."""
     with _locked():
-        me = _me()
-        others = [entry for entry in _live_users() if entry != me]
-        _write_users(others)
-        if others or _running_port() is None:
-            return
-        _pg(_server_user(), "pg_ctl", "stop", "-D", str(PGDATA), "-m", "fast", "-w")
+        _unregister()
+
+
+def _unregister() -> None:
+    """release(), with the lock held."""
+    me = _me()
+    others = [entry for entry in _live_users() if entry != me]
+    _write_users(others)
+    if others or _running_port() is None:
+        return
+    _pg(_server_user(), "pg_ctl", "stop", "-D", str(PGDATA), "-m", "fast", "-w")
 
 
 @contextlib.contextmanager

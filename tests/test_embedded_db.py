@@ -5,6 +5,9 @@ import os
 import stat
 import subprocess
 import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -73,3 +76,29 @@ def test_a_command_runs_on_the_embedded_server_and_its_status_is_passed_on():
     assert out.returncode == 3, out.stderr
     assert "('inswing', 'PostgreSQL 18" in out.stdout
     assert (embedded_db._running_port() is not None) == was_running
+
+
+def test_commands_starting_at_once_create_the_database_one_after_the_other(tmp_path, monkeypatch):
+    """`make run` and `make test` started together on a fresh checkout: each checks for the
+    database and creates it under the lock, so the second finds the first's."""
+    monkeypatch.setattr(embedded_db, "HOME", tmp_path)
+    monkeypatch.setattr(embedded_db, "LOCK_FILE", tmp_path / "lock")
+    monkeypatch.setattr(embedded_db, "_server_user", lambda: None)
+    monkeypatch.setattr(embedded_db, "_initdb", lambda user: None)
+    monkeypatch.setattr(embedded_db, "_running_port", lambda: 5999)
+    monkeypatch.setattr(embedded_db, "_live_users", lambda: [])
+    monkeypatch.setattr(embedded_db, "_write_users", lambda users: None)
+    created, checking = [], threading.Lock()
+
+    def ensure_database(port: int) -> None:
+        assert checking.acquire(blocking=False), "two commands checked the database at once"
+        try:
+            time.sleep(0.2)  # between the check and the create
+            created.append(port)
+        finally:
+            checking.release()
+
+    monkeypatch.setattr(embedded_db, "_ensure_database", ensure_database)
+    with ThreadPoolExecutor(2) as pool:
+        ports = list(pool.map(lambda _: embedded_db.start(), range(2)))
+    assert ports == created == [5999, 5999]
