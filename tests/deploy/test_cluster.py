@@ -162,7 +162,7 @@ def test_make_cluster_on_embedded_defaults_and_ctrl_c_stops_everything():
         assert postmaster() == database_before
 
 
-def test_the_cluster_on_given_servers_stops_on_sigterm(django_db_setup):
+def test_the_cluster_on_given_servers_stops_on_sigterm(transactional_db):
     port = cluster_port()
     env = {**without_make(os.environ), "DATABASE_URL": servers.test_database_url()}
     if settings.REDIS_URL:
