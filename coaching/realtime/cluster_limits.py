@@ -9,9 +9,10 @@ while one call runs go together in the next: one script call for many users). A 
 waits for Redis only when this process holds none of the user's tokens: their first
 push here, a lease of one token spent (rates of 2 a second or less), or pushes at the
 limit (at most `rate` round trips a second); when Redis has none it says how long until
-it will, and pushes until then are refused here without asking. Every token spent anywhere came from the
-user's one bucket, so the cluster together never passes the configured rate and burst
-(a lease held idle on one process is given back after IDLE_SECONDS).
+it will, and pushes until then are refused here without asking. Every token spent
+anywhere came from the user's one bucket, so the cluster together never passes the
+configured rate and burst (a lease held idle on one process is given back after
+IDLE_SECONDS).
 
 **Sockets.** Each open socket holds a slot in its user's sorted set (scored by when it
 expires); a connect that would make more than MAX_SOCKETS_PER_USER is refused. Every
