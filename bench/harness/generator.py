@@ -7,11 +7,15 @@ its due time; latency runs from that due time to receipt at every other member
 (the sender's own socket is not counted). The lines alternate between the student's
 and the coach's socket (SENDERS), as in a lesson: each user then sends half the
 session's rate, so a step above the per-user chat limit (CHAT_RATE_PER_SECOND) measures
-the server's delivery, not its refusals. Clocks: CLOCK_MONOTONIC, shared by every
-process on the machine.
+the server's delivery, not its refusals. Every socket sends phoenix.js's heartbeat
+every 30 s from its join, as the page does: a socket silent for twice that is shown
+"lost" to the others (coaching/realtime/liveness.py), and W1's second tabs, which never
+push, all turned lost a minute in, mid-measurement. Clocks: CLOCK_MONOTONIC, shared by
+every process on the machine.
 """
 
 import asyncio
+import heapq
 import resource
 import time
 import uuid
@@ -25,6 +29,11 @@ from websockets.asyncio.client import ClientConnection, connect
 # Line k of a session is sent by member k % SENDERS: the student's and the coach's
 # first socket (bench/harness/fixtures.py orders the members so).
 SENDERS = 2
+# phoenix.js's default heartbeatIntervalMs, in ns; each socket's timer runs from its join.
+HEARTBEAT_NS = 30 * 10**9
+HEARTBEAT = orjson.dumps([None, "hb", "phoenix", "heartbeat", {}]).decode()
+# How often the worker looks for heartbeats due.
+HEARTBEAT_TICK_S = 0.02
 
 
 def now_ns() -> int:
@@ -122,6 +131,8 @@ class Worker:
         self.window = Window()
         self.tally = Tally()
         self.pending: dict[str, int] = {}  # ref -> due time of a measured message
+        self.heartbeats: asyncio.Task | None = None
+        self.beats: list[tuple[int, int, Member]] = []  # heap: (due ns, tie, member)
 
     # -- receipts --
     def on_chat(self, member: Member, text: str, received: int) -> None:
@@ -168,10 +179,13 @@ class Worker:
             async with limit:
                 try:
                     times.append(await member.open(self))
+                    heapq.heappush(self.beats, (now_ns() + HEARTBEAT_NS, id(member), member))
                 except Exception as exc:
                     failures.append(f"{type(exc).__name__}: {exc}"[:200])
 
         await asyncio.sleep(max(0, (start_at - now_ns()) / 1e9))
+        if self.heartbeats is None:
+            self.heartbeats = asyncio.create_task(self.heartbeat())
         await asyncio.gather(*(one(m) for m in members))
         return {
             "opened": len(times),
@@ -252,7 +266,25 @@ class Worker:
         self.window = Window()
         return result
 
+    async def heartbeat(self) -> None:
+        """Every socket's heartbeat, every HEARTBEAT_NS from its join, as phoenix.js's
+        timer runs from its connect (the replies are not counted)."""
+        beats = self.beats
+        while True:
+            await asyncio.sleep(HEARTBEAT_TICK_S)
+            now = now_ns()
+            while beats and beats[0][0] <= now:
+                due, tie, member = heapq.heappop(beats)
+                try:
+                    await member.ws.send(HEARTBEAT)
+                except Exception:
+                    continue  # closed: its loss is counted where it matters
+                heapq.heappush(beats, (due + HEARTBEAT_NS, tie, member))
+
     async def cmd_close(self) -> dict:
+        if self.heartbeats is not None:
+            self.heartbeats.cancel()
+            self.heartbeats, self.beats = None, []
         members = [m for s in self.sessions for m in s.members if m.ws is not None]
         await asyncio.gather(*(m.ws.close() for m in members), return_exceptions=True)
         for m in members:
