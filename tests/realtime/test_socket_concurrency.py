@@ -104,11 +104,7 @@ async def test_pushes_a_client_sent_before_it_closed_still_run(
 ):
     """A client sends its last push and closes at once: the pushes read before the close
     run, in order, though nobody gets their replies."""
-    comm = await connect_in_process(student)
-    await comm.join_ok("held:a", "held:a")
-    await comm.send_frame(["held:a", "1", "held:a", "first", {"hold": True}])
-    await comm.send_frame(["held:a", "2", "held:a", "hangup", {}])
-    await comm.send_input({"type": "websocket.disconnect", "code": 1001})
+    await pushed_twice_then_closed(connect_in_process, student)
     await eventually("the close to be read", closed_sockets, until=lambda n: n == 1)
     HeldChannel.gate.set()  # the first push held until after the close
     await eventually("both pushes to run", handled, until=lambda h: h == ["first", "hangup"])
@@ -119,15 +115,20 @@ async def test_pushes_of_a_closed_socket_are_cut_short_after_the_drain_timeout(
     held_topic, connect_in_process, student, monkeypatch
 ):
     monkeypatch.setattr(topic_process, "DRAIN_TIMEOUT", 0.2)
-    comm = await connect_in_process(student)
-    await comm.join_ok("held:a", "held:a")
-    await comm.send_frame(["held:a", "1", "held:a", "first", {"hold": True}])
-    await comm.send_frame(["held:a", "2", "held:a", "hangup", {}])
-    await comm.send_input({"type": "websocket.disconnect", "code": 1001})
+    await pushed_twice_then_closed(connect_in_process, student)
     await eventually("the socket to end", open_count, until=lambda n: n == 0)
     HeldChannel.gate.set()  # too late: the held push was cancelled
     await asyncio.sleep(0)
     assert HeldChannel.handled == []
+
+
+async def pushed_twice_then_closed(connect_in_process, user) -> None:
+    """A held push ("first") and one behind it ("hangup"), then the client's close."""
+    comm = await connect_in_process(user)
+    await comm.join_ok("held:a", "held:a")
+    await comm.send_frame(["held:a", "1", "held:a", "first", {"hold": True}])
+    await comm.send_frame(["held:a", "2", "held:a", "hangup", {}])
+    await comm.send_input({"type": "websocket.disconnect", "code": 1001})
 
 
 async def closed_sockets() -> int:
