@@ -284,6 +284,20 @@ def test_a_participant_who_stays_away_ends_the_call(
         )
 
 
+def test_a_hang_up_sent_just_before_the_socket_closes_ends_the_call(
+    connect, student, coach, active_session
+):
+    """A client that pushes `call:hangup` and closes at once (a page going away): the
+    server still runs the push it read before the close, so the other participant sees
+    the call hung up at once, not after the leave grace."""
+    with joined(connect(student), active_session) as (s, s_ref, _):
+        with joined(connect(coach), active_session) as (c, c_ref, _):
+            state = answered(s, s_ref, c, c_ref, active_session)
+            c.push(active_session.topic, "call:hangup", {"call_id": state["call_id"]}, c_ref)
+        ended = s.event(active_session.topic, "call:state", where=lambda p: p["state"] == "ended")
+        assert (ended["ended_reason"], ended["ended_by"]) == ("hung_up", person(coach))
+
+
 def test_a_reconnect_keeps_the_call_and_restarts_ice(
     spawn_server, connect, student, coach, active_session
 ):
