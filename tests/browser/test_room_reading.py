@@ -184,6 +184,7 @@ def test_opening_a_card_the_recap_or_a_panel_never_scrolls_the_page(
     other.once("dialog", lambda dialog: dialog.accept())
     other.locator("#end-button").click()
     expect(page.locator("#state-banner")).to_have_attribute("data-kind", "ended")
+    page.bring_to_front()  # the reader's window again, after the coach's click in theirs
     if phone:
         page.locator("#tab-chat").click()
     stays = [s for s in stays if "button" not in s]  # the controls go when the lesson ends

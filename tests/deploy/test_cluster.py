@@ -3,6 +3,7 @@ when the environment names none), serves through one port, and Ctrl-C or SIGTERM
 everything it started: no nginx, daphne, redis-server or PostgreSQL is left."""
 
 import os
+import random
 import shutil
 import signal
 import socket
@@ -27,13 +28,20 @@ ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 100  # a fresh checkout's embedded PostgreSQL: initdb and every migration
 
 
+# The cluster's ports are a run (nginx's, then the app processes' and their spares): taken
+# below the kernel's ephemeral range, in a block of this test process's own (pytest-xdist
+# worker N: CLUSTER_PORTS + N * 1000), so that no other test's server, which binds port
+# 0, takes one of them while the cluster runs.
+CLUSTER_PORTS = 21000
+
+
 def cluster_port(processes: int = 2) -> int:
     """A port whose next `processes` ports are free too."""
+    worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+    block = CLUSTER_PORTS + worker * 1000
     for _ in range(50):
-        port = servers.free_port()
-        if port + processes < 65536 and all(
-            port_is_free(p) for p in range(port, port + processes + 1)
-        ):
+        port = block + random.randrange(0, 1000 - processes - 1)
+        if all(port_is_free(p) for p in range(port, port + processes + 1)):
             return port
     raise AssertionError("no run of free ports")
 

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
+import redis
 from django.conf import settings
 
 from coaching.realtime import fanout as fanout_module
@@ -17,6 +18,7 @@ from tests.support.phoenix import PhoenixClient
 from tests.support.redis_monitor import publishes_on
 from tests.support.servers import ServerProcess
 from tests.support.subscribers import Collector
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.skipif(
     not settings.REDIS_URL, reason="needs REDIS_URL: the processes share Redis"
@@ -72,6 +74,14 @@ def test_a_process_with_all_of_a_sessions_sockets_publishes_nothing_for_it(
     assert published == []
 
 
+def listeners(topic: str) -> int:
+    """The Redis subscriptions to the topic's channel (one per process that listens)."""
+    with redis.Redis.from_url(settings.REDIS_URL) as client:
+        return dict(client.pubsub_numsub(layer_channel(topic))).get(
+            layer_channel(topic).encode(), 0
+        )
+
+
 def test_a_socket_on_another_process_gets_everything_in_order_and_then_none_is_published(
     spawn_server, connect, student, coach, active_session
 ):
@@ -89,9 +99,13 @@ def test_a_socket_on_another_process_gets_everything_in_order_and_then_none_is_p
             here = chat_seqs(c, topic, 10)
         assert [m for _, m in remote] == [f"shared {n}" for n in range(10)]
         assert remote == here
-        # The tab is gone (its leave, published by process two, has come): after one
+        # The tab is gone (its leave, published by process two, has come, and process
+        # two no longer listens: it unsubscribes after announcing the leave): after one
         # PUBLISH that reaches nobody else, process one publishes nothing again.
         c.event(topic, "presence:diff", where=lambda diff: diff["leaves"])
+        wait_until(
+            "process two to stop listening", lambda: listeners(topic), until=lambda n: n == 1
+        )
         say(s, s_ref, topic, ["reveals it"])
         chat_seqs(c, topic, 1)
         with publishes_on(layer_channel(topic)) as published:
