@@ -184,14 +184,15 @@ def test_opening_a_card_the_recap_or_a_panel_never_scrolls_the_page(
     other.once("dialog", lambda dialog: dialog.accept())
     other.locator("#end-button").click()
     expect(page.locator("#state-banner")).to_have_attribute("data-kind", "ended")
-    page.bring_to_front()  # the reader's window again, after the coach's click in theirs
     if phone:
         page.locator("#tab-chat").click()
     stays = [s for s in stays if "button" not in s]  # the controls go when the lesson ends
     page.locator("#chat-list .tl-state.status-ended button").click()
     recap = page.locator("#recap")
     expect(recap).to_be_in_viewport()
-    expect(recap).to_be_focused()
+    # Where keyboard focus went (this page's active element): with the coach's page in
+    # the same browser clicked last, this document need not hold the browser's focus.
+    page.wait_for_function("() => document.activeElement === document.getElementById('recap')")
     unmoved("opening the recap")
     for tab in ("swing", "analysis", "chat") if phone else ():
         page.locator(f"#tab-{tab}").click()
