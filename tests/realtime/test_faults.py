@@ -28,7 +28,7 @@ from tests.support.waiting import wait_until
 HEARTBEAT, NODE_TTL = 0.5, 2.0
 FAST_PRESENCE = {"PRESENCE_HEARTBEAT": str(HEARTBEAT), "PRESENCE_NODE_TTL": str(NODE_TTL)}
 CONVERGENCE_BOUND = HEARTBEAT + NODE_TTL
-# A loaded 2-core machine (make test runs four test processes on it); the figure printed
+# A loaded 2-core machine (make test runs parallel test processes on it); the figure printed
 # is what counts.
 SLACK = 15.0
 
